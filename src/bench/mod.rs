@@ -1,0 +1,4 @@
+//! Measurements reported by `glimpse bench`, each against a baseline measured in the same
+//! run.
+
+pub mod embed;

@@ -1,0 +1,91 @@
+//! `glimpse bench …`: speed measured against a baseline taken in the same run.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use glimpse::bench::embed::{self, photos_in};
+use glimpse::engine::EmbedOptions;
+
+use crate::Cli;
+
+/// The benchmarks.
+#[derive(clap::Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Backbone rate on ready tensors vs the whole pipeline (read, decode, resize, infer) on photos.
+    Embed(EmbedArgs),
+}
+
+/// Options of `glimpse bench embed`.
+#[derive(clap::Args, Debug)]
+pub struct EmbedArgs {
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    /// Backbone to measure.
+    #[arg(long)]
+    backbone: Option<String>,
+    /// Photos per backbone call.
+    #[arg(long, default_value_t = EmbedOptions::default().batch_size)]
+    batch: usize,
+    /// How many times each photo is embedded per pass.
+    #[arg(long, default_value_t = 4)]
+    repeat: usize,
+    /// Passes; each rate is the best pass.
+    #[arg(long, default_value_t = 2)]
+    passes: usize,
+    /// Also measure this many large photos (4000x3000 JPEGs made from the folder's photos).
+    #[arg(long, default_value_t = 0)]
+    large: usize,
+    /// Folder of photos (default: ../shared/photos beside the source checkout).
+    dir: Option<PathBuf>,
+}
+
+pub fn run(cli: &Cli, command: &BenchCommand) -> anyhow::Result<ExitCode> {
+    let BenchCommand::Embed(args) = command;
+    let dir = match &args.dir {
+        Some(d) => d.clone(),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/photos"),
+    };
+    let photos = photos_in(&dir)?;
+    if photos.is_empty() {
+        anyhow::bail!("no photos in {}", dir.display());
+    }
+    let backbone = cli.backbone(args.backbone.as_deref())?;
+    let options = EmbedOptions { batch_size: args.batch, ..EmbedOptions::default() };
+    eprintln!("measuring {} photos × {} repeats, {} passes…", photos.len(), args.repeat, args.passes);
+    let flickr = embed::run(&backbone, &photos, &options, args.repeat, args.passes)?;
+    let large = if args.large > 0 {
+        let tmp = tempfile::tempdir()?;
+        eprintln!("making {} photos of 4000x3000…", args.large);
+        let big = embed::make_large_photos(&photos, args.large, 4000, 3000, tmp.path())?;
+        let mut no_dct = options.clone();
+        no_dct.reduced_jpeg = false;
+        let scaled = embed::run(&backbone, &big, &options, 1, args.passes)?;
+        let full = embed::run(&backbone, &big, &no_dct, 1, args.passes)?;
+        Some((scaled, full))
+    } else {
+        None
+    };
+    if args.json {
+        let mut value = serde_json::to_value(&flickr)?;
+        if let Some((scaled, full)) = &large {
+            value["large"] = serde_json::to_value(scaled)?;
+            value["large_without_reduced_jpeg_decoding"] = serde_json::to_value(full)?;
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        let line = |what: &str, b: &embed::EmbedBench| {
+            println!(
+                "{what:<34} raw {:7.1} img/s   end-to-end {:7.1} img/s   ratio {:.3}",
+                b.raw_images_per_s, b.end_to_end_images_per_s, b.ratio
+            )
+        };
+        println!("{} on {}, batch {}", flickr.backbone, flickr.provider, flickr.batch_size);
+        line(&format!("{} photos from {}", flickr.photos, dir.display()), &flickr);
+        if let Some((scaled, full)) = &large {
+            line("4000x3000 JPEGs, reduced decoding", scaled);
+            line("4000x3000 JPEGs, full decoding", full);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,87 @@
+//! The `glimpse` command line: a thin layer over the library that parses arguments,
+//! renders progress and prints results. Errors are printed once, here.
+// Printing is this binary's job.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod bench;
+mod doctor;
+mod embed;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use glimpse::engine::manifest::DEFAULT_BACKBONE;
+use glimpse::engine::{Backbone, BackboneModel, ProviderChoice, Runtime, SessionOptions};
+
+/// Find photos by what they show.
+#[derive(Parser, Debug)]
+#[command(name = "glimpse", version, about, long_about = None)]
+struct Cli {
+    /// The ONNX Runtime library to load (default: the per-user cache filled by
+    /// scripts/fetch-onnxruntime.sh, then an installed copy).
+    #[arg(long, global = true, env = "ORT_DYLIB_PATH", value_name = "PATH")]
+    ort_lib: Option<PathBuf>,
+    /// Execution provider: auto (CUDA when built with it and usable, else CPU), cpu, cuda.
+    #[arg(long, global = true, default_value = "auto", value_name = "auto|cpu|cuda")]
+    provider: ProviderChoice,
+    /// Threads ONNX Runtime may use (0 = one per core).
+    #[arg(long, global = true, default_value_t = 0)]
+    threads: usize,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check that ONNX Runtime and the models are installed and work; exits 0 only when all is well.
+    Doctor(doctor::Args),
+    /// Compute backbone features (or, with --classify, ImageNet labels) for photos.
+    Embed(embed::Args),
+    /// Measure speed against a baseline taken in the same run.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+impl Cli {
+    fn session_options(&self) -> SessionOptions {
+        SessionOptions { provider: self.provider, intra_threads: self.threads }
+    }
+
+    fn runtime(&self) -> anyhow::Result<&'static Runtime> {
+        Ok(Runtime::load(self.ort_lib.as_deref())?)
+    }
+
+    /// Opens a backbone by name, telling the user when it does not run where they asked.
+    fn backbone(&self, name: Option<&str>) -> anyhow::Result<Backbone> {
+        let runtime = self.runtime()?;
+        let name = name.unwrap_or(DEFAULT_BACKBONE);
+        let model = BackboneModel::find(name)?;
+        let backbone = Backbone::open(runtime, model, &self.session_options())
+            .with_context(|| format!("cannot open the backbone '{name}'"))?;
+        if let Some(notice) = backbone.notice() {
+            eprintln!("note: {notice}");
+        }
+        Ok(backbone)
+    }
+}
+
+fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
+    match &cli.command {
+        Command::Doctor(args) => doctor::run(cli, args),
+        Command::Embed(args) => embed::run(cli, args),
+        Command::Bench(command) => bench::run(cli, command),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! The embedding pipeline: photos are read, decoded and resized in parallel while one
+//! session runs batches on its own thread; bounded channels connect the two, so memory
+//! stays flat however many photos there are.
+//!
+//! ```text
+//! paths ─▶ [glimpse-decode-N × rayon] ─(bounded)─▶ [glimpse-embed: batches → Backbone] ─(bounded)─▶ events
+//! ```
+//!
+//! Each photo yields its own event; a bad file is an error for that file only.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use image::RgbImage;
+use ndarray::Array4;
+use rayon::prelude::*;
+
+use super::backbone::Backbone;
+use crate::job::{Job, JobContext, Waker};
+use crate::{Error, Result};
+
+/// How the pipeline runs.
+#[derive(Clone, Debug)]
+pub struct EmbedOptions {
+    /// Photos per backbone call.
+    pub batch_size: usize,
+    /// Threads that decode and resize; 0 = one per core.
+    pub decode_threads: usize,
+    /// Also return classifier logits.
+    pub want_logits: bool,
+    /// Also return a thumbnail fitting this square, made from the same decode.
+    pub thumbnail: Option<u32>,
+    /// Decode large JPEGs at reduced size in the IDCT (see [`super::Preprocess`]).
+    pub reduced_jpeg: bool,
+}
+
+impl Default for EmbedOptions {
+    fn default() -> Self {
+        // 16 reached the best rate per photo on 2 cores (see `glimpse bench embed`).
+        EmbedOptions { batch_size: 16, decode_threads: 0, want_logits: false, thumbnail: None, reduced_jpeg: true }
+    }
+}
+
+/// A photo's features.
+#[derive(Clone, Debug)]
+pub struct Embedded {
+    /// Position of the photo in the input list.
+    pub index: usize,
+    /// The photo.
+    pub path: PathBuf,
+    /// Backbone features.
+    pub features: Vec<f32>,
+    /// Classifier logits, when asked for.
+    pub logits: Option<Vec<f32>>,
+    /// Displayed width in pixels (after EXIF orientation).
+    pub width: u32,
+    /// Displayed height in pixels.
+    pub height: u32,
+    /// The thumbnail, when asked for.
+    pub thumbnail: Option<RgbImage>,
+}
+
+/// One photo's outcome.
+#[derive(Debug)]
+pub enum EmbedEvent {
+    /// The photo was embedded.
+    Embedded(Box<Embedded>),
+    /// The photo was skipped; the error says why.
+    Failed {
+        /// Position of the photo in the input list.
+        index: usize,
+        /// The photo.
+        path: PathBuf,
+        /// Why.
+        error: Error,
+    },
+}
+
+/// The pipeline's final report.
+#[derive(Clone, Debug, Default)]
+pub struct EmbedReport {
+    /// Photos embedded.
+    pub embedded: usize,
+    /// Photos skipped with an error.
+    pub failed: usize,
+    /// True when the job was stopped before the end.
+    pub stopped: bool,
+    /// Wall-clock time of the whole run.
+    pub elapsed: Duration,
+}
+
+type PreparedItem = (usize, Result<super::preprocess::Prepared>);
+
+/// Starts embedding `paths` in the background; events arrive as photos finish (not in
+/// input order), then the report.
+pub fn embed(
+    backbone: &Backbone,
+    paths: Vec<PathBuf>,
+    options: EmbedOptions,
+    waker: Option<Waker>,
+) -> Result<Job<EmbedEvent, Result<EmbedReport>>> {
+    let backbone = backbone.clone();
+    let batch_size = options.batch_size.max(1);
+    Job::spawn("glimpse-embed", 4 * batch_size, waker, move |cx| run(&backbone, paths, &options, batch_size, &cx))
+}
+
+fn run(
+    backbone: &Backbone,
+    paths: Vec<PathBuf>,
+    options: &EmbedOptions,
+    batch_size: usize,
+    cx: &JobContext<EmbedEvent>,
+) -> Result<EmbedReport> {
+    let started = Instant::now();
+    let mut preprocess = backbone.preprocess();
+    preprocess.thumbnail = options.thumbnail;
+    preprocess.reduced_jpeg = options.reduced_jpeg;
+    let side = preprocess.size as usize;
+    let threads = if options.decode_threads == 0 {
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    } else {
+        options.decode_threads
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("glimpse-decode-{i}"))
+        .build()
+        .map_err(|e| Error::Invalid(format!("could not start the decoding threads: {e}")))?;
+    let (tx, rx) = crossbeam_channel::bounded::<PreparedItem>(2 * batch_size);
+    let stop = cx.stop_flag();
+    let paths = std::sync::Arc::new(paths);
+    let decode_paths = std::sync::Arc::clone(&paths);
+    let decoder = std::thread::Builder::new()
+        .name("glimpse-decode".into())
+        .spawn(move || {
+            pool.install(|| {
+                decode_paths.par_iter().enumerate().for_each_with(tx, |tx, (i, path)| {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        return;
+                    }
+                    let _ = tx.send((i, preprocess.prepare_path(path)));
+                });
+            });
+        })
+        .map_err(|e| Error::Invalid(format!("could not start the decoding thread: {e}")))?;
+
+    let mut report = EmbedReport::default();
+    let mut batch: Vec<(usize, super::preprocess::Prepared)> = Vec::with_capacity(batch_size);
+    let mut open = true;
+    while open {
+        if cx.should_stop() {
+            report.stopped = true;
+            break;
+        }
+        // Fill a batch; failures are reported at once and do not take a slot.
+        while batch.len() < batch_size {
+            match rx.recv() {
+                Ok((index, Ok(prepared))) => batch.push((index, prepared)),
+                Ok((index, Err(error))) => {
+                    report.failed += 1;
+                    if !cx.send(EmbedEvent::Failed { index, path: paths[index].clone(), error }) {
+                        report.stopped = true;
+                        open = false;
+                        break;
+                    }
+                }
+                Err(_) => {
+                    open = false;
+                    break;
+                }
+            }
+        }
+        if batch.is_empty() || report.stopped {
+            continue;
+        }
+        let mut input = Array4::<f32>::zeros((batch.len(), 3, side, side));
+        for (row, (_, prepared)) in batch.iter().enumerate() {
+            if let Some(slice) = input.index_axis_mut(ndarray::Axis(0), row).as_slice_mut() {
+                slice.copy_from_slice(&prepared.tensor);
+            }
+        }
+        let result = backbone.run(input.view(), options.want_logits);
+        for (row, (index, prepared)) in batch.drain(..).enumerate() {
+            let event = match &result {
+                Ok(out) => {
+                    report.embedded += 1;
+                    EmbedEvent::Embedded(Box::new(Embedded {
+                        index,
+                        path: paths[index].clone(),
+                        features: out.features.row(row).to_vec(),
+                        logits: out.logits.as_ref().map(|l| l.row(row).to_vec()),
+                        width: prepared.width,
+                        height: prepared.height,
+                        thumbnail: prepared.thumbnail,
+                    }))
+                }
+                Err(e) => {
+                    report.failed += 1;
+                    EmbedEvent::Failed { index, path: paths[index].clone(), error: Error::Ort(e.to_string()) }
+                }
+            };
+            if !cx.send(event) {
+                report.stopped = true;
+                open = false;
+                break;
+            }
+        }
+    }
+    // Unblock and finish the decoders before reporting.
+    drop(rx);
+    let _ = decoder.join();
+    report.elapsed = started.elapsed();
+    Ok(report)
+}

@@ -1,0 +1,264 @@
+//! The one preprocessing path used by indexing and training alike: decode, orient, flatten
+//! alpha, squash-resize, normalise into a CHW float tensor.
+
+use std::io::Cursor;
+use std::path::Path;
+
+use fast_image_resize::images::Image as FirImage;
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage};
+
+use super::manifest::{Manifest, ResizeMode};
+use crate::{Error, Result};
+
+/// Photos with more pixels than this are refused (a decompression-bomb guard): 200 MP
+/// covers every camera on sale while keeping one decode under ~600 MB.
+pub const DEFAULT_MAX_PIXELS: u64 = 200_000_000;
+
+/// How photos become input tensors for one backbone.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Preprocess {
+    /// Side of the square input.
+    pub size: u32,
+    /// Per-channel mean on the 0–255 scale.
+    pub mean: [f32; 3],
+    /// Per-channel standard deviation on the 0–255 scale.
+    pub std: [f32; 3],
+    /// Largest accepted width × height.
+    pub max_pixels: u64,
+    /// Also produce a thumbnail that fits in this square, from the same decode.
+    pub thumbnail: Option<u32>,
+    /// Decode large JPEGs at 1/2, 1/4 or 1/8 size in the IDCT when the result still covers
+    /// the input (and the thumbnail).
+    pub reduced_jpeg: bool,
+}
+
+/// A photo ready for the backbone.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    /// `3 × size × size` floats, channel-major (R plane, G plane, B plane).
+    pub tensor: Vec<f32>,
+    /// Width of the photo as displayed (after EXIF orientation), in pixels.
+    pub width: u32,
+    /// Height of the photo as displayed, in pixels.
+    pub height: u32,
+    /// A small copy for display, when asked for.
+    pub thumbnail: Option<RgbImage>,
+}
+
+/// A decoded photo, oriented and without alpha, and its full displayed size.
+struct Decoded {
+    rgb: RgbImage,
+    width: u32,
+    height: u32,
+}
+
+impl Preprocess {
+    /// The preprocessing a backbone's manifest asks for.
+    pub fn from_manifest(manifest: &Manifest) -> Self {
+        match manifest.input.resize {
+            ResizeMode::Squash => {}
+        }
+        Preprocess {
+            size: manifest.input.size,
+            mean: manifest.normalize.mean,
+            std: manifest.normalize.std,
+            max_pixels: DEFAULT_MAX_PIXELS,
+            thumbnail: None,
+            reduced_jpeg: true,
+        }
+    }
+
+    /// A short string that changes whenever the tensors this preprocessing produces would
+    /// change; indexes record it next to the vectors.
+    pub fn fingerprint(&self) -> String {
+        format!(
+            "v1 squash{} bilinear mean{:?} std{:?} alpha-white exif-orient{}",
+            self.size,
+            self.mean,
+            self.std,
+            if self.reduced_jpeg { " dct-scaled" } else { "" }
+        )
+    }
+
+    /// Reads and prepares one photo file.
+    pub fn prepare_path(&self, path: &Path) -> Result<Prepared> {
+        let bytes = std::fs::read(path).map_err(|e| Error::photo(path, format!("cannot read: {e}")))?;
+        self.prepare_bytes(&bytes).map_err(|reason| Error::photo(path, reason))
+    }
+
+    /// Prepares one encoded photo held in memory; the error is the reason, for the caller
+    /// to attach a path to.
+    pub fn prepare_bytes(&self, bytes: &[u8]) -> std::result::Result<Prepared, String> {
+        let decoded = self.decode(bytes)?;
+        let thumbnail = match self.thumbnail {
+            Some(side) => Some(fit_within(&decoded.rgb, side)?),
+            None => None,
+        };
+        let square = squash(&decoded.rgb, self.size)?;
+        Ok(Prepared { tensor: self.normalize(&square), width: decoded.width, height: decoded.height, thumbnail })
+    }
+
+    /// Normalises an RGB image of exactly `size × size` into a CHW tensor.
+    pub fn normalize(&self, square: &RgbImage) -> Vec<f32> {
+        let plane = (square.width() * square.height()) as usize;
+        let mut tensor = vec![0.0f32; 3 * plane];
+        for (i, px) in square.pixels().enumerate() {
+            for c in 0..3 {
+                tensor[c * plane + i] = (f32::from(px[c]) - self.mean[c]) / self.std[c];
+            }
+        }
+        tensor
+    }
+
+    fn decode(&self, bytes: &[u8]) -> std::result::Result<Decoded, String> {
+        if bytes.is_empty() {
+            return Err("empty file".into());
+        }
+        let format = image::guess_format(bytes).map_err(|_| "not a supported image (unknown format)".to_string())?;
+        if format == ImageFormat::Jpeg && self.reduced_jpeg {
+            if let Some(decoded) = self.decode_jpeg_reduced(bytes)? {
+                return Ok(decoded);
+            }
+        }
+        self.decode_full(bytes, format)
+    }
+
+    fn check_pixels(&self, width: u32, height: u32) -> std::result::Result<(), String> {
+        let pixels = u64::from(width) * u64::from(height);
+        if pixels > self.max_pixels {
+            return Err(format!(
+                "{width}x{height} is {} megapixels, above the limit of {} (a damaged or hostile file?)",
+                pixels / 1_000_000,
+                self.max_pixels / 1_000_000
+            ));
+        }
+        if pixels == 0 {
+            return Err("the image has no pixels".into());
+        }
+        Ok(())
+    }
+
+    fn decode_full(&self, bytes: &[u8], format: ImageFormat) -> std::result::Result<Decoded, String> {
+        let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+        let mut limits = image::Limits::default();
+        limits.max_alloc = Some(self.max_pixels.saturating_mul(8));
+        reader.limits(limits);
+        let mut decoder = reader.into_decoder().map_err(|e| format!("cannot decode: {e}"))?;
+        let (w, h) = decoder.dimensions();
+        self.check_pixels(w, h)?;
+        let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+        let mut image = DynamicImage::from_decoder(decoder).map_err(|e| format!("cannot decode: {e}"))?;
+        image.apply_orientation(orientation);
+        let (width, height) = (image.width(), image.height());
+        Ok(Decoded { rgb: flatten_alpha(image), width, height })
+    }
+
+    /// Decodes a JPEG at a reduced scale when it is at least twice the needed size;
+    /// `Ok(None)` means "use the full decoder".
+    fn decode_jpeg_reduced(&self, bytes: &[u8]) -> std::result::Result<Option<Decoded>, String> {
+        let need = self.size.max(self.thumbnail.unwrap_or(0));
+        let mut decoder = jpeg_decoder::Decoder::new(Cursor::new(bytes));
+        if decoder.read_info().is_err() {
+            return Ok(None);
+        }
+        let Some(info) = decoder.info() else { return Ok(None) };
+        let (full_w, full_h) = (u32::from(info.width), u32::from(info.height));
+        self.check_pixels(full_w, full_h)?;
+        let grey_or_rgb = matches!(info.pixel_format, jpeg_decoder::PixelFormat::RGB24 | jpeg_decoder::PixelFormat::L8);
+        if !grey_or_rgb || full_w < 2 * need || full_h < 2 * need {
+            return Ok(None);
+        }
+        let need16 = u16::try_from(need).unwrap_or(u16::MAX);
+        let (w, h) = decoder.scale(need16, need16).map_err(|e| format!("cannot decode: {e}"))?;
+        let Ok(pixels) = decoder.decode() else { return Ok(None) };
+        let (w, h) = (u32::from(w), u32::from(h));
+        let rgb = match info.pixel_format {
+            jpeg_decoder::PixelFormat::L8 => {
+                RgbImage::from_fn(w, h, |x, y| {
+                    let v = pixels[(y * w + x) as usize];
+                    image::Rgb([v, v, v])
+                })
+            }
+            _ => match RgbImage::from_raw(w, h, pixels) {
+                Some(img) => img,
+                None => return Ok(None),
+            },
+        };
+        let orientation = jpeg_orientation(bytes);
+        let mut image = DynamicImage::ImageRgb8(rgb);
+        image.apply_orientation(orientation);
+        let (width, height) = if orientation_swaps_axes(orientation) { (full_h, full_w) } else { (full_w, full_h) };
+        Ok(Some(Decoded { rgb: image.into_rgb8(), width, height }))
+    }
+}
+
+fn orientation_swaps_axes(o: image::metadata::Orientation) -> bool {
+    use image::metadata::Orientation::*;
+    matches!(o, Rotate90 | Rotate270 | Rotate90FlipH | Rotate270FlipH)
+}
+
+/// The EXIF orientation of a JPEG, or none when it has no readable EXIF.
+fn jpeg_orientation(bytes: &[u8]) -> image::metadata::Orientation {
+    let none = image::metadata::Orientation::NoTransforms;
+    let Ok(exif) = exif::Reader::new().read_from_container(&mut Cursor::new(bytes)) else { return none };
+    exif.get_field(exif::Tag::Orientation, exif::In::PRIMARY)
+        .and_then(|f| f.value.get_uint(0))
+        .and_then(|v| u8::try_from(v).ok())
+        .and_then(image::metadata::Orientation::from_exif)
+        .unwrap_or(none)
+}
+
+/// Composites any alpha over white, so transparent areas look as a viewer shows them.
+fn flatten_alpha(image: DynamicImage) -> RgbImage {
+    if !image.color().has_alpha() {
+        return image.into_rgb8();
+    }
+    let rgba = image.into_rgba8();
+    RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
+        let p = rgba.get_pixel(x, y);
+        let a = u32::from(p[3]);
+        let blend = |c: u8| ((u32::from(c) * a + 255 * (255 - a) + 127) / 255) as u8;
+        image::Rgb([blend(p[0]), blend(p[1]), blend(p[2])])
+    })
+}
+
+/// File extensions Glimpse reads as photos (compared case-insensitively).
+pub const PHOTO_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"];
+
+/// True when the file name ends in one of [`PHOTO_EXTENSIONS`], in any case.
+pub fn has_photo_extension(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| PHOTO_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
+}
+
+/// Resizes an image to exactly `width × height` (bilinear, SIMD).
+pub fn resize_exact(src: &RgbImage, width: u32, height: u32) -> std::result::Result<RgbImage, String> {
+    if src.width() == width && src.height() == height {
+        return Ok(src.clone());
+    }
+    let src_view = FirImage::from_vec_u8(src.width(), src.height(), src.as_raw().clone(), PixelType::U8x3)
+        .map_err(|e| format!("cannot resize: {e}"))?;
+    let mut dst = FirImage::new(width, height, PixelType::U8x3);
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
+    Resizer::new().resize(&src_view, &mut dst, &options).map_err(|e| format!("cannot resize: {e}"))?;
+    RgbImage::from_raw(width, height, dst.into_vec()).ok_or_else(|| "cannot resize: wrong buffer size".to_string())
+}
+
+/// Stretches an image to `side × side`.
+pub fn squash(src: &RgbImage, side: u32) -> std::result::Result<RgbImage, String> {
+    resize_exact(src, side, side)
+}
+
+/// Shrinks an image to fit within `side × side`, keeping its aspect ratio (never enlarges).
+pub fn fit_within(src: &RgbImage, side: u32) -> std::result::Result<RgbImage, String> {
+    let (w, h) = (src.width(), src.height());
+    if w <= side && h <= side {
+        return Ok(src.clone());
+    }
+    let scale = f64::from(side) / f64::from(w.max(h));
+    let tw = ((f64::from(w) * scale).round() as u32).max(1);
+    let th = ((f64::from(h) * scale).round() as u32).max(1);
+    resize_exact(src, tw, th)
+}

@@ -1,0 +1,19 @@
+//! Glimpse finds photos by what they show.
+//!
+//! The library is organised in layers (see `ARCHITECTURE.md`):
+//! - [`engine`]: ONNX Runtime, backbone models and photo preprocessing. It knows nothing of
+//!   the layers above it.
+//! - [`onnx`]: a small writer for ONNX graphs (test fixtures and exported heads).
+//! - [`job`]: the owned handle every long task runs behind (progress, stop flag, report).
+//! - [`bench`]: measurements reported by `glimpse bench`.
+//!
+//! The `glimpse` binary and the desktop app call only this public API.
+
+pub mod bench;
+pub mod engine;
+pub mod error;
+pub mod job;
+pub mod locations;
+pub mod onnx;
+
+pub use error::{Error, Result};
