@@ -21,7 +21,9 @@ pub enum Error {
         fix: &'static str,
     },
     /// A file was given as the ONNX Runtime library but it cannot be used.
-    #[error("{path}: not a usable ONNX Runtime library: {reason}.\n  Fix: run `{fix}`, or point --ort-lib at libonnxruntime.so.{wanted}")]
+    #[error(
+        "{path}: not a usable ONNX Runtime library: {reason}.\n  Fix: run `{fix}`, or point --ort-lib at libonnxruntime.so.{wanted}"
+    )]
     RuntimeUnusable {
         /// The library file.
         path: PathBuf,
@@ -33,7 +35,9 @@ pub enum Error {
         fix: &'static str,
     },
     /// The ONNX Runtime library has an incompatible version.
-    #[error("{path} is ONNX Runtime {found}, but Glimpse needs {wanted} (1.{min_minor} or newer works).\n  Fix: run `{fix}`, or point --ort-lib at libonnxruntime.so.{wanted}")]
+    #[error(
+        "{path} is ONNX Runtime {found}, but Glimpse needs {wanted} (1.{min_minor} or newer works).\n  Fix: run `{fix}`, or point --ort-lib at libonnxruntime.so.{wanted}"
+    )]
     RuntimeVersion {
         /// The library file.
         path: PathBuf,

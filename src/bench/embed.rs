@@ -92,7 +92,13 @@ pub fn run(
 
 /// Writes `count` large JPEGs (`width × height`, quality 90) made by enlarging `sources`,
 /// for measuring what big camera photos cost.
-pub fn make_large_photos(sources: &[PathBuf], count: usize, width: u32, height: u32, dir: &Path) -> Result<Vec<PathBuf>> {
+pub fn make_large_photos(
+    sources: &[PathBuf],
+    count: usize,
+    width: u32,
+    height: u32,
+    dir: &Path,
+) -> Result<Vec<PathBuf>> {
     let mut made = Vec::new();
     for (i, source) in sources.iter().cycle().take(count).enumerate() {
         let img = image::open(source).map_err(|e| Error::photo(source, e.to_string()))?.into_rgb8();

@@ -47,22 +47,23 @@ impl Backbone {
         let graph = model.graph_path();
         let opened = session::open(runtime, &graph, options)?;
         let m = &model.manifest;
-        let input = opened
-            .session
-            .inputs()
-            .iter()
-            .find(|i| i.name() == m.input.name)
-            .ok_or_else(|| {
-                let names: Vec<_> = opened.session.inputs().iter().map(|i| i.name().to_string()).collect();
-                Error::model(&graph, format!("has no input '{}' (it has {names:?}); is this the right model file?", m.input.name))
-            })?;
+        let input = opened.session.inputs().iter().find(|i| i.name() == m.input.name).ok_or_else(|| {
+            let names: Vec<_> = opened.session.inputs().iter().map(|i| i.name().to_string()).collect();
+            Error::model(
+                &graph,
+                format!("has no input '{}' (it has {names:?}); is this the right model file?", m.input.name),
+            )
+        })?;
         let size = i64::from(m.input.size);
         match dims_of(input.dtype()).as_deref() {
             Some([_, 3, h, w]) if (*h == size || *h < 0) && (*w == size || *w < 0) => {}
             other => {
                 return Err(Error::model(
                     &graph,
-                    format!("input '{}' has shape {other:?}, but the manifest says [N, 3, {size}, {size}]", m.input.name),
+                    format!(
+                        "input '{}' has shape {other:?}, but the manifest says [N, 3, {size}, {size}]",
+                        m.input.name
+                    ),
                 ));
             }
         }
@@ -73,7 +74,10 @@ impl Backbone {
         for (name, dim) in wanted {
             let output = opened.session.outputs().iter().find(|o| o.name() == name.as_str()).ok_or_else(|| {
                 let names: Vec<_> = opened.session.outputs().iter().map(|o| o.name().to_string()).collect();
-                Error::model(&graph, format!("has no output '{name}' (it has {names:?}); is this the right model file?"))
+                Error::model(
+                    &graph,
+                    format!("has no output '{name}' (it has {names:?}); is this the right model file?"),
+                )
             })?;
             if let (Some(dims), Some(dim)) = (dims_of(output.dtype()), dim) {
                 let last = dims.last().copied().unwrap_or(-1);

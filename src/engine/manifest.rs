@@ -136,7 +136,10 @@ impl BackboneModel {
         if manifest.format != MANIFEST_FORMAT {
             return Err(Error::model(
                 &manifest_path,
-                format!("manifest format {} is not supported (this Glimpse reads format {MANIFEST_FORMAT})", manifest.format),
+                format!(
+                    "manifest format {} is not supported (this Glimpse reads format {MANIFEST_FORMAT})",
+                    manifest.format
+                ),
             ));
         }
         if manifest.input.size == 0 || manifest.features.dim == 0 {
@@ -205,8 +208,10 @@ impl BackboneModel {
         let mut seen = std::collections::BTreeSet::new();
         for root in locations::model_roots() {
             let Ok(entries) = std::fs::read_dir(root.join("backbones")) else { continue };
-            let mut dirs: Vec<PathBuf> =
-                entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.join("manifest.toml").is_file()).collect();
+            let mut dirs: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.join("manifest.toml").is_file())
+                .collect();
             dirs.sort();
             for dir in dirs {
                 let name = dir.file_name().map(|n| n.to_os_string()).unwrap_or_default();

@@ -209,6 +209,8 @@ fn run(
     // Unblock and finish the decoders before reporting.
     drop(rx);
     let _ = decoder.join();
+    // The decoders may have seen the stop first and closed the channel.
+    report.stopped |= cx.should_stop();
     report.elapsed = started.elapsed();
     Ok(report)
 }

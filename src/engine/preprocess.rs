@@ -116,10 +116,11 @@ impl Preprocess {
             return Err("empty file".into());
         }
         let format = image::guess_format(bytes).map_err(|_| "not a supported image (unknown format)".to_string())?;
-        if format == ImageFormat::Jpeg && self.reduced_jpeg {
-            if let Some(decoded) = self.decode_jpeg_reduced(bytes)? {
-                return Ok(decoded);
-            }
+        if format == ImageFormat::Jpeg
+            && self.reduced_jpeg
+            && let Some(decoded) = self.decode_jpeg_reduced(bytes)?
+        {
+            return Ok(decoded);
         }
         self.decode_full(bytes, format)
     }
@@ -174,12 +175,10 @@ impl Preprocess {
         let Ok(pixels) = decoder.decode() else { return Ok(None) };
         let (w, h) = (u32::from(w), u32::from(h));
         let rgb = match info.pixel_format {
-            jpeg_decoder::PixelFormat::L8 => {
-                RgbImage::from_fn(w, h, |x, y| {
-                    let v = pixels[(y * w + x) as usize];
-                    image::Rgb([v, v, v])
-                })
-            }
+            jpeg_decoder::PixelFormat::L8 => RgbImage::from_fn(w, h, |x, y| {
+                let v = pixels[(y * w + x) as usize];
+                image::Rgb([v, v, v])
+            }),
             _ => match RgbImage::from_raw(w, h, pixels) {
                 Some(img) => img,
                 None => return Ok(None),

@@ -191,9 +191,8 @@ impl Runtime {
             if names.is_null() {
                 return Vec::new();
             }
-            let list = (0..count as usize)
-                .map(|i| CStr::from_ptr(*names.add(i)).to_string_lossy().into_owned())
-                .collect();
+            let list =
+                (0..count as usize).map(|i| CStr::from_ptr(*names.add(i)).to_string_lossy().into_owned()).collect();
             let status = (api.ReleaseAvailableProviders)(names, count);
             if !status.0.is_null() {
                 (api.ReleaseStatus)(status.0);

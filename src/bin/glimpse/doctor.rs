@@ -54,7 +54,9 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
             Ok((sha, detail))
         });
         match checked {
-            Ok((sha, detail)) => models.push(json!({"name": name, "path": dir, "ok": true, "sha256": sha, "detail": detail})),
+            Ok((sha, detail)) => {
+                models.push(json!({"name": name, "path": dir, "ok": true, "sha256": sha, "detail": detail}))
+            }
             Err(e) => {
                 problems.push(format!("{name}: {e}"));
                 models.push(json!({"name": name, "path": dir, "ok": false, "error": e.to_string()}));
@@ -93,7 +95,12 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
         println!("Models:");
         for m in &models {
             if m["ok"].as_bool() == Some(true) {
-                println!("  ok    backbone {}  sha256 {} verified  ({})", m["name"].as_str().unwrap_or(""), m["sha256"].as_str().unwrap_or(""), m["detail"].as_str().unwrap_or(""));
+                println!(
+                    "  ok    backbone {}  sha256 {} verified  ({})",
+                    m["name"].as_str().unwrap_or(""),
+                    m["sha256"].as_str().unwrap_or(""),
+                    m["detail"].as_str().unwrap_or("")
+                );
             } else {
                 println!("  FAIL  backbone {}", m["name"].as_str().unwrap_or(""));
             }

@@ -1,0 +1,208 @@
+//! Golden tests of the one preprocessing path: exact tensors for tiny images, orientation,
+//! alpha, every accepted format, and bad files.
+
+use glimpse::engine::Preprocess;
+use image::{Rgb, RgbImage, Rgba, RgbaImage};
+
+use crate::util::jpeg_with_orientation;
+
+fn lite(size: u32) -> Preprocess {
+    Preprocess { size, mean: [127.0; 3], std: [128.0; 3], max_pixels: 50_000_000, thumbnail: None, reduced_jpeg: true }
+}
+
+fn png_bytes(img: &image::DynamicImage) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+/// Mean colour of the top and bottom halves of a CHW tensor, back on the 0–255 scale.
+fn halves(t: &[f32], side: usize) -> ([f32; 3], [f32; 3]) {
+    let plane = side * side;
+    let mut top = [0.0; 3];
+    let mut bottom = [0.0; 3];
+    for c in 0..3 {
+        for y in 0..side {
+            for x in 0..side {
+                let v = t[c * plane + y * side + x] * 128.0 + 127.0;
+                if y < side / 2 { top[c] += v } else { bottom[c] += v }
+            }
+        }
+        top[c] /= (plane / 2) as f32;
+        bottom[c] /= (plane / 2) as f32;
+    }
+    (top, bottom)
+}
+
+#[test]
+fn a_2x2_photo_at_input_size_becomes_exactly_the_normalised_channel_planes() {
+    let mut img = RgbImage::new(2, 2);
+    img.put_pixel(0, 0, Rgb([0, 127, 255]));
+    img.put_pixel(1, 0, Rgb([255, 0, 127]));
+    img.put_pixel(0, 1, Rgb([10, 20, 30]));
+    img.put_pixel(1, 1, Rgb([128, 64, 32]));
+    let prepared = lite(2).prepare_bytes(&png_bytes(&img.into())).unwrap();
+    let n = |v: f32| (v - 127.0) / 128.0;
+    let expected = [
+        n(0.0),
+        n(255.0),
+        n(10.0),
+        n(128.0), // R plane, row-major
+        n(127.0),
+        n(0.0),
+        n(20.0),
+        n(64.0), // G plane
+        n(255.0),
+        n(127.0),
+        n(30.0),
+        n(32.0), // B plane
+    ];
+    assert_eq!(prepared.tensor, expected);
+    assert_eq!((prepared.width, prepared.height), (2, 2));
+}
+
+#[test]
+fn imagenet_normalisation_uses_each_channels_own_mean_and_std() {
+    let img = RgbImage::from_pixel(3, 3, Rgb([200, 100, 50]));
+    let pre = Preprocess { mean: [123.675, 116.28, 103.53], std: [58.395, 57.12, 57.375], ..lite(3) };
+    let t = pre.prepare_bytes(&png_bytes(&img.into())).unwrap().tensor;
+    assert_eq!(t[0], (200.0 - 123.675) / 58.395);
+    assert_eq!(t[9], (100.0 - 116.28) / 57.12);
+    assert_eq!(t[18], (50.0 - 103.53) / 57.375);
+}
+
+#[test]
+fn squashing_a_uniform_photo_of_another_aspect_keeps_every_value() {
+    let img = RgbImage::from_pixel(7, 5, Rgb([30, 60, 90]));
+    let prepared = lite(3).prepare_bytes(&png_bytes(&img.into())).unwrap();
+    assert_eq!(prepared.tensor.len(), 27);
+    for (c, v) in [30.0f32, 60.0, 90.0].iter().enumerate() {
+        for i in 0..9 {
+            assert_eq!(prepared.tensor[c * 9 + i], (v - 127.0) / 128.0);
+        }
+    }
+    assert_eq!((prepared.width, prepared.height), (7, 5));
+}
+
+fn red_left_blue_right(w: u32, h: u32) -> RgbImage {
+    RgbImage::from_fn(w, h, |x, _| if x < w / 2 { Rgb([220, 20, 20]) } else { Rgb([20, 20, 220]) })
+}
+
+fn assert_red_on_top(pre: &Preprocess, jpeg: &[u8], expected_size: (u32, u32)) {
+    let prepared = pre.prepare_bytes(jpeg).unwrap();
+    assert_eq!((prepared.width, prepared.height), expected_size);
+    let (top, bottom) = halves(&prepared.tensor, pre.size as usize);
+    assert!(top[0] > 150.0 && top[2] < 80.0, "top should be red, is {top:?}");
+    assert!(bottom[2] > 150.0 && bottom[0] < 80.0, "bottom should be blue, is {bottom:?}");
+}
+
+#[test]
+fn exif_orientation_6_turns_a_sideways_photo_upright() {
+    // Stored 16x8 with red on the left; orientation 6 means "rotate 90° clockwise to show",
+    // which puts the left edge on top.
+    let jpeg = jpeg_with_orientation(&red_left_blue_right(16, 8), 6);
+    assert_red_on_top(&lite(8), &jpeg, (8, 16));
+}
+
+#[test]
+fn exif_orientation_is_applied_on_the_reduced_size_jpeg_path_too() {
+    // 1024x512 is more than twice the 224 input in both directions, so it takes the
+    // DCT-scaled decoder.
+    let jpeg = jpeg_with_orientation(&red_left_blue_right(1024, 512), 6);
+    assert_red_on_top(&lite(224), &jpeg, (512, 1024));
+    let full = Preprocess { reduced_jpeg: false, ..lite(224) };
+    assert_red_on_top(&full, &jpeg, (512, 1024));
+}
+
+#[test]
+fn reduced_size_decoding_gives_nearly_the_same_tensor_as_full_decoding() {
+    let img = RgbImage::from_fn(1200, 900, |x, y| Rgb([(x % 256) as u8, (y % 256) as u8, ((x + y) / 10 % 256) as u8]));
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 92).encode_image(&img).unwrap();
+    let reduced = lite(224).prepare_bytes(&jpeg).unwrap();
+    let full = Preprocess { reduced_jpeg: false, ..lite(224) }.prepare_bytes(&jpeg).unwrap();
+    let mean_abs: f32 =
+        reduced.tensor.iter().zip(&full.tensor).map(|(a, b)| (a - b).abs()).sum::<f32>() / full.tensor.len() as f32;
+    // 0.05 on the normalised scale is about 6 grey levels of 255.
+    assert!(mean_abs < 0.05, "reduced decoding drifted by {mean_abs}");
+    assert_eq!((reduced.width, reduced.height), (1200, 900));
+}
+
+#[test]
+fn transparent_pixels_are_flattened_over_white() {
+    let mut img = RgbaImage::from_pixel(2, 1, Rgba([0, 0, 0, 0]));
+    img.put_pixel(1, 0, Rgba([0, 0, 0, 255]));
+    let t = lite(2).prepare_bytes(&png_bytes(&img.into())).unwrap().tensor;
+    // Row 0: transparent → white, opaque black → black. Squashing 2x1 to 2x2 repeats rows.
+    assert_eq!(t[0], (255.0 - 127.0) / 128.0);
+    assert_eq!(t[1], (0.0 - 127.0) / 128.0);
+}
+
+#[test]
+fn grey_16_bit_gif_webp_bmp_and_tiff_photos_all_decode() {
+    let colour = RgbImage::from_pixel(5, 4, Rgb([200, 100, 50]));
+    let mut cases: Vec<(&str, Vec<u8>)> = Vec::new();
+    for format in [image::ImageFormat::Bmp, image::ImageFormat::Tiff, image::ImageFormat::WebP] {
+        let mut out = std::io::Cursor::new(Vec::new());
+        image::DynamicImage::ImageRgb8(colour.clone()).write_to(&mut out, format).unwrap();
+        cases.push((format.extensions_str()[0], out.into_inner()));
+    }
+    let grey = image::GrayImage::from_pixel(5, 4, image::Luma([100]));
+    cases.push(("grey png", png_bytes(&grey.into())));
+    let deep = image::ImageBuffer::<Rgb<u16>, Vec<u16>>::from_pixel(5, 4, Rgb([51400, 25700, 12850]));
+    cases.push(("16-bit png", png_bytes(&image::DynamicImage::ImageRgb16(deep))));
+    // An animated GIF: the first frame (red) is what counts.
+    let mut gif = Vec::new();
+    {
+        let mut enc = image::codecs::gif::GifEncoder::new(&mut gif);
+        for c in [[255u8, 0, 0, 255], [0, 0, 255, 255]] {
+            let frame = image::Frame::new(RgbaImage::from_pixel(4, 4, Rgba(c)));
+            enc.encode_frame(frame).unwrap();
+        }
+    }
+    cases.push(("gif", gif));
+    for (what, bytes) in cases {
+        let prepared = lite(2).prepare_bytes(&bytes).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let r = prepared.tensor[0] * 128.0 + 127.0;
+        let b = prepared.tensor[8] * 128.0 + 127.0;
+        match what {
+            "grey png" => assert!((r - 100.0).abs() < 1.0 && (b - 100.0).abs() < 1.0, "{what}: {r} {b}"),
+            "gif" => assert!(r > 240.0 && b < 15.0, "{what}: first frame should be red, got r={r} b={b}"),
+            _ => assert!((r - 200.0).abs() < 2.0 && (b - 50.0).abs() < 2.0, "{what}: {r} {b}"),
+        }
+    }
+}
+
+#[test]
+fn a_photo_above_the_pixel_limit_is_refused_before_decoding() {
+    let img = RgbImage::from_pixel(40, 30, Rgb([1, 2, 3]));
+    let pre = Preprocess { max_pixels: 1000, ..lite(2) };
+    let err = pre.prepare_bytes(&png_bytes(&img.into())).unwrap_err();
+    assert!(err.contains("above the limit"), "{err}");
+}
+
+#[test]
+fn empty_truncated_and_random_files_are_errors_with_a_reason() {
+    let img = RgbImage::from_pixel(64, 64, Rgb([9, 9, 9]));
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90).encode_image(&img).unwrap();
+    let truncated = jpeg[..jpeg.len() / 3].to_vec();
+    let random: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    for (what, bytes, reason) in [
+        ("empty", Vec::new(), "empty file"),
+        ("random", random, "unknown format"),
+        ("truncated jpeg", truncated, "cannot decode"),
+    ] {
+        let err = lite(8).prepare_bytes(&bytes).unwrap_err();
+        assert!(err.contains(reason), "{what}: {err}");
+    }
+}
+
+#[test]
+fn a_thumbnail_comes_from_the_same_decode_and_keeps_the_aspect_ratio() {
+    let img = RgbImage::from_pixel(600, 300, Rgb([10, 200, 10]));
+    let pre = Preprocess { thumbnail: Some(256), ..lite(8) };
+    let prepared = pre.prepare_bytes(&png_bytes(&img.into())).unwrap();
+    let thumb = prepared.thumbnail.unwrap();
+    assert_eq!((thumb.width(), thumb.height()), (256, 128));
+}

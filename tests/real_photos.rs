@@ -1,0 +1,78 @@
+//! The real default backbone on real Flickr8k photos from `../shared/photos`.
+
+use glimpse::engine::labels::top_k;
+use glimpse::engine::pipeline::{self, EmbedEvent, EmbedOptions};
+use glimpse::engine::{Backbone, BackboneModel, ProviderChoice, Runtime, SessionOptions};
+
+use crate::need_shared;
+use crate::util::cosine;
+
+fn lite0() -> Backbone {
+    let runtime = Runtime::load(None).unwrap();
+    let model = BackboneModel::find("efficientnet-lite0").unwrap();
+    Backbone::open(runtime, model, &SessionOptions { provider: ProviderChoice::Cpu, intra_threads: 0 }).unwrap()
+}
+
+#[test]
+fn the_dog_photo_has_a_dog_breed_in_its_top_five() {
+    let shared = need_shared!();
+    let backbone = lite0();
+    let photo = shared.join("photos/1130369873_d80a1aa59c.jpg");
+    let options = EmbedOptions { want_logits: true, ..EmbedOptions::default() };
+    let job = pipeline::embed(&backbone, vec![photo], options, None).unwrap();
+    let EmbedEvent::Embedded(e) = job.events().recv().unwrap() else { panic!("the dog photo failed") };
+    let labels = backbone.model().labels.clone().unwrap();
+    let top = top_k(e.logits.as_ref().unwrap(), &labels, 5);
+    // ImageNet classes 151–268 are dog breeds.
+    let dog_breeds = &labels[151..=268];
+    assert!(top.iter().any(|l| dog_breeds.contains(&l.label)), "top-5: {top:?}");
+    assert_eq!(e.features.len(), 1280);
+}
+
+#[test]
+fn real_photos_get_the_same_features_alone_or_in_a_batch_of_sixteen() {
+    let shared = need_shared!();
+    let backbone = lite0();
+    let mut photos = glimpse::bench::embed::photos_in(&shared.join("photos")).unwrap();
+    photos.truncate(16);
+    let run = |batch| {
+        let job =
+            pipeline::embed(&backbone, photos.clone(), EmbedOptions { batch_size: batch, ..Default::default() }, None)
+                .unwrap();
+        let mut out = vec![Vec::new(); photos.len()];
+        for event in job.events() {
+            let EmbedEvent::Embedded(e) = event else { panic!("a shared photo failed: {event:?}") };
+            out[e.index] = e.features;
+        }
+        out
+    };
+    let single = run(1);
+    let batched = run(16);
+    for (i, (a, b)) in single.iter().zip(&batched).enumerate() {
+        let c = cosine(a, b);
+        assert!(c > 0.9999, "photo {i}: cosine {c}");
+    }
+}
+
+#[test]
+fn classify_json_prints_one_object_per_photo_with_five_labels() {
+    let shared = need_shared!();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_glimpse"))
+        .args(["embed", "--classify", "--json"])
+        .arg(shared.join("photos/1130369873_d80a1aa59c.jpg"))
+        .arg(shared.join("photos/1022454332_6af2c1449a.jpg"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    for line in &lines {
+        assert!(line["path"].as_str().unwrap().ends_with(".jpg"));
+        let labels = line["labels"].as_array().unwrap();
+        assert_eq!(labels.len(), 5);
+        let probs: Vec<f64> = labels.iter().map(|l| l["prob"].as_f64().unwrap()).collect();
+        assert!(probs.windows(2).all(|w| w[0] >= w[1]), "not sorted: {probs:?}");
+    }
+    assert_eq!(lines[0]["labels"][0]["label"], "vizsla");
+}

@@ -1,0 +1,8 @@
+//! Integration tests, in one binary so they link once.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
+
+mod cli;
+mod engine;
+mod preprocess;
+mod real_photos;
+mod util;

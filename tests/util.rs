@@ -1,0 +1,138 @@
+//! Helpers shared by the integration tests: fixtures generated at test time.
+
+use std::path::{Path, PathBuf};
+
+use glimpse::engine::manifest::sha256_file;
+use glimpse::onnx::graph::Attr;
+use glimpse::onnx::{Dim, GraphBuilder};
+
+/// The shared data folder beside the checkout, when present.
+pub fn shared() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
+    dir.join("photos").is_dir().then_some(dir)
+}
+
+/// Skips the calling test with a message when `../shared` is absent.
+#[macro_export]
+macro_rules! need_shared {
+    () => {
+        match $crate::util::shared() {
+            Some(dir) => dir,
+            None => {
+                eprintln!("skipped: ../shared/photos is not here");
+                return;
+            }
+        }
+    };
+}
+
+/// The shape of a generated backbone.
+pub struct TinySpec {
+    pub size: u32,
+    pub dim: usize,
+    pub classes: usize,
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+    pub input_name: &'static str,
+}
+
+impl Default for TinySpec {
+    fn default() -> Self {
+        TinySpec { size: 8, dim: 4, classes: 3, mean: [127.0; 3], std: [128.0; 3], input_name: "input" }
+    }
+}
+
+/// The feature projection of tiny backbones: feature j = sum_c pooled[c] * w[c][j].
+pub fn tiny_weights(dim: usize) -> Vec<f32> {
+    (0..3 * dim).map(|i| ((i % 7) as f32 - 3.0) * 0.25).collect()
+}
+
+/// Writes a backbone folder: a graph that averages each channel over the image and
+/// projects the three means to `dim` features, then to `classes` logits; its manifest;
+/// its labels. Returns the folder.
+pub fn write_tiny_backbone(dir: &Path, name: &str, spec: &TinySpec) -> PathBuf {
+    let folder = dir.join(name);
+    std::fs::create_dir_all(&folder).unwrap();
+    let s = i64::from(spec.size);
+    let dim = spec.dim as i64;
+    let classes = spec.classes as i64;
+    let mut g = GraphBuilder::new(name);
+    g.input_f32(spec.input_name, &[Dim::Named("N"), Dim::Fixed(3), Dim::Fixed(s), Dim::Fixed(s)])
+        .output_f32("features", &[Dim::Named("N"), Dim::Fixed(dim)])
+        .output_f32("logits", &[Dim::Named("N"), Dim::Fixed(classes)])
+        .initializer_f32("w", &[3, dim], &tiny_weights(spec.dim))
+        .initializer_f32("w2", &[dim, classes], &(0..dim * classes).map(|i| i as f32 * 0.1).collect::<Vec<_>>())
+        .node("GlobalAveragePool", &[spec.input_name], &["pooled"], &[])
+        .node("Flatten", &["pooled"], &["flat"], &[("axis", Attr::Int(1))])
+        .node("MatMul", &["flat", "w"], &["features"], &[])
+        .node("MatMul", &["features", "w2"], &["logits"], &[]);
+    let graph = folder.join("model.onnx");
+    std::fs::write(&graph, g.to_bytes()).unwrap();
+    let labels: Vec<String> = (0..spec.classes).map(|i| format!("class{i}")).collect();
+    std::fs::write(folder.join("labels.txt"), labels.join("\n")).unwrap();
+    let manifest = format!(
+        r#"format = 1
+name = "{name}"
+description = "generated test backbone"
+source = "tests/util.rs"
+license = "MIT"
+graph = "model.onnx"
+sha256 = "{sha}"
+
+[input]
+name = "input"
+size = {size}
+resize = "squash"
+
+[normalize]
+mean = {mean:?}
+std = {std:?}
+
+[features]
+output = "features"
+dim = {dim}
+
+[logits]
+output = "logits"
+labels = "labels.txt"
+"#,
+        sha = sha256_file(&graph).unwrap(),
+        size = spec.size,
+        mean = spec.mean,
+        std = spec.std,
+        dim = spec.dim,
+    );
+    std::fs::write(folder.join("manifest.toml"), manifest).unwrap();
+    folder
+}
+
+/// Writes a solid-colour PNG.
+pub fn solid_png(path: &Path, w: u32, h: u32, rgb: [u8; 3]) {
+    image::RgbImage::from_pixel(w, h, image::Rgb(rgb)).save(path).unwrap();
+}
+
+/// Cosine similarity of two vectors.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    dot / (na * nb)
+}
+
+/// A JPEG whose EXIF says to display it with the given orientation (1–8).
+pub fn jpeg_with_orientation(img: &image::RgbImage, orientation: u16) -> Vec<u8> {
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 95).encode_image(img).unwrap();
+    // APP1 "Exif": big-endian TIFF header, one IFD with one SHORT entry (0x0112 Orientation).
+    let mut tiff = vec![b'M', b'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1];
+    tiff.extend_from_slice(&orientation.to_be_bytes());
+    tiff.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    let mut segment = vec![0xFF, 0xE1];
+    segment.extend_from_slice(&((2 + 6 + tiff.len()) as u16).to_be_bytes());
+    segment.extend_from_slice(b"Exif\0\0");
+    segment.extend_from_slice(&tiff);
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&segment);
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
