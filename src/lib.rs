@@ -10,10 +10,12 @@
 //! The `glimpse` binary and the desktop app call only this public API.
 
 pub mod bench;
+pub mod dataset;
 pub mod engine;
 pub mod error;
 pub mod job;
 pub mod locations;
 pub mod onnx;
+pub mod text;
 
 pub use error::{Error, Result};

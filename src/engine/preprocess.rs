@@ -4,7 +4,7 @@
 use std::io::Cursor;
 use std::path::Path;
 
-use fast_image_resize::images::Image as FirImage;
+use fast_image_resize::images::{Image as FirImage, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage};
 
@@ -103,10 +103,13 @@ impl Preprocess {
     pub fn normalize(&self, square: &RgbImage) -> Vec<f32> {
         let plane = (square.width() * square.height()) as usize;
         let mut tensor = vec![0.0f32; 3 * plane];
-        for (i, px) in square.pixels().enumerate() {
-            for c in 0..3 {
-                tensor[c * plane + i] = (f32::from(px[c]) - self.mean[c]) / self.std[c];
-            }
+        let (r, rest) = tensor.split_at_mut(plane);
+        let (g, b) = rest.split_at_mut(plane);
+        let scale = self.std.map(|s| 1.0 / s);
+        for (i, px) in square.as_raw().chunks_exact(3).enumerate() {
+            r[i] = (f32::from(px[0]) - self.mean[0]) * scale[0];
+            g[i] = (f32::from(px[1]) - self.mean[1]) * scale[1];
+            b[i] = (f32::from(px[2]) - self.mean[2]) * scale[2];
         }
         tensor
     }
@@ -237,7 +240,7 @@ pub fn resize_exact(src: &RgbImage, width: u32, height: u32) -> std::result::Res
     if src.width() == width && src.height() == height {
         return Ok(src.clone());
     }
-    let src_view = FirImage::from_vec_u8(src.width(), src.height(), src.as_raw().clone(), PixelType::U8x3)
+    let src_view = ImageRef::new(src.width(), src.height(), src.as_raw(), PixelType::U8x3)
         .map_err(|e| format!("cannot resize: {e}"))?;
     let mut dst = FirImage::new(width, height, PixelType::U8x3);
     let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));

@@ -27,6 +27,9 @@ pub struct EmbedArgs {
     /// Photos per backbone call.
     #[arg(long, default_value_t = EmbedOptions::default().batch_size)]
     batch: usize,
+    /// Threads that decode photos (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    decode_threads: usize,
     /// How many times each photo is embedded per pass.
     #[arg(long, default_value_t = 4)]
     repeat: usize,
@@ -51,7 +54,8 @@ pub fn run(cli: &Cli, command: &BenchCommand) -> anyhow::Result<ExitCode> {
         anyhow::bail!("no photos in {}", dir.display());
     }
     let backbone = cli.backbone(args.backbone.as_deref())?;
-    let options = EmbedOptions { batch_size: args.batch, ..EmbedOptions::default() };
+    let options =
+        EmbedOptions { batch_size: args.batch, decode_threads: args.decode_threads, ..EmbedOptions::default() };
     eprintln!("measuring {} photos × {} repeats, {} passes…", photos.len(), args.repeat, args.passes);
     let flickr = embed::run(&backbone, &photos, &options, args.repeat, args.passes)?;
     let large = if args.large > 0 {
