@@ -78,6 +78,16 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// An index file cannot be used; indexing again rebuilds it.
+    #[error(
+        "index {path}: {reason}.\n  Fix: run `glimpse index` on your folders again; Glimpse rebuilds the index and keeps the damaged file beside it"
+    )]
+    IndexDamaged {
+        /// The index file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A setting or argument is out of range.
     #[error("{0}")]
     Invalid(String),

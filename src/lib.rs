@@ -13,6 +13,7 @@ pub mod bench;
 pub mod dataset;
 pub mod engine;
 pub mod error;
+pub mod index;
 pub mod job;
 pub mod locations;
 pub mod onnx;

@@ -34,3 +34,8 @@ pub fn model_roots() -> Vec<PathBuf> {
     roots.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models"));
     roots
 }
+
+/// The default index file (`~/.local/share/glimpse/library.glimpse`).
+pub fn default_index() -> PathBuf {
+    data_dir().unwrap_or_else(|| PathBuf::from(".")).join("library.glimpse")
+}

@@ -6,6 +6,7 @@
 mod bench;
 mod doctor;
 mod embed;
+mod library;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +40,14 @@ enum Command {
     Doctor(doctor::Args),
     /// Compute backbone features (or, with --classify, ImageNet labels) for photos.
     Embed(embed::Args),
+    /// Add folders to the photo library and bring its index up to date (incremental, resumable).
+    Index(library::IndexArgs),
+    /// Show what the library index holds, and the files it skipped with why.
+    Status(library::StatusArgs),
+    /// Rank the library's photos against a query (text, photos, or both; see --help).
+    Search(library::SearchArgs),
+    /// Rank the library's photos by how similar they look to a photo.
+    Similar(library::SimilarArgs),
     /// Measure speed against a baseline taken in the same run.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -71,6 +80,10 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Doctor(args) => doctor::run(cli, args),
         Command::Embed(args) => embed::run(cli, args),
+        Command::Index(args) => library::index(cli, args),
+        Command::Status(args) => library::status(cli, args),
+        Command::Search(args) => library::search(cli, args),
+        Command::Similar(args) => library::similar(cli, args),
         Command::Bench(command) => bench::run(cli, command),
     }
 }

@@ -1,0 +1,224 @@
+//! `glimpse index`, `status`, `search` and `similar`: the photo library from the command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use glimpse::index::library::{Library, Ranked, embed_photo};
+use glimpse::index::query;
+use glimpse::index::store::bytes_path;
+use glimpse::index::update::{self, IndexEvent, IndexOptions};
+use serde_json::json;
+
+use crate::Cli;
+use crate::embed::progress_bar;
+
+/// The index file option shared by the library commands.
+#[derive(clap::Args, Debug)]
+pub struct IndexPath {
+    /// The index file (default: ~/.local/share/glimpse/library.glimpse).
+    #[arg(long, value_name = "PATH")]
+    index: Option<PathBuf>,
+}
+
+impl IndexPath {
+    fn path(&self) -> PathBuf {
+        self.index.clone().unwrap_or_else(glimpse::locations::default_index)
+    }
+}
+
+/// Options of `glimpse index`.
+#[derive(clap::Args, Debug)]
+pub struct IndexArgs {
+    #[command(flatten)]
+    index: IndexPath,
+    /// Folders to add to the library; the library's earlier folders are rescanned too.
+    dirs: Vec<PathBuf>,
+    /// Take a folder out of the library (its photos leave the index; files are not touched).
+    #[arg(long, value_name = "DIR")]
+    remove: Vec<PathBuf>,
+    /// Skip files and folders matching this glob (repeatable; replaces the defaults:
+    /// @eaDir, .git, node_modules, #recycle, $RECYCLE.BIN, .Trash-*).
+    #[arg(long, value_name = "GLOB")]
+    exclude: Vec<String>,
+    /// Backbone to use.
+    #[arg(long)]
+    backbone: Option<String>,
+    /// Photos per backbone call.
+    #[arg(long, default_value_t = 16)]
+    batch: usize,
+    /// Print the final report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn index(cli: &Cli, args: &IndexArgs) -> anyhow::Result<ExitCode> {
+    let path = args.index.path();
+    let backbone = cli.backbone(args.backbone.as_deref())?;
+    let mut options = IndexOptions {
+        add_roots: args.dirs.clone(),
+        remove_roots: args.remove.clone(),
+        excludes: (!args.exclude.is_empty()).then(|| args.exclude.clone()),
+        ..IndexOptions::default()
+    };
+    options.embed.batch_size = args.batch;
+    if args.dirs.is_empty() && !path.exists() {
+        anyhow::bail!("name the folders to index: glimpse index ~/Pictures");
+    }
+    let job = update::start(path.clone(), &backbone, options, None)?;
+    // Ctrl-C asks the job to stop; finished work is kept.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&interrupted);
+    let _ = ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed));
+    let bar = progress_bar(0, "indexing");
+    let mut skipped = Vec::new();
+    loop {
+        if interrupted.load(Ordering::Relaxed) {
+            job.stop();
+        }
+        match job.events().recv_timeout(std::time::Duration::from_millis(100)) {
+            Ok(IndexEvent::Notice(n)) => bar.suspend(|| eprintln!("note: {n}")),
+            Ok(IndexEvent::Planned { found, unchanged, moved, removed, to_embed }) => {
+                bar.suspend(|| {
+                    eprintln!("{found} photos found: {unchanged} unchanged, {moved} moved, {removed} gone, {to_embed} to embed")
+                });
+                bar.set_length(to_embed as u64);
+            }
+            Ok(IndexEvent::Progress { done, .. }) => bar.set_position(done as u64),
+            Ok(IndexEvent::Skipped { path, reason }) => {
+                bar.suspend(|| eprintln!("skipped {}: {reason}", path.display()));
+                skipped.push(path);
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    bar.finish_and_clear();
+    let report = job.wait()??;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "{} photos in {} ({} embedded, {} moved, {} unchanged, {} removed, {} skipped) in {:.1} s{}",
+            report.photos,
+            path.display(),
+            report.embedded,
+            report.moved,
+            report.unchanged,
+            report.removed,
+            report.skipped,
+            report.elapsed_s,
+            if report.stopped { " — stopped; run again to finish" } else { "" }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Options of `glimpse status`.
+#[derive(clap::Args, Debug)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    index: IndexPath,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn status(_cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let path = args.index.path();
+    if !path.exists() {
+        anyhow::bail!("there is no index at {} yet: run `glimpse index FOLDER`", path.display());
+    }
+    let index = update::open(&path)?;
+    let d = &index.data;
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let folders: Vec<String> = d.roots.iter().map(|r| bytes_path(r).display().to_string()).collect();
+    let skipped: Vec<serde_json::Value> = d
+        .skipped
+        .iter()
+        .map(|s| json!({"path": bytes_path(&s.path).display().to_string(), "reason": s.reason}))
+        .collect();
+    if args.json {
+        let value = json!({
+            "index": path, "photos": d.photos.len(), "folders": folders, "model_id": d.model_id,
+            "backbone": d.backbone, "feature_dim": d.feature_dim, "index_bytes": size,
+            "excludes": d.excludes, "skipped": skipped,
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        println!("index    {} ({:.1} MB)", path.display(), size as f64 / 1e6);
+        println!("photos   {}", d.photos.len());
+        println!("folders  {}", if folders.is_empty() { "(none)".to_string() } else { folders.join(", ") });
+        println!("model    {} ({})", d.backbone, d.model_id);
+        println!("excludes {}", d.excludes.join(" "));
+        println!("skipped  {}", d.skipped.len());
+        for s in &d.skipped {
+            println!("  {}: {}", bytes_path(&s.path).display(), s.reason);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Options of `glimpse search`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Query algebra: terms joined by ` + ` and ` - ` (spaces around the operator), each \
+optionally weighted with N:, e.g.\n  \"dog on a beach\" - people\n  2:\"sunset\" + ./photo.jpg\nA term that names \
+an existing file, or starts with ./ ../ / ~/, is a photo; anything else is text.")]
+pub struct SearchArgs {
+    #[command(flatten)]
+    index: IndexPath,
+    /// How many results.
+    #[arg(short, default_value_t = 10)]
+    k: usize,
+    /// Print JSON: [{"rank": 1, "path": "…", "score": 0.42}, …].
+    #[arg(long)]
+    json: bool,
+    /// The query.
+    query: String,
+}
+
+/// Options of `glimpse similar`.
+#[derive(clap::Args, Debug)]
+pub struct SimilarArgs {
+    #[command(flatten)]
+    index: IndexPath,
+    /// How many results.
+    #[arg(short, default_value_t = 10)]
+    k: usize,
+    /// Print JSON: [{"rank": 1, "path": "…", "score": 0.42}, …].
+    #[arg(long)]
+    json: bool,
+    /// A photo, in the library or not.
+    photo: PathBuf,
+}
+
+fn print_ranked(ranked: &[Ranked], json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(ranked)?);
+    } else if ranked.is_empty() {
+        println!("The library is empty: add photos with `glimpse index FOLDER`.");
+    } else {
+        for r in ranked {
+            println!("{:>3}  {:.3}  {}", r.rank, r.score, r.path.display());
+        }
+    }
+    Ok(())
+}
+
+pub fn search(cli: &Cli, args: &SearchArgs) -> anyhow::Result<ExitCode> {
+    let library = Library::open(&args.index.path())?;
+    let parts = query::parse(&args.query)?;
+    let backbone = cli.backbone(Some(&library.index.data.backbone))?;
+    let q = library.query_vector(&parts, &backbone)?;
+    print_ranked(&library.rank(&q, args.k), args.json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn similar(cli: &Cli, args: &SimilarArgs) -> anyhow::Result<ExitCode> {
+    let library = Library::open(&args.index.path())?;
+    let backbone = cli.backbone(Some(&library.index.data.backbone))?;
+    let q = embed_photo(&backbone, &args.photo)?;
+    print_ranked(&library.rank(&q, args.k), args.json)?;
+    Ok(ExitCode::SUCCESS)
+}

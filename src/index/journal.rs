@@ -1,0 +1,159 @@
+//! The journal: an append-only file of changes since the index was last written whole.
+//!
+//! Indexing appends a record per finished photo and syncs it every few seconds, so a killed
+//! run keeps its finished work; opening the index replays every complete record and drops a
+//! torn last one. Writing the whole index removes the journal.
+//!
+//! ```text
+//! "GLMPSJRN" | format u32 LE | generation u64 LE | records…
+//! record: length u32 LE | blake3(payload)[..16] | payload (bincode JournalRecord)
+//! ```
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::store::{self, IndexData, PhotoEntry, Skipped};
+use crate::{Error, Result};
+
+const MAGIC: &[u8; 8] = b"GLMPSJRN";
+const FORMAT: u32 = 1;
+
+/// One change to the index.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum JournalRecord {
+    /// A photo was embedded or moved.
+    Upsert(PhotoEntry),
+    /// A photo is gone.
+    Remove(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// A file was skipped.
+    Skip(Skipped),
+}
+
+impl JournalRecord {
+    /// Applies the change.
+    pub fn apply(self, data: &mut IndexData) {
+        match self {
+            JournalRecord::Upsert(entry) => data.upsert(entry),
+            JournalRecord::Remove(path) => data.remove(&path),
+            JournalRecord::Skip(skipped) => data.skip(skipped),
+        }
+    }
+}
+
+/// The journal file that belongs to an index file.
+pub fn journal_path(index: &Path) -> PathBuf {
+    let mut name = index.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".journal");
+    index.with_file_name(name)
+}
+
+/// Reads the complete records of a journal written for `generation`. A journal of another
+/// generation (left over from before the index was last written whole) yields nothing.
+pub fn replay(path: &Path, generation: u64) -> Vec<JournalRecord> {
+    let Ok(bytes) = std::fs::read(path) else { return Vec::new() };
+    if bytes.len() < 20 || &bytes[..8] != MAGIC {
+        return Vec::new();
+    }
+    let format = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+    let mut gen_bytes = [0u8; 8];
+    gen_bytes.copy_from_slice(&bytes[12..20]);
+    if format != FORMAT || u64::from_le_bytes(gen_bytes) != generation {
+        return Vec::new();
+    }
+    let mut records = Vec::new();
+    let mut at = 20;
+    while at + 20 <= bytes.len() {
+        let len = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
+        let start = at + 20;
+        let Some(payload) = bytes.get(start..start + len) else { break };
+        if blake3::hash(payload).as_bytes()[..16] != bytes[at + 4..at + 20] {
+            break;
+        }
+        match store::decode::<JournalRecord>(payload) {
+            Ok(record) => records.push(record),
+            Err(_) => break,
+        }
+        at = start + len;
+    }
+    records
+}
+
+/// An open journal being appended to.
+pub struct Journal {
+    path: PathBuf,
+    file: std::io::BufWriter<std::fs::File>,
+}
+
+impl Journal {
+    /// Starts a fresh journal for an index of `generation`, replacing any old one.
+    pub fn create(path: &Path, generation: u64) -> Result<Self> {
+        let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+        let mut journal = Journal { path: path.to_path_buf(), file: std::io::BufWriter::new(file) };
+        let mut header = MAGIC.to_vec();
+        header.extend_from_slice(&FORMAT.to_le_bytes());
+        header.extend_from_slice(&generation.to_le_bytes());
+        journal.file.write_all(&header).map_err(|e| Error::io(path, e))?;
+        journal.sync()?;
+        Ok(journal)
+    }
+
+    /// Appends a record (buffered until [`Journal::sync`]).
+    pub fn append(&mut self, record: &JournalRecord) -> Result<()> {
+        let payload = store::encode(record)?;
+        let mut head = (payload.len() as u32).to_le_bytes().to_vec();
+        head.extend_from_slice(&blake3::hash(&payload).as_bytes()[..16]);
+        self.file.write_all(&head).map_err(|e| Error::io(&self.path, e))?;
+        self.file.write_all(&payload).map_err(|e| Error::io(&self.path, e))
+    }
+
+    /// Flushes and fsyncs what was appended: from here on it survives a crash.
+    pub fn sync(&mut self) -> Result<()> {
+        self.file.flush().map_err(|e| Error::io(&self.path, e))?;
+        self.file.get_ref().sync_data().map_err(|e| Error::io(&self.path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str) -> PhotoEntry {
+        PhotoEntry {
+            path: name.as_bytes().to_vec(),
+            size: 1,
+            mtime_ns: 2,
+            hash: [3; 16],
+            width: 4,
+            height: 5,
+            taken: None,
+            features: PhotoEntry::encode_features(&[1.0, 2.0]),
+        }
+    }
+
+    #[test]
+    fn complete_records_replay_and_a_torn_last_record_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.journal");
+        let mut j = Journal::create(&path, 42).unwrap();
+        j.append(&JournalRecord::Upsert(entry("a"))).unwrap();
+        j.append(&JournalRecord::Upsert(entry("b"))).unwrap();
+        j.append(&JournalRecord::Remove(b"a".to_vec())).unwrap();
+        j.sync().unwrap();
+        drop(j);
+        let full = std::fs::read(&path).unwrap();
+        assert_eq!(replay(&path, 42).len(), 3);
+        assert!(replay(&path, 41).is_empty(), "a journal of another generation must not apply");
+        for cut in 1..30 {
+            std::fs::write(&path, &full[..full.len() - cut]).unwrap();
+            let records = replay(&path, 42);
+            assert_eq!(records.len(), 2, "cut {cut}");
+        }
+        let mut data = IndexData::default();
+        for r in replay(&path, 42) {
+            r.apply(&mut data);
+        }
+        assert_eq!(data.photos.len(), 2);
+    }
+}

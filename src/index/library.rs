@@ -1,0 +1,104 @@
+//! A library opened for searching: the index, and its vectors as one search matrix.
+
+use std::path::{Path, PathBuf};
+
+use super::query::{QueryPart, Term};
+use super::search::{Matrix, SearchHit, normalize};
+use super::store::Index;
+use super::update;
+use crate::engine::Backbone;
+use crate::engine::pipeline::{self, EmbedEvent, EmbedOptions};
+use crate::{Error, Result};
+
+/// A searchable library.
+pub struct Library {
+    /// The index.
+    pub index: Index,
+    /// Unit-length backbone features, one row per photo in index order.
+    pub features: Matrix,
+}
+
+/// One ranked photo.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Ranked {
+    /// 1-based rank.
+    pub rank: usize,
+    /// The photo.
+    pub path: PathBuf,
+    /// Cosine similarity.
+    pub score: f32,
+}
+
+impl Library {
+    /// Opens the index at `path` (with its journal) for searching.
+    pub fn open(path: &Path) -> Result<Self> {
+        if !path.exists() {
+            return Err(Error::Invalid(format!(
+                "there is no index at {} yet: run `glimpse index FOLDER` first",
+                path.display()
+            )));
+        }
+        let index = update::open(path)?;
+        let mut features = Matrix::new(index.data.feature_dim);
+        for photo in &index.data.photos {
+            features.push(&photo.features_f32());
+        }
+        Ok(Library { index, features })
+    }
+
+    /// Ranks the library against a query vector in backbone-feature space.
+    pub fn rank(&self, query: &[f32], k: usize) -> Vec<Ranked> {
+        self.features
+            .top_k(query, k, |_| true)
+            .into_iter()
+            .enumerate()
+            .map(|(i, SearchHit { row, score })| Ranked {
+                rank: i + 1,
+                path: self.index.data.photos[row].path(),
+                score,
+            })
+            .collect()
+    }
+
+    /// The query vector of parsed query terms: the weighted sum of each term's unit vector.
+    /// Text terms need a text model, which this library version does not have yet.
+    pub fn query_vector(&self, parts: &[QueryPart], backbone: &Backbone) -> Result<Vec<f32>> {
+        if backbone.model().manifest.sha256 != self.index.data.model_id {
+            return Err(Error::Invalid(format!(
+                "the index was made with the backbone '{}', not '{}': run `glimpse index` again or pick that backbone",
+                self.index.data.backbone,
+                backbone.model().manifest.name
+            )));
+        }
+        let mut sum = vec![0.0f32; self.features.dim()];
+        for part in parts {
+            let mut v = match &part.term {
+                Term::Photo(path) => embed_photo(backbone, path)?,
+                Term::Text(text) => {
+                    return Err(Error::Invalid(format!(
+                        "text search (\"{text}\") needs a text model, and none is installed yet; search by photo works now: `glimpse similar PHOTO`, or a query of photo terms like `./a.jpg - ./b.jpg`"
+                    )));
+                }
+            };
+            normalize(&mut v);
+            sum.iter_mut().zip(&v).for_each(|(s, x)| *s += part.weight * x);
+        }
+        Ok(sum)
+    }
+}
+
+/// Backbone features of one photo (which may be outside the library).
+pub fn embed_photo(backbone: &Backbone, path: &Path) -> Result<Vec<f32>> {
+    let job = pipeline::embed(
+        backbone,
+        vec![path.to_path_buf()],
+        EmbedOptions { batch_size: 1, ..Default::default() },
+        None,
+    )?;
+    let event = job.events().recv().map_err(|_| Error::JobCrashed("glimpse-embed".into()))?;
+    job.wait()??;
+    match event {
+        EmbedEvent::Embedded(e) => Ok(e.features),
+        EmbedEvent::Failed { error, .. } => Err(error),
+    }
+}

@@ -1,0 +1,19 @@
+//! The photo library index: which photos there are, their vectors, and how to keep that up
+//! to date and crash-safe.
+//!
+//! Built on the engine; knows nothing of the app.
+
+pub mod hash;
+pub mod journal;
+pub mod library;
+pub mod query;
+pub mod scan;
+pub mod search;
+pub mod store;
+pub mod thumbs;
+pub mod update;
+
+pub use library::{Library, Ranked};
+pub use search::{Matrix, SearchHit};
+pub use store::{Index, PhotoEntry, Skipped};
+pub use update::{IndexEvent, IndexOptions, IndexReport};
