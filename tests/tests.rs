@@ -3,6 +3,7 @@
 
 mod cli;
 mod engine;
+mod index;
 mod preprocess;
 mod real_photos;
 mod util;

@@ -296,7 +296,7 @@ fn run(
         found: plan.found,
         unchanged: plan.unchanged,
         moved: plan.moved.len(),
-        removed: plan.removed.len(),
+        removed: plan.removed.iter().filter(|(_, h)| !plan.moved.iter().any(|m| m.hash == *h)).count(),
         to_embed: plan.to_embed.len(),
     });
     let mut journal = Journal::create(&journal::journal_path(index_path), index.data.generation)?;
@@ -307,9 +307,13 @@ fn run(
     };
     let stop_scan = cx.should_stop();
     if !stop_scan {
-        for (path, _) in &plan.removed {
+        // A path whose content reappeared elsewhere was moved, not removed.
+        let moved: HashSet<ContentHash> = plan.moved.iter().map(|p| p.hash).collect();
+        for (path, hash) in &plan.removed {
             record(&mut index, &mut journal, JournalRecord::Remove(path.clone()))?;
-            report.removed += 1;
+            if !moved.contains(hash) {
+                report.removed += 1;
+            }
         }
     }
     for entry in plan.moved {

@@ -1,0 +1,305 @@
+//! The photo library index: incremental updates, crash safety, bad input, the CLI's output.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use glimpse::engine::{Backbone, BackboneModel, ProviderChoice, Runtime, SessionOptions};
+use glimpse::index::thumbs::ThumbCache;
+use glimpse::index::update::{self, IndexEvent, IndexOptions, IndexReport};
+use image::Rgb;
+
+use crate::need_shared;
+use crate::util::{TinySpec, write_tiny_backbone};
+
+fn cpu() -> SessionOptions {
+    SessionOptions { provider: ProviderChoice::Cpu, intra_threads: 0 }
+}
+
+fn lite0() -> Backbone {
+    let model = BackboneModel::find("efficientnet-lite0").unwrap();
+    Backbone::open(Runtime::load(None).unwrap(), model, &cpu()).unwrap()
+}
+
+fn tiny(dir: &Path) -> Backbone {
+    let folder = write_tiny_backbone(dir, "tiny", &TinySpec::default());
+    Backbone::open(Runtime::load(None).unwrap(), BackboneModel::open(&folder).unwrap(), &cpu()).unwrap()
+}
+
+/// Runs one indexing job to the end; returns its report and every event.
+fn index(index: &Path, backbone: &Backbone, roots: &[PathBuf]) -> (IndexReport, Vec<IndexEvent>) {
+    let options = IndexOptions { add_roots: roots.to_vec(), ..IndexOptions::default() };
+    let job = update::start(index.to_path_buf(), backbone, options, None).unwrap();
+    let events: Vec<IndexEvent> = job.events().iter().collect();
+    (job.wait().unwrap().unwrap(), events)
+}
+
+fn copy_photos(shared: &Path, to: &Path, n: usize) -> Vec<PathBuf> {
+    std::fs::create_dir_all(to).unwrap();
+    let mut photos = glimpse::bench::embed::photos_in(&shared.join("photos")).unwrap();
+    photos.truncate(n);
+    photos
+        .iter()
+        .map(|p| {
+            let dest = to.join(p.file_name().unwrap());
+            std::fs::copy(p, &dest).unwrap();
+            dest
+        })
+        .collect()
+}
+
+#[test]
+fn a_second_run_over_an_unchanged_folder_decodes_nothing() {
+    let shared = need_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    copy_photos(&shared, &photos, 12);
+    let backbone = lite0();
+    let idx = dir.path().join("library.glimpse");
+    let (first, _) = index(&idx, &backbone, &[photos.clone()]);
+    assert_eq!((first.photos, first.embedded, first.skipped), (12, 12, 0));
+    let (second, events) = index(&idx, &backbone, &[]);
+    assert_eq!((second.photos, second.embedded, second.unchanged), (12, 0, 12));
+    assert!(!events.iter().any(|e| matches!(e, IndexEvent::Progress { .. })), "nothing should be embedded");
+}
+
+#[test]
+fn renamed_touched_and_deleted_photos_are_each_handled_without_decoding_again() {
+    let shared = need_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    let copied = copy_photos(&shared, &photos, 6);
+    let backbone = lite0();
+    let idx = dir.path().join("library.glimpse");
+    index(&idx, &backbone, &[photos.clone()]);
+    let before = update::open(&idx).unwrap();
+    let vector_of = |index: &glimpse::index::Index, path: &Path| {
+        index.data.photos.iter().find(|p| p.path() == path).map(|p| p.features.clone())
+    };
+
+    // Rename one photo into a new subfolder.
+    std::fs::create_dir_all(photos.join("moved")).unwrap();
+    let renamed = photos.join("moved/renamed.jpg");
+    std::fs::rename(&copied[0], &renamed).unwrap();
+    // Touch another: new mtime, same content.
+    let file = std::fs::File::options().write(true).open(&copied[1]).unwrap();
+    file.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(60)).unwrap();
+    drop(file);
+    // Delete a third.
+    let deleted_hash = before.data.photos.iter().find(|p| p.path() == copied[2]).unwrap().hash;
+    let thumbs = ThumbCache::for_index(&idx);
+    assert!(thumbs.path(&deleted_hash).is_file(), "indexing should have made a thumbnail");
+    std::fs::remove_file(&copied[2]).unwrap();
+
+    let (report, _) = index(&idx, &backbone, &[]);
+    assert_eq!(report.embedded, 0, "{report:?}");
+    assert_eq!(report.moved, 2, "{report:?}");
+    assert_eq!(report.removed, 1, "{report:?}");
+    assert_eq!(report.photos, 5);
+    let after = update::open(&idx).unwrap();
+    assert_eq!(vector_of(&after, &renamed), vector_of(&before, &copied[0]));
+    assert!(vector_of(&after, &copied[0]).is_none());
+    assert!(vector_of(&after, &copied[2]).is_none());
+    assert!(!thumbs.path(&deleted_hash).exists(), "the deleted photo's thumbnail should go with it");
+}
+
+#[test]
+fn a_truncated_index_is_set_aside_and_rebuilt_with_a_notice() {
+    let dir = tempfile::tempdir().unwrap();
+    let backbone = tiny(dir.path());
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    for i in 0..5 {
+        image::RgbImage::from_pixel(10, 10, Rgb([i * 40, 0, 0])).save(photos.join(format!("{i}.png"))).unwrap();
+    }
+    let idx = dir.path().join("library.glimpse");
+    index(&idx, &backbone, &[photos.clone()]);
+    let bytes = std::fs::read(&idx).unwrap();
+    std::fs::write(&idx, &bytes[..bytes.len() / 2]).unwrap();
+    let err = update::open(&idx).unwrap_err().to_string();
+    assert!(err.contains("truncated") && err.contains("glimpse index"), "{err}");
+    let (report, events) = index(&idx, &backbone, &[photos]);
+    assert_eq!(report.photos, 5);
+    assert!(events.iter().any(|e| matches!(e, IndexEvent::Notice(n) if n.contains("rebuilt"))));
+    assert!(idx.with_extension("glimpse.damaged").is_file());
+}
+
+/// A PNG whose header claims the given size (with a valid CRC) but holds almost nothing.
+fn png_claiming(width: u32, height: u32) -> Vec<u8> {
+    let mut png = Vec::new();
+    image::RgbImage::from_pixel(1, 1, Rgb([0, 0, 0]))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    // IHDR data starts at byte 16 (8 signature + 4 length + 4 type); CRC covers type + data.
+    png[16..20].copy_from_slice(&width.to_be_bytes());
+    png[20..24].copy_from_slice(&height.to_be_bytes());
+    let crc = crc32(&png[12..29]);
+    png[29..33].copy_from_slice(&crc.to_be_bytes());
+    png
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+#[test]
+fn every_file_of_a_hostile_corpus_is_indexed_or_skipped_with_a_reason() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let backbone = tiny(dir.path());
+    let c = dir.path().join("corpus");
+    std::fs::create_dir_all(&c).unwrap();
+    let jpeg = {
+        let mut out = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+            .encode_image(&image::RgbImage::from_pixel(64, 64, Rgb([90, 120, 30])))
+            .unwrap();
+        out
+    };
+    std::fs::write(c.join("zero.jpg"), b"").unwrap();
+    std::fs::write(c.join("truncated.jpg"), &jpeg[..jpeg.len() / 3]).unwrap();
+    std::fs::write(c.join("random.jpg"), (0..5000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect::<Vec<_>>())
+        .unwrap();
+    std::fs::write(c.join("bomb.png"), png_claiming(50_000, 50_000)).unwrap();
+    image::ImageBuffer::<Rgb<u16>, Vec<u16>>::from_pixel(9, 9, Rgb([60000, 100, 30000])).save(c.join("deep.png")).unwrap();
+    image::GrayImage::from_pixel(9, 9, image::Luma([77])).save(c.join("grey.png")).unwrap();
+    image::RgbaImage::from_pixel(9, 9, image::Rgba([10, 20, 30, 100])).save(c.join("alpha.png")).unwrap();
+    {
+        let file = std::fs::File::create(c.join("animated.gif")).unwrap();
+        let mut enc = image::codecs::gif::GifEncoder::new(file);
+        for v in [0u8, 255] {
+            enc.encode_frame(image::Frame::new(image::RgbaImage::from_pixel(6, 6, image::Rgba([v, v, v, 255])))).unwrap();
+        }
+    }
+    std::fs::write(c.join(std::ffi::OsStr::from_bytes(b"caf\xe9-latin1.jpg")), &jpeg).unwrap();
+    std::os::unix::fs::symlink(&c, c.join("loop")).unwrap();
+    let many = c.join("many");
+    std::fs::create_dir_all(&many).unwrap();
+    let tiny_png = {
+        let mut out = Vec::new();
+        image::RgbImage::from_pixel(2, 2, Rgb([5, 6, 7]))
+            .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    };
+    for i in 0..10_000 {
+        std::fs::write(many.join(format!("{i:05}.png")), &tiny_png).unwrap();
+    }
+
+    let idx = dir.path().join("library.glimpse");
+    let (report, events) = index(&idx, &backbone, &[c.clone()]);
+    let skipped: Vec<(String, String)> = events
+        .iter()
+        .filter_map(|e| match e {
+            IndexEvent::Skipped { path, reason } => Some((path.display().to_string(), reason.clone())),
+            _ => None,
+        })
+        .collect();
+    let reason_of = |name: &str| {
+        skipped.iter().find(|(p, _)| p.ends_with(name)).map(|(_, r)| r.clone()).unwrap_or_else(|| panic!("{name} not skipped: {skipped:?}"))
+    };
+    assert!(reason_of("zero.jpg").contains("empty"));
+    assert!(reason_of("random.jpg").contains("unknown format"));
+    assert!(reason_of("bomb.png").contains("above the limit"));
+    assert!(reason_of("truncated.jpg").contains("decode"));
+    assert!(skipped.iter().any(|(p, r)| p.ends_with("loop") && r.contains("loop")), "{skipped:?}");
+    // 10,000 tiny files + deep, grey, alpha, animated, the Latin-1 name = 10,005 photos.
+    assert_eq!(report.photos, 10_005, "{report:?}");
+    assert_eq!(report.skipped, 4, "{report:?}");
+    let opened = update::open(&idx).unwrap();
+    assert_eq!(opened.data.photos.len(), 10_005);
+    assert_eq!(opened.data.skipped.len(), 4);
+    assert!(opened.data.photos.iter().any(|p| p.path.ends_with(b"caf\xe9-latin1.jpg")));
+    // A second run does not try the bad files again.
+    let (again, events) = index(&idx, &backbone, &[]);
+    assert_eq!((again.embedded, again.skipped), (0, 0));
+    assert!(!events.iter().any(|e| matches!(e, IndexEvent::Skipped { path, .. } if path.ends_with("zero.jpg"))));
+}
+
+#[test]
+fn an_index_survives_sigkill_at_twenty_moments_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    for i in 0..160u32 {
+        image::RgbImage::from_fn(48, 40, |x, y| Rgb([(x * 5 + i) as u8, (y * 6) as u8, (i * 3) as u8]))
+            .save(photos.join(format!("p{i:03}.png")))
+            .unwrap();
+    }
+    let idx = dir.path().join("library.glimpse");
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let mut counts = Vec::new();
+    for round in 0..20 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let delay = std::time::Duration::from_millis(50 + seed % 1500);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_glimpse"))
+            .args(["--provider", "cpu", "index", "--batch", "8", "--index"])
+            .arg(&idx)
+            .arg(&photos)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        if !idx.exists() {
+            continue;
+        }
+        let index = update::open(&idx).unwrap_or_else(|e| panic!("round {round}: the index does not open: {e}"));
+        for p in &index.data.photos {
+            let f = p.features_f32();
+            assert_eq!(f.len(), 1280, "round {round}: incomplete entry");
+            assert!(f.iter().all(|v| v.is_finite()), "round {round}: damaged vector");
+            assert!(p.path().starts_with(&photos));
+        }
+        counts.push(index.data.photos.len());
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_glimpse")).args(["--provider", "cpu", "index", "--json", "--index"]).arg(&idx).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["photos"], 160);
+    let kept_before: u64 = counts.last().copied().unwrap_or(0) as u64;
+    assert_eq!(report["embedded"].as_u64().unwrap() + kept_before, 160, "finished work must be kept: {counts:?}");
+    assert!(counts.iter().any(|&c| c > 0 && c < 160) || counts.contains(&160), "kills never landed mid-run: {counts:?}");
+}
+
+#[test]
+fn search_and_similar_print_the_documented_json() {
+    let shared = need_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    let copied = copy_photos(&shared, &photos, 8);
+    let idx = dir.path().join("library.glimpse");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_glimpse")).args(args).arg("--index").arg(&idx).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, _, err) = run(&["index", photos.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, out, err) = run(&["similar", "-k", "3", "--json", copied[0].to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    let hits: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(hits.len(), 3);
+    assert_eq!(hits[0]["rank"], 1);
+    assert_eq!(hits[0]["path"], copied[0].to_str().unwrap());
+    assert!((hits[0]["score"].as_f64().unwrap() - 1.0).abs() < 1e-3);
+    assert!(hits[1]["score"].as_f64().unwrap() <= hits[0]["score"].as_f64().unwrap());
+    let q = format!("{} - {}", copied[0].display(), copied[1].display());
+    let (code, out, err) = run(&["search", "--json", "-k", "8", &q]);
+    assert_eq!(code, Some(0), "{err}");
+    let hits: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(hits.len(), 8);
+    assert_eq!(hits[7]["path"], copied[1].to_str().unwrap(), "the subtracted photo ranks last");
+    let (code, _, err) = run(&["search", "a dog running through water"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("needs a text model"), "{err}");
+}
