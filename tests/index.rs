@@ -164,17 +164,23 @@ fn every_file_of_a_hostile_corpus_is_indexed_or_skipped_with_a_reason() {
     };
     std::fs::write(c.join("zero.jpg"), b"").unwrap();
     std::fs::write(c.join("truncated.jpg"), &jpeg[..jpeg.len() / 3]).unwrap();
-    std::fs::write(c.join("random.jpg"), (0..5000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect::<Vec<_>>())
-        .unwrap();
+    std::fs::write(
+        c.join("random.jpg"),
+        (0..5000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect::<Vec<_>>(),
+    )
+    .unwrap();
     std::fs::write(c.join("bomb.png"), png_claiming(50_000, 50_000)).unwrap();
-    image::ImageBuffer::<Rgb<u16>, Vec<u16>>::from_pixel(9, 9, Rgb([60000, 100, 30000])).save(c.join("deep.png")).unwrap();
+    image::ImageBuffer::<Rgb<u16>, Vec<u16>>::from_pixel(9, 9, Rgb([60000, 100, 30000]))
+        .save(c.join("deep.png"))
+        .unwrap();
     image::GrayImage::from_pixel(9, 9, image::Luma([77])).save(c.join("grey.png")).unwrap();
     image::RgbaImage::from_pixel(9, 9, image::Rgba([10, 20, 30, 100])).save(c.join("alpha.png")).unwrap();
     {
         let file = std::fs::File::create(c.join("animated.gif")).unwrap();
         let mut enc = image::codecs::gif::GifEncoder::new(file);
         for v in [0u8, 255] {
-            enc.encode_frame(image::Frame::new(image::RgbaImage::from_pixel(6, 6, image::Rgba([v, v, v, 255])))).unwrap();
+            enc.encode_frame(image::Frame::new(image::RgbaImage::from_pixel(6, 6, image::Rgba([v, v, v, 255]))))
+                .unwrap();
         }
     }
     std::fs::write(c.join(std::ffi::OsStr::from_bytes(b"caf\xe9-latin1.jpg")), &jpeg).unwrap();
@@ -202,7 +208,11 @@ fn every_file_of_a_hostile_corpus_is_indexed_or_skipped_with_a_reason() {
         })
         .collect();
     let reason_of = |name: &str| {
-        skipped.iter().find(|(p, _)| p.ends_with(name)).map(|(_, r)| r.clone()).unwrap_or_else(|| panic!("{name} not skipped: {skipped:?}"))
+        skipped
+            .iter()
+            .find(|(p, _)| p.ends_with(name))
+            .map(|(_, r)| r.clone())
+            .unwrap_or_else(|| panic!("{name} not skipped: {skipped:?}"))
     };
     assert!(reason_of("zero.jpg").contains("empty"));
     assert!(reason_of("random.jpg").contains("unknown format"));
@@ -263,13 +273,20 @@ fn an_index_survives_sigkill_at_twenty_moments_and_resumes() {
         }
         counts.push(index.data.photos.len());
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_glimpse")).args(["--provider", "cpu", "index", "--json", "--index"]).arg(&idx).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_glimpse"))
+        .args(["--provider", "cpu", "index", "--json", "--index"])
+        .arg(&idx)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["photos"], 160);
     let kept_before: u64 = counts.last().copied().unwrap_or(0) as u64;
     assert_eq!(report["embedded"].as_u64().unwrap() + kept_before, 160, "finished work must be kept: {counts:?}");
-    assert!(counts.iter().any(|&c| c > 0 && c < 160) || counts.contains(&160), "kills never landed mid-run: {counts:?}");
+    assert!(
+        counts.iter().any(|&c| c > 0 && c < 160) || counts.contains(&160),
+        "kills never landed mid-run: {counts:?}"
+    );
 }
 
 #[test]
@@ -281,7 +298,11 @@ fn search_and_similar_print_the_documented_json() {
     let idx = dir.path().join("library.glimpse");
     let run = |args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_glimpse")).args(args).arg("--index").arg(&idx).output().unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
     let (code, _, err) = run(&["index", photos.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{err}");

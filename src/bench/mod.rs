@@ -2,3 +2,4 @@
 //! run.
 
 pub mod embed;
+pub mod search;

@@ -72,26 +72,51 @@ impl Matrix {
         self.dim
     }
 
-    /// The `k` rows most similar to `query` (normalised here), best first. Scores every
-    /// row, then selects the top `k` without sorting the rest.
-    pub fn top_k(&self, query: &[f32], k: usize, allow: impl Fn(usize) -> bool) -> Vec<SearchHit> {
+    /// The `k` rows most similar to `query` (normalised here) among those `allow` accepts,
+    /// best first. Blocks of rows are scored in parallel; each keeps its own top `k` by
+    /// partial selection, and only those few are merged and sorted.
+    pub fn top_k(&self, query: &[f32], k: usize, allow: impl Fn(usize) -> bool + Sync) -> Vec<SearchHit> {
+        use rayon::prelude::*;
+        if k == 0 || self.dim == 0 {
+            return Vec::new();
+        }
         let mut q = query.to_vec();
         normalize(&mut q);
-        let mut hits: Vec<SearchHit> = self
-            .data
-            .chunks_exact(self.dim.max(1))
-            .enumerate()
-            .filter(|(row, _)| allow(*row))
-            .map(|(row, v)| SearchHit { row, score: dot(&q, v) })
-            .collect();
-        let by_score = |a: &SearchHit, b: &SearchHit| b.score.total_cmp(&a.score).then(a.row.cmp(&b.row));
-        if hits.len() > k && k > 0 {
-            hits.select_nth_unstable_by(k - 1, by_score);
-            hits.truncate(k);
-        }
-        hits.truncate(k);
+        let block = BLOCK_ROWS * self.dim;
+        let local = |first_row: usize, rows: &[f32]| -> Vec<SearchHit> {
+            let mut hits: Vec<SearchHit> = rows
+                .chunks_exact(self.dim)
+                .enumerate()
+                .map(|(i, v)| (first_row + i, v))
+                .filter(|(row, _)| allow(*row))
+                .map(|(row, v)| SearchHit { row, score: dot(&q, v) })
+                .collect();
+            keep_best(&mut hits, k);
+            hits
+        };
+        let mut hits: Vec<SearchHit> = if self.data.len() > 2 * block {
+            self.data.par_chunks(block).enumerate().flat_map_iter(|(b, rows)| local(b * BLOCK_ROWS, rows)).collect()
+        } else {
+            local(0, &self.data)
+        };
+        keep_best(&mut hits, k);
         hits.sort_by(by_score);
         hits
+    }
+}
+
+/// Rows per parallel block: large enough that thread hand-off is noise (~1 ms of work).
+const BLOCK_ROWS: usize = 8192;
+
+fn by_score(a: &SearchHit, b: &SearchHit) -> std::cmp::Ordering {
+    b.score.total_cmp(&a.score).then(a.row.cmp(&b.row))
+}
+
+/// Keeps the `k` best hits, unordered, without sorting the rest.
+fn keep_best(hits: &mut Vec<SearchHit>, k: usize) {
+    if hits.len() > k {
+        hits.select_nth_unstable_by(k - 1, by_score);
+        hits.truncate(k);
     }
 }
 
@@ -120,6 +145,29 @@ mod tests {
         }
         let hits = m.top_k(&[1.0, 0.0], 5, |row| row >= 10);
         assert_eq!(hits.iter().map(|h| h.row).collect::<Vec<_>>(), [10, 11, 12, 13, 14]);
+    }
+
+    #[test]
+    fn parallel_blocks_find_the_same_top_rows_as_one_pass() {
+        let mut m = Matrix::new(4);
+        for i in 0..(5 * BLOCK_ROWS + 17) {
+            let x = (i as f32 * 0.618).sin();
+            m.push(&[x, (i as f32 * 0.1).cos(), 0.3, -x]);
+        }
+        let q = [0.7, 0.2, 0.3, -0.7];
+        let hits = m.top_k(&q, 25, |_| true);
+        let mut all: Vec<SearchHit> = (0..m.len())
+            .map(|row| SearchHit {
+                row,
+                score: dot(&m.data[row * 4..row * 4 + 4], &{
+                    let mut n = q.to_vec();
+                    normalize(&mut n);
+                    n
+                }),
+            })
+            .collect();
+        all.sort_by(by_score);
+        assert_eq!(hits.iter().map(|h| h.row).collect::<Vec<_>>(), all[..25].iter().map(|h| h.row).collect::<Vec<_>>());
     }
 
     #[test]

@@ -13,6 +13,28 @@ use crate::Cli;
 pub enum BenchCommand {
     /// Backbone rate on ready tensors vs the whole pipeline (read, decode, resize, infer) on photos.
     Embed(EmbedArgs),
+    /// Query latency over synthetic libraries (10k, 100k, 1M vectors) and the cost of opening a 100k-photo index.
+    Search(SearchArgs),
+}
+
+/// Options of `glimpse bench search`.
+#[derive(clap::Args, Debug)]
+pub struct SearchArgs {
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    /// Vector dimension (512 = the joint text–image space; 1280 = EfficientNet-Lite features).
+    #[arg(long, default_value_t = 512)]
+    dim: usize,
+    /// Library sizes to measure.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![10_000usize, 100_000, 1_000_000])]
+    sizes: Vec<usize>,
+    /// Queries per size.
+    #[arg(long, default_value_t = 50)]
+    queries: usize,
+    /// Photos in the index whose opening is timed.
+    #[arg(long, default_value_t = 100_000)]
+    open_photos: usize,
 }
 
 /// Options of `glimpse bench embed`.
@@ -44,7 +66,36 @@ pub struct EmbedArgs {
 }
 
 pub fn run(cli: &Cli, command: &BenchCommand) -> anyhow::Result<ExitCode> {
-    let BenchCommand::Embed(args) = command;
+    match command {
+        BenchCommand::Embed(args) => embed_bench(cli, args),
+        BenchCommand::Search(args) => search_bench(args),
+    }
+}
+
+fn search_bench(args: &SearchArgs) -> anyhow::Result<ExitCode> {
+    let mut latencies = Vec::new();
+    for &n in &args.sizes {
+        eprintln!("searching {n} vectors of {}…", args.dim);
+        latencies.push(glimpse::bench::search::latency(n, args.dim, args.queries));
+    }
+    eprintln!("writing and opening an index of {} photos…", args.open_photos);
+    let tmp = tempfile::tempdir()?;
+    let open = glimpse::bench::search::open_cost(args.open_photos, 1280, tmp.path())?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"latency": latencies, "open": open}))?);
+    } else {
+        for l in &latencies {
+            println!("{:>9} vectors × {}: p50 {:7.2} ms  p99 {:7.2} ms", l.vectors, l.dim, l.p50_ms, l.p99_ms);
+        }
+        println!(
+            "open {} photos: {:.3} s, {:.0} bytes per photo (1280 f16 features + metadata)",
+            open.photos, open.open_s, open.bytes_per_photo
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn embed_bench(cli: &Cli, args: &EmbedArgs) -> anyhow::Result<ExitCode> {
     let dir = match &args.dir {
         Some(d) => d.clone(),
         None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/photos"),

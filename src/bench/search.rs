@@ -1,0 +1,104 @@
+//! `glimpse bench search`: query latency over synthetic libraries, and the cost of opening
+//! a large index.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::index::library::Library;
+use crate::index::search::Matrix;
+use crate::index::store::{Index, IndexData, PhotoEntry};
+use crate::{Error, Result};
+
+/// Latency of one library size.
+#[derive(Clone, Debug, Serialize)]
+pub struct SearchLatency {
+    /// Vectors in the library.
+    pub vectors: usize,
+    /// Their dimension.
+    pub dim: usize,
+    /// Median query time, milliseconds (top-10).
+    pub p50_ms: f64,
+    /// 99th percentile, milliseconds.
+    pub p99_ms: f64,
+}
+
+/// What opening a large index costs.
+#[derive(Clone, Debug, Serialize)]
+pub struct OpenCost {
+    /// Photos in the index.
+    pub photos: usize,
+    /// Index file size divided by photos.
+    pub bytes_per_photo: f64,
+    /// Reading, checking and decoding the file, and building the search matrix.
+    pub open_s: f64,
+}
+
+/// A deterministic pseudo-random stream (xorshift), so runs compare.
+struct Rng(u64);
+
+impl Rng {
+    fn next_f32(&mut self) -> f32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        ((self.0 >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+    }
+}
+
+/// Measures top-10 query latency over `vectors` random unit vectors of `dim`.
+pub fn latency(vectors: usize, dim: usize, queries: usize) -> SearchLatency {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ vectors as u64);
+    let mut matrix = Matrix::new(dim);
+    let mut row = vec![0.0f32; dim];
+    for _ in 0..vectors {
+        row.iter_mut().for_each(|v| *v = rng.next_f32());
+        matrix.push(&row);
+    }
+    let mut times: Vec<f64> = (0..queries.max(1))
+        .map(|_| {
+            row.iter_mut().for_each(|v| *v = rng.next_f32());
+            let started = Instant::now();
+            let hits = matrix.top_k(&row, 10, |_| true);
+            std::hint::black_box(hits);
+            started.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    let pick = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+    SearchLatency { vectors, dim, p50_ms: pick(0.5), p99_ms: pick(0.99) }
+}
+
+/// Writes an index of `photos` synthetic entries with `dim`-long features into `dir`, then
+/// times opening it for search.
+pub fn open_cost(photos: usize, dim: usize, dir: &std::path::Path) -> Result<OpenCost> {
+    let path = dir.join("bench.glimpse");
+    let mut rng = Rng(7);
+    let mut data =
+        IndexData { model_id: "bench".into(), backbone: "bench".into(), feature_dim: dim, ..IndexData::default() };
+    data.photos = (0..photos)
+        .map(|i| {
+            let features: Vec<f32> = (0..dim).map(|_| rng.next_f32()).collect();
+            PhotoEntry {
+                path: format!("/home/someone/Pictures/2024/holiday-{:03}/IMG_{i:06}.jpg", i % 500).into_bytes(),
+                size: 3_000_000 + i as u64,
+                mtime_ns: 1_700_000_000_000_000_000 + i as i64,
+                hash: *blake3::hash(&i.to_le_bytes()).as_bytes().first_chunk().unwrap_or(&[0; 16]),
+                width: 4000,
+                height: 3000,
+                taken: Some(1_700_000_000 + i as i64),
+                features: PhotoEntry::encode_features(&features),
+            }
+        })
+        .collect();
+    let mut index = Index { path: path.clone(), data };
+    index.save()?;
+    let bytes = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
+    // Read once so the timed open sees a warm page cache, as a desktop app does.
+    let _ = std::fs::read(&path);
+    let started = Instant::now();
+    let library = Library::open(&path)?;
+    let open_s = started.elapsed().as_secs_f64();
+    std::hint::black_box(library.features.len());
+    Ok(OpenCost { photos, bytes_per_photo: bytes as f64 / photos as f64, open_s })
+}
