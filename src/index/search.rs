@@ -27,18 +27,39 @@ pub fn normalize(v: &mut [f32]) {
     }
 }
 
-/// Dot product with eight independent accumulators, which the compiler turns into SIMD.
+/// Dot product of equal-length slices: AVX2+FMA when the processor has it (checked once
+/// per call, a few nanoseconds), else eight independent accumulators that compile to SSE.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let chunks = a.len() / 8;
-    for i in 0..chunks {
-        for l in 0..8 {
-            acc[l] += a[i * 8 + l] * b[i * 8 + l];
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        #[allow(unsafe_code)]
+        // SAFETY: the features this function is compiled for were just detected.
+        return unsafe { dot_avx2(a, b) };
+    }
+    dot_portable(a, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
+    // The same code as the portable one; compiled with AVX2 it uses 256-bit fused multiply-adds.
+    dot_portable(a, b)
+}
+
+#[inline(always)]
+fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 16];
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..16 {
+            acc[l] = x[l].mul_add(y[l], acc[l]);
         }
     }
     let mut sum: f32 = acc.iter().sum();
-    for i in chunks * 8..a.len() {
-        sum += a[i] * b[i];
+    for (x, y) in ra.iter().zip(rb) {
+        sum += x * y;
     }
     sum
 }
