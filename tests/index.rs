@@ -55,7 +55,7 @@ fn a_second_run_over_an_unchanged_folder_decodes_nothing() {
     copy_photos(&shared, &photos, 12);
     let backbone = lite0();
     let idx = dir.path().join("library.glimpse");
-    let (first, _) = index(&idx, &backbone, &[photos.clone()]);
+    let (first, _) = index(&idx, &backbone, std::slice::from_ref(&photos));
     assert_eq!((first.photos, first.embedded, first.skipped), (12, 12, 0));
     let (second, events) = index(&idx, &backbone, &[]);
     assert_eq!((second.photos, second.embedded, second.unchanged), (12, 0, 12));
@@ -70,7 +70,7 @@ fn renamed_touched_and_deleted_photos_are_each_handled_without_decoding_again() 
     let copied = copy_photos(&shared, &photos, 6);
     let backbone = lite0();
     let idx = dir.path().join("library.glimpse");
-    index(&idx, &backbone, &[photos.clone()]);
+    index(&idx, &backbone, std::slice::from_ref(&photos));
     let before = update::open(&idx).unwrap();
     let vector_of = |index: &glimpse::index::Index, path: &Path| {
         index.data.photos.iter().find(|p| p.path() == path).map(|p| p.features.clone())
@@ -112,7 +112,7 @@ fn a_truncated_index_is_set_aside_and_rebuilt_with_a_notice() {
         image::RgbImage::from_pixel(10, 10, Rgb([i * 40, 0, 0])).save(photos.join(format!("{i}.png"))).unwrap();
     }
     let idx = dir.path().join("library.glimpse");
-    index(&idx, &backbone, &[photos.clone()]);
+    index(&idx, &backbone, std::slice::from_ref(&photos));
     let bytes = std::fs::read(&idx).unwrap();
     std::fs::write(&idx, &bytes[..bytes.len() / 2]).unwrap();
     let err = update::open(&idx).unwrap_err().to_string();
@@ -199,7 +199,7 @@ fn every_file_of_a_hostile_corpus_is_indexed_or_skipped_with_a_reason() {
     }
 
     let idx = dir.path().join("library.glimpse");
-    let (report, events) = index(&idx, &backbone, &[c.clone()]);
+    let (report, events) = index(&idx, &backbone, std::slice::from_ref(&c));
     let skipped: Vec<(String, String)> = events
         .iter()
         .filter_map(|e| match e {
