@@ -139,13 +139,16 @@ mod tests {
         let mut j = Journal::create(&path, 42).unwrap();
         j.append(&JournalRecord::Upsert(entry("a"))).unwrap();
         j.append(&JournalRecord::Upsert(entry("b"))).unwrap();
+        j.sync().unwrap();
+        let two_records = std::fs::metadata(&path).unwrap().len() as usize;
         j.append(&JournalRecord::Remove(b"a".to_vec())).unwrap();
         j.sync().unwrap();
         drop(j);
         let full = std::fs::read(&path).unwrap();
+        let last_record = full.len() - two_records;
         assert_eq!(replay(&path, 42).len(), 3);
         assert!(replay(&path, 41).is_empty(), "a journal of another generation must not apply");
-        for cut in 1..30 {
+        for cut in 1..last_record {
             std::fs::write(&path, &full[..full.len() - cut]).unwrap();
             let records = replay(&path, 42);
             assert_eq!(records.len(), 2, "cut {cut}");
