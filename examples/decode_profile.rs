@@ -19,18 +19,6 @@ fn main() {
         let _ = image::load_from_memory(b).unwrap().into_rgb8();
     }
     let decode = t.elapsed().as_secs_f64() / bytes.len() as f64 * 1000.0;
-    for scale in [0u16, 250] {
-        let t = Instant::now();
-        for b in &bytes {
-            let mut d = jpeg_decoder::Decoder::new(std::io::Cursor::new(b));
-            d.read_info().unwrap();
-            if scale > 0 {
-                d.scale(scale, scale).unwrap();
-            }
-            let _ = d.decode().unwrap();
-        }
-        println!("jpeg-decoder request {scale}: {:.2} ms", t.elapsed().as_secs_f64() / bytes.len() as f64 * 1000.0);
-    }
     let imgs: Vec<image::RgbImage> = bytes.iter().map(|b| image::load_from_memory(b).unwrap().into_rgb8()).collect();
     let t = Instant::now();
     for i in &imgs {

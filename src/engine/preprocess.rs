@@ -28,8 +28,8 @@ pub struct Preprocess {
     pub max_pixels: u64,
     /// Also produce a thumbnail that fits in this square, from the same decode.
     pub thumbnail: Option<u32>,
-    /// Decode large JPEGs at 1/2, 1/4 or 1/8 size in the IDCT when the result still covers
-    /// the input (and the thumbnail).
+    /// Decode large JPEGs at 1/2, 1/4 or 1/8 size in the IDCT (libjpeg-turbo) when the
+    /// result still covers the input (and the thumbnail).
     pub reduced_jpeg: bool,
 }
 
@@ -73,7 +73,7 @@ impl Preprocess {
     /// change; indexes record it next to the vectors.
     pub fn fingerprint(&self) -> String {
         format!(
-            "v1 squash{} bilinear mean{:?} std{:?} alpha-white exif-orient{}",
+            "v1 squash{} bilinear mean{:?} std{:?} alpha-white exif-orient turbojpeg{}",
             self.size,
             self.mean,
             self.std,
@@ -120,8 +120,7 @@ impl Preprocess {
         }
         let format = image::guess_format(bytes).map_err(|_| "not a supported image (unknown format)".to_string())?;
         if format == ImageFormat::Jpeg
-            && self.reduced_jpeg
-            && let Some(decoded) = self.decode_jpeg_reduced(bytes)?
+            && let Some(decoded) = self.decode_jpeg(bytes)?
         {
             return Ok(decoded);
         }
@@ -158,35 +157,42 @@ impl Preprocess {
         Ok(Decoded { rgb: flatten_alpha(image), width, height })
     }
 
-    /// Decodes a JPEG at a reduced scale when it is at least twice the needed size;
-    /// `Ok(None)` means "use the full decoder".
-    fn decode_jpeg_reduced(&self, bytes: &[u8]) -> std::result::Result<Option<Decoded>, String> {
-        let need = self.size.max(self.thumbnail.unwrap_or(0));
-        let mut decoder = jpeg_decoder::Decoder::new(Cursor::new(bytes));
-        if decoder.read_info().is_err() {
-            return Ok(None);
-        }
-        let Some(info) = decoder.info() else { return Ok(None) };
-        let (full_w, full_h) = (u32::from(info.width), u32::from(info.height));
+    /// Decodes a JPEG with libjpeg-turbo, at the smallest of 1/8, 1/4, 1/2 or full size that
+    /// still covers the input (and the thumbnail) when `reduced_jpeg` is on. `Ok(None)`
+    /// leaves the file to the general decoder (CMYK files, or a header turbo cannot read).
+    fn decode_jpeg(&self, bytes: &[u8]) -> std::result::Result<Option<Decoded>, String> {
+        use turbojpeg::{Colorspace, Decompressor, PixelFormat, ScalingFactor};
+        let Ok(mut decompressor) = Decompressor::new() else { return Ok(None) };
+        let Ok(header) = decompressor.read_header(bytes) else { return Ok(None) };
+        let (full_w, full_h) = (
+            u32::try_from(header.width).map_err(|_| "the image is too wide".to_string())?,
+            u32::try_from(header.height).map_err(|_| "the image is too tall".to_string())?,
+        );
         self.check_pixels(full_w, full_h)?;
-        let grey_or_rgb = matches!(info.pixel_format, jpeg_decoder::PixelFormat::RGB24 | jpeg_decoder::PixelFormat::L8);
-        if !grey_or_rgb || full_w < 2 * need || full_h < 2 * need {
+        if matches!(header.colorspace, Colorspace::CMYK | Colorspace::YCCK) {
             return Ok(None);
         }
-        let need16 = u16::try_from(need).unwrap_or(u16::MAX);
-        let (w, h) = decoder.scale(need16, need16).map_err(|e| format!("cannot decode: {e}"))?;
-        let Ok(pixels) = decoder.decode() else { return Ok(None) };
-        let (w, h) = (u32::from(w), u32::from(h));
-        let rgb = match info.pixel_format {
-            jpeg_decoder::PixelFormat::L8 => RgbImage::from_fn(w, h, |x, y| {
-                let v = pixels[(y * w + x) as usize];
-                image::Rgb([v, v, v])
-            }),
-            _ => match RgbImage::from_raw(w, h, pixels) {
-                Some(img) => img,
-                None => return Ok(None),
-            },
+        let need = self.size.max(self.thumbnail.unwrap_or(0)) as usize;
+        let factor = if self.reduced_jpeg {
+            [ScalingFactor::ONE_EIGHTH, ScalingFactor::ONE_QUARTER, ScalingFactor::ONE_HALF]
+                .into_iter()
+                .find(|f| f.scale(header.width) >= need && f.scale(header.height) >= need)
+                .unwrap_or(ScalingFactor::ONE)
+        } else {
+            ScalingFactor::ONE
         };
+        decompressor.set_scaling_factor(factor).map_err(|e| format!("cannot decode: {e}"))?;
+        let (w, h) = (factor.scale(header.width), factor.scale(header.height));
+        let mut image = turbojpeg::Image {
+            pixels: vec![0u8; w * h * 3],
+            width: w,
+            pitch: w * 3,
+            height: h,
+            format: PixelFormat::RGB,
+        };
+        decompressor.decompress(bytes, image.as_deref_mut()).map_err(|e| format!("cannot decode: {e}"))?;
+        let rgb = RgbImage::from_raw(w as u32, h as u32, image.pixels)
+            .ok_or_else(|| "cannot decode: wrong buffer size".to_string())?;
         let orientation = jpeg_orientation(bytes);
         let mut image = DynamicImage::ImageRgb8(rgb);
         image.apply_orientation(orientation);
