@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs Glimpse. With no arguments: checks the installation, then labels
-# the sample photos beside the checkout (../shared/photos) when they are there.
+# Sets up, builds and runs Glimpse.
+# With arguments: runs `glimpse ARGS…`. With none (until the desktop window lands): checks
+# the installation, indexes the sample photos beside the checkout (../shared/photos) into the
+# default library, and shows the photos most like the dog photo.
 # Usage: scripts/run.sh [glimpse arguments…]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +14,8 @@ if [ $# -gt 0 ]; then
 fi
 "$glimpse" doctor
 if [ -d ../shared/photos ]; then
-  exec "$glimpse" embed --classify ../shared/photos
+  "$glimpse" index ../shared/photos
+  echo "Photos that look most like ../shared/photos/1130369873_d80a1aa59c.jpg (a dog):"
+  exec "$glimpse" similar ../shared/photos/1130369873_d80a1aa59c.jpg
 fi
-echo "Try: scripts/run.sh embed --classify PHOTO…"
+echo "Next: scripts/run.sh index ~/Pictures, then scripts/run.sh similar PHOTO"

@@ -184,6 +184,11 @@ fn every_file_of_a_hostile_corpus_is_indexed_or_skipped_with_a_reason() {
         }
     }
     std::fs::write(c.join(std::ffi::OsStr::from_bytes(b"caf\xe9-latin1.jpg")), &jpeg).unwrap();
+    let mut cmyk = Vec::new();
+    jpeg_encoder::Encoder::new(&mut cmyk, 90)
+        .encode(&[0u8, 128, 255, 10].repeat(64), 8, 8, jpeg_encoder::ColorType::Cmyk)
+        .unwrap();
+    std::fs::write(c.join("print-shop-cmyk.jpg"), &cmyk).unwrap();
     std::os::unix::fs::symlink(&c, c.join("loop")).unwrap();
     let many = c.join("many");
     std::fs::create_dir_all(&many).unwrap();
@@ -219,11 +224,11 @@ fn every_file_of_a_hostile_corpus_is_indexed_or_skipped_with_a_reason() {
     assert!(reason_of("bomb.png").contains("above the limit"));
     assert!(reason_of("truncated.jpg").contains("decode"));
     assert!(skipped.iter().any(|(p, r)| p.ends_with("loop") && r.contains("loop")), "{skipped:?}");
-    // 10,000 tiny files + deep, grey, alpha, animated, the Latin-1 name = 10,005 photos.
-    assert_eq!(report.photos, 10_005, "{report:?}");
+    // 10,000 tiny files + deep, grey, alpha, animated, CMYK, the Latin-1 name = 10,006 photos.
+    assert_eq!(report.photos, 10_006, "{report:?}");
     assert_eq!(report.skipped, 4, "{report:?}");
     let opened = update::open(&idx).unwrap();
-    assert_eq!(opened.data.photos.len(), 10_005);
+    assert_eq!(opened.data.photos.len(), 10_006);
     assert_eq!(opened.data.skipped.len(), 4);
     assert!(opened.data.photos.iter().any(|p| p.path.ends_with(b"caf\xe9-latin1.jpg")));
     // A second run does not try the bad files again.

@@ -174,6 +174,20 @@ fn grey_16_bit_gif_webp_bmp_and_tiff_photos_all_decode() {
 }
 
 #[test]
+fn a_cmyk_jpeg_decodes_to_the_right_colours() {
+    // Adobe CMYK JPEGs store inverted values; jpeg-encoder writes them the way Photoshop does.
+    let (w, h) = (16u16, 16u16);
+    let cmyk: Vec<u8> = (0..u32::from(w) * u32::from(h)).flat_map(|_| [0u8, 255, 255, 0]).collect(); // pure red
+    let mut bytes = Vec::new();
+    jpeg_encoder::Encoder::new(&mut bytes, 95).encode(&cmyk, w, h, jpeg_encoder::ColorType::Cmyk).unwrap();
+    let prepared = lite(4).prepare_bytes(&bytes).unwrap();
+    let r = prepared.tensor[0] * 128.0 + 127.0;
+    let g = prepared.tensor[16] * 128.0 + 127.0;
+    let b = prepared.tensor[32] * 128.0 + 127.0;
+    assert!(r > 200.0 && g < 60.0 && b < 60.0, "expected red, got {r} {g} {b}");
+}
+
+#[test]
 fn a_photo_above_the_pixel_limit_is_refused_before_decoding() {
     let img = RgbImage::from_pixel(40, 30, Rgb([1, 2, 3]));
     let pre = Preprocess { max_pixels: 1000, ..lite(2) };
