@@ -167,13 +167,7 @@ optionally weighted with N:, e.g.\n  \"dog on a beach\" - people\n  2:\"sunset\"
 an existing file, or starts with ./ ../ / ~/, is a photo; anything else is text.")]
 pub struct SearchArgs {
     #[command(flatten)]
-    index: IndexPath,
-    /// How many results.
-    #[arg(short, default_value_t = 10)]
-    k: usize,
-    /// Print JSON: [{"rank": 1, "path": "…", "score": 0.42}, …].
-    #[arg(long)]
-    json: bool,
+    ranking: RankingArgs,
     /// The query.
     query: String,
 }
@@ -182,6 +176,15 @@ pub struct SearchArgs {
 #[derive(clap::Args, Debug)]
 pub struct SimilarArgs {
     #[command(flatten)]
+    ranking: RankingArgs,
+    /// A photo, in the library or not.
+    photo: PathBuf,
+}
+
+/// What `search` and `similar` share: the index, how many results, the output form.
+#[derive(clap::Args, Debug)]
+pub struct RankingArgs {
+    #[command(flatten)]
     index: IndexPath,
     /// How many results.
     #[arg(short, default_value_t = 10)]
@@ -189,8 +192,21 @@ pub struct SimilarArgs {
     /// Print JSON: [{"rank": 1, "path": "…", "score": 0.42}, …].
     #[arg(long)]
     json: bool,
-    /// A photo, in the library or not.
-    photo: PathBuf,
+}
+
+impl RankingArgs {
+    /// Opens the library, makes the query vector with its backbone, prints the ranking.
+    fn run(
+        &self,
+        cli: &Cli,
+        query: impl FnOnce(&Library, &glimpse::engine::Backbone) -> anyhow::Result<Vec<f32>>,
+    ) -> anyhow::Result<ExitCode> {
+        let library = Library::open(&self.index.path())?;
+        let backbone = cli.backbone(Some(&library.index.data.backbone))?;
+        let q = query(&library, &backbone)?;
+        print_ranked(&library.rank(&q, self.k), self.json)?;
+        Ok(ExitCode::SUCCESS)
+    }
 }
 
 fn print_ranked(ranked: &[Ranked], json: bool) -> anyhow::Result<()> {
@@ -207,18 +223,10 @@ fn print_ranked(ranked: &[Ranked], json: bool) -> anyhow::Result<()> {
 }
 
 pub fn search(cli: &Cli, args: &SearchArgs) -> anyhow::Result<ExitCode> {
-    let library = Library::open(&args.index.path())?;
     let parts = query::parse(&args.query)?;
-    let backbone = cli.backbone(Some(&library.index.data.backbone))?;
-    let q = library.query_vector(&parts, &backbone)?;
-    print_ranked(&library.rank(&q, args.k), args.json)?;
-    Ok(ExitCode::SUCCESS)
+    args.ranking.run(cli, |library, backbone| Ok(library.query_vector(&parts, backbone)?))
 }
 
 pub fn similar(cli: &Cli, args: &SimilarArgs) -> anyhow::Result<ExitCode> {
-    let library = Library::open(&args.index.path())?;
-    let backbone = cli.backbone(Some(&library.index.data.backbone))?;
-    let q = embed_photo(&backbone, &args.photo)?;
-    print_ranked(&library.rank(&q, args.k), args.json)?;
-    Ok(ExitCode::SUCCESS)
+    args.ranking.run(cli, |_, backbone| Ok(embed_photo(backbone, &args.photo)?))
 }
