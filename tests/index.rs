@@ -329,3 +329,44 @@ fn search_and_similar_print_the_documented_json() {
     assert_eq!(code, Some(2));
     assert!(err.contains("needs a text model"), "{err}");
 }
+
+#[test]
+fn f16_storage_keeps_the_similar_photo_rankings_of_real_photos() {
+    use glimpse::engine::pipeline::{self, EmbedEvent, EmbedOptions};
+    use glimpse::index::search::Matrix;
+    use glimpse::index::store::PhotoEntry;
+    let shared = need_shared!();
+    let mut photos = glimpse::bench::embed::photos_in(&shared.join("photos")).unwrap();
+    photos.truncate(40);
+    let job = pipeline::embed(&lite0(), photos.clone(), EmbedOptions::default(), None).unwrap();
+    let mut features = vec![Vec::new(); photos.len()];
+    for event in job.events() {
+        let EmbedEvent::Embedded(e) = event else { panic!("a shared photo failed") };
+        features[e.index] = e.features;
+    }
+    let mut exact = Matrix::new(1280);
+    let mut halved = Matrix::new(1280);
+    for f in &features {
+        exact.push(f);
+        let entry = PhotoEntry { features: PhotoEntry::encode_features(f), ..sample_entry() };
+        halved.push(&entry.features_f32());
+    }
+    for f in &features {
+        let a: Vec<usize> = exact.top_k(f, 10, |_| true).iter().map(|h| h.row).collect();
+        let b: Vec<usize> = halved.top_k(f, 10, |_| true).iter().map(|h| h.row).collect();
+        assert_eq!(a, b, "f16 storage changed a top-10 ranking");
+    }
+}
+
+fn sample_entry() -> glimpse::index::store::PhotoEntry {
+    glimpse::index::store::PhotoEntry {
+        path: Vec::new(),
+        size: 0,
+        mtime_ns: 0,
+        hash: [0; 16],
+        width: 0,
+        height: 0,
+        taken: None,
+        features: Vec::new(),
+    }
+}
