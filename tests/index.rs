@@ -368,5 +368,64 @@ fn sample_entry() -> glimpse::index::store::PhotoEntry {
         height: 0,
         taken: None,
         features: Vec::new(),
+        joint: Vec::new(),
     }
+}
+
+fn write_head(dir: &Path, name: &str, weights: &[f32]) -> PathBuf {
+    use glimpse::onnx::{Dim, GraphBuilder};
+    let mut g = GraphBuilder::new(name);
+    g.input_f32("features", &[Dim::Named("N"), Dim::Fixed(4)])
+        .output_f32("joint", &[Dim::Named("N"), Dim::Fixed(3)])
+        .initializer_f32("w", &[4, 3], weights)
+        .node("MatMul", &["features", "w"], &["joint"], &[]);
+    let path = dir.join(format!("{name}.onnx"));
+    std::fs::write(&path, g.to_bytes()).unwrap();
+    path
+}
+
+#[test]
+fn a_new_image_head_re_projects_the_library_from_stored_features_without_decoding() {
+    use glimpse::engine::ProjectionHead;
+    let dir = tempfile::tempdir().unwrap();
+    let backbone = tiny(dir.path());
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    for i in 0..6u8 {
+        image::RgbImage::from_pixel(12, 9, Rgb([i * 40, 200 - i * 30, 17]))
+            .save(photos.join(format!("{i}.png")))
+            .unwrap();
+    }
+    let w1: Vec<f32> = (0..12).map(|i| i as f32 * 0.1 - 0.5).collect();
+    let w2: Vec<f32> = (0..12).map(|i| ((i * 7) % 5) as f32 - 2.0).collect();
+    let runtime = Runtime::load(None).unwrap();
+    let head1 = ProjectionHead::open(runtime, &write_head(dir.path(), "head1", &w1), &cpu()).unwrap();
+    let head2 = ProjectionHead::open(runtime, &write_head(dir.path(), "head2", &w2), &cpu()).unwrap();
+    let idx = dir.path().join("library.glimpse");
+    let run = |head: &ProjectionHead, roots: Vec<PathBuf>| {
+        let options = IndexOptions { add_roots: roots, head: Some(head.clone()), ..IndexOptions::default() };
+        let job = update::start(idx.clone(), &backbone, options, None).unwrap();
+        job.events().iter().count();
+        job.wait().unwrap().unwrap()
+    };
+    let check = |w: &[f32]| {
+        let index = update::open(&idx).unwrap();
+        assert_eq!(index.data.joint_dim, 3);
+        for p in &index.data.photos {
+            let f = p.features_f32();
+            let joint = p.joint_f32();
+            for j in 0..3 {
+                let expected: f32 = (0..4).map(|i| f[i] * w[i * 3 + j]).sum();
+                assert!((joint[j] - expected).abs() < 1e-5, "{joint:?} vs {expected}");
+            }
+        }
+    };
+    let first = run(&head1, vec![photos.clone()]);
+    assert_eq!((first.embedded, first.projected), (6, 6));
+    check(&w1);
+    let second = run(&head2, vec![]);
+    assert_eq!((second.embedded, second.unchanged, second.projected), (0, 6, 6));
+    check(&w2);
+    let third = run(&head2, vec![]);
+    assert_eq!((third.embedded, third.projected), (0, 0));
 }

@@ -88,6 +88,7 @@ pub fn open_cost(photos: usize, dim: usize, dir: &std::path::Path) -> Result<Ope
                 height: 3000,
                 taken: Some(1_700_000_000 + i as i64),
                 features: PhotoEntry::encode_features(&features),
+                joint: Vec::new(),
             }
         })
         .collect();

@@ -3,6 +3,7 @@
 //! It turns photos into feature vectors and knows nothing of indexes, training or the app.
 
 pub mod backbone;
+pub mod head;
 pub mod labels;
 pub mod manifest;
 pub mod pipeline;
@@ -11,6 +12,7 @@ pub mod runtime;
 pub mod session;
 
 pub use backbone::{Backbone, BackboneOutput};
+pub use head::ProjectionHead;
 pub use manifest::{BackboneModel, Manifest};
 pub use pipeline::{EmbedEvent, EmbedOptions, EmbedReport, Embedded};
 pub use preprocess::{Prepared, Preprocess};

@@ -129,6 +129,7 @@ mod tests {
             height: 5,
             taken: None,
             features: PhotoEntry::encode_features(&[1.0, 2.0]),
+            joint: Vec::new(),
         }
     }
 

@@ -16,6 +16,9 @@ pub struct Library {
     pub index: Index,
     /// Unit-length backbone features, one row per photo in index order.
     pub features: Matrix,
+    /// Unit-length joint-space vectors, when every photo has one (see
+    /// [`super::update::project`]); text queries rank against these.
+    pub joint: Option<Matrix>,
 }
 
 /// One ranked photo.
@@ -43,12 +46,25 @@ impl Library {
         for photo in &index.data.photos {
             features.push(&photo.features_f32());
         }
-        Ok(Library { index, features })
+        let dim = index.data.joint_dim;
+        let joint = (dim > 0 && index.data.photos.iter().all(|p| p.joint.len() == 4 * dim)).then(|| {
+            let mut joint = Matrix::new(dim);
+            for photo in &index.data.photos {
+                joint.push(&photo.joint_f32());
+            }
+            joint
+        });
+        Ok(Library { index, features, joint })
     }
 
     /// Ranks the library against a query vector in backbone-feature space.
     pub fn rank(&self, query: &[f32], k: usize) -> Vec<Ranked> {
-        self.features
+        self.rank_in(&self.features, query, k)
+    }
+
+    /// Ranks the library against a query vector in `matrix` (the features or the joint space).
+    pub fn rank_in(&self, matrix: &Matrix, query: &[f32], k: usize) -> Vec<Ranked> {
+        matrix
             .top_k(query, k, |_| true)
             .into_iter()
             .enumerate()

@@ -55,6 +55,10 @@ pub struct PhotoEntry {
     /// Backbone features, f16 little-endian.
     #[serde(with = "serde_bytes")]
     pub features: Vec<u8>,
+    /// The features projected into the joint text–image space by the index's head, f32
+    /// little-endian; empty until projected.
+    #[serde(with = "serde_bytes")]
+    pub joint: Vec<u8>,
 }
 
 impl PhotoEntry {
@@ -72,6 +76,16 @@ impl PhotoEntry {
         // Uses the F16C instructions when the processor has them.
         halves.convert_to_f32_slice(&mut out);
         out
+    }
+
+    /// The joint-space vector as f32 (empty when not projected).
+    pub fn joint_f32(&self) -> Vec<f32> {
+        self.joint.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+    }
+
+    /// Stores a joint-space vector.
+    pub fn encode_joint(joint: &[f32]) -> Vec<u8> {
+        joint.iter().flat_map(|v| v.to_le_bytes()).collect()
     }
 
     /// Stores f32 features as f16 (half the bytes; ranking by cosine is unchanged to
@@ -106,6 +120,10 @@ pub struct IndexData {
     pub preprocess: String,
     /// Length of each feature vector.
     pub feature_dim: usize,
+    /// sha256 of the projection head that made the joint vectors (empty: none).
+    pub head_id: String,
+    /// Length of each joint vector (0: none).
+    pub joint_dim: usize,
     /// Changes at every full write; a journal only applies to its own generation.
     pub generation: u64,
     /// The library's folders, raw bytes.
@@ -264,6 +282,7 @@ mod tests {
                 height: 4,
                 taken: Some(1_600_000_000),
                 features: PhotoEntry::encode_features(&[0.5, -1.25]),
+                joint: PhotoEntry::encode_joint(&[0.25]),
             }],
             ..IndexData::default()
         }

@@ -10,8 +10,8 @@ use super::journal::{self, Journal, JournalRecord};
 use super::scan::{self, Found};
 use super::store::{Index, PhotoEntry, Skipped, bytes_path, path_bytes};
 use super::thumbs::{THUMBNAIL_SIDE, ThumbCache};
-use crate::engine::Backbone;
 use crate::engine::pipeline::{self, EmbedEvent, EmbedOptions};
+use crate::engine::{Backbone, ProjectionHead};
 use crate::job::{Job, JobContext, Waker};
 use crate::{Error, Result};
 
@@ -30,6 +30,9 @@ pub struct IndexOptions {
     pub checkpoint_photos: usize,
     /// …or this much time, whichever comes first.
     pub checkpoint_interval: Duration,
+    /// The image head of the text model: when given, every photo also gets a joint-space
+    /// vector, re-projected from stored features whenever the head changes.
+    pub head: Option<ProjectionHead>,
 }
 
 impl Default for IndexOptions {
@@ -43,6 +46,7 @@ impl Default for IndexOptions {
             // while a crash loses at most a few seconds of work.
             checkpoint_photos: 64,
             checkpoint_interval: Duration::from_secs(2),
+            head: None,
         }
     }
 }
@@ -64,6 +68,13 @@ pub enum IndexEvent {
         removed: usize,
         /// To decode and embed.
         to_embed: usize,
+    },
+    /// Joint-space vectors made from stored features (no decoding).
+    Projected {
+        /// Photos projected so far.
+        done: usize,
+        /// Photos to project in all.
+        total: usize,
     },
     /// One photo embedded or skipped.
     Progress {
@@ -94,6 +105,8 @@ pub struct IndexReport {
     pub unchanged: usize,
     /// Photos removed because their files are gone.
     pub removed: usize,
+    /// Photos given joint-space vectors from their stored features in this run.
+    pub projected: usize,
     /// Files skipped in this run.
     pub skipped: usize,
     /// True when stopped early; finished work is kept and the next run resumes.
@@ -351,6 +364,7 @@ fn run(
                     height: e.height,
                     taken: exif_taken(&found.path),
                     features: PhotoEntry::encode_features(&e.features),
+                    joint: Vec::new(),
                 })
             }
             EmbedEvent::Failed { index: i, path, error } => {
@@ -382,6 +396,11 @@ fn run(
     let embed_report = job.wait()??;
     journal.sync()?;
     drop(journal);
+    if let Some(head) = &options.head
+        && !cx.should_stop()
+    {
+        report.projected = project(&mut index, head, cx)?;
+    }
     // Thumbnails of photos that left the index, unless another photo has the same content.
     let live: HashSet<ContentHash> = index.data.photos.iter().map(|p| p.hash).collect();
     if !stop_scan {
@@ -395,6 +414,43 @@ fn run(
     report.stopped = embed_report.stopped || cx.should_stop();
     report.elapsed_s = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Gives every photo without a joint vector from `head` one, from its stored features;
+/// a different head than the index's re-projects them all. Returns how many were projected.
+pub fn project(index: &mut Index, head: &ProjectionHead, cx: &JobContext<IndexEvent>) -> Result<usize> {
+    let data = &mut index.data;
+    if head.in_dim() != data.feature_dim {
+        return Err(Error::Invalid(format!(
+            "the text model's image head takes {}-long features but the index holds {}-long ones: pick the backbone the model was trained on",
+            head.in_dim(),
+            data.feature_dim
+        )));
+    }
+    if data.head_id != head.id() {
+        data.photos.iter_mut().for_each(|p| p.joint.clear());
+        data.head_id = head.id().to_string();
+        data.joint_dim = head.out_dim();
+    }
+    let todo: Vec<usize> = (0..data.photos.len()).filter(|&i| data.photos[i].joint.is_empty()).collect();
+    let mut done = 0;
+    // 256 rows keep one call at ~1 MB of input while amortising the call's overhead.
+    for chunk in todo.chunks(256) {
+        if cx.should_stop() {
+            break;
+        }
+        let mut batch = ndarray::Array2::<f32>::zeros((chunk.len(), data.feature_dim));
+        for (row, &i) in chunk.iter().enumerate() {
+            let features = data.photos[i].features_f32();
+            batch.row_mut(row).iter_mut().zip(&features).for_each(|(b, f)| *b = *f);
+        }
+        for (&i, joint) in chunk.iter().zip(head.project(batch.view())?) {
+            data.photos[i].joint = PhotoEntry::encode_joint(&joint);
+        }
+        done += chunk.len();
+        cx.send(IndexEvent::Projected { done, total: todo.len() });
+    }
+    Ok(done)
 }
 
 #[cfg(test)]

@@ -86,6 +86,11 @@ pub fn index(cli: &Cli, args: &IndexArgs) -> anyhow::Result<ExitCode> {
                 bar.set_length(to_embed as u64);
             }
             Ok(IndexEvent::Progress { done, .. }) => bar.set_position(done as u64),
+            Ok(IndexEvent::Projected { done, total }) => {
+                bar.set_message("projecting");
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            }
             Ok(IndexEvent::Skipped { path, reason }) => {
                 bar.suspend(|| eprintln!("skipped {}: {reason}", path.display()));
                 skipped.push(path);
@@ -100,7 +105,7 @@ pub fn index(cli: &Cli, args: &IndexArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!(
-            "{} photos in {} ({} embedded, {} moved, {} unchanged, {} removed, {} skipped) in {:.1} s{}",
+            "{} photos in {} ({} embedded, {} moved, {} unchanged, {} removed, {} skipped, {} projected) in {:.1} s{}",
             report.photos,
             path.display(),
             report.embedded,
@@ -108,6 +113,7 @@ pub fn index(cli: &Cli, args: &IndexArgs) -> anyhow::Result<ExitCode> {
             report.unchanged,
             report.removed,
             report.skipped,
+            report.projected,
             report.elapsed_s,
             if report.stopped { " — stopped; run again to finish" } else { "" }
         );
