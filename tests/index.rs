@@ -57,8 +57,10 @@ fn a_second_run_over_an_unchanged_folder_decodes_nothing() {
     let idx = dir.path().join("library.glimpse");
     let (first, _) = index(&idx, &backbone, std::slice::from_ref(&photos));
     assert_eq!((first.photos, first.embedded, first.skipped), (12, 12, 0));
+    let written = std::fs::metadata(&idx).unwrap().modified().unwrap();
     let (second, events) = index(&idx, &backbone, &[]);
     assert_eq!((second.photos, second.embedded, second.unchanged), (12, 0, 12));
+    assert_eq!(std::fs::metadata(&idx).unwrap().modified().unwrap(), written, "an unchanged library is not rewritten");
     assert!(!events.iter().any(|e| matches!(e, IndexEvent::Progress { .. })), "nothing should be embedded");
 }
 

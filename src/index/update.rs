@@ -118,14 +118,21 @@ pub struct IndexReport {
 /// Opens an index with its journal applied. A missing file is an empty index; a damaged
 /// one is an [`Error::IndexDamaged`].
 pub fn open(path: &Path) -> Result<Index> {
+    open_counting(path).map(|(index, _)| index)
+}
+
+/// [`open`], also telling how many journal records were applied (0 for a missing file).
+fn open_counting(path: &Path) -> Result<(Index, usize)> {
     if !path.exists() {
-        return Ok(Index::empty(path));
+        return Ok((Index::empty(path), 0));
     }
     let mut index = Index::read(path)?;
-    for record in journal::replay(&journal::journal_path(path), index.data.generation) {
+    let records = journal::replay(&journal::journal_path(path), index.data.generation);
+    let count = records.len();
+    for record in records {
         record.apply(&mut index.data);
     }
-    Ok(index)
+    Ok((index, count))
 }
 
 /// The identity of the vectors a backbone makes: its graph's sha256.
@@ -150,8 +157,9 @@ fn prepare(
     options: &IndexOptions,
     cx: &JobContext<IndexEvent>,
 ) -> Result<Index> {
-    let mut index = match open(index_path) {
-        Ok(index) => index,
+    let exists = index_path.exists();
+    let (mut index, replayed) = match open_counting(index_path) {
+        Ok(opened) => opened,
         Err(Error::IndexDamaged { reason, .. }) => {
             let aside = index_path.with_extension("glimpse.damaged");
             std::fs::rename(index_path, &aside).map_err(|e| Error::io(index_path, e))?;
@@ -160,11 +168,15 @@ fn prepare(
                 "the index could not be read ({reason}); it was moved to {} and is being rebuilt",
                 aside.display()
             )));
-            Index::empty(index_path)
+            (Index::empty(index_path), 0)
         }
         Err(e) => return Err(e),
     };
     let data = &mut index.data;
+    let settings = |d: &super::store::IndexData| {
+        (d.model_id.clone(), d.preprocess.clone(), d.feature_dim, d.excludes.clone(), d.roots.clone(), d.photos.len())
+    };
+    let before = settings(data);
     let preprocess = {
         let mut p = backbone.preprocess();
         p.reduced_jpeg = options.embed.reduced_jpeg;
@@ -203,8 +215,11 @@ fn prepare(
         let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.clone());
         data.roots.retain(|r| bytes_path(r) != root);
     }
-    // Start from a whole file so the new journal's generation matches what is on disk.
-    index.save()?;
+    // The new journal must continue the file on disk: write it whole first when the old
+    // journal had records or anything above changed (not on a plain re-run of a large library).
+    if !exists || replayed > 0 || settings(&index.data) != before {
+        index.save()?;
+    }
     let _ = std::fs::remove_file(journal::journal_path(index_path));
     Ok(index)
 }
@@ -408,7 +423,10 @@ fn run(
             thumbs.remove(hash);
         }
     }
-    index.save()?;
+    let changed = report.embedded + report.moved + report.skipped + report.projected > 0 || !plan.removed.is_empty();
+    if changed {
+        index.save()?;
+    }
     let _ = std::fs::remove_file(journal::journal_path(index_path));
     report.photos = index.data.photos.len();
     report.stopped = embed_report.stopped || cx.should_stop();
