@@ -196,7 +196,11 @@ fn run(
                 }
                 Err(e) => {
                     report.failed += 1;
-                    EmbedEvent::Failed { index, path: paths[index].clone(), error: Error::Ort(e.to_string()) }
+                    let reason = match e {
+                        Error::Ort(message) => message.clone(),
+                        other => other.to_string(),
+                    };
+                    EmbedEvent::Failed { index, path: paths[index].clone(), error: Error::Ort(reason) }
                 }
             };
             if !cx.send(event) {
