@@ -14,8 +14,9 @@ use crate::{Error, Result};
 pub struct Library {
     /// The index.
     pub index: Index,
-    /// Unit-length backbone features, one row per photo in index order.
-    pub features: Matrix,
+    /// Unit-length backbone features, one row per photo in index order; built on first
+    /// use (only search by photo needs them, and at 100k photos they take 512 MB as f32).
+    features: std::sync::OnceLock<Matrix>,
     /// Unit-length joint-space vectors, when every photo has one (see
     /// [`super::update::project`]); text queries rank against these.
     pub joint: Option<Matrix>,
@@ -42,10 +43,6 @@ impl Library {
             )));
         }
         let index = update::open(path)?;
-        let mut features = Matrix::new(index.data.feature_dim);
-        for photo in &index.data.photos {
-            features.push(&photo.features_f32());
-        }
         let dim = index.data.joint_dim;
         let joint = (dim > 0 && index.data.photos.iter().all(|p| p.joint.len() == 4 * dim)).then(|| {
             let mut joint = Matrix::new(dim);
@@ -54,12 +51,23 @@ impl Library {
             }
             joint
         });
-        Ok(Library { index, features, joint })
+        Ok(Library { index, features: std::sync::OnceLock::new(), joint })
+    }
+
+    /// The backbone-feature matrix (built on the first call).
+    pub fn features(&self) -> &Matrix {
+        self.features.get_or_init(|| {
+            let mut features = Matrix::new(self.index.data.feature_dim);
+            for photo in &self.index.data.photos {
+                features.push(&photo.features_f32());
+            }
+            features
+        })
     }
 
     /// Ranks the library against a query vector in backbone-feature space.
     pub fn rank(&self, query: &[f32], k: usize) -> Vec<Ranked> {
-        self.rank_in(&self.features, query, k)
+        self.rank_in(self.features(), query, k)
     }
 
     /// Ranks the library against a query vector in `matrix` (the features or the joint space).
@@ -86,7 +94,7 @@ impl Library {
                 backbone.model().manifest.name
             )));
         }
-        let mut sum = vec![0.0f32; self.features.dim()];
+        let mut sum = vec![0.0f32; self.index.data.feature_dim];
         for part in parts {
             let mut v = match &part.term {
                 Term::Photo(path) => embed_photo(backbone, path)?,

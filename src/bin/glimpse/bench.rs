@@ -80,7 +80,7 @@ fn search_bench(args: &SearchArgs) -> anyhow::Result<ExitCode> {
     }
     eprintln!("writing and opening an index of {} photos…", args.open_photos);
     let tmp = tempfile::tempdir()?;
-    let open = glimpse::bench::search::open_cost(args.open_photos, 1280, tmp.path())?;
+    let open = glimpse::bench::search::open_cost(args.open_photos, 1280, args.dim, tmp.path())?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({"latency": latencies, "open": open}))?);
     } else {
@@ -88,8 +88,8 @@ fn search_bench(args: &SearchArgs) -> anyhow::Result<ExitCode> {
             println!("{:>9} vectors × {}: p50 {:7.2} ms  p99 {:7.2} ms", l.vectors, l.dim, l.p50_ms, l.p99_ms);
         }
         println!(
-            "open {} photos: {:.3} s, {:.0} bytes per photo (1280 f16 features + metadata)",
-            open.photos, open.open_s, open.bytes_per_photo
+            "open {} photos: {:.3} s (+{:.3} s for the feature matrix of search by photo), {:.0} bytes per photo (1280 f16 features, {} f32 joint, metadata)",
+            open.photos, open.open_s, open.features_matrix_s, open.bytes_per_photo, args.dim
         );
     }
     Ok(ExitCode::SUCCESS)
