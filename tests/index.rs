@@ -431,3 +431,47 @@ fn a_new_image_head_re_projects_the_library_from_stored_features_without_decodin
     let third = run(&head2, vec![]);
     assert_eq!((third.embedded, third.projected), (0, 0));
 }
+
+#[test]
+fn a_joint_space_query_mixes_text_and_photo_terms_and_ranks_by_the_projected_vectors() {
+    use glimpse::engine::ProjectionHead;
+    use glimpse::index::Library;
+    use glimpse::index::query::parse;
+    let dir = tempfile::tempdir().unwrap();
+    let backbone = tiny(dir.path());
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    let colours = [[250u8, 10, 10], [10, 250, 10], [10, 10, 250], [250, 250, 10]];
+    for (i, c) in colours.iter().enumerate() {
+        image::RgbImage::from_pixel(12, 9, Rgb(*c)).save(photos.join(format!("{i}.png"))).unwrap();
+    }
+    let w: Vec<f32> = (0..12).map(|i| ((i * 5) % 7) as f32 - 3.0).collect();
+    let head = ProjectionHead::open(Runtime::load(None).unwrap(), &write_head(dir.path(), "head", &w), &cpu()).unwrap();
+    let idx = dir.path().join("library.glimpse");
+    let options = IndexOptions { add_roots: vec![photos.clone()], head: Some(head.clone()), ..IndexOptions::default() };
+    let job = update::start(idx.clone(), &backbone, options, None).unwrap();
+    job.events().iter().count();
+    job.wait().unwrap().unwrap();
+    let library = Library::open(&idx).unwrap();
+    let joint_of =
+        |name: &str| library.index.data.photos.iter().find(|p| p.path().ends_with(name)).unwrap().joint_f32();
+    // A stand-in text encoder that puts the word "blue" where the blue photo is.
+    let blue = joint_of("2.png");
+    let encode = |text: &str| -> glimpse::Result<Vec<f32>> {
+        assert_eq!(text, "blue");
+        Ok(blue.clone())
+    };
+    let q = library.joint_query_vector(&parse("blue").unwrap(), &backbone, &head, &encode).unwrap();
+    let joint = library.joint.as_ref().unwrap();
+    assert!(library.rank_in(joint, &q, 1)[0].path.ends_with("2.png"));
+    let photo_query = format!("{}", photos.join("0.png").display());
+    let q = library.joint_query_vector(&parse(&photo_query).unwrap(), &backbone, &head, &encode).unwrap();
+    let top = library.rank_in(joint, &q, 4);
+    assert!(top[0].path.ends_with("0.png") && (top[0].score - 1.0).abs() < 1e-3, "{top:?}");
+    // A library projected by another head is refused with the fix.
+    let other =
+        ProjectionHead::open(Runtime::load(None).unwrap(), &write_head(dir.path(), "other", &[0.5; 12]), &cpu())
+            .unwrap();
+    let err = library.joint_query_vector(&parse("blue").unwrap(), &backbone, &other, &encode).unwrap_err().to_string();
+    assert!(err.contains("run `glimpse index`"), "{err}");
+}

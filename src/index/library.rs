@@ -6,8 +6,8 @@ use super::query::{QueryPart, Term};
 use super::search::{Matrix, SearchHit, normalize};
 use super::store::Index;
 use super::update;
-use crate::engine::Backbone;
 use crate::engine::pipeline::{self, EmbedEvent, EmbedOptions};
+use crate::engine::{Backbone, ProjectionHead};
 use crate::{Error, Result};
 
 /// A searchable library.
@@ -104,6 +104,48 @@ impl Library {
                     )));
                 }
             };
+            normalize(&mut v);
+            sum.iter_mut().zip(&v).for_each(|(s, x)| *s += part.weight * x);
+        }
+        Ok(sum)
+    }
+}
+
+impl Library {
+    /// The query vector in the joint text–image space: text terms through `encode_text`
+    /// (the text model's encoder), photo terms through the backbone and the model's image
+    /// `head`; the weighted sum of their unit vectors. Needs a library projected by that
+    /// same head (`glimpse index` does it from stored features, without decoding).
+    pub fn joint_query_vector(
+        &self,
+        parts: &[QueryPart],
+        backbone: &Backbone,
+        head: &ProjectionHead,
+        encode_text: &dyn Fn(&str) -> Result<Vec<f32>>,
+    ) -> Result<Vec<f32>> {
+        if self.joint.is_none() || self.index.data.head_id != head.id() {
+            return Err(Error::Invalid(
+                "the library has no vectors for this text model yet: run `glimpse index` (it projects the stored features; no photo is decoded again)".into(),
+            ));
+        }
+        let mut sum = vec![0.0f32; head.out_dim()];
+        for part in parts {
+            let mut v = match &part.term {
+                Term::Text(text) => encode_text(text)?,
+                Term::Photo(path) => {
+                    let features = embed_photo(backbone, path)?;
+                    let row = ndarray::Array2::from_shape_vec((1, features.len()), features)
+                        .map_err(|e| Error::Invalid(e.to_string()))?;
+                    head.project(row.view())?.pop().unwrap_or_default()
+                }
+            };
+            if v.len() != sum.len() {
+                return Err(Error::Invalid(format!(
+                    "a query term gave a {}-long vector; the joint space is {}-long",
+                    v.len(),
+                    sum.len()
+                )));
+            }
             normalize(&mut v);
             sum.iter_mut().zip(&v).for_each(|(s, x)| *s += part.weight * x);
         }
