@@ -327,6 +327,30 @@ fn search_and_similar_print_the_documented_json() {
     let hits: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
     assert_eq!(hits.len(), 8);
     assert_eq!(hits[7]["path"], copied[1].to_str().unwrap(), "the subtracted photo ranks last");
+    let (code, out, err) = run(&["similar", "--json", "--type", "png", copied[0].to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out.trim(), "[]", "no photo is a png");
+    let (code, out, err) = run(&[
+        "similar",
+        "--json",
+        "-k",
+        "3",
+        "--sort",
+        "newest",
+        "--pool",
+        "8",
+        "--in",
+        photos.to_str().unwrap(),
+        copied[0].to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let hits: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let dates: Vec<i64> = hits.iter().map(|h| h["date"].as_i64().unwrap()).collect();
+    assert!(dates.len() == 3 && dates.windows(2).all(|w| w[0] >= w[1]), "{dates:?}");
+    assert!(hits.iter().all(|h| h["date_source"] == "exif" || h["date_source"] == "mtime"));
+    let (code, _, err) = run(&["similar", "--after", "yesterday", copied[0].to_str().unwrap()]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("YYYY-MM-DD"), "{err}");
     let (code, _, err) = run(&["search", "a dog running through water"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("needs a text model"), "{err}");
@@ -474,4 +498,73 @@ fn a_joint_space_query_mixes_text_and_photo_terms_and_ranks_by_the_projected_vec
             .unwrap();
     let err = library.joint_query_vector(&parse("blue").unwrap(), &backbone, &other, &encode).unwrap_err().to_string();
     assert!(err.contains("run `glimpse index`"), "{err}");
+}
+
+#[test]
+fn filters_apply_before_top_k_dates_order_the_best_matches_and_feedback_moves_the_ranking() {
+    use glimpse::index::feedback::Rocchio;
+    use glimpse::index::filter::{DateSource, Filter, SortOrder, parse_date};
+    use glimpse::index::library::{Library, SearchOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let backbone = tiny(dir.path());
+    let photos = dir.path().join("photos");
+    let day = parse_date("2024-03-01").unwrap();
+    for i in 0..8u32 {
+        let sub = photos.join(if i < 4 { "a" } else { "b" });
+        std::fs::create_dir_all(&sub).unwrap();
+        let path = sub.join(format!("{i}.png"));
+        image::RgbImage::from_pixel(8, 8, Rgb([200, (i * 30) as u8, 40])).save(&path).unwrap();
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs((day + i64::from(i) * 86_400) as u64))
+            .unwrap();
+    }
+    let idx = dir.path().join("library.glimpse");
+    index(&idx, &backbone, std::slice::from_ref(&photos));
+    let library = Library::open(&idx).unwrap();
+    let m = library.features();
+    let q = library.vectors_of(m, &[photos.join("a/0.png")]).unwrap().remove(0);
+    let name = |r: &glimpse::index::Ranked| r.path.file_name().unwrap().to_string_lossy().into_owned();
+
+    let best = library.search_in(m, &q, &SearchOptions { k: 4, ..Default::default() });
+    assert!(best.iter().all(|r| r.path.starts_with(photos.join("a"))), "the a/ photos are the best matches");
+    let canonical_b = std::fs::canonicalize(photos.join("b")).unwrap();
+    let only_b = SearchOptions {
+        k: 4,
+        filter: Filter { folder: Some(canonical_b.clone()), ..Default::default() },
+        ..Default::default()
+    };
+    let hits = library.search_in(m, &q, &only_b);
+    assert_eq!(hits.len(), 4, "K results although the filter removed every best match");
+    assert!(hits.iter().all(|r| r.path.starts_with(&canonical_b)));
+
+    let newest =
+        library.search_in(m, &q, &SearchOptions { k: 3, sort: SortOrder::Newest, pool: 8, ..Default::default() });
+    assert_eq!(newest.iter().map(name).collect::<Vec<_>>(), ["7.png", "6.png", "5.png"]);
+    assert!(newest.iter().all(|r| r.date_source == DateSource::Mtime));
+    let after = SearchOptions {
+        k: 8,
+        filter: Filter { after: Some(day + 6 * 86_400), ..Default::default() },
+        ..Default::default()
+    };
+    assert_eq!(library.search_in(m, &q, &after).len(), 2);
+
+    let far = photos.join("b/4.png");
+    let result_for = |q: &[f32]| library.search_in(m, q, &SearchOptions { k: 8, ..Default::default() });
+    let score_of = |q: &[f32], file: &str| result_for(q).iter().find(|r| r.path.ends_with(file)).unwrap().score;
+    let rank_of = |q: &[f32], file: &str| result_for(q).iter().position(|r| r.path.ends_with(file)).unwrap();
+    let good = library.vectors_of(m, std::slice::from_ref(&far)).unwrap();
+    let moved = Rocchio::default().apply(&q, &good, &[]);
+    assert!(score_of(&moved, "b/4.png") > score_of(&q, "b/4.png") + 0.1, "a good mark pulls the photo closer");
+    let strong = Rocchio { a: 1.0, b: 3.0, c: 0.0 }.apply(&q, &good, &[]);
+    assert_eq!(rank_of(&strong, "b/4.png"), 0, "a strongly weighted good mark ranks it first");
+    let bad = library.vectors_of(m, &[photos.join("a/1.png")]).unwrap();
+    let pushed = Rocchio::default().apply(&q, &[], &bad);
+    assert!(score_of(&pushed, "a/1.png") < score_of(&q, "a/1.png"), "a bad mark pushes the photo away");
+    assert!(
+        library
+            .vectors_of(m, &[dir.path().join("elsewhere.png")])
+            .unwrap_err()
+            .to_string()
+            .contains("not in the library")
+    );
 }

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::filter::{DateSource, Filter, SortOrder, date_of};
 use super::query::{QueryPart, Term};
 use super::search::{Matrix, SearchHit, normalize};
 use super::store::Index;
@@ -31,6 +32,29 @@ pub struct Ranked {
     pub path: PathBuf,
     /// Cosine similarity.
     pub score: f32,
+    /// The photo's date, seconds since the epoch.
+    pub date: i64,
+    /// Where the date comes from (EXIF or the file's modification time).
+    pub date_source: DateSource,
+}
+
+/// How a search is narrowed and ordered.
+#[derive(Clone, Debug)]
+pub struct SearchOptions {
+    /// How many results.
+    pub k: usize,
+    /// Which photos may be returned (applied before the top-K selection).
+    pub filter: Filter,
+    /// Best match first, or newest/oldest first among the `pool` best matches.
+    pub sort: SortOrder,
+    /// How many best matches a date order chooses from.
+    pub pool: usize,
+}
+
+impl Default for SearchOptions {
+    fn default() -> Self {
+        SearchOptions { k: 10, filter: Filter::default(), sort: SortOrder::Relevance, pool: 100 }
+    }
 }
 
 impl Library {
@@ -72,14 +96,53 @@ impl Library {
 
     /// Ranks the library against a query vector in `matrix` (the features or the joint space).
     pub fn rank_in(&self, matrix: &Matrix, query: &[f32], k: usize) -> Vec<Ranked> {
-        matrix
-            .top_k(query, k, |_| true)
+        self.search_in(matrix, query, &SearchOptions { k, ..SearchOptions::default() })
+    }
+
+    /// Searches `matrix` with a filter applied before the top-K and an optional date order.
+    pub fn search_in(&self, matrix: &Matrix, query: &[f32], options: &SearchOptions) -> Vec<Ranked> {
+        let photos = &self.index.data.photos;
+        let wanted = match options.sort {
+            SortOrder::Relevance => options.k,
+            SortOrder::Newest | SortOrder::Oldest => options.pool.max(options.k),
+        };
+        let mut hits: Vec<(SearchHit, (i64, DateSource))> = matrix
+            .top_k(query, wanted, |row| options.filter.is_empty() || options.filter.accepts(&photos[row]))
             .into_iter()
+            .map(|hit| (hit, date_of(&photos[hit.row])))
+            .collect();
+        match options.sort {
+            SortOrder::Relevance => {}
+            SortOrder::Newest => hits.sort_by_key(|h| std::cmp::Reverse(h.1.0)),
+            SortOrder::Oldest => hits.sort_by_key(|h| h.1.0),
+        }
+        hits.into_iter()
+            .take(options.k)
             .enumerate()
-            .map(|(i, SearchHit { row, score })| Ranked {
+            .map(|(i, (SearchHit { row, score }, (date, date_source)))| Ranked {
                 rank: i + 1,
-                path: self.index.data.photos[row].path(),
+                path: photos[row].path(),
                 score,
+                date,
+                date_source,
+            })
+            .collect()
+    }
+
+    /// The stored vectors (rows of `matrix`) of the photos at `paths`, for relevance
+    /// feedback; a path that is not in the library is an error naming it.
+    pub fn vectors_of(&self, matrix: &Matrix, paths: &[PathBuf]) -> Result<Vec<Vec<f32>>> {
+        paths
+            .iter()
+            .map(|p| {
+                let wanted = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+                self.index
+                    .data
+                    .photos
+                    .iter()
+                    .position(|e| e.path() == wanted)
+                    .map(|row| matrix.row(row).to_vec())
+                    .ok_or_else(|| Error::Invalid(format!("{} is not in the library", p.display())))
             })
             .collect()
     }

@@ -3,6 +3,8 @@
 //!
 //! Built on the engine; knows nothing of the app.
 
+pub mod feedback;
+pub mod filter;
 pub mod hash;
 pub mod journal;
 pub mod library;

@@ -88,6 +88,11 @@ impl Matrix {
         self.len() == 0
     }
 
+    /// One row (unit length).
+    pub fn row(&self, row: usize) -> &[f32] {
+        &self.data[row * self.dim..(row + 1) * self.dim]
+    }
+
     /// Row width.
     pub fn dim(&self) -> usize {
         self.dim

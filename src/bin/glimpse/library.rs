@@ -5,7 +5,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use glimpse::index::library::{Library, Ranked, embed_photo};
+use glimpse::index::feedback::Rocchio;
+use glimpse::index::filter::{Filter, SortOrder, parse_date};
+use glimpse::index::library::{Library, Ranked, SearchOptions, embed_photo};
 use glimpse::index::query;
 use glimpse::index::store::bytes_path;
 use glimpse::index::update::{self, IndexEvent, IndexOptions};
@@ -187,7 +189,8 @@ pub struct SimilarArgs {
     photo: PathBuf,
 }
 
-/// What `search` and `similar` share: the index, how many results, the output form.
+/// What `search` and `similar` share: the index, how many results, filters, order,
+/// relevance feedback, the output form.
 #[derive(clap::Args, Debug)]
 pub struct RankingArgs {
     #[command(flatten)]
@@ -195,22 +198,64 @@ pub struct RankingArgs {
     /// How many results.
     #[arg(short, default_value_t = 10)]
     k: usize,
-    /// Print JSON: [{"rank": 1, "path": "…", "score": 0.42}, …].
+    /// Print JSON: [{"rank": 1, "path": "…", "score": 0.42, "date": …, "date_source": "exif"|"mtime"}, …].
     #[arg(long)]
     json: bool,
+    /// Only photos under this folder.
+    #[arg(long = "in", value_name = "DIR")]
+    folder: Option<PathBuf>,
+    /// Only photos taken on or after this day (EXIF date, else file time).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    after: Option<String>,
+    /// Only photos taken before this day.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    before: Option<String>,
+    /// Only these file types, e.g. jpg,png.
+    #[arg(long = "type", value_name = "LIST")]
+    types: Option<String>,
+    /// Order: relevance, or newest/oldest first among the --pool best matches.
+    #[arg(long, default_value = "relevance", value_name = "relevance|newest|oldest")]
+    sort: String,
+    /// How many best matches a date order chooses from.
+    #[arg(long, default_value_t = 100)]
+    pool: usize,
+    /// Photos of the library that are good results: the query moves towards them.
+    #[arg(long, value_name = "PHOTO", num_args = 1..)]
+    more_like: Vec<PathBuf>,
+    /// Photos of the library that are bad results: the query moves away from them.
+    #[arg(long, value_name = "PHOTO", num_args = 1..)]
+    less_like: Vec<PathBuf>,
 }
 
 impl RankingArgs {
-    /// Opens the library, makes the query vector with its backbone, prints the ranking.
+    fn options(&self) -> anyhow::Result<SearchOptions> {
+        let filter = Filter {
+            folder: self.folder.as_deref().map(Filter::folder).transpose()?,
+            after: self.after.as_deref().map(parse_date).transpose()?,
+            before: self.before.as_deref().map(parse_date).transpose()?,
+            types: self.types.as_deref().map(Filter::parse_types).unwrap_or_default(),
+        };
+        Ok(SearchOptions { k: self.k, filter, sort: self.sort.parse::<SortOrder>()?, pool: self.pool })
+    }
+
+    /// Opens the library, makes the query vector with its backbone, applies feedback,
+    /// prints the ranking.
     fn run(
         &self,
         cli: &Cli,
         query: impl FnOnce(&Library, &glimpse::engine::Backbone) -> anyhow::Result<Vec<f32>>,
     ) -> anyhow::Result<ExitCode> {
+        let options = self.options()?;
         let library = Library::open(&self.index.path())?;
         let backbone = cli.backbone(Some(&library.index.data.backbone))?;
-        let q = query(&library, &backbone)?;
-        print_ranked(&library.rank(&q, self.k), self.json)?;
+        let mut q = query(&library, &backbone)?;
+        let matrix = library.features();
+        if !self.more_like.is_empty() || !self.less_like.is_empty() {
+            let good = library.vectors_of(matrix, &self.more_like)?;
+            let bad = library.vectors_of(matrix, &self.less_like)?;
+            q = Rocchio::default().apply(&q, &good, &bad);
+        }
+        print_ranked(&library.search_in(matrix, &q, &options), self.json)?;
         Ok(ExitCode::SUCCESS)
     }
 }

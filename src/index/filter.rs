@@ -1,0 +1,181 @@
+//! Narrowing a search: by folder, date and file type, applied before top-K so that K
+//! results come back whenever K photos pass; and ordering the best matches by date.
+
+use std::path::{Path, PathBuf};
+
+use super::store::PhotoEntry;
+use crate::{Error, Result};
+
+/// Where a photo's date comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DateSource {
+    /// EXIF DateTimeOriginal (camera time).
+    Exif,
+    /// The file's modification time.
+    Mtime,
+}
+
+/// A photo's date in seconds since the epoch: EXIF when present, else the file's mtime.
+pub fn date_of(entry: &PhotoEntry) -> (i64, DateSource) {
+    match entry.taken {
+        Some(t) => (t, DateSource::Exif),
+        None => (entry.mtime_ns.div_euclid(1_000_000_000), DateSource::Mtime),
+    }
+}
+
+/// Which photos a search may return.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    /// Only photos under this folder.
+    pub folder: Option<PathBuf>,
+    /// Only photos dated at or after this (seconds since the epoch).
+    pub after: Option<i64>,
+    /// Only photos dated before this.
+    pub before: Option<i64>,
+    /// Only these file types (extensions, lower case; `jpg` also means `jpeg`, `tif` `tiff`).
+    pub types: Vec<String>,
+}
+
+impl Filter {
+    /// True when no condition is set.
+    pub fn is_empty(&self) -> bool {
+        self.folder.is_none() && self.after.is_none() && self.before.is_none() && self.types.is_empty()
+    }
+
+    /// True when `entry` passes every condition.
+    pub fn accepts(&self, entry: &PhotoEntry) -> bool {
+        if let Some(folder) = &self.folder
+            && !entry.path().starts_with(folder)
+        {
+            return false;
+        }
+        if self.after.is_some() || self.before.is_some() {
+            let (date, _) = date_of(entry);
+            if self.after.is_some_and(|a| date < a) || self.before.is_some_and(|b| date >= b) {
+                return false;
+            }
+        }
+        if !self.types.is_empty() {
+            let path = entry.path();
+            let ext = path.extension().and_then(|e| e.to_str()).map(canonical_type).unwrap_or_default();
+            if !self.types.iter().any(|t| canonical_type(t) == ext) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Parses `--type jpg,png` style lists.
+    pub fn parse_types(list: &str) -> Vec<String> {
+        list.split(',')
+            .map(|t| t.trim().trim_start_matches('.').to_ascii_lowercase())
+            .filter(|t| !t.is_empty())
+            .collect()
+    }
+
+    /// Resolves a folder given by the user (relative paths, symbolic links) the way the
+    /// index stores paths.
+    pub fn folder(dir: &Path) -> Result<PathBuf> {
+        std::fs::canonicalize(dir).map_err(|e| Error::io(dir, e))
+    }
+}
+
+fn canonical_type(ext: &str) -> String {
+    match ext.to_ascii_lowercase().as_str() {
+        "jpeg" => "jpg".into(),
+        "tiff" => "tif".into(),
+        other => other.into(),
+    }
+}
+
+/// Parses `YYYY-MM-DD` into seconds since the epoch at the start of that day (UTC).
+pub fn parse_date(text: &str) -> Result<i64> {
+    let bad = || Error::Invalid(format!("'{text}' is not a date: write it as YYYY-MM-DD"));
+    let mut parts = text.trim().split('-');
+    let (Some(y), Some(m), Some(d), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    let (y, m, d) = (y.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?, d.parse().map_err(|_| bad())?);
+    super::update::days_from_civil(y, m, d).map(|days| days * 86_400).ok_or_else(bad)
+}
+
+/// How results are ordered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SortOrder {
+    /// Best match first.
+    #[default]
+    Relevance,
+    /// Among the best matches, newest first.
+    Newest,
+    /// Among the best matches, oldest first.
+    Oldest,
+}
+
+impl std::str::FromStr for SortOrder {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "relevance" => Ok(SortOrder::Relevance),
+            "newest" => Ok(SortOrder::Newest),
+            "oldest" => Ok(SortOrder::Oldest),
+            other => Err(Error::Invalid(format!("unknown order '{other}': use relevance, newest or oldest"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(path: &str, taken: Option<i64>, mtime_s: i64) -> PhotoEntry {
+        PhotoEntry {
+            path: path.as_bytes().to_vec(),
+            size: 1,
+            mtime_ns: mtime_s * 1_000_000_000,
+            hash: [0; 16],
+            width: 1,
+            height: 1,
+            taken,
+            features: Vec::new(),
+            joint: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_date_is_exif_when_present_and_else_the_modification_time() {
+        assert_eq!(date_of(&entry("/a.jpg", Some(100), 999)), (100, DateSource::Exif));
+        assert_eq!(date_of(&entry("/a.jpg", None, 999)), (999, DateSource::Mtime));
+    }
+
+    #[test]
+    fn folder_date_and_type_conditions_combine() {
+        let day = parse_date("2024-06-01").unwrap();
+        let filter = Filter {
+            folder: Some("/photos/2024".into()),
+            after: Some(day),
+            before: Some(parse_date("2024-07-01").unwrap()),
+            types: Filter::parse_types("JPG, .png"),
+        };
+        assert!(filter.accepts(&entry("/photos/2024/a.jpeg", Some(day + 5), 0)));
+        assert!(filter.accepts(&entry("/photos/2024/sub/b.PNG", None, day + 86_400)));
+        assert!(!filter.accepts(&entry("/photos/2023/a.jpg", Some(day + 5), 0)), "other folder");
+        assert!(
+            !filter.accepts(&entry("/photos/2024x/a.jpg", Some(day + 5), 0)),
+            "a sibling folder with a longer name"
+        );
+        assert!(!filter.accepts(&entry("/photos/2024/a.jpg", Some(day - 1), 0)), "too early");
+        assert!(
+            !filter.accepts(&entry("/photos/2024/a.jpg", Some(parse_date("2024-07-01").unwrap()), 0)),
+            "before is exclusive"
+        );
+        assert!(!filter.accepts(&entry("/photos/2024/a.gif", Some(day + 5), 0)), "other type");
+    }
+
+    #[test]
+    fn dates_parse_as_utc_days_and_nonsense_is_refused() {
+        assert_eq!(parse_date("1970-01-02").unwrap(), 86_400);
+        assert!(parse_date("2024-13-01").is_err());
+        assert!(parse_date("yesterday").unwrap_err().to_string().contains("YYYY-MM-DD"));
+    }
+}
