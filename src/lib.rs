@@ -18,5 +18,6 @@ pub mod job;
 pub mod locations;
 pub mod onnx;
 pub mod text;
+pub mod train;
 
 pub use error::{Error, Result};

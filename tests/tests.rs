@@ -6,4 +6,5 @@ mod engine;
 mod index;
 mod preprocess;
 mod real_photos;
+mod train;
 mod util;

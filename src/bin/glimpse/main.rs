@@ -7,6 +7,7 @@ mod bench;
 mod doctor;
 mod embed;
 mod library;
+mod train;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,6 +52,10 @@ enum Command {
     /// Measure speed against a baseline taken in the same run.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Train the joint text–photo model on Flickr8k and export it as a model folder.
+    Train(train::TrainArgs),
+    /// Measure a trained model on a Flickr8k split (Recall@1/5/10, median rank).
+    Eval(train::EvalArgs),
 }
 
 impl Cli {
@@ -85,6 +90,8 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Search(args) => library::search(cli, args),
         Command::Similar(args) => library::similar(cli, args),
         Command::Bench(command) => bench::run(cli, command),
+        Command::Train(args) => train::train(cli, args),
+        Command::Eval(args) => train::eval(cli, args),
     }
 }
 

@@ -1,0 +1,260 @@
+//! `glimpse train` and `glimpse eval`: train the joint model on Flickr8k, and measure an
+//! exported model on a split exactly as search runs it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Context;
+use glimpse::dataset::Split;
+use glimpse::job::Job;
+use glimpse::text::VocabSettings;
+use glimpse::train::eval::{Metrics, Recall};
+use glimpse::train::exported::{ExportedModel, default_model_dir};
+use glimpse::train::features::default_cache_dir;
+use glimpse::train::loss::Mining;
+use glimpse::train::recipe::{self, Flickr8kTraining};
+use glimpse::train::trainer::{Schedule, TrainConfig, TrainEvent};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use crate::Cli;
+
+/// Options of `glimpse train`.
+#[derive(clap::Args, Debug)]
+pub struct TrainArgs {
+    /// The Flickr8k folder (official layout, or Kaggle's Images/ + captions.txt).
+    #[arg(long, value_name = "DIR")]
+    flickr8k: PathBuf,
+    /// A GloVe text file, plain or .gz, any dimension.
+    #[arg(long, value_name = "FILE")]
+    glove: PathBuf,
+    /// Which in-batch negatives count after the warm-up: easy, semi-hard, hard or sum.
+    #[arg(long, default_value = "hard")]
+    mining: Mining,
+    /// Epochs at the start that sum over all negatives (a gentler start for hard mining).
+    #[arg(long, default_value_t = TrainConfig::default().warmup_epochs)]
+    warmup_epochs: usize,
+    /// At most this many epochs.
+    #[arg(long, default_value_t = TrainConfig::default().epochs)]
+    epochs: usize,
+    /// Captions per step.
+    #[arg(long, default_value_t = TrainConfig::default().batch_size)]
+    batch: usize,
+    /// AdamW learning rate.
+    #[arg(long, default_value_t = TrainConfig::default().lr)]
+    lr: f64,
+    /// The word embeddings' learning rate as a fraction of --lr (0 freezes them).
+    #[arg(long, default_value_t = TrainConfig::default().embedding_lr_scale)]
+    embedding_lr_scale: f64,
+    /// AdamW weight decay.
+    #[arg(long, default_value_t = TrainConfig::default().weight_decay)]
+    weight_decay: f64,
+    /// Learning-rate schedule: constant, cosine or step.
+    #[arg(long, default_value = "cosine")]
+    schedule: Schedule,
+    /// Triplet margin.
+    #[arg(long, default_value_t = TrainConfig::default().margin)]
+    margin: f32,
+    /// Stop after this many epochs without a better dev R@sum (0 = never).
+    #[arg(long, default_value_t = TrainConfig::default().patience)]
+    patience: usize,
+    /// Probability of dropping each word of a training caption.
+    #[arg(long, default_value_t = 0.0)]
+    word_dropout: f32,
+    /// Probability of zeroing each backbone feature of a training photo.
+    #[arg(long, default_value_t = 0.0)]
+    feature_dropout: f32,
+    /// Joint-space dimension.
+    #[arg(long, default_value_t = 512)]
+    dim: usize,
+    /// Trainable word-vector dimensions added after GloVe's.
+    #[arg(long, default_value_t = 0)]
+    extra_word_dims: usize,
+    /// Hidden width of an MLP image head (default: a linear head).
+    #[arg(long)]
+    image_hidden: Option<usize>,
+    /// Vocabulary size: the most frequent training words.
+    #[arg(long, default_value_t = VocabSettings::default().max_words)]
+    vocab_words: usize,
+    /// Also keep every training word that has a GloVe vector.
+    #[arg(long)]
+    keep_glove_words: bool,
+    /// Seed of every random choice; the same seed gives the same model.
+    #[arg(long, default_value_t = TrainConfig::default().seed)]
+    seed: u64,
+    /// Backbone whose features are used.
+    #[arg(long)]
+    backbone: Option<String>,
+    /// Where the model folder is written.
+    #[arg(long, default_value = "glimpse-model")]
+    out: PathBuf,
+    /// Feature cache folder (default: the per-user cache).
+    #[arg(long, value_name = "DIR")]
+    cache: Option<PathBuf>,
+    /// Print the final report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Options of `glimpse eval`.
+#[derive(clap::Args, Debug)]
+pub struct EvalArgs {
+    /// The Flickr8k folder.
+    #[arg(long, value_name = "DIR")]
+    flickr8k: PathBuf,
+    /// The split to measure: dev or test (train works too).
+    #[arg(long, default_value = "dev")]
+    split: Split,
+    /// The model folder (default: the shipped model).
+    #[arg(long, value_name = "DIR")]
+    model: Option<PathBuf>,
+    /// Feature cache folder (default: the per-user cache).
+    #[arg(long, value_name = "DIR")]
+    cache: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn recall_line(r: &Recall) -> String {
+    format!("R@1 {:5.1}  R@5 {:5.1}  R@10 {:5.1}  medr {:4}", r.r1, r.r5, r.r10, r.medr)
+}
+
+/// Renders a job's events on stderr: feature progress and steps as a bar, epochs and notes
+/// as lines. Ctrl-C asks the job to stop; training then exports its best epoch.
+fn render<R>(job: &Job<TrainEvent, R>) {
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&interrupted);
+    let _ = ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed));
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} ETA {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    loop {
+        if interrupted.load(Ordering::Relaxed) {
+            job.stop();
+        }
+        let event = match job.events().recv_timeout(std::time::Duration::from_millis(100)) {
+            Ok(event) => event,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+        };
+        match event {
+            TrainEvent::Note(line) => bar.suspend(|| eprintln!("{line}")),
+            TrainEvent::Features { done, total } => {
+                bar.set_message("photo features");
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            }
+            TrainEvent::Step { epoch, step, steps, loss } => {
+                bar.set_message(format!("epoch {epoch} loss {loss:.4}"));
+                bar.set_length(steps as u64);
+                bar.set_position(step as u64);
+            }
+            TrainEvent::Epoch(e) => bar.suspend(|| {
+                eprintln!(
+                    "epoch {:3} {:9} loss {:.4}  dev t2i {}  i2t R@1 {:5.1}  {:.1} s{}",
+                    e.epoch,
+                    e.mining.name(),
+                    e.loss,
+                    recall_line(&e.dev.t2i),
+                    e.dev.i2t.r1,
+                    e.train_seconds,
+                    if e.best { "  *best" } else { "" }
+                )
+            }),
+        }
+    }
+    bar.finish_and_clear();
+}
+
+fn metrics_json(split: &str, m: &Metrics) -> serde_json::Value {
+    let r = |r: &Recall| json!({"r1": r.r1, "r5": r.r5, "r10": r.r10, "medr": r.medr});
+    json!({"split": split, "images": m.images, "captions": m.captions, "t2i": r(&m.t2i), "i2t": r(&m.i2t)})
+}
+
+pub fn train(cli: &Cli, args: &TrainArgs) -> anyhow::Result<ExitCode> {
+    let config = TrainConfig {
+        mining: args.mining,
+        warmup_epochs: args.warmup_epochs,
+        margin: args.margin,
+        epochs: args.epochs,
+        batch_size: args.batch,
+        lr: args.lr,
+        embedding_lr_scale: args.embedding_lr_scale,
+        weight_decay: args.weight_decay,
+        schedule: args.schedule,
+        patience: args.patience,
+        word_dropout: args.word_dropout,
+        feature_dropout: args.feature_dropout,
+        seed: args.seed,
+    };
+    config.check()?;
+    let vocab =
+        VocabSettings { max_words: args.vocab_words, keep_glove_words: args.keep_glove_words, ..Default::default() };
+    vocab.check()?;
+    let run = Flickr8kTraining {
+        flickr8k: args.flickr8k.clone(),
+        glove: args.glove.clone(),
+        out: args.out.clone(),
+        cache_dir: args.cache.clone().unwrap_or_else(default_cache_dir),
+        backbone: cli.backbone(args.backbone.as_deref())?,
+        vocab,
+        extra_word_dims: args.extra_word_dims,
+        joint_dim: args.dim,
+        image_hidden: args.image_hidden,
+        train: config,
+    };
+    let job = recipe::start(run, None)?;
+    render(&job);
+    let report = job.wait()?.context("training failed")?;
+    if args.json {
+        let mut value = metrics_json("dev", &report.dev);
+        value["best_epoch"] = json!(report.best_epoch);
+        value["seconds"] = json!(report.seconds);
+        value["out"] = json!(args.out);
+        println!("{value}");
+    } else {
+        println!(
+            "{}: epoch {} of {} kept ({:.0} s{})",
+            args.out.display(),
+            report.best_epoch,
+            report.history.len(),
+            report.seconds,
+            if report.stopped { ", stopped early" } else { "" }
+        );
+        println!("dev text→image  {}", recall_line(&report.dev.t2i));
+        println!("dev image→text  {}", recall_line(&report.dev.i2t));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn eval(cli: &Cli, args: &EvalArgs) -> anyhow::Result<ExitCode> {
+    let dir = match &args.model {
+        Some(dir) => dir.clone(),
+        None => default_model_dir()
+            .context("no trained model is installed: pass --model DIR (from `glimpse train --out DIR`)")?,
+    };
+    let model = ExportedModel::open(cli.runtime()?, &dir, &cli.session_options())
+        .with_context(|| format!("cannot open the model {}", dir.display()))?;
+    let backbone = cli.backbone(Some(&model.manifest.backbone.name))?;
+    let cache = args.cache.clone().unwrap_or_else(default_cache_dir);
+    let flickr8k = args.flickr8k.clone();
+    let split = args.split;
+    let job = Job::spawn("glimpse-eval", 64, None, move |cx| {
+        recipe::evaluate_exported(&model, &backbone, &flickr8k, split, &cache, &cx)
+    })?;
+    render(&job);
+    let metrics = job.wait()??;
+    if args.json {
+        println!("{}", metrics_json(split.name(), &metrics));
+    } else {
+        println!("{} split: {} photos, {} captions", split, metrics.images, metrics.captions);
+        println!("text→image  {}", recall_line(&metrics.t2i));
+        println!("image→text  {}", recall_line(&metrics.i2t));
+    }
+    Ok(ExitCode::SUCCESS)
+}

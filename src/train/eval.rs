@@ -1,0 +1,146 @@
+//! Retrieval quality of a joint space: Recall@1/5/10 and median rank, text→image (each
+//! caption ranks every photo) and image→text (each photo ranks every caption; the best of
+//! its own captions counts), as in the Flickr8k literature.
+//!
+//! Ranks are 1-based and optimistic about ties: a true item is beaten only by items strictly
+//! more similar. The median rank is the lower median.
+
+use candle_core::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use super::model::candle_err;
+use crate::{Error, Result};
+
+/// Recalls (percent) and median rank of one direction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Recall {
+    /// Percent of queries whose true item is ranked first.
+    pub r1: f64,
+    /// … in the first five.
+    pub r5: f64,
+    /// … in the first ten.
+    pub r10: f64,
+    /// Median rank of the true item (1 is best).
+    pub medr: f64,
+}
+
+impl Recall {
+    /// From 1-based ranks.
+    pub fn from_ranks(ranks: &[usize]) -> Recall {
+        if ranks.is_empty() {
+            return Recall::default();
+        }
+        let pct = |k: usize| 100.0 * ranks.iter().filter(|&&r| r <= k).count() as f64 / ranks.len() as f64;
+        let mut sorted = ranks.to_vec();
+        sorted.sort_unstable();
+        Recall { r1: pct(1), r5: pct(5), r10: pct(10), medr: sorted[(sorted.len() - 1) / 2] as f64 }
+    }
+
+    /// R@1 + R@5 + R@10.
+    pub fn sum(&self) -> f64 {
+        self.r1 + self.r5 + self.r10
+    }
+}
+
+/// Both directions over a set of photos and their captions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// Photos ranked.
+    pub images: usize,
+    /// Captions ranked.
+    pub captions: usize,
+    /// Text→image: captions as queries.
+    pub t2i: Recall,
+    /// Image→text: photos as queries.
+    pub i2t: Recall,
+}
+
+impl Metrics {
+    /// The sum of all six recalls, the usual single number to choose models by.
+    pub fn rsum(&self) -> f64 {
+        self.t2i.sum() + self.i2t.sum()
+    }
+}
+
+/// Ranks every photo for every caption and every caption for every photo. `images` is
+/// `n_images × dim`, `captions` is `n_captions × dim` (both unit rows, row-major), and
+/// `caption_image[c]` is the photo of caption c.
+pub fn evaluate(images: &[f32], captions: &[f32], dim: usize, caption_image: &[usize]) -> Result<Metrics> {
+    let n_img = images.len() / dim.max(1);
+    let n_cap = caption_image.len();
+    if dim == 0 || images.len() != n_img * dim || captions.len() != n_cap * dim || n_img == 0 {
+        return Err(Error::Invalid("evaluation needs at least one photo and matching vector sizes".into()));
+    }
+    if let Some(&bad) = caption_image.iter().find(|&&i| i >= n_img) {
+        return Err(Error::Invalid(format!("a caption belongs to photo {bad}, but there are {n_img} photos")));
+    }
+    let sim = similarities(captions, n_cap, images, n_img, dim).map_err(candle_err)?;
+    let mut t2i = Vec::with_capacity(n_cap);
+    let mut best_i2t = vec![usize::MAX; n_img];
+    for (c, &img) in caption_image.iter().enumerate() {
+        let row = &sim[c * n_img..(c + 1) * n_img];
+        let truth = row[img];
+        t2i.push(1 + row.iter().filter(|&&s| s > truth).count());
+        // This caption's rank among all captions for its photo.
+        let rank = 1 + (0..n_cap).filter(|&o| sim[o * n_img + img] > truth).count();
+        best_i2t[img] = best_i2t[img].min(rank);
+    }
+    let i2t: Vec<usize> = best_i2t.into_iter().filter(|&r| r != usize::MAX).collect();
+    Ok(Metrics { images: n_img, captions: n_cap, t2i: Recall::from_ranks(&t2i), i2t: Recall::from_ranks(&i2t) })
+}
+
+/// `a · bᵀ`, row-major `[n_a, n_b]`.
+fn similarities(a: &[f32], n_a: usize, b: &[f32], n_b: usize, dim: usize) -> candle_core::Result<Vec<f32>> {
+    let a = Tensor::from_slice(a, (n_a, dim), &Device::Cpu)?;
+    let b = Tensor::from_slice(b, (n_b, dim), &Device::Cpu)?;
+    a.matmul(&b.t()?)?.flatten_all()?.to_vec1::<f32>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recalls_and_median_rank_of_a_hand_made_case() {
+        // Photos along the axes; captions 0,1 → photo 0, 2,3 → photo 1, 4,5 → photo 2.
+        let images = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0];
+        let s = std::f32::consts::FRAC_1_SQRT_2;
+        let captions = [
+            1.0, 0.0, 0.0, // photo 0 first
+            0.0, 0.8, 0.6, // photo 1, then 2; its photo 0 is last: rank 3
+            0.0, 1.0, 0.0, // photo 1 first
+            0.6, 0.0, 0.8, // photo 2, then 0; photo 1 last: rank 3
+            s, 0.0, s, // photos 0 and 2 tie: optimistic rank 1
+            0.0, 0.6, 0.8, // photo 2 first
+        ];
+        let m = evaluate(&images, &captions, 3, &[0, 0, 1, 1, 2, 2]).unwrap();
+        assert_eq!((m.images, m.captions), (3, 6));
+        // t2i ranks: 1, 3, 1, 3, 1, 1.
+        assert!((m.t2i.r1 - 400.0 / 6.0).abs() < 1e-9, "{:?}", m.t2i);
+        assert_eq!(m.t2i.r5, 100.0);
+        assert_eq!(m.t2i.medr, 1.0);
+        // i2t: photo 0 → caption 0 (1.0) first; photo 1 → caption 2 (1.0) first; photo 2 →
+        // captions by similarity 0.8 (3), 0.8 (5), 0.707 (4), 0.6 (1): caption 5 ties first.
+        assert_eq!(m.i2t.r1, 100.0);
+        assert_eq!(m.i2t.medr, 1.0);
+        assert!((m.rsum() - (m.t2i.sum() + 300.0)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_photo_whose_captions_are_all_beaten_gets_the_rank_of_its_best_caption() {
+        let images = [1.0, 0.0, 0.0, 1.0];
+        // Both captions point at photo 0; photo 1's caption is ranked second for it.
+        let captions = [1.0, 0.0, 0.8, 0.6];
+        let m = evaluate(&images, &captions, 2, &[0, 1]).unwrap();
+        assert_eq!(m.i2t.r1, 100.0); // photo 1: caption 1 (0.6) beats caption 0 (0.0)
+        assert_eq!(m.t2i.r1, 50.0); // caption 1 ranks photo 0 (0.8) above photo 1 (0.6)
+        assert_eq!(Recall::from_ranks(&[1, 2, 9, 12]).medr, 2.0);
+        assert_eq!(Recall::from_ranks(&[1, 2, 9, 12]).r10, 75.0);
+    }
+
+    #[test]
+    fn mismatched_sizes_are_refused() {
+        assert!(evaluate(&[1.0, 0.0], &[1.0], 2, &[0]).is_err());
+        assert!(evaluate(&[1.0, 0.0], &[1.0, 0.0], 2, &[1]).is_err());
+    }
+}

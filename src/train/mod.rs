@@ -1,0 +1,44 @@
+//! Training the joint image–text model: cached backbone features of a captioned dataset, a
+//! two-tower model (candle), a margin triplet loss with selectable mining, Recall@K
+//! evaluation, and export of both towers as ONNX graphs the engine runs.
+//!
+//! - [`rng`]: the seeded generator behind every random choice of a run.
+//! - [`features`]: backbone features of dataset photos, computed once and cached on disk.
+//! - [`model`]: the image head and the text encoder.
+//! - [`loss`]: the triplet loss in both directions and its mining strategies.
+//! - [`eval`]: Recall@K and median rank, text→image and image→text.
+//! - [`trainer`]: the training loop (AdamW, schedule, early stopping, best epoch kept).
+//! - [`export`]: both towers as ONNX graphs, the vocabulary and a versioned manifest.
+//! - [`exported`]: an exported model opened in ONNX Runtime, as search runs it.
+//! - [`recipe`]: the whole run on Flickr8k as one job, and evaluation of an exported model.
+
+pub mod eval;
+pub mod export;
+pub mod exported;
+pub mod features;
+pub mod loss;
+pub mod model;
+pub mod recipe;
+pub mod rng;
+pub mod trainer;
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::{Error, Result};
+
+/// Writes `parts` to `path` through a temporary file, fsync and rename.
+pub(crate) fn write_atomically(path: &Path, parts: &[&[u8]]) -> Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+    for part in parts {
+        tmp.write_all(part).map_err(|e| Error::io(tmp.path(), e))?;
+    }
+    tmp.as_file().sync_all().map_err(|e| Error::io(tmp.path(), e))?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}

@@ -1,0 +1,237 @@
+//! The whole recipe on Flickr8k, as one job the CLI and the app start: read the dataset,
+//! get the photos' backbone features (cached), build the vocabulary and its GloVe matrix,
+//! train, and export the best epoch as a model folder. Also the evaluation of an exported
+//! model on a split, through the engine exactly as search runs it.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use ndarray::Array2;
+
+use super::eval::{Metrics, evaluate};
+use super::export::{JointManifest, TrainingRecord, export};
+use super::exported::ExportedModel;
+use super::features::{FeatureCache, PhotoFeatures};
+use super::model::ModelConfig;
+use super::trainer::{EpochReport, Pairs, TrainConfig, TrainEvent, train};
+use crate::dataset::{Flickr8k, ImageCaptions, Split};
+use crate::engine::Backbone;
+use crate::job::{Job, JobContext, Waker};
+use crate::text::{DEFAULT_OOV_SEED, Glove, Vocab, VocabSettings, WordCounts, embedding_matrix};
+use crate::{Error, Result};
+
+/// Everything a training run on Flickr8k needs.
+#[derive(Clone)]
+pub struct Flickr8kTraining {
+    /// The Flickr8k folder (official or Kaggle layout).
+    pub flickr8k: PathBuf,
+    /// A GloVe text file (plain or gzip).
+    pub glove: PathBuf,
+    /// The model folder to write.
+    pub out: PathBuf,
+    /// The feature cache folder.
+    pub cache_dir: PathBuf,
+    /// The backbone whose features the model learns from.
+    pub backbone: Backbone,
+    /// How the vocabulary is built.
+    pub vocab: VocabSettings,
+    /// Trainable word-vector dimensions added after GloVe's (0 = GloVe's dimension only):
+    /// a mean of 50-d vectors can only span 50 directions of the joint space.
+    pub extra_word_dims: usize,
+    /// Joint-space dimension.
+    pub joint_dim: usize,
+    /// Hidden width of the image head (`None`: linear).
+    pub image_hidden: Option<usize>,
+    /// The training settings.
+    pub train: TrainConfig,
+}
+
+/// What a finished run produced.
+#[derive(Clone, Debug)]
+pub struct TrainReport {
+    /// The manifest of the exported model.
+    pub manifest: JointManifest,
+    /// The exported epoch (from 1).
+    pub best_epoch: usize,
+    /// Its dev metrics.
+    pub dev: Metrics,
+    /// Every finished epoch.
+    pub history: Vec<EpochReport>,
+    /// True when the run was stopped early by the user.
+    pub stopped: bool,
+    /// Seconds for the whole run.
+    pub seconds: f64,
+}
+
+/// Starts training in the background (thread `glimpse-train`).
+pub fn start(run: Flickr8kTraining, waker: Option<Waker>) -> Result<Job<TrainEvent, Result<TrainReport>>> {
+    Job::spawn("glimpse-train", 64, waker, move |cx| train_flickr8k(&run, &cx))
+}
+
+/// Backbone features of `items`' photos from the cache (computing what is missing), with
+/// progress as [`TrainEvent::Features`]; photos that fail are reported and left out.
+pub fn split_features(
+    cache: &mut FeatureCache,
+    backbone: &Backbone,
+    items: &[ImageCaptions],
+    cx: &JobContext<TrainEvent>,
+) -> Result<PhotoFeatures> {
+    let photos: Vec<(String, PathBuf)> = items.iter().map(|i| (i.image.clone(), i.path.clone())).collect();
+    let mut last = std::time::Instant::now();
+    let features = cache.features(backbone, &photos, &mut |p| {
+        // Progress at most 10 times a second.
+        if p.computed == p.to_compute || last.elapsed().as_millis() >= 100 {
+            last = std::time::Instant::now();
+            if !cx.send(TrainEvent::Features { done: p.computed, total: p.to_compute }) {
+                return false;
+            }
+        }
+        !cx.should_stop()
+    })?;
+    for (path, reason) in features.failed.iter().take(5) {
+        cx.send(TrainEvent::Note(format!("skipped {}: {reason}", path.display())));
+    }
+    if features.stopped {
+        return Err(Error::Invalid("stopped while computing photo features".into()));
+    }
+    Ok(features)
+}
+
+/// Turns a split's photos (those with features) and captions into [`Pairs`].
+pub fn pairs(items: &[ImageCaptions], features: PhotoFeatures, vocab: &Vocab) -> Pairs {
+    let seq_len = vocab.settings().seq_len;
+    let mut out = Pairs { feature_dim: features.dim, features: features.data, seq_len, ..Pairs::default() };
+    for (row, &i) in features.kept.iter().enumerate() {
+        for caption in &items[i].captions {
+            out.ids.extend(vocab.encode(caption).ids);
+            out.caption_image.push(row);
+        }
+    }
+    out
+}
+
+fn train_flickr8k(run: &Flickr8kTraining, cx: &JobContext<TrainEvent>) -> Result<TrainReport> {
+    let started = Instant::now();
+    let data = Flickr8k::open(&run.flickr8k)?;
+    for warning in &data.warnings {
+        cx.send(TrainEvent::Note(format!("warning: {warning}")));
+    }
+    let train_items = data.split(Split::Train)?;
+    let dev_items = data.split(Split::Dev)?;
+    let mut cache = FeatureCache::open(&run.cache_dir, &run.backbone.model().clone());
+    if let Some(notice) = &cache.notice {
+        cx.send(TrainEvent::Note(notice.clone()));
+    }
+    let train_features = split_features(&mut cache, &run.backbone, &train_items, cx)?;
+    let dev_features = split_features(&mut cache, &run.backbone, &dev_items, cx)?;
+    cx.send(TrainEvent::Note(format!(
+        "features: {} photos from the cache, {} computed ({})",
+        train_features.reused + dev_features.reused,
+        train_features.computed + dev_features.computed,
+        cache.path().display()
+    )));
+
+    let counts = WordCounts::from_captions(train_items.iter().flat_map(|i| i.captions.iter()));
+    let (vocab, glove) = if run.vocab.keep_glove_words {
+        let glove = Glove::load(&run.glove, |w| counts.count(w) > 0)?;
+        let vocab = Vocab::build_with_vectors(&counts, run.vocab.clone(), |w| glove.get(w).is_some())?;
+        (vocab, glove)
+    } else {
+        let vocab = Vocab::build(&counts, run.vocab.clone())?;
+        let glove = Glove::load_for_vocab(&run.glove, &vocab)?;
+        (vocab, glove)
+    };
+    let matrix = embedding_matrix(&vocab, &glove, DEFAULT_OOV_SEED);
+    cx.send(TrainEvent::Note(format!("vocabulary: {} ids; GloVe {}", vocab.len(), matrix.coverage)));
+    let (word_dim, words) = widen(&matrix.data, matrix.dim, run.extra_word_dims, run.train.seed);
+
+    let train_pairs = pairs(&train_items, train_features, &vocab);
+    let dev_pairs = pairs(&dev_items, dev_features, &vocab);
+    cx.send(TrainEvent::Note(format!(
+        "training on {} photos / {} captions, choosing on {} dev photos / {} captions",
+        train_pairs.images(),
+        train_pairs.captions(),
+        dev_pairs.images(),
+        dev_pairs.captions()
+    )));
+    let model = ModelConfig {
+        feature_dim: run.backbone.dim(),
+        image_hidden: run.image_hidden,
+        vocab_size: vocab.len(),
+        word_dim,
+        joint_dim: run.joint_dim,
+    };
+    let trained = train(&model, &words, &run.train, &train_pairs, &dev_pairs, cx)?;
+    if trained.best_epoch == 0 {
+        return Err(Error::Invalid("stopped before the first epoch finished: no model was written".into()));
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let record = TrainingRecord {
+        data: format!("flickr8k train ({} photos, {} captions)", train_pairs.images(), train_pairs.captions()),
+        glove: run.glove.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        config: run.train.clone(),
+        best_epoch: trained.best_epoch,
+        dev: trained.best,
+        seconds,
+    };
+    let manifest = export(&run.out, &trained.two_tower()?, &model, &vocab, run.backbone.model(), Some(record))?;
+    Ok(TrainReport {
+        manifest,
+        best_epoch: trained.best_epoch,
+        dev: trained.best,
+        history: trained.history,
+        stopped: trained.stopped,
+        seconds,
+    })
+}
+
+/// Appends `extra` columns to each row of a `[rows, dim]` matrix: small seeded values
+/// (uniform in ±0.17, σ ≈ 0.1) for every row but padding (row 0), which stays zero.
+fn widen(data: &[f32], dim: usize, extra: usize, seed: u64) -> (usize, Vec<f32>) {
+    if extra == 0 {
+        return (dim, data.to_vec());
+    }
+    let mut rng = super::rng::Rng::new(seed ^ 0x776f_7264);
+    let mut out = Vec::with_capacity(data.len() / dim * (dim + extra));
+    for (row, values) in data.chunks_exact(dim).enumerate() {
+        out.extend_from_slice(values);
+        out.extend((0..extra).map(|_| if row == 0 { 0.0 } else { rng.range(-0.17, 0.17) }));
+    }
+    (dim + extra, out)
+}
+
+/// Measures an exported model on a Flickr8k split: photos through the backbone (cached by
+/// content) and the exported image head, captions through the vocabulary and the exported
+/// text encoder, all in ONNX Runtime.
+pub fn evaluate_exported(
+    model: &ExportedModel,
+    backbone: &Backbone,
+    flickr8k: &std::path::Path,
+    split: Split,
+    cache_dir: &std::path::Path,
+    cx: &JobContext<TrainEvent>,
+) -> Result<Metrics> {
+    model.check_backbone(backbone.model())?;
+    let data = Flickr8k::open(flickr8k)?;
+    let items = data.split(split)?;
+    let mut cache = FeatureCache::open(cache_dir, &backbone.model().clone());
+    let features = split_features(&mut cache, backbone, &items, cx)?;
+    let (dim, kept) = (features.dim, features.kept.clone());
+    let features = Array2::from_shape_vec((kept.len(), dim), features.data)
+        .map_err(|e| Error::Invalid(format!("feature matrix: {e}")))?;
+    let images = model.embed_features(features.view())?;
+    let mut texts = Vec::new();
+    let mut caption_image = Vec::new();
+    for (row, &i) in kept.iter().enumerate() {
+        for caption in &items[i].captions {
+            texts.push(caption.as_str());
+            caption_image.push(row);
+        }
+    }
+    let mut captions = Vec::with_capacity(texts.len() * model.dim());
+    for chunk in texts.chunks(1024) {
+        captions.extend(model.embed_texts(chunk)?.iter().copied());
+    }
+    let images: Vec<f32> = images.iter().copied().collect();
+    evaluate(&images, &captions, model.dim(), &caption_image)
+}

@@ -1,0 +1,441 @@
+//! The training loop: AdamW over shuffled batches of (photo features, caption) pairs, a
+//! learning-rate schedule, evaluation on dev after every epoch, the best epoch kept by dev
+//! R@sum, early stopping, and a stop flag that ends the run with the best model so far.
+//!
+//! Every random choice (starting weights, batches, negatives, dropout) comes from the
+//! run's seed, so a seed gives the same result.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use serde::{Deserialize, Serialize};
+
+use super::eval::{Metrics, evaluate};
+use super::loss::{Mining, triplet_loss};
+use super::model::{ModelConfig, TwoTower, candle_err, init_vars};
+use super::rng::Rng;
+use crate::job::JobContext;
+use crate::{Error, Result};
+
+/// How the learning rate moves over the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Schedule {
+    /// The same rate throughout.
+    Constant,
+    /// Half a cosine from the rate down to 1 % of it over all epochs.
+    Cosine,
+    /// A tenth of the rate from the second half of the epochs on.
+    Step,
+}
+
+impl std::str::FromStr for Schedule {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "constant" => Ok(Schedule::Constant),
+            "cosine" => Ok(Schedule::Cosine),
+            "step" => Ok(Schedule::Step),
+            other => Err(Error::Invalid(format!("unknown schedule '{other}': use constant, cosine or step"))),
+        }
+    }
+}
+
+/// Everything that decides a training run besides the data; saved in the model manifest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Which negatives count (after the warm-up).
+    pub mining: Mining,
+    /// Epochs at the start that sum over all negatives instead: hard mining alone sits on a
+    /// plateau for many epochs first (see `../shared/flickr8k/README.md`).
+    pub warmup_epochs: usize,
+    /// The triplet margin.
+    pub margin: f32,
+    /// At most this many passes over the training captions.
+    pub epochs: usize,
+    /// Captions per step.
+    pub batch_size: usize,
+    /// AdamW learning rate of the heads.
+    pub lr: f64,
+    /// The word embeddings' learning rate, as a fraction of `lr`: they start from GloVe.
+    pub embedding_lr_scale: f64,
+    /// AdamW weight decay.
+    pub weight_decay: f64,
+    /// Learning-rate schedule.
+    pub schedule: Schedule,
+    /// Stop after this many epochs without a better dev R@sum (0 = never).
+    pub patience: usize,
+    /// Probability of dropping each word of a training caption.
+    pub word_dropout: f32,
+    /// Probability of zeroing each backbone feature of a training photo.
+    pub feature_dropout: f32,
+    /// The seed of every random choice.
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            mining: Mining::Hard,
+            warmup_epochs: 2,
+            margin: 0.2,
+            epochs: 30,
+            batch_size: 128,
+            lr: 5e-4,
+            embedding_lr_scale: 1.0,
+            weight_decay: 1e-4,
+            schedule: Schedule::Cosine,
+            patience: 6,
+            word_dropout: 0.0,
+            feature_dropout: 0.0,
+            seed: 1,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Refuses settings a run cannot use.
+    pub fn check(&self) -> Result<()> {
+        let bad = |what: &str| Err(Error::Invalid(what.to_string()));
+        if self.epochs == 0 {
+            return bad("epochs must be at least 1");
+        }
+        if self.batch_size < 2 {
+            return bad("the batch must hold at least 2 captions (negatives come from the batch)");
+        }
+        let positive = |x: f64| x.is_finite() && x > 0.0;
+        if !positive(self.lr) || !(positive(self.embedding_lr_scale) || self.embedding_lr_scale == 0.0) {
+            return bad("the learning rate must be positive");
+        }
+        if !positive(f64::from(self.margin)) {
+            return bad("the margin must be positive");
+        }
+        if !(0.0..1.0).contains(&self.word_dropout) || !(0.0..1.0).contains(&self.feature_dropout) {
+            return bad("dropout probabilities must be in [0, 1)");
+        }
+        Ok(())
+    }
+
+    /// The learning-rate factor at `progress` ∈ [0, 1] of the run.
+    pub fn lr_factor(&self, progress: f64) -> f64 {
+        match self.schedule {
+            Schedule::Constant => 1.0,
+            Schedule::Cosine => 0.01 + 0.99 * 0.5 * (1.0 + (std::f64::consts::PI * progress.clamp(0.0, 1.0)).cos()),
+            Schedule::Step if progress >= 0.5 => 0.1,
+            Schedule::Step => 1.0,
+        }
+    }
+}
+
+/// Photo features and captions as ids: one split's training or evaluation data.
+#[derive(Clone, Debug, Default)]
+pub struct Pairs {
+    /// Backbone feature dimension.
+    pub feature_dim: usize,
+    /// `photos × feature_dim`, row-major.
+    pub features: Vec<f32>,
+    /// Ids per caption.
+    pub seq_len: usize,
+    /// `captions × seq_len` word ids, padding 0.
+    pub ids: Vec<u32>,
+    /// The photo (row of `features`) of each caption.
+    pub caption_image: Vec<usize>,
+}
+
+impl Pairs {
+    /// Photos held.
+    pub fn images(&self) -> usize {
+        self.features.len() / self.feature_dim.max(1)
+    }
+
+    /// Captions held.
+    pub fn captions(&self) -> usize {
+        self.caption_image.len()
+    }
+
+    fn check(&self, what: &str) -> Result<()> {
+        let n = self.images();
+        if n == 0 || self.features.len() != n * self.feature_dim || self.ids.len() != self.captions() * self.seq_len {
+            return Err(Error::Invalid(format!("the {what} data is empty or inconsistent")));
+        }
+        if self.caption_image.iter().any(|&i| i >= n) {
+            return Err(Error::Invalid(format!("a {what} caption points past the last photo")));
+        }
+        Ok(())
+    }
+}
+
+/// Progress of a training run.
+#[derive(Clone, Debug)]
+pub enum TrainEvent {
+    /// A line of information for the user (data sizes, cache use, warnings).
+    Note(String),
+    /// Backbone features of the dataset's photos are being computed (done, to do).
+    Features {
+        /// Photos embedded so far.
+        done: usize,
+        /// Photos to embed in all.
+        total: usize,
+    },
+    /// Some training steps finished.
+    Step {
+        /// Epoch, from 1.
+        epoch: usize,
+        /// Steps done in this epoch.
+        step: usize,
+        /// Steps per epoch.
+        steps: usize,
+        /// Mean loss per caption over the steps since the last event.
+        loss: f32,
+    },
+    /// An epoch finished and was evaluated on dev.
+    Epoch(EpochReport),
+}
+
+/// One epoch's numbers.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EpochReport {
+    /// Epoch, from 1.
+    pub epoch: usize,
+    /// Mean loss per caption.
+    pub loss: f32,
+    /// Negatives used in this epoch.
+    pub mining: Mining,
+    /// Dev metrics after the epoch.
+    pub dev: Metrics,
+    /// True when this is the best epoch so far.
+    pub best: bool,
+    /// Seconds of training (without evaluation).
+    pub train_seconds: f64,
+}
+
+/// The outcome of a run: the best weights and how they were found.
+pub struct Trained {
+    /// The model's shape.
+    pub model: ModelConfig,
+    /// The settings of the run.
+    pub config: TrainConfig,
+    /// The weights of the best epoch, by name (`image.layer0.weight`, `text.embedding`, …).
+    pub weights: VarMap,
+    /// The best epoch (from 1) and its dev metrics; epoch 0 means no epoch finished.
+    pub best_epoch: usize,
+    /// Dev metrics of the best epoch.
+    pub best: Metrics,
+    /// Every finished epoch.
+    pub history: Vec<EpochReport>,
+    /// True when the stop flag ended the run early.
+    pub stopped: bool,
+}
+
+impl Trained {
+    /// The model with the best weights.
+    pub fn two_tower(&self) -> Result<TwoTower> {
+        TwoTower::new(&self.model, VarBuilder::from_varmap(&self.weights, DType::F32, &Device::Cpu)).map_err(candle_err)
+    }
+}
+
+/// Embeds a split with `model` and measures retrieval on it.
+pub fn evaluate_model(model: &TwoTower, data: &Pairs) -> Result<Metrics> {
+    let (images, captions, dim) = embed_pairs(model, data).map_err(candle_err)?;
+    evaluate(&images, &captions, dim, &data.caption_image)
+}
+
+/// Joint vectors of every photo and caption of `data`.
+pub fn embed_pairs(model: &TwoTower, data: &Pairs) -> candle_core::Result<(Vec<f32>, Vec<f32>, usize)> {
+    let dev = Device::Cpu;
+    let features = Tensor::from_slice(&data.features, (data.images(), data.feature_dim), &dev)?;
+    let images = model.image.forward(&features)?.detach();
+    let dim = images.dim(1)?;
+    let mut captions = Vec::with_capacity(data.captions() * dim);
+    // Chunks bound the [N, L, E] gather in memory.
+    for chunk in data.ids.chunks(1024 * data.seq_len) {
+        let ids = Tensor::from_slice(chunk, (chunk.len() / data.seq_len, data.seq_len), &dev)?;
+        captions.extend(model.text.forward(&ids)?.detach().flatten_all()?.to_vec1::<f32>()?);
+    }
+    Ok((images.flatten_all()?.to_vec1::<f32>()?, captions, dim))
+}
+
+fn snapshot(varmap: &VarMap) -> Result<HashMap<String, Tensor>> {
+    let data = varmap.data().lock().map_err(|_| Error::Invalid("the model's weights are poisoned".into()))?;
+    data.iter().map(|(k, v)| Ok((k.clone(), v.as_tensor().copy().map_err(candle_err)?))).collect()
+}
+
+/// Trains a model of shape `model` from `embedding` (its starting word vectors) on `train`,
+/// choosing the epoch by `dev`, reporting through `cx`.
+pub fn train(
+    model: &ModelConfig,
+    embedding: &[f32],
+    config: &TrainConfig,
+    train: &Pairs,
+    dev: &Pairs,
+    cx: &JobContext<TrainEvent>,
+) -> Result<Trained> {
+    config.check()?;
+    train.check("training")?;
+    dev.check("dev")?;
+    if train.feature_dim != model.feature_dim || dev.feature_dim != model.feature_dim {
+        return Err(Error::Invalid("the features do not have the model's dimension".into()));
+    }
+    let varmap = VarMap::new();
+    init_vars(&varmap, model, embedding, config.seed)?;
+    let net = TwoTower::new(model, VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu)).map_err(candle_err)?;
+    let (embedding_vars, head_vars): (Vec<_>, Vec<_>) = {
+        let data = varmap.data().lock().map_err(|_| Error::Invalid("the model's weights are poisoned".into()))?;
+        let mut named: Vec<_> = data.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        named.into_iter().partition(|(k, _)| k == "text.embedding")
+    };
+    let params = |lr| ParamsAdamW { lr, weight_decay: config.weight_decay, ..ParamsAdamW::default() };
+    let mut head_opt =
+        AdamW::new(head_vars.into_iter().map(|v| v.1).collect(), params(config.lr)).map_err(candle_err)?;
+    let embedding_lr = config.lr * config.embedding_lr_scale;
+    let mut embedding_opt = AdamW::new(
+        if embedding_lr > 0.0 { embedding_vars.into_iter().map(|v| v.1).collect() } else { Vec::new() },
+        params(embedding_lr),
+    )
+    .map_err(candle_err)?;
+
+    let mut rng = Rng::new(config.seed.wrapping_add(1));
+    let n = train.captions();
+    let steps = n.div_ceil(config.batch_size);
+    let total_steps = (steps * config.epochs) as f64;
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut best: Option<(usize, Metrics, HashMap<String, Tensor>)> = None;
+    let mut history = Vec::new();
+    let mut stopped = false;
+    let mut since_best = 0;
+    'epochs: for epoch in 1..=config.epochs {
+        let started = Instant::now();
+        let mining = if epoch <= config.warmup_epochs { Mining::Sum } else { config.mining };
+        rng.shuffle(&mut order);
+        let (mut epoch_loss, mut window_loss, mut window_n) = (0.0f64, 0.0f64, 0usize);
+        for (step, batch) in order.chunks(config.batch_size).enumerate() {
+            if cx.should_stop() {
+                stopped = true;
+                break 'epochs;
+            }
+            // A lone last caption has no negatives; its epoch is done.
+            if batch.len() < 2 {
+                continue;
+            }
+            let factor = config.lr_factor(((epoch - 1) * steps + step) as f64 / total_steps);
+            head_opt.set_learning_rate(config.lr * factor);
+            embedding_opt.set_learning_rate(embedding_lr * factor);
+            let loss = train_step(&net, train, batch, config, mining, &mut rng).map_err(candle_err)?;
+            let value = loss.to_scalar::<f32>().map_err(candle_err)?;
+            let grads = loss.backward().map_err(candle_err)?;
+            head_opt.step(&grads).map_err(candle_err)?;
+            embedding_opt.step(&grads).map_err(candle_err)?;
+            epoch_loss += f64::from(value);
+            window_loss += f64::from(value);
+            window_n += batch.len();
+            // About 20 updates an epoch are plenty for a progress display.
+            if (step + 1) % steps.div_ceil(20).max(1) == 0 || step + 1 == steps {
+                let loss = (window_loss / window_n.max(1) as f64) as f32;
+                if !cx.send(TrainEvent::Step { epoch, step: step + 1, steps, loss }) {
+                    stopped = true;
+                    break 'epochs;
+                }
+                (window_loss, window_n) = (0.0, 0);
+            }
+        }
+        let train_seconds = started.elapsed().as_secs_f64();
+        let metrics = evaluate_model(&net, dev)?;
+        let is_best = best.as_ref().is_none_or(|b| metrics.rsum() > b.1.rsum());
+        if is_best {
+            best = Some((epoch, metrics, snapshot(&varmap)?));
+            since_best = 0;
+        } else {
+            since_best += 1;
+        }
+        let report = EpochReport {
+            epoch,
+            loss: (epoch_loss / n as f64) as f32,
+            mining,
+            dev: metrics,
+            best: is_best,
+            train_seconds,
+        };
+        history.push(report.clone());
+        if !cx.send(TrainEvent::Epoch(report)) {
+            stopped = true;
+            break;
+        }
+        if config.patience > 0 && since_best >= config.patience && epoch > config.warmup_epochs {
+            cx.send(TrainEvent::Note(format!("no better dev R@sum for {} epochs: stopping early", config.patience)));
+            break;
+        }
+    }
+    let (best_epoch, best_metrics, weights) = match best {
+        Some(b) => b,
+        None => (0, Metrics::default(), snapshot(&varmap)?),
+    };
+    let best_map = VarMap::new();
+    {
+        let mut data = best_map.data().lock().map_err(|_| Error::Invalid("the model's weights are poisoned".into()))?;
+        for (name, tensor) in weights {
+            data.insert(name, candle_core::Var::from_tensor(&tensor).map_err(candle_err)?);
+        }
+    }
+    Ok(Trained {
+        model: model.clone(),
+        config: config.clone(),
+        weights: best_map,
+        best_epoch,
+        best: best_metrics,
+        history,
+        stopped,
+    })
+}
+
+/// The loss of one batch (captions `batch` of `data`), with dropout applied.
+fn train_step(
+    net: &TwoTower,
+    data: &Pairs,
+    batch: &[usize],
+    config: &TrainConfig,
+    mining: Mining,
+    rng: &mut Rng,
+) -> candle_core::Result<Tensor> {
+    let dev = Device::Cpu;
+    let (f, l) = (data.feature_dim, data.seq_len);
+    let b = batch.len();
+    let groups: Vec<usize> = batch.iter().map(|&c| data.caption_image[c]).collect();
+    let mut features = Vec::with_capacity(b * f);
+    for &img in &groups {
+        features.extend_from_slice(&data.features[img * f..(img + 1) * f]);
+    }
+    if config.feature_dropout > 0.0 {
+        let keep = 1.0 / (1.0 - config.feature_dropout);
+        for x in &mut features {
+            *x = if rng.uniform() < config.feature_dropout { 0.0 } else { *x * keep };
+        }
+    }
+    let mut ids = Vec::with_capacity(b * l);
+    let mut mask = Vec::with_capacity(b * l);
+    for &c in batch {
+        let row = &data.ids[c * l..(c + 1) * l];
+        ids.extend_from_slice(row);
+        let start = mask.len();
+        mask.extend(row.iter().map(|&id| {
+            let word = id != crate::text::PAD_ID;
+            let dropped = config.word_dropout > 0.0 && word && rng.uniform() < config.word_dropout;
+            if word && !dropped { 1.0f32 } else { 0.0 }
+        }));
+        // Never drop every word of a caption.
+        if mask[start..].iter().all(|&m| m == 0.0) {
+            for (m, &id) in mask[start..].iter_mut().zip(row) {
+                *m = if id != crate::text::PAD_ID { 1.0 } else { 0.0 };
+            }
+        }
+    }
+    let features = Tensor::from_vec(features, (b, f), &dev)?;
+    let ids = Tensor::from_vec(ids, (b, l), &dev)?;
+    let mask = Tensor::from_vec(mask, (b, l), &dev)?;
+    let images = net.image.forward(&features)?;
+    let captions = net.text.forward_masked(&ids, &mask)?;
+    let sim = images.matmul(&captions.t()?)?;
+    triplet_loss(&sim, &groups, config.margin, mining, rng)
+}

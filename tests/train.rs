@@ -1,0 +1,277 @@
+//! Training end to end on a tiny Flickr8k-shaped dataset generated here (solid colours and
+//! their names), the feature cache, and exported graphs against candle.
+
+use std::path::{Path, PathBuf};
+
+use glimpse::dataset::Split;
+use glimpse::engine::{Backbone, BackboneModel, ProviderChoice, Runtime, SessionOptions};
+use glimpse::job::Job;
+use glimpse::text::{Vocab, VocabSettings, WordCounts};
+use glimpse::train::export::export;
+use glimpse::train::exported::ExportedModel;
+use glimpse::train::features::FeatureCache;
+use glimpse::train::loss::Mining;
+use glimpse::train::model::{ModelConfig, TwoTower, init_vars};
+use glimpse::train::recipe::{self, Flickr8kTraining};
+use glimpse::train::trainer::{self, Pairs, Schedule, TrainConfig, TrainEvent};
+use ndarray::Array2;
+
+use crate::util::{TinySpec, write_tiny_backbone};
+
+const COLOURS: [(&str, [u8; 3]); 8] = [
+    ("red", [220, 30, 30]),
+    ("green", [30, 200, 40]),
+    ("blue", [30, 40, 220]),
+    ("yellow", [230, 220, 30]),
+    ("white", [245, 245, 245]),
+    ("black", [10, 10, 10]),
+    ("purple", [140, 30, 160]),
+    ("cyan", [30, 220, 220]),
+];
+
+fn cpu() -> SessionOptions {
+    SessionOptions { provider: ProviderChoice::Cpu, intra_threads: 1 }
+}
+
+fn tiny_backbone(dir: &Path) -> Backbone {
+    let spec = TinySpec { dim: 6, ..TinySpec::default() };
+    let folder = write_tiny_backbone(dir, "tiny", &spec);
+    Backbone::open(Runtime::load(None).unwrap(), BackboneModel::open(&folder).unwrap(), &cpu()).unwrap()
+}
+
+/// An official-layout Flickr8k: per colour a train photo `<c>_0.jpg` and a dev photo
+/// `<c>_1.jpg` (a slightly different shade), five captions each.
+fn tiny_flickr8k(dir: &Path) -> PathBuf {
+    let root = dir.join("flickr8k");
+    let photos = root.join("Flicker8k_Dataset");
+    let text = root.join("Flickr8k_text");
+    std::fs::create_dir_all(&photos).unwrap();
+    std::fs::create_dir_all(&text).unwrap();
+    let (mut tokens, mut train, mut dev) = (String::new(), String::new(), String::new());
+    for (name, rgb) in COLOURS {
+        for i in 0..2u8 {
+            let file = format!("{name}_{i}.jpg");
+            let shade = rgb.map(|c| c.saturating_add(i * 8));
+            image::RgbImage::from_pixel(24, 16, image::Rgb(shade)).save(photos.join(&file)).unwrap();
+            let captions = [
+                format!("A {name} square ."),
+                format!("a plain {name} picture"),
+                format!("The colour is {name}"),
+                format!("something {name}"),
+                format!("{name} , all {name} !"),
+            ];
+            for (k, c) in captions.iter().enumerate() {
+                tokens.push_str(&format!("{file}#{k}\t{c}\n"));
+            }
+            if i == 0 { &mut train } else { &mut dev }.push_str(&format!("{file}\n"));
+        }
+    }
+    std::fs::write(text.join("Flickr8k.token.txt"), tokens).unwrap();
+    std::fs::write(text.join("Flickr_8k.trainImages.txt"), train).unwrap();
+    std::fs::write(text.join("Flickr_8k.devImages.txt"), dev).unwrap();
+    root
+}
+
+/// A GloVe file with 8-d vectors for the colour words and a few others; "cyan" is left out.
+fn tiny_glove(dir: &Path) -> PathBuf {
+    let mut text = String::new();
+    let words = ["red", "green", "blue", "yellow", "white", "black", "purple", "square", "plain", "picture", "the"];
+    for (w, word) in words.iter().enumerate() {
+        let v: Vec<String> = (0..8).map(|d| format!("{:.3}", ((w * 7 + d * 3) % 11) as f32 / 10.0 - 0.5)).collect();
+        text.push_str(&format!("{word} {}\n", v.join(" ")));
+    }
+    let path = dir.join("glove.8d.txt");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn collect<R: Send + 'static>(job: Job<TrainEvent, R>) -> (Vec<TrainEvent>, R) {
+    let events: Vec<TrainEvent> = job.events().iter().collect();
+    (events, job.wait().unwrap())
+}
+
+#[test]
+fn training_on_a_tiny_dataset_lowers_the_loss_and_exports_a_model_that_finds_each_colour() {
+    let dir = tempfile::tempdir().unwrap();
+    let backbone = tiny_backbone(dir.path());
+    let flickr8k = tiny_flickr8k(dir.path());
+    let out = dir.path().join("model");
+    let cache = dir.path().join("cache");
+    let run = Flickr8kTraining {
+        flickr8k: flickr8k.clone(),
+        glove: tiny_glove(dir.path()),
+        out: out.clone(),
+        cache_dir: cache.clone(),
+        backbone: backbone.clone(),
+        vocab: VocabSettings::default(),
+        extra_word_dims: 4,
+        joint_dim: 16,
+        image_hidden: None,
+        train: TrainConfig {
+            mining: Mining::SemiHard,
+            warmup_epochs: 1,
+            epochs: 40,
+            batch_size: 8,
+            lr: 2e-2,
+            schedule: Schedule::Constant,
+            patience: 0,
+            ..TrainConfig::default()
+        },
+    };
+    let (events, report) = collect(recipe::start(run, None).unwrap());
+    let report = report.unwrap();
+    let losses: Vec<f32> =
+        events.iter().filter_map(|e| if let TrainEvent::Epoch(e) = e { Some(e.loss) } else { None }).collect();
+    assert_eq!(losses.len(), 40);
+    assert!(losses[39] < 0.5 * losses[0], "the loss did not fall: {losses:?}");
+    assert!(events.iter().any(|e| matches!(e, TrainEvent::Step { .. })));
+
+    // The exported folder, run in ONNX Runtime, finds each dev photo from its captions.
+    let model = ExportedModel::open(Runtime::load(None).unwrap(), &out, &cpu()).unwrap();
+    assert_eq!(model.manifest.training.as_ref().unwrap().best_epoch, report.best_epoch);
+    let (_, metrics) = collect(
+        Job::spawn("test-eval", 16, None, move |cx| {
+            recipe::evaluate_exported(&model, &backbone, &flickr8k, Split::Dev, &cache, &cx)
+        })
+        .unwrap(),
+    );
+    let metrics = metrics.unwrap();
+    assert_eq!((metrics.images, metrics.captions), (8, 40));
+    assert!(metrics.t2i.r1 >= 75.0, "{metrics:?}");
+    // The export and the training-time evaluation agree on the chosen epoch's dev numbers.
+    assert!((metrics.t2i.r1 - report.dev.t2i.r1).abs() < 1e-9, "{metrics:?} vs {:?}", report.dev);
+}
+
+#[test]
+fn the_feature_cache_reuses_unchanged_photos_and_recomputes_a_changed_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let backbone = tiny_backbone(dir.path());
+    let flickr8k = tiny_flickr8k(dir.path());
+    let photos: Vec<(String, PathBuf)> = COLOURS
+        .iter()
+        .map(|(c, _)| (format!("{c}_0.jpg"), flickr8k.join("Flicker8k_Dataset").join(format!("{c}_0.jpg"))))
+        .collect();
+    let cache_dir = dir.path().join("cache");
+    let mut cache = FeatureCache::open(&cache_dir, backbone.model());
+    let first = cache.features(&backbone, &photos, &mut |_| true).unwrap();
+    assert_eq!((first.computed, first.reused, first.kept.len()), (8, 0, 8));
+
+    let mut again = FeatureCache::open(&cache_dir, backbone.model());
+    assert!(again.notice.is_none());
+    let second = again.features(&backbone, &photos, &mut |_| true).unwrap();
+    assert_eq!((second.computed, second.reused), (0, 8));
+    assert_eq!(second.data, first.data);
+
+    image::RgbImage::from_pixel(24, 16, image::Rgb([0, 0, 0])).save(&photos[0].1).unwrap();
+    let third = FeatureCache::open(&cache_dir, backbone.model()).features(&backbone, &photos, &mut |_| true).unwrap();
+    assert_eq!((third.computed, third.reused), (1, 7));
+    assert_ne!(third.data[..6], first.data[..6]);
+
+    // A truncated file is set aside with a notice, not an error.
+    let file = FeatureCache::open(&cache_dir, backbone.model()).path().to_path_buf();
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &bytes[..bytes.len() - 10]).unwrap();
+    let damaged = FeatureCache::open(&cache_dir, backbone.model());
+    assert!(damaged.notice.as_deref().unwrap_or("").contains("damaged"), "{:?}", damaged.notice);
+    assert!(damaged.is_empty());
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+#[test]
+fn exported_graphs_give_what_candle_gives_within_1e_5() {
+    use candle_core::{DType, Device, Tensor};
+    let dir = tempfile::tempdir().unwrap();
+    let backbone = tiny_backbone(dir.path());
+    let counts = WordCounts::from_captions(["red square", "blue circle on green", "tiny yellow dog"]);
+    let vocab = Vocab::build(&counts, VocabSettings { seq_len: 7, ..VocabSettings::default() }).unwrap();
+    for hidden in [None, Some(5)] {
+        let config =
+            ModelConfig { feature_dim: 6, image_hidden: hidden, vocab_size: vocab.len(), word_dim: 4, joint_dim: 3 };
+        let varmap = candle_nn::VarMap::new();
+        let embedding: Vec<f32> = (0..vocab.len() * 4).map(|i| ((i * 37 % 17) as f32 - 8.0) / 9.0).collect();
+        init_vars(&varmap, &config, &embedding, 11).unwrap();
+        let model =
+            TwoTower::new(&config, candle_nn::VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu)).unwrap();
+        let out = dir.path().join(format!("model-{hidden:?}"));
+        export(&out, &model, &config, &vocab, backbone.model(), None).unwrap();
+        let exported = ExportedModel::open(Runtime::load(None).unwrap(), &out, &cpu()).unwrap();
+
+        let features: Vec<f32> = (0..4 * 6).map(|i| ((i * 13 % 7) as f32 - 3.0) * 0.7).collect();
+        let ours = model.image.forward(&Tensor::from_slice(&features, (4, 6), &Device::Cpu).unwrap()).unwrap();
+        let theirs = exported.embed_features(Array2::from_shape_vec((4, 6), features).unwrap().view()).unwrap();
+        let diff = max_abs_diff(&ours.flatten_all().unwrap().to_vec1().unwrap(), theirs.as_slice().unwrap());
+        assert!(diff <= 1e-5, "image head ({hidden:?}): {diff}");
+
+        // Padding in the middle of a row counts as padding too; an all-padding row stays finite.
+        let texts = ["red square", "tiny blue dog on green circle with unknown words", "", "yellow"];
+        let mut ids: Vec<u32> = texts.iter().flat_map(|t| vocab.encode(t).ids).collect();
+        ids[7 * 3 + 3] = 5;
+        let ours = model.text.forward(&Tensor::from_slice(&ids, (4, 7), &Device::Cpu).unwrap()).unwrap();
+        let ids64 = Array2::from_shape_vec((4, 7), ids.iter().map(|&i| i64::from(i)).collect()).unwrap();
+        let theirs = exported.embed_ids(ids64.view()).unwrap();
+        let ours: Vec<f32> = ours.flatten_all().unwrap().to_vec1().unwrap();
+        assert!(ours.iter().all(|x| x.is_finite()));
+        let diff = max_abs_diff(&ours, theirs.as_slice().unwrap());
+        assert!(diff <= 1e-5, "text encoder ({hidden:?}): {diff}");
+        // The text path through the vocabulary is the same one.
+        let by_text = exported.embed_texts(&texts[..2]).unwrap();
+        assert!(max_abs_diff(&ours[..6], by_text.as_slice().unwrap()) <= 1e-5);
+    }
+}
+
+fn synthetic_pairs(seed: u32, photos: usize) -> Pairs {
+    let f = 5;
+    let features: Vec<f32> = (0..photos * f)
+        .map(|i| (((i as u32).wrapping_mul(2_654_435_761) ^ seed) % 1000) as f32 / 500.0 - 1.0)
+        .collect();
+    let mut ids = Vec::new();
+    let mut caption_image = Vec::new();
+    for p in 0..photos {
+        for k in 0..2 {
+            ids.extend([2 + (p % 6) as u32, 2 + ((p + k) % 6) as u32, 0, 0]);
+            caption_image.push(p);
+        }
+    }
+    Pairs { feature_dim: f, features, seq_len: 4, ids, caption_image }
+}
+
+#[test]
+fn the_same_seed_trains_the_same_model_and_the_stop_flag_keeps_a_model() {
+    let model = ModelConfig { feature_dim: 5, image_hidden: None, vocab_size: 8, word_dim: 3, joint_dim: 4 };
+    let embedding: Vec<f32> = (0..24).map(|i| (i as f32 * 0.37).sin()).collect();
+    let config =
+        TrainConfig { epochs: 3, batch_size: 6, mining: Mining::Easy, word_dropout: 0.2, ..TrainConfig::default() };
+    let run = |config: TrainConfig| {
+        let (model, embedding) = (model.clone(), embedding.clone());
+        let job = Job::spawn("test-train", 1024, None, move |cx| {
+            let t = trainer::train(&model, &embedding, &config, &synthetic_pairs(1, 20), &synthetic_pairs(2, 6), &cx)?;
+            let w = t.weights.data().lock().unwrap()["image.layer0.weight"].as_tensor().flatten_all().unwrap();
+            Ok::<_, glimpse::Error>((t.history.iter().map(|e| e.loss).collect::<Vec<_>>(), w.to_vec1::<f32>().unwrap()))
+        })
+        .unwrap();
+        collect(job).1.unwrap()
+    };
+    let a = run(config.clone());
+    let b = run(config.clone());
+    assert_eq!(a, b);
+    let c = run(TrainConfig { seed: 2, ..config.clone() });
+    assert_ne!(a.0, c.0);
+
+    // Stopped after the first step: a one-slot channel keeps the worker within two steps of
+    // the events read, so it cannot have finished the 7-step first epoch.
+    let job = Job::spawn("test-stop", 1, None, move |cx| {
+        trainer::train(&model, &embedding, &config, &synthetic_pairs(1, 20), &synthetic_pairs(2, 6), &cx)
+            .map(|t| (t.stopped, t.best_epoch, t.history.len()))
+    })
+    .unwrap();
+    let first = job.events().recv().unwrap();
+    assert!(matches!(first, TrainEvent::Step { epoch: 1, step: 1, .. }), "{first:?}");
+    job.stop();
+    let (stopped, best, epochs) = job.wait().unwrap().unwrap();
+    assert_eq!(epochs, 0);
+    assert!(stopped && best == 0);
+}
