@@ -351,9 +351,37 @@ fn search_and_similar_print_the_documented_json() {
     let (code, _, err) = run(&["similar", "--after", "yesterday", copied[0].to_str().unwrap()]);
     assert_eq!(code, Some(2));
     assert!(err.contains("YYYY-MM-DD"), "{err}");
-    let (code, _, err) = run(&["search", "a dog running through water"]);
-    assert_eq!(code, Some(2));
-    assert!(err.contains("needs a text model"), "{err}");
+    let (code, out, err) = run(&["search", "--json", "-k", "8", "a dog running through water"]);
+    assert_eq!(code, Some(0), "the shipped text model answers text queries: {err}");
+    assert_eq!(serde_json::from_str::<Vec<serde_json::Value>>(&out).unwrap().len(), 8);
+}
+
+#[test]
+fn a_text_query_finds_the_dogs_in_water_among_the_shared_photos() {
+    let shared = need_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let idx = dir.path().join("library.glimpse");
+    let glimpse = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_glimpse")).args(args).arg("--index").arg(&idx).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    glimpse(&["index", shared.join("photos").to_str().unwrap()]);
+    let hits: Vec<serde_json::Value> =
+        serde_json::from_str(&glimpse(&["search", "--json", "-k", "5", "a dog running through water"])).unwrap();
+    // The photos' own Flickr8k captions say what they show.
+    let captions = std::fs::read_to_string(shared.join("flickr8k/Flickr8k_text/Flickr8k.token.txt")).unwrap_or_default();
+    if captions.is_empty() {
+        eprintln!("skipped: ../shared/flickr8k is not here");
+        return;
+    }
+    let about = |hit: &serde_json::Value, word: &str| {
+        let name = std::path::Path::new(hit["path"].as_str().unwrap()).file_name().unwrap().to_string_lossy().into_owned();
+        captions.lines().filter(|l| l.starts_with(&format!("{name}#"))).any(|l| l.to_lowercase().contains(word))
+    };
+    let dogs = hits.iter().filter(|h| about(h, "dog")).count();
+    let water = hits.iter().filter(|h| about(h, "water") || about(h, "pool") || about(h, "ocean") || about(h, "swim")).count();
+    assert!(dogs >= 4 && water >= 3, "top-5 for 'a dog running through water': {dogs} dogs, {water} in water: {hits:?}");
 }
 
 #[test]
