@@ -370,18 +370,24 @@ fn a_text_query_finds_the_dogs_in_water_among_the_shared_photos() {
     let hits: Vec<serde_json::Value> =
         serde_json::from_str(&glimpse(&["search", "--json", "-k", "5", "a dog running through water"])).unwrap();
     // The photos' own Flickr8k captions say what they show.
-    let captions = std::fs::read_to_string(shared.join("flickr8k/Flickr8k_text/Flickr8k.token.txt")).unwrap_or_default();
+    let captions =
+        std::fs::read_to_string(shared.join("flickr8k/Flickr8k_text/Flickr8k.token.txt")).unwrap_or_default();
     if captions.is_empty() {
         eprintln!("skipped: ../shared/flickr8k is not here");
         return;
     }
     let about = |hit: &serde_json::Value, word: &str| {
-        let name = std::path::Path::new(hit["path"].as_str().unwrap()).file_name().unwrap().to_string_lossy().into_owned();
+        let name =
+            std::path::Path::new(hit["path"].as_str().unwrap()).file_name().unwrap().to_string_lossy().into_owned();
         captions.lines().filter(|l| l.starts_with(&format!("{name}#"))).any(|l| l.to_lowercase().contains(word))
     };
     let dogs = hits.iter().filter(|h| about(h, "dog")).count();
-    let water = hits.iter().filter(|h| about(h, "water") || about(h, "pool") || about(h, "ocean") || about(h, "swim")).count();
-    assert!(dogs >= 4 && water >= 3, "top-5 for 'a dog running through water': {dogs} dogs, {water} in water: {hits:?}");
+    let water =
+        hits.iter().filter(|h| about(h, "water") || about(h, "pool") || about(h, "ocean") || about(h, "swim")).count();
+    assert!(
+        dogs >= 4 && water >= 3,
+        "top-5 for 'a dog running through water': {dogs} dogs, {water} in water: {hits:?}"
+    );
 }
 
 #[test]

@@ -5,15 +5,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use glimpse::engine::ProjectionHead;
 use glimpse::index::feedback::Rocchio;
 use glimpse::index::filter::{Filter, SortOrder, parse_date};
 use glimpse::index::library::{Library, Ranked, SearchOptions, embed_photo};
-use glimpse::engine::ProjectionHead;
 use glimpse::index::query::{self, QueryPart, Term};
-use glimpse::train::export::JointManifest;
-use glimpse::train::exported::{ExportedModel, default_model_dir};
 use glimpse::index::store::bytes_path;
 use glimpse::index::update::{self, IndexEvent, IndexOptions};
+use glimpse::train::export::JointManifest;
+use glimpse::train::exported::{ExportedModel, default_model_dir};
 use serde_json::json;
 
 use crate::Cli;
@@ -278,10 +278,13 @@ impl RankingArgs {
         let (matrix, mut q) = match (parts, &text_model) {
             (Some(parts), Some(model)) => {
                 let dir = &model.dir;
-                let head = ProjectionHead::open(cli.runtime()?, &dir.join(&model.manifest.image_head.file), &cli.session_options())?;
-                let encode = |text: &str| -> glimpse::Result<Vec<f32>> {
-                    Ok(model.embed_texts(&[text])?.row(0).to_vec())
-                };
+                let head = ProjectionHead::open(
+                    cli.runtime()?,
+                    &dir.join(&model.manifest.image_head.file),
+                    &cli.session_options(),
+                )?;
+                let encode =
+                    |text: &str| -> glimpse::Result<Vec<f32>> { Ok(model.embed_texts(&[text])?.row(0).to_vec()) };
                 let q = library.joint_query_vector(parts, &backbone, &head, &encode)?;
                 let Some(joint) = library.joint.as_ref() else {
                     anyhow::bail!("the library has no vectors for the text model yet: run `glimpse index`");
