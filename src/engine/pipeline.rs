@@ -89,6 +89,18 @@ pub struct EmbedReport {
     pub elapsed: Duration,
 }
 
+/// Decoders run at a lower priority than the inference threads, so that on a machine with
+/// few cores they fill the gaps between ONNX Runtime's operators instead of delaying them.
+#[allow(unsafe_code)]
+fn lower_priority() {
+    // SAFETY: on Linux `setpriority(PRIO_PROCESS, 0, …)` changes the niceness of the calling
+    // thread only; it touches no memory. Failure leaves the priority as it was.
+    #[cfg(target_os = "linux")]
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+    }
+}
+
 type PreparedItem = (usize, Result<super::preprocess::Prepared>);
 
 /// Starts embedding `paths` in the background; events arrive as photos finish (not in
@@ -124,6 +136,7 @@ fn run(
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("glimpse-decode-{i}"))
+        .start_handler(|_| lower_priority())
         .build()
         .map_err(|e| Error::Invalid(format!("could not start the decoding threads: {e}")))?;
     let (tx, rx) = crossbeam_channel::bounded::<PreparedItem>(2 * batch_size);
