@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use glimpse::bench::embed::{self, photos_in};
-use glimpse::engine::EmbedOptions;
+use glimpse::engine::{EmbedOptions, Runtime};
 
 use crate::Cli;
 
@@ -68,22 +68,51 @@ pub struct EmbedArgs {
 pub fn run(cli: &Cli, command: &BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
         BenchCommand::Embed(args) => embed_bench(cli, args),
-        BenchCommand::Search(args) => search_bench(args),
+        BenchCommand::Search(args) => search_bench(cli, args),
     }
 }
 
-fn search_bench(args: &SearchArgs) -> anyhow::Result<ExitCode> {
+fn search_bench(cli: &Cli, args: &SearchArgs) -> anyhow::Result<ExitCode> {
     let mut latencies = Vec::new();
     for &n in &args.sizes {
         eprintln!("searching {n} vectors of {}…", args.dim);
         latencies.push(glimpse::bench::search::latency(n, args.dim, args.queries));
     }
+    // Text encoding of a query through the shipped model, as `glimpse search` runs it.
+    let text = match glimpse::train::exported::default_model_dir() {
+        Some(dir) => {
+            let model = glimpse::train::exported::ExportedModel::open(
+                Runtime::load(cli.ort_lib.as_deref())?,
+                &dir,
+                &cli.session_options(),
+            )?;
+            let queries = ["a dog running through water", "two children playing on a beach", "a man riding a bike"];
+            let mut times: Vec<f64> = (0..args.queries.max(1))
+                .map(|i| {
+                    let started = std::time::Instant::now();
+                    let _ = model.embed_texts(&[queries[i % queries.len()]]);
+                    started.elapsed().as_secs_f64() * 1000.0
+                })
+                .collect();
+            times.sort_by(f64::total_cmp);
+            Some(times[times.len() / 2])
+        }
+        None => None,
+    };
     eprintln!("writing and opening an index of {} photos…", args.open_photos);
     let tmp = tempfile::tempdir()?;
     let open = glimpse::bench::search::open_cost(args.open_photos, 1280, args.dim, tmp.path())?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"latency": latencies, "open": open}))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"latency": latencies, "open": open, "text_encoding_p50_ms": text})
+            )?
+        );
     } else {
+        if let Some(t) = text {
+            println!("text encoding of a query (shipped model): p50 {t:.2} ms");
+        }
         for l in &latencies {
             println!("{:>9} vectors × {}: p50 {:7.2} ms  p99 {:7.2} ms", l.vectors, l.dim, l.p50_ms, l.p99_ms);
         }
