@@ -11,6 +11,7 @@
 
 pub mod bench;
 pub mod dataset;
+pub mod durable;
 pub mod engine;
 pub mod error;
 pub mod index;

@@ -8,12 +8,12 @@
 //! with a reason; nothing is guessed from a damaged file.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::hash::ContentHash;
+use crate::durable::write_atomically;
 use crate::{Error, Result};
 
 /// First bytes of every index file.
@@ -246,22 +246,6 @@ impl Index {
         header.extend_from_slice(blake3::hash(&payload).as_bytes());
         write_atomically(&self.path, &[&header, &payload])
     }
-}
-
-/// Writes `parts` to `path` through a temporary file, fsync and rename.
-pub fn write_atomically(path: &Path, parts: &[&[u8]]) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
-    for part in parts {
-        tmp.write_all(part).map_err(|e| Error::io(tmp.path(), e))?;
-    }
-    tmp.as_file().sync_all().map_err(|e| Error::io(tmp.path(), e))?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 #[cfg(test)]

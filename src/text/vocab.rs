@@ -7,7 +7,6 @@
 //! queries alike.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -339,15 +338,7 @@ impl Vocab {
 
     /// Writes the vocabulary to `path` atomically (temporary file, fsync, rename).
     pub fn save(&self, path: &Path) -> Result<()> {
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
-        tmp.write_all(self.to_json().as_bytes()).map_err(|e| Error::io(tmp.path(), e))?;
-        tmp.as_file().sync_all().map_err(|e| Error::io(tmp.path(), e))?;
-        tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-        Ok(())
+        crate::durable::write_atomically(path, &[self.to_json().as_bytes()])
     }
 
     /// Reads a vocabulary written by [`Vocab::save`].

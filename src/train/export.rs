@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use super::eval::Metrics;
 use super::model::{ImageHead, ModelConfig, NORM_EPS, TextEncoder, TwoTower, candle_err};
 use super::trainer::TrainConfig;
-use super::write_atomically;
+use crate::durable::write_atomically;
 use crate::engine::BackboneModel;
 use crate::onnx::graph::Attr;
 use crate::onnx::{Dim, GraphBuilder};

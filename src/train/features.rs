@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::write_atomically;
+use crate::durable::write_atomically;
 use crate::engine::pipeline::{self, EmbedEvent, EmbedOptions};
 use crate::engine::{Backbone, BackboneModel};
 use crate::{Error, Result};

@@ -21,24 +21,3 @@ pub mod model;
 pub mod recipe;
 pub mod rng;
 pub mod trainer;
-
-use std::io::Write;
-use std::path::Path;
-
-use crate::{Error, Result};
-
-/// Writes `parts` to `path` through a temporary file, fsync and rename.
-pub(crate) fn write_atomically(path: &Path, parts: &[&[u8]]) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
-    for part in parts {
-        tmp.write_all(part).map_err(|e| Error::io(tmp.path(), e))?;
-    }
-    tmp.as_file().sync_all().map_err(|e| Error::io(tmp.path(), e))?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
