@@ -2,7 +2,7 @@
 # Sets up, builds and runs Glimpse.
 # With arguments: runs `glimpse ARGS…`. With none (until the desktop window lands): checks
 # the installation, indexes the sample photos beside the checkout (../shared/photos) into the
-# default library, and shows the photos most like the dog photo.
+# default library, and searches them for "a dog running through water".
 # Usage: scripts/run.sh [glimpse arguments…]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +15,7 @@ fi
 "$glimpse" doctor
 if [ -d ../shared/photos ]; then
   "$glimpse" index ../shared/photos
-  echo "Photos that look most like ../shared/photos/1130369873_d80a1aa59c.jpg (a dog):"
-  exec "$glimpse" similar ../shared/photos/1130369873_d80a1aa59c.jpg
+  echo 'glimpse search "a dog running through water":'
+  exec "$glimpse" search "a dog running through water"
 fi
-echo "Next: scripts/run.sh index ~/Pictures, then scripts/run.sh similar PHOTO"
+echo 'Next: scripts/run.sh index ~/Pictures, then scripts/run.sh search "a dog on a beach"'
