@@ -147,8 +147,9 @@ impl Library {
             .collect()
     }
 
-    /// The query vector of parsed query terms: the weighted sum of each term's unit vector.
-    /// Text terms need a text model, which this library version does not have yet.
+    /// The query vector of parsed query terms in backbone-feature space: the weighted sum of
+    /// each photo term's unit vector. Text terms need the joint space
+    /// ([`Library::joint_query_vector`]); here they are an error that says so.
     pub fn query_vector(&self, parts: &[QueryPart], backbone: &Backbone) -> Result<Vec<f32>> {
         if backbone.model().manifest.sha256 != self.index.data.model_id {
             return Err(Error::Invalid(format!(
@@ -157,20 +158,12 @@ impl Library {
                 backbone.model().manifest.name
             )));
         }
-        let mut sum = vec![0.0f32; self.index.data.feature_dim];
-        for part in parts {
-            let mut v = match &part.term {
-                Term::Photo(path) => embed_photo(backbone, path)?,
-                Term::Text(text) => {
-                    return Err(Error::Invalid(format!(
-                        "text search (\"{text}\") needs a text model, and none is installed yet; search by photo works now: `glimpse similar PHOTO`, or a query of photo terms like `./a.jpg - ./b.jpg`"
-                    )));
-                }
-            };
-            normalize(&mut v);
-            sum.iter_mut().zip(&v).for_each(|(s, x)| *s += part.weight * x);
-        }
-        Ok(sum)
+        weighted_sum(parts, self.index.data.feature_dim, |term| match term {
+            Term::Photo(path) => embed_photo(backbone, path),
+            Term::Text(text) => Err(Error::Invalid(format!(
+                "text search (\"{text}\") needs a text model, and none is installed yet; search by photo works now: `glimpse similar PHOTO`, or a query of photo terms like `./a.jpg - ./b.jpg`"
+            ))),
+        })
     }
 }
 
@@ -191,29 +184,34 @@ impl Library {
                 "the library has no vectors for this text model yet: run `glimpse index` (it projects the stored features; no photo is decoded again)".into(),
             ));
         }
-        let mut sum = vec![0.0f32; head.out_dim()];
-        for part in parts {
-            let mut v = match &part.term {
-                Term::Text(text) => encode_text(text)?,
-                Term::Photo(path) => {
-                    let features = embed_photo(backbone, path)?;
-                    let row = ndarray::Array2::from_shape_vec((1, features.len()), features)
-                        .map_err(|e| Error::Invalid(e.to_string()))?;
-                    head.project(row.view())?.pop().unwrap_or_default()
-                }
-            };
-            if v.len() != sum.len() {
-                return Err(Error::Invalid(format!(
-                    "a query term gave a {}-long vector; the joint space is {}-long",
-                    v.len(),
-                    sum.len()
-                )));
+        weighted_sum(parts, head.out_dim(), |term| match term {
+            Term::Text(text) => encode_text(text),
+            Term::Photo(path) => {
+                let features = embed_photo(backbone, path)?;
+                let row = ndarray::Array2::from_shape_vec((1, features.len()), features)
+                    .map_err(|e| Error::Invalid(e.to_string()))?;
+                Ok(head.project(row.view())?.pop().unwrap_or_default())
             }
-            normalize(&mut v);
-            sum.iter_mut().zip(&v).for_each(|(s, x)| *s += part.weight * x);
-        }
-        Ok(sum)
+        })
     }
+}
+
+/// The weighted sum of each term's unit vector, the terms' vectors coming from `vector_of`;
+/// a vector of another length than `dim` is an error naming both.
+fn weighted_sum(parts: &[QueryPart], dim: usize, vector_of: impl Fn(&Term) -> Result<Vec<f32>>) -> Result<Vec<f32>> {
+    let mut sum = vec![0.0f32; dim];
+    for part in parts {
+        let mut v = vector_of(&part.term)?;
+        if v.len() != dim {
+            return Err(Error::Invalid(format!(
+                "a query term gave a {}-long vector; the search space is {dim}-long",
+                v.len()
+            )));
+        }
+        normalize(&mut v);
+        sum.iter_mut().zip(&v).for_each(|(s, x)| *s += part.weight * x);
+    }
+    Ok(sum)
 }
 
 /// Backbone features of one photo (which may be outside the library).
