@@ -9,11 +9,13 @@
 //!
 //! The `glimpse` binary and the desktop app call only this public API.
 
+pub mod app;
 pub mod bench;
 pub mod dataset;
 pub mod durable;
 pub mod engine;
 pub mod error;
+pub mod finder;
 pub mod index;
 pub mod job;
 pub mod locations;

@@ -16,18 +16,7 @@ use glimpse::train::recipe::{self, Flickr8kTraining};
 use glimpse::train::trainer::{self, Pairs, Schedule, TrainConfig, TrainEvent};
 use ndarray::Array2;
 
-use crate::util::{TinySpec, write_tiny_backbone};
-
-const COLOURS: [(&str, [u8; 3]); 8] = [
-    ("red", [220, 30, 30]),
-    ("green", [30, 200, 40]),
-    ("blue", [30, 40, 220]),
-    ("yellow", [230, 220, 30]),
-    ("white", [245, 245, 245]),
-    ("black", [10, 10, 10]),
-    ("purple", [140, 30, 160]),
-    ("cyan", [30, 220, 220]),
-];
+use crate::util::{COLOURS, TinySpec, tiny_flickr8k, tiny_glove, write_tiny_backbone};
 
 fn cpu() -> SessionOptions {
     SessionOptions { provider: ProviderChoice::Cpu, intra_threads: 1 }
@@ -37,52 +26,6 @@ fn tiny_backbone(dir: &Path) -> Backbone {
     let spec = TinySpec { dim: 6, ..TinySpec::default() };
     let folder = write_tiny_backbone(dir, "tiny", &spec);
     Backbone::open(Runtime::load(None).unwrap(), BackboneModel::open(&folder).unwrap(), &cpu()).unwrap()
-}
-
-/// An official-layout Flickr8k: per colour a train photo `<c>_0.jpg` and a dev photo
-/// `<c>_1.jpg` (a slightly different shade), five captions each.
-fn tiny_flickr8k(dir: &Path) -> PathBuf {
-    let root = dir.join("flickr8k");
-    let photos = root.join("Flicker8k_Dataset");
-    let text = root.join("Flickr8k_text");
-    std::fs::create_dir_all(&photos).unwrap();
-    std::fs::create_dir_all(&text).unwrap();
-    let (mut tokens, mut train, mut dev) = (String::new(), String::new(), String::new());
-    for (name, rgb) in COLOURS {
-        for i in 0..2u8 {
-            let file = format!("{name}_{i}.jpg");
-            let shade = rgb.map(|c| c.saturating_add(i * 8));
-            image::RgbImage::from_pixel(24, 16, image::Rgb(shade)).save(photos.join(&file)).unwrap();
-            let captions = [
-                format!("A {name} square ."),
-                format!("a plain {name} picture"),
-                format!("The colour is {name}"),
-                format!("something {name}"),
-                format!("{name} , all {name} !"),
-            ];
-            for (k, c) in captions.iter().enumerate() {
-                tokens.push_str(&format!("{file}#{k}\t{c}\n"));
-            }
-            if i == 0 { &mut train } else { &mut dev }.push_str(&format!("{file}\n"));
-        }
-    }
-    std::fs::write(text.join("Flickr8k.token.txt"), tokens).unwrap();
-    std::fs::write(text.join("Flickr_8k.trainImages.txt"), train).unwrap();
-    std::fs::write(text.join("Flickr_8k.devImages.txt"), dev).unwrap();
-    root
-}
-
-/// A GloVe file with 8-d vectors for the colour words and a few others; "cyan" is left out.
-fn tiny_glove(dir: &Path) -> PathBuf {
-    let mut text = String::new();
-    let words = ["red", "green", "blue", "yellow", "white", "black", "purple", "square", "plain", "picture", "the"];
-    for (w, word) in words.iter().enumerate() {
-        let v: Vec<String> = (0..8).map(|d| format!("{:.3}", ((w * 7 + d * 3) % 11) as f32 / 10.0 - 0.5)).collect();
-        text.push_str(&format!("{word} {}\n", v.join(" ")));
-    }
-    let path = dir.join("glove.8d.txt");
-    std::fs::write(&path, text).unwrap();
-    path
 }
 
 fn collect<R: Send + 'static>(job: Job<TrainEvent, R>) -> (Vec<TrainEvent>, R) {

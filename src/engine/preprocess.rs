@@ -99,6 +99,16 @@ impl Preprocess {
         Ok(Prepared { tensor: self.normalize(&square), width: decoded.width, height: decoded.height, thumbnail })
     }
 
+    /// A photo for display (the app's preview): decoded like the backbone's input (EXIF
+    /// orientation, alpha over white, pixel limit, reduced-size IDCT for big JPEGs) and fitted
+    /// within `side` pixels.
+    pub fn display_path(&self, path: &Path, side: u32) -> Result<RgbImage> {
+        let bytes = std::fs::read(path).map_err(|e| Error::photo(path, format!("cannot read: {e}")))?;
+        let for_display = Preprocess { size: 1, thumbnail: Some(side), ..self.clone() };
+        let decoded = for_display.decode(&bytes).map_err(|reason| Error::photo(path, reason))?;
+        fit_within(&decoded.rgb, side).map_err(|reason| Error::photo(path, reason))
+    }
+
     /// Normalises an RGB image of exactly `size × size` into a CHW tensor.
     pub fn normalize(&self, square: &RgbImage) -> Vec<f32> {
         let plane = (square.width() * square.height()) as usize;

@@ -66,6 +66,17 @@ impl Metrics {
 /// `n_images × dim`, `captions` is `n_captions × dim` (both unit rows, row-major), and
 /// `caption_image[c]` is the photo of caption c.
 pub fn evaluate(images: &[f32], captions: &[f32], dim: usize, caption_image: &[usize]) -> Result<Metrics> {
+    Ok(evaluate_with_ranks(images, captions, dim, caption_image)?.0)
+}
+
+/// [`evaluate`], and each caption's text→image rank of its own photo (1 is best): what the
+/// annotator view shows beside every caption.
+pub fn evaluate_with_ranks(
+    images: &[f32],
+    captions: &[f32],
+    dim: usize,
+    caption_image: &[usize],
+) -> Result<(Metrics, Vec<usize>)> {
     let n_img = images.len() / dim.max(1);
     let n_cap = caption_image.len();
     if dim == 0 || images.len() != n_img * dim || captions.len() != n_cap * dim || n_img == 0 {
@@ -86,7 +97,9 @@ pub fn evaluate(images: &[f32], captions: &[f32], dim: usize, caption_image: &[u
         best_i2t[img] = best_i2t[img].min(rank);
     }
     let i2t: Vec<usize> = best_i2t.into_iter().filter(|&r| r != usize::MAX).collect();
-    Ok(Metrics { images: n_img, captions: n_cap, t2i: Recall::from_ranks(&t2i), i2t: Recall::from_ranks(&i2t) })
+    let metrics =
+        Metrics { images: n_img, captions: n_cap, t2i: Recall::from_ranks(&t2i), i2t: Recall::from_ranks(&i2t) };
+    Ok((metrics, t2i))
 }
 
 /// `a · bᵀ`, row-major `[n_a, n_b]`.

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use ndarray::Array2;
 
-use super::eval::{Metrics, evaluate};
+use super::eval::{Metrics, evaluate_with_ranks};
 use super::export::{JointManifest, TrainingRecord, export};
 use super::exported::ExportedModel;
 use super::features::{FeatureCache, PhotoFeatures};
@@ -211,11 +211,32 @@ pub fn evaluate_exported(
     cache_dir: &std::path::Path,
     cx: &JobContext<TrainEvent>,
 ) -> Result<Metrics> {
+    let items = Flickr8k::open(flickr8k)?.split(split)?;
+    Ok(rank_captions(model, backbone, &items, cache_dir, cx)?.metrics)
+}
+
+/// Where a model ranks each caption's photo among a split's photos.
+#[derive(Clone, Debug)]
+pub struct CaptionRanks {
+    /// Recalls over the whole split.
+    pub metrics: Metrics,
+    /// `ranks[i][c]`: the text→image rank (1 is best) of `items[i]`'s photo for its caption
+    /// `c`; empty for a photo whose features could not be computed.
+    pub ranks: Vec<Vec<usize>>,
+}
+
+/// Runs `items` through an exported model exactly as search does and ranks every caption's
+/// photo among all of `items`' photos.
+pub fn rank_captions(
+    model: &ExportedModel,
+    backbone: &Backbone,
+    items: &[ImageCaptions],
+    cache_dir: &std::path::Path,
+    cx: &JobContext<TrainEvent>,
+) -> Result<CaptionRanks> {
     model.check_backbone(backbone.model())?;
-    let data = Flickr8k::open(flickr8k)?;
-    let items = data.split(split)?;
     let mut cache = FeatureCache::open(cache_dir, &backbone.model().clone());
-    let features = split_features(&mut cache, backbone, &items, cx)?;
+    let features = split_features(&mut cache, backbone, items, cx)?;
     let (dim, kept) = (features.dim, features.kept.clone());
     let features = Array2::from_shape_vec((kept.len(), dim), features.data)
         .map_err(|e| Error::Invalid(format!("feature matrix: {e}")))?;
@@ -233,5 +254,11 @@ pub fn evaluate_exported(
         captions.extend(model.embed_texts(chunk)?.iter().copied());
     }
     let images: Vec<f32> = images.iter().copied().collect();
-    evaluate(&images, &captions, model.dim(), &caption_image)
+    let (metrics, flat) = evaluate_with_ranks(&images, &captions, model.dim(), &caption_image)?;
+    let mut ranks = vec![Vec::new(); items.len()];
+    let mut flat = flat.into_iter();
+    for &i in &kept {
+        ranks[i] = flat.by_ref().take(items[i].captions.len()).collect();
+    }
+    Ok(CaptionRanks { metrics, ranks })
 }

@@ -1,19 +1,16 @@
 //! `glimpse index`, `status`, `search` and `similar`: the photo library from the command line.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use glimpse::engine::ProjectionHead;
-use glimpse::index::feedback::Rocchio;
+use glimpse::finder::{Feedback, Finder, Query, projection_head_for};
 use glimpse::index::filter::{Filter, SortOrder, parse_date};
-use glimpse::index::library::{Library, Ranked, SearchOptions, embed_photo};
-use glimpse::index::query::{self, QueryPart, Term};
+use glimpse::index::library::{Ranked, SearchOptions};
+use glimpse::index::query;
 use glimpse::index::store::bytes_path;
 use glimpse::index::update::{self, IndexEvent, IndexOptions};
-use glimpse::train::export::JointManifest;
-use glimpse::train::exported::{ExportedModel, default_model_dir};
 use serde_json::json;
 
 use crate::Cli;
@@ -72,20 +69,7 @@ pub fn index(cli: &Cli, args: &IndexArgs) -> anyhow::Result<ExitCode> {
         ..IndexOptions::default()
     };
     options.embed.batch_size = args.batch;
-    if let Some(dir) = args.model.clone().or_else(default_model_dir) {
-        let manifest = JointManifest::load(&dir)?;
-        if manifest.backbone.sha256 == backbone.model().manifest.sha256 {
-            let head = dir.join(&manifest.image_head.file);
-            options.head = Some(ProjectionHead::open(cli.runtime()?, &head, &cli.session_options())?);
-        } else if args.model.is_some() {
-            anyhow::bail!(
-                "the text model in {} was trained on the backbone '{}', not '{}'",
-                dir.display(),
-                manifest.backbone.name,
-                backbone.model().manifest.name
-            );
-        }
-    }
+    options.head = projection_head_for(cli.runtime()?, &backbone, args.model.as_deref(), &cli.session_options())?;
     if args.dirs.is_empty() && !path.exists() {
         anyhow::bail!("name the folders to index: glimpse index ~/Pictures");
     }
@@ -259,50 +243,16 @@ impl RankingArgs {
         Ok(SearchOptions { k: self.k, filter, sort: self.sort.parse::<SortOrder>()?, pool: self.pool })
     }
 
-    /// Opens the library, makes the query vector, applies feedback, prints the ranking.
-    /// `parts` are the query's terms, or `None` for `similar` (backbone-feature space).
-    fn run(&self, cli: &Cli, parts: Option<&[QueryPart]>, photo: Option<&Path>) -> anyhow::Result<ExitCode> {
+    /// Opens the library with its models, ranks it against `query` moved by the feedback
+    /// options, prints the ranking.
+    fn run(&self, cli: &Cli, query: Query) -> anyhow::Result<ExitCode> {
         let options = self.options()?;
-        let library = Library::open(&self.index.path())?;
-        let backbone = cli.backbone(Some(&library.index.data.backbone))?;
-        let wants_text = parts.is_some_and(|p| p.iter().any(|t| matches!(t.term, Term::Text(_))));
-        let text_model = match (parts, default_model_dir()) {
-            (Some(_), Some(dir)) if library.joint.is_some() || wants_text => {
-                Some(ExportedModel::open(cli.runtime()?, &dir, &cli.session_options())?)
-            }
-            (Some(_), None) if wants_text => anyhow::bail!(
-                "text search needs a text model and none is installed: train one with `glimpse train` and copy it to models/text, or search by photo"
-            ),
-            _ => None,
-        };
-        let (matrix, mut q) = match (parts, &text_model) {
-            (Some(parts), Some(model)) => {
-                let dir = &model.dir;
-                let head = ProjectionHead::open(
-                    cli.runtime()?,
-                    &dir.join(&model.manifest.image_head.file),
-                    &cli.session_options(),
-                )?;
-                let encode =
-                    |text: &str| -> glimpse::Result<Vec<f32>> { Ok(model.embed_texts(&[text])?.row(0).to_vec()) };
-                let q = library.joint_query_vector(parts, &backbone, &head, &encode)?;
-                let Some(joint) = library.joint.as_ref() else {
-                    anyhow::bail!("the library has no vectors for the text model yet: run `glimpse index`");
-                };
-                (joint, q)
-            }
-            (Some(parts), None) => (library.features(), library.query_vector(parts, &backbone)?),
-            (None, _) => {
-                let photo = photo.ok_or_else(|| anyhow::anyhow!("no photo given"))?;
-                (library.features(), embed_photo(&backbone, photo)?)
-            }
-        };
-        if !self.more_like.is_empty() || !self.less_like.is_empty() {
-            let good = library.vectors_of(matrix, &self.more_like)?;
-            let bad = library.vectors_of(matrix, &self.less_like)?;
-            q = Rocchio::default().apply(&q, &good, &bad);
+        let finder = Finder::open(&self.index.path(), cli.runtime()?, &cli.session_options(), None)?;
+        if let Some(notice) = finder.backbone().notice() {
+            eprintln!("note: {notice}");
         }
-        print_ranked(&library.search_in(matrix, &q, &options), self.json)?;
+        let feedback = Feedback { good: self.more_like.clone(), bad: self.less_like.clone() };
+        print_ranked(&finder.search(&query, &options, &feedback)?, self.json)?;
         Ok(ExitCode::SUCCESS)
     }
 }
@@ -321,10 +271,9 @@ fn print_ranked(ranked: &[Ranked], json: bool) -> anyhow::Result<()> {
 }
 
 pub fn search(cli: &Cli, args: &SearchArgs) -> anyhow::Result<ExitCode> {
-    let parts = query::parse(&args.query)?;
-    args.ranking.run(cli, Some(&parts), None)
+    args.ranking.run(cli, Query::Terms(query::parse(&args.query)?))
 }
 
 pub fn similar(cli: &Cli, args: &SimilarArgs) -> anyhow::Result<ExitCode> {
-    args.ranking.run(cli, None, Some(&args.photo))
+    args.ranking.run(cli, Query::LooksLike(args.photo.clone()))
 }

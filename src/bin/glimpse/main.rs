@@ -31,12 +31,15 @@ struct Cli {
     /// Threads ONNX Runtime may use (0 = one per core).
     #[arg(long, global = true, default_value_t = 0)]
     threads: usize,
+    /// What to do; with none, the desktop window opens.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Open the desktop window (the default when no command is given).
+    App(AppArgs),
     /// Check that ONNX Runtime and the models are installed and work; exits 0 only when all is well.
     Doctor(doctor::Args),
     /// Compute backbone features (or, with --classify, ImageNet labels) for photos.
@@ -81,8 +84,40 @@ impl Cli {
     }
 }
 
+/// Options of `glimpse app`.
+#[derive(clap::Args, Debug, Default)]
+struct AppArgs {
+    /// The index file to use instead of the remembered one.
+    #[arg(long, value_name = "PATH")]
+    index: Option<PathBuf>,
+    /// The Flickr8k folder for the training panel and the annotator.
+    #[arg(long, value_name = "DIR")]
+    flickr8k: Option<PathBuf>,
+    /// The GloVe file for the training panel.
+    #[arg(long, value_name = "FILE")]
+    glove: Option<PathBuf>,
+    /// Start from the default settings instead of the remembered ones.
+    #[arg(long)]
+    fresh_settings: bool,
+}
+
+fn app(cli: &Cli, args: &AppArgs) -> anyhow::Result<ExitCode> {
+    let startup = glimpse::app::Startup {
+        index: args.index.clone(),
+        ort_lib: cli.ort_lib.clone(),
+        flickr8k: args.flickr8k.clone(),
+        glove: args.glove.clone(),
+        fresh_settings: args.fresh_settings,
+        ..Default::default()
+    };
+    glimpse::app::run(startup)?;
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
-    match &cli.command {
+    let Some(command) = &cli.command else { return app(cli, &AppArgs::default()) };
+    match command {
+        Command::App(args) => app(cli, args),
         Command::Doctor(args) => doctor::run(cli, args),
         Command::Embed(args) => embed::run(cli, args),
         Command::Index(args) => library::index(cli, args),

@@ -1,0 +1,155 @@
+//! The annotator view: Flickr8k photos beside their five captions, filtered by split and by
+//! words, with where the current model ranks each caption's photo (a quick way to find the
+//! captions it gets wrong).
+
+use eframe::egui;
+
+use super::GlimpseApp;
+use super::images::Slot;
+use super::logic::Command;
+use crate::dataset::Split;
+
+/// Decoded size of the annotator's photo.
+const PHOTO_SIDE: u32 = 640;
+
+/// Draws the view.
+pub fn show(app: &mut GlimpseApp, ui: &mut egui::Ui) {
+    controls(app, ui);
+    let an = &app.state.annotator;
+    if let Some(error) = &an.error {
+        ui.colored_label(ui.visuals().error_fg_color, error);
+    }
+    if an.items.is_empty() {
+        ui.add_space(20.0);
+        ui.label("Choose the Flickr8k folder (the same one the training panel uses), pick a split and load it.");
+        return;
+    }
+    ui.separator();
+    let visible = visible_items(app);
+    egui::Panel::left("annotator-list").default_size(260.0).show(ui, |ui| {
+        ui.label(format!("{} photos", visible.len()));
+        egui::ScrollArea::vertical().auto_shrink([false, false]).show_rows(ui, 18.0, visible.len(), |ui, range| {
+            for &i in &visible[range] {
+                let item = &app.state.annotator.items[i];
+                let worst = app.state.annotator.ranks.as_ref().and_then(|r| r.ranks[i].iter().max().copied());
+                let text = match worst {
+                    Some(rank) => format!("{}  (worst rank {rank})", item.image),
+                    None => item.image.clone(),
+                };
+                if ui.selectable_label(app.state.annotator.selected == Some(i), text).clicked() {
+                    app.state.annotator.selected = Some(i);
+                }
+            }
+        });
+    });
+    egui::CentralPanel::default_margins().show(ui, |ui| detail(app, ui));
+}
+
+fn controls(app: &mut GlimpseApp, ui: &mut egui::Ui) {
+    ui.horizontal(|ui| {
+        let label = ui.label("Flickr8k folder");
+        ui.add(egui::TextEdit::singleline(&mut app.settings.flickr8k).desired_width(320.0)).labelled_by(label.id);
+        if ui.button("Choose…").clicked() {
+            app.send(Command::PickFlickr8k);
+        }
+        let label = ui.label("Split");
+        let an = &mut app.state.annotator;
+        let mut split = an.split.unwrap_or(Split::Dev);
+        egui::ComboBox::from_id_salt("split")
+            .selected_text(split.name())
+            .show_ui(ui, |ui| {
+                for s in Split::ALL {
+                    ui.selectable_value(&mut split, s, s.name());
+                }
+            })
+            .response
+            .labelled_by(label.id);
+        let changed = an.split != Some(split);
+        an.split = Some(split);
+        if ui.button("Load").clicked() || (changed && !an.items.is_empty()) {
+            app.send(Command::LoadFlickr8k);
+        }
+    });
+    ui.horizontal(|ui| {
+        let an = &mut app.state.annotator;
+        let label = ui.label("Captions with");
+        ui.add(egui::TextEdit::singleline(&mut an.words).hint_text("dog water").desired_width(200.0))
+            .labelled_by(label.id);
+        let can_rank = !an.items.is_empty() && an.rank_running().is_none();
+        if ui.add_enabled(can_rank, egui::Button::new("Rank with the current model")).clicked() {
+            app.send(Command::RankCaptions);
+        }
+        if let Some((done, total)) = app.state.annotator.rank_running() {
+            ui.spinner();
+            ui.label(if total > 0 { format!("photo features {done} / {total}") } else { "ranking…".into() });
+        }
+        let an = &mut app.state.annotator;
+        if let Some(ranks) = &an.ranks {
+            ui.checkbox(&mut an.worst_first, "worst first");
+            ui.label(format!(
+                "{} photos: R@1 {:.1} R@5 {:.1} R@10 {:.1}",
+                ranks.metrics.images, ranks.metrics.t2i.r1, ranks.metrics.t2i.r5, ranks.metrics.t2i.r10
+            ));
+        }
+    });
+}
+
+/// Indices of the items whose captions contain every typed word, worst-ranked first when asked.
+fn visible_items(app: &GlimpseApp) -> Vec<usize> {
+    let an = &app.state.annotator;
+    let words: Vec<String> = an.words.split_whitespace().map(str::to_lowercase).collect();
+    let mut visible: Vec<usize> = (0..an.items.len())
+        .filter(|&i| {
+            words.is_empty()
+                || an.items[i].captions.iter().any(|c| {
+                    let c = c.to_lowercase();
+                    words.iter().all(|w| c.split(|ch: char| !ch.is_alphanumeric()).any(|t| t == w))
+                })
+        })
+        .collect();
+    if an.worst_first
+        && let Some(ranks) = &an.ranks
+    {
+        visible.sort_by_key(|&i| std::cmp::Reverse(ranks.ranks[i].iter().max().copied().unwrap_or(0)));
+    }
+    visible
+}
+
+fn detail(app: &mut GlimpseApp, ui: &mut egui::Ui) {
+    let Some(i) = app.state.annotator.selected else { return };
+    let Some(item) = app.state.annotator.items.get(i).cloned() else { return };
+    ui.heading(&item.image);
+    let ranks = app.state.annotator.ranks.as_ref().map(|r| r.ranks[i].clone());
+    for (c, caption) in item.captions.iter().enumerate() {
+        ui.horizontal(|ui| {
+            match ranks.as_ref().and_then(|r| r.get(c)) {
+                Some(rank) => {
+                    let color = if *rank <= 10 { egui::Color32::from_rgb(60, 170, 80) } else { ui.visuals().error_fg_color };
+                    ui.colored_label(color, format!("rank {rank:>4}"));
+                }
+                None => {
+                    ui.label(format!("{}.", c + 1));
+                }
+            }
+            ui.label(caption);
+        });
+    }
+    ui.add_space(8.0);
+    let slot = app.state.images.as_mut().map(|images| match images.get(&item.path, PHOTO_SIDE) {
+        Slot::Ready(t) => Ok(t.clone()),
+        Slot::Loading => Err(String::new()),
+        Slot::Failed(reason) => Err(reason.clone()),
+    });
+    match slot {
+        Some(Ok(texture)) => {
+            let avail = ui.available_size();
+            ui.add(egui::Image::new(&texture).max_size(avail).maintain_aspect_ratio(true).alt_text(item.image.clone()));
+        }
+        Some(Err(reason)) if !reason.is_empty() => {
+            ui.colored_label(ui.visuals().error_fg_color, reason);
+        }
+        _ => {
+            ui.spinner();
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Photos for the window: a worker decodes thumbnails and previews off the UI thread, the UI
+//! uploads each once as a texture and keeps the most recent in an LRU keyed by file.
+
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+
+use crossbeam_channel::{Sender, TrySendError};
+use eframe::egui;
+use lru::LruCache;
+
+use crate::engine::preprocess::{DEFAULT_MAX_PIXELS, Preprocess};
+use crate::job::{Job, Waker};
+
+/// Textures kept: a grid of 100 thumbnails, an annotator page and a few previews.
+const TEXTURES_KEPT: usize = 300;
+
+/// One request: decode `path` to fit within `side` pixels.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ImageKey {
+    /// The file to decode (a cached thumbnail, or the photo itself for a preview).
+    pub path: PathBuf,
+    /// Longest side wanted, in pixels.
+    pub side: u32,
+}
+
+/// A decoded image, or why it could not be decoded.
+type Decoded = (ImageKey, Result<egui::ColorImage, String>);
+
+/// What the UI knows of an image.
+pub enum Slot {
+    /// Asked for, not decoded yet.
+    Loading,
+    /// Ready to draw.
+    Ready(egui::TextureHandle),
+    /// The file could not be decoded; the reason.
+    Failed(String),
+}
+
+/// The loader job and the texture cache.
+pub struct Images {
+    requests: Sender<ImageKey>,
+    job: Job<Decoded, ()>,
+    textures: LruCache<ImageKey, Slot>,
+}
+
+fn decoder() -> Preprocess {
+    // Only decoding matters here; the tensor fields are never used.
+    Preprocess {
+        size: 1,
+        mean: [0.0; 3],
+        std: [1.0; 3],
+        max_pixels: DEFAULT_MAX_PIXELS,
+        thumbnail: None,
+        reduced_jpeg: true,
+    }
+}
+
+impl Images {
+    /// Starts the decoding thread (`glimpse-images`).
+    pub fn start(waker: Option<Waker>) -> crate::Result<Images> {
+        let (requests, inbox) = crossbeam_channel::bounded::<ImageKey>(512);
+        let job = Job::spawn("glimpse-images", 16, waker, move |cx| {
+            let decoder = decoder();
+            for key in inbox {
+                if cx.should_stop() {
+                    break;
+                }
+                let image = decoder
+                    .display_path(&key.path, key.side)
+                    .map(|rgb| {
+                        let size = [rgb.width() as usize, rgb.height() as usize];
+                        egui::ColorImage::from_rgb(size, rgb.as_raw())
+                    })
+                    .map_err(|e| e.to_string());
+                if !cx.send((key, image)) {
+                    break;
+                }
+            }
+        })?;
+        let capacity = NonZeroUsize::new(TEXTURES_KEPT).unwrap_or(NonZeroUsize::MIN);
+        Ok(Images { requests, job, textures: LruCache::new(capacity) })
+    }
+
+    /// The image at `path` fitted within `side` pixels: asks the worker for it the first time.
+    pub fn get(&mut self, path: &Path, side: u32) -> &Slot {
+        let key = ImageKey { path: path.to_path_buf(), side };
+        if !self.textures.contains(&key) {
+            match self.requests.try_send(key.clone()) {
+                // Asked again on a later frame when the queue has room.
+                Err(TrySendError::Full(_)) => return &Slot::Loading,
+                Err(TrySendError::Disconnected(_)) => {
+                    self.textures.put(key.clone(), Slot::Failed("the image loader stopped".into()));
+                }
+                Ok(()) => {
+                    self.textures.put(key.clone(), Slot::Loading);
+                }
+            }
+        }
+        self.textures.get(&key).unwrap_or(&Slot::Loading)
+    }
+
+    /// Uploads what the worker decoded since the last frame. Returns how many arrived.
+    pub fn poll(&mut self, ctx: &egui::Context) -> usize {
+        let mut arrived = 0;
+        while let Ok((key, image)) = self.job.events().try_recv() {
+            arrived += 1;
+            let slot = match image {
+                Ok(image) => {
+                    let name = format!("{}@{}", key.path.display(), key.side);
+                    Slot::Ready(ctx.load_texture(name, image, egui::TextureOptions::LINEAR))
+                }
+                Err(reason) => Slot::Failed(reason),
+            };
+            self.textures.put(key, slot);
+        }
+        arrived
+    }
+
+    /// True while images asked for are still being decoded.
+    pub fn busy(&self) -> bool {
+        self.textures.iter().any(|(_, s)| matches!(s, Slot::Loading))
+    }
+}

@@ -1,0 +1,180 @@
+//! The library view: its folders, adding and removing them, exclude patterns, indexing with
+//! progress, rate, ETA and cancel, and the files that were skipped with why.
+
+use std::path::PathBuf;
+
+use eframe::egui;
+
+use super::GlimpseApp;
+use super::logic::{Command, Phase, library_roots};
+use crate::index::store::bytes_path;
+
+/// Draws the view.
+pub fn show(app: &mut GlimpseApp, ui: &mut egui::Ui) {
+    ui.heading("Your library");
+    ui.label(format!("Index: {}", app.settings.index.display()));
+    ui.add_space(6.0);
+    folders(app, ui);
+    ui.add_space(6.0);
+    add_row(app, ui);
+    ui.separator();
+    progress(app, ui);
+    ui.separator();
+    excludes(app, ui);
+    ui.separator();
+    skipped(app, ui);
+}
+
+fn folders(app: &mut GlimpseApp, ui: &mut egui::Ui) {
+    let roots = app.state.finder.as_deref().map(library_roots).unwrap_or_default();
+    if roots.is_empty() {
+        ui.label("No folders yet. Add the folders that hold your photos; Glimpse never changes or deletes them.");
+        return;
+    }
+    let running = app.state.indexing.running();
+    egui::Grid::new("folders").striped(true).show(ui, |ui| {
+        for root in roots {
+            ui.label(root.display().to_string());
+            if ui.add_enabled(!running, egui::Button::new("Remove")).on_hover_text("Its photos leave the index; the files stay").clicked()
+            {
+                app.send(Command::RemoveFolder(root));
+            }
+            ui.end_row();
+        }
+    });
+}
+
+fn add_row(app: &mut GlimpseApp, ui: &mut egui::Ui) {
+    let running = app.state.indexing.running();
+    ui.horizontal(|ui| {
+        if ui.add_enabled(!running, egui::Button::new("Add a folder…")).clicked() {
+            app.send(Command::PickFolder);
+        }
+        let label = ui.label("or type its path");
+        let edit = egui::TextEdit::singleline(&mut app.state.indexing.typed_folder)
+            .hint_text("/home/me/Pictures")
+            .desired_width(320.0);
+        let response = ui.add(edit).labelled_by(label.id);
+        let typed = app.state.indexing.typed_folder.trim().to_string();
+        let enter = response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        if (ui.add_enabled(!running && !typed.is_empty(), egui::Button::new("Add folder")).clicked() || enter)
+            && !typed.is_empty()
+        {
+            let path = expand_home(&typed);
+            app.state.indexing.typed_folder.clear();
+            app.send(Command::AddFolder(path));
+        }
+        if app.state.finder.is_some() && ui.add_enabled(!running, egui::Button::new("Update index")).clicked() {
+            app.send(Command::Reindex);
+        }
+    });
+}
+
+/// `~/x` → the home folder's `x`.
+fn expand_home(typed: &str) -> PathBuf {
+    match (typed.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(typed),
+    }
+}
+
+fn progress(app: &mut GlimpseApp, ui: &mut egui::Ui) {
+    let ix = &app.state.indexing;
+    if !ix.running() {
+        match &ix.report {
+            Some(r) => {
+                ui.label(format!(
+                    "Last run: {} photos ({} embedded, {} moved, {} unchanged, {} removed, {} skipped) in {:.1} s{}",
+                    r.photos,
+                    r.embedded,
+                    r.moved,
+                    r.unchanged,
+                    r.removed,
+                    r.skipped,
+                    r.elapsed_s,
+                    if r.stopped { " — stopped; update the index to finish" } else { "" }
+                ));
+            }
+            None => {
+                ui.label("The index is up to date as of the last run.");
+            }
+        }
+        return;
+    }
+    let what = match ix.phase {
+        Phase::Scanning | Phase::Idle => "Looking for photos…",
+        Phase::Embedding => "Looking at photos",
+        Phase::Projecting => "Preparing text search",
+    };
+    ui.label(if ix.stopping() { "Stopping after the current batch…" } else { what });
+    if let Some(plan) = &ix.plan {
+        ui.label(plan);
+    }
+    let fraction = if ix.total == 0 { 0.0 } else { ix.done as f32 / ix.total as f32 };
+    let mut text = format!("{} / {}", ix.done, ix.total);
+    if let Some((rate, eta)) = ix.rate_and_eta() {
+        text.push_str(&format!(" · {rate:.1} photos/s · about {} left", human_duration(eta)));
+    }
+    let skipped = ix.skipped.len();
+    let stopping = ix.stopping();
+    ui.horizontal(|ui| {
+        ui.add(egui::ProgressBar::new(fraction).text(text).desired_width(ui.available_width() - 90.0));
+        if ui.add_enabled(!stopping, egui::Button::new("Cancel")).clicked() {
+            app.send(Command::CancelIndexing);
+        }
+    });
+    if skipped > 0 {
+        ui.label(format!("{skipped} files skipped so far"));
+    }
+}
+
+/// `75.0` → "1 min 15 s".
+pub fn human_duration(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min {} s", s / 60, s % 60),
+        _ => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+    }
+}
+
+fn excludes(app: &mut GlimpseApp, ui: &mut egui::Ui) {
+    ui.collapsing("Exclude patterns", |ui| {
+        ui.label("Files and folders matching these globs are skipped, one per line (empty: the defaults). They apply from the next indexing run.");
+        let label = ui.label("Patterns");
+        ui.add(egui::TextEdit::multiline(&mut app.state.indexing.excludes).desired_rows(4).hint_text("@eaDir\n.git\n*.tmp"))
+            .labelled_by(label.id);
+    });
+}
+
+fn skipped(app: &mut GlimpseApp, ui: &mut egui::Ui) {
+    let mut rows: Vec<(String, String)> =
+        app.state.indexing.skipped.iter().map(|(p, r)| (p.display().to_string(), r.clone())).collect();
+    if rows.is_empty()
+        && let Some(finder) = &app.state.finder
+    {
+        rows = finder.library.index.data.skipped.iter().map(|s| (bytes_path(&s.path).display().to_string(), s.reason.clone())).collect();
+    }
+    if rows.is_empty() {
+        ui.label("No file was skipped.");
+        return;
+    }
+    ui.label(format!("Skipped files ({}): they are tried again when they change.", rows.len()));
+    egui::ScrollArea::vertical().max_height(ui.available_height()).show_rows(ui, 18.0, rows.len(), |ui, range| {
+        for (path, reason) in &rows[range] {
+            ui.label(format!("{path} — {reason}"));
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_seconds_minutes_or_hours() {
+        assert_eq!(human_duration(4.4), "4 s");
+        assert_eq!(human_duration(75.0), "1 min 15 s");
+        assert_eq!(human_duration(7260.0), "2 h 1 min");
+    }
+}

@@ -1,0 +1,222 @@
+//! The desktop app (eframe/egui): search as you type over a thumbnail grid, the library and
+//! its background indexing, a training panel, a Flickr8k annotator and settings.
+//!
+//! Widgets only draw state and push [`Command`]s; [`logic`] turns commands into jobs and
+//! drains the jobs' events each frame. Every long task (opening the models, indexing,
+//! searching a photo, training, ranking captions, decoding images, file pickers) is a
+//! [`crate::job::Job`] whose worker wakes the window through a throttled repaint.
+
+mod annotator;
+mod desktop;
+mod images;
+mod library_view;
+mod logic;
+mod search_view;
+mod settings;
+mod settings_view;
+mod training_view;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+
+pub use logic::{Command, Mark, Phase, ResultItem};
+pub use settings::{Settings, Tab, TrainingForm};
+
+use crate::job::Waker;
+
+/// What the app starts with beyond its remembered settings: set by the command line and by
+/// tests, which must not touch the user's library or caches.
+#[derive(Clone, Debug, Default)]
+pub struct Startup {
+    /// The index file to use instead of the remembered one.
+    pub index: Option<PathBuf>,
+    /// The ONNX Runtime library to load.
+    pub ort_lib: Option<PathBuf>,
+    /// The text model folder to use instead of the remembered one.
+    pub model: Option<PathBuf>,
+    /// The Flickr8k folder for training and the annotator.
+    pub flickr8k: Option<PathBuf>,
+    /// The GloVe file for training.
+    pub glove: Option<PathBuf>,
+    /// The folder for cached backbone features of dataset photos.
+    pub feature_cache: Option<PathBuf>,
+    /// The folder trained models are written into.
+    pub models_out: Option<PathBuf>,
+    /// Start from the default settings, ignoring what was remembered.
+    pub fresh_settings: bool,
+}
+
+/// A message for the user, shown in the notice bar.
+#[derive(Clone, Debug)]
+pub struct Notice {
+    /// The text.
+    pub text: String,
+    /// Errors stay until dismissed; information fades after a while.
+    pub error: bool,
+    /// When it was raised.
+    pub at: Instant,
+}
+
+/// How long an informational notice stays.
+const NOTICE_SECONDS: u64 = 8;
+/// The most repaints a second that workers may cause (STYLE item 5).
+const REPAINT_EVERY: Duration = Duration::from_millis(33);
+
+/// The app.
+pub struct GlimpseApp {
+    /// Remembered settings.
+    pub settings: Settings,
+    /// Runtime state and jobs.
+    pub state: logic::State,
+    /// Notices shown at the bottom.
+    pub notices: Vec<Notice>,
+    commands: Vec<Command>,
+}
+
+impl GlimpseApp {
+    /// Creates the app: remembered settings (unless `startup` says otherwise), the image
+    /// loader, and the job that opens the models and the library.
+    pub fn new(cc: &eframe::CreationContext<'_>, startup: Startup) -> GlimpseApp {
+        let mut settings = match (startup.fresh_settings, cc.storage) {
+            (false, Some(storage)) => eframe::get_value::<Settings>(storage, settings::STORAGE_KEY)
+                .map(Settings::checked)
+                .unwrap_or_default(),
+            _ => Settings::default(),
+        };
+        if let Some(index) = &startup.index {
+            settings.index = index.clone();
+        }
+        if let Some(model) = &startup.model {
+            settings.model = Some(model.clone());
+        }
+        if let Some(dir) = &startup.flickr8k {
+            settings.flickr8k = dir.display().to_string();
+        }
+        if let Some(file) = &startup.glove {
+            settings.glove = file.display().to_string();
+        }
+        let ctx = cc.egui_ctx.clone();
+        let waker: Waker = Arc::new(move || ctx.request_repaint_after(REPAINT_EVERY));
+        let mut notices = Vec::new();
+        let state = match logic::State::new(startup, waker) {
+            Ok(state) => state,
+            Err(e) => {
+                notices.push(Notice { text: e.to_string(), error: true, at: Instant::now() });
+                logic::State::without_images()
+            }
+        };
+        let mut app = GlimpseApp { settings, state, notices, commands: vec![Command::Reopen] };
+        app.state.search.k = app.settings.k;
+        app
+    }
+
+    /// Queues a command; commands run after the frame is drawn.
+    pub fn send(&mut self, command: Command) {
+        self.commands.push(command);
+    }
+
+    /// Adds a notice for the user.
+    pub fn notify(&mut self, text: impl Into<String>, error: bool) {
+        let text = text.into();
+        if !self.notices.iter().any(|n| n.text == text) {
+            self.notices.push(Notice { text, error, at: Instant::now() });
+        }
+    }
+
+    fn top_bar(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.heading("Glimpse");
+            ui.separator();
+            for (tab, label) in [
+                (Tab::Search, "Search"),
+                (Tab::Library, "Library"),
+                (Tab::Training, "Training"),
+                (Tab::Annotator, "Annotator"),
+                (Tab::Settings, "Settings"),
+            ] {
+                if ui.selectable_label(self.settings.tab == tab, label).clicked() {
+                    self.settings.tab = tab;
+                }
+            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                ui.label(self.state.status_line());
+            });
+        });
+    }
+
+    fn notice_bar(&mut self, ui: &mut egui::Ui) {
+        let now = Instant::now();
+        self.notices.retain(|n| n.error || now.duration_since(n.at) < Duration::from_secs(NOTICE_SECONDS));
+        let mut dismissed = None;
+        for (i, notice) in self.notices.iter().enumerate().rev().take(4) {
+            ui.horizontal(|ui| {
+                if ui.small_button("✕").on_hover_text("Dismiss").clicked() {
+                    dismissed = Some(i);
+                }
+                let color = if notice.error { ui.visuals().error_fg_color } else { ui.visuals().text_color() };
+                ui.colored_label(color, &notice.text);
+            });
+        }
+        if let Some(i) = dismissed {
+            self.notices.remove(i);
+        }
+        if self.notices.iter().any(|n| !n.error) {
+            ui.ctx().request_repaint_after(Duration::from_secs(1));
+        }
+    }
+}
+
+impl eframe::App for GlimpseApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        let notices = self.state.poll(ctx, &mut self.settings, &mut self.commands);
+        for (text, error) in notices {
+            self.notify(text, error);
+        }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        egui::Panel::top("glimpse-tabs").show(ui, |ui| self.top_bar(ui));
+        if !self.notices.is_empty() {
+            egui::Panel::bottom("glimpse-notices").show(ui, |ui| self.notice_bar(ui));
+        }
+        egui::CentralPanel::default_margins().show(ui, |ui| match self.settings.tab {
+            Tab::Search => search_view::show(self, ui),
+            Tab::Library => library_view::show(self, ui),
+            Tab::Training => training_view::show(self, ui),
+            Tab::Annotator => annotator::show(self, ui),
+            Tab::Settings => settings_view::show(self, ui),
+        });
+        // Commands run after drawing, so no widget sees a half-applied change.
+        let commands = std::mem::take(&mut self.commands);
+        for command in commands {
+            let notices = self.state.run(command, &mut self.settings, ui.ctx());
+            for (text, error) in notices {
+                self.notify(text, error);
+            }
+        }
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        self.settings.k = self.state.search.k;
+        eframe::set_value(storage, settings::STORAGE_KEY, &self.settings);
+    }
+}
+
+/// Opens the window and runs until it is closed.
+pub fn run(startup: Startup) -> crate::Result<()> {
+    let options = eframe::NativeOptions {
+        renderer: eframe::Renderer::Glow,
+        viewport: egui::ViewportBuilder::default()
+            .with_title("Glimpse")
+            .with_app_id("glimpse")
+            .with_inner_size([1200.0, 800.0])
+            .with_min_inner_size([640.0, 420.0])
+            .with_drag_and_drop(true),
+        ..Default::default()
+    };
+    eframe::run_native("glimpse", options, Box::new(|cc| Ok(Box::new(GlimpseApp::new(cc, startup)))))
+        .map_err(|e| crate::Error::Invalid(format!("the window could not open: {e} (is a display available?)")))
+}

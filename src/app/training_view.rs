@@ -1,0 +1,188 @@
+//! The training panel: data and settings, start and stop, live plots of the loss and of dev
+//! Recall@1/5/10 per epoch, the result beside the current model, and a button that makes
+//! the new model the active one.
+
+use eframe::egui;
+use egui_plot::{Legend, Line, Plot, PlotPoints};
+
+use super::GlimpseApp;
+use super::logic::Command;
+use crate::train::eval::Metrics;
+
+/// Draws the view.
+pub fn show(app: &mut GlimpseApp, ui: &mut egui::Ui) {
+    ui.heading("Train a text model");
+    ui.label("Trains the text side of search on Flickr8k captions: GloVe word vectors, a two-tower model, a margin triplet loss. It runs on this computer; a full run takes a few minutes on a laptop.");
+    ui.add_space(6.0);
+    form(app, ui);
+    ui.separator();
+    status(app, ui);
+    plots(app, ui);
+    result(app, ui);
+}
+
+fn path_row(ui: &mut egui::Ui, name: &str, value: &mut String, hint: &str) -> bool {
+    let mut pick = false;
+    ui.horizontal(|ui| {
+        let label = ui.label(name);
+        ui.add(egui::TextEdit::singleline(value).hint_text(hint).desired_width(420.0)).labelled_by(label.id);
+        pick = ui.button("Choose…").clicked();
+    });
+    pick
+}
+
+fn form(app: &mut GlimpseApp, ui: &mut egui::Ui) {
+    let running = app.state.training.running();
+    if path_row(ui, "Flickr8k folder", &mut app.settings.flickr8k, "Flicker8k_Dataset + Flickr8k_text, or Images + captions.txt") {
+        app.send(Command::PickFlickr8k);
+    }
+    if path_row(ui, "GloVe file", &mut app.settings.glove, "glove.6B.50d.txt or .txt.gz") {
+        app.send(Command::PickGlove);
+    }
+    let form = &mut app.settings.training;
+    ui.add_enabled_ui(!running, |ui| {
+        egui::Grid::new("training-form").num_columns(4).show(ui, |ui| {
+            let label = ui.label("Encoder");
+            egui::ComboBox::from_id_salt("encoder")
+                .selected_text("mean of word vectors")
+                .show_ui(ui, |ui| {
+                    ui.label("mean of word vectors (the only encoder built so far)");
+                })
+                .response
+                .labelled_by(label.id);
+            let label = ui.label("Mining");
+            egui::ComboBox::from_id_salt("mining")
+                .selected_text(form.mining.clone())
+                .show_ui(ui, |ui| {
+                    for (value, text) in [
+                        ("easy", "easy (random negatives)"),
+                        ("semi-hard", "semi-hard"),
+                        ("hard", "hard (hardest in batch)"),
+                        ("sum", "sum over all negatives"),
+                    ] {
+                        ui.selectable_value(&mut form.mining, value.to_string(), text);
+                    }
+                })
+                .response
+                .labelled_by(label.id);
+            ui.end_row();
+            let label = ui.label("Margin");
+            ui.add(egui::DragValue::new(&mut form.margin).range(0.01..=1.0).speed(0.01)).labelled_by(label.id);
+            let label = ui.label("Epochs");
+            ui.add(egui::DragValue::new(&mut form.epochs).range(1..=200)).labelled_by(label.id);
+            ui.end_row();
+            let label = ui.label("Batch size");
+            ui.add(egui::DragValue::new(&mut form.batch_size).range(2..=1024)).labelled_by(label.id);
+            let label = ui.label("Learning rate");
+            ui.add(egui::DragValue::new(&mut form.lr).range(1e-5..=1e-1).speed(1e-4).max_decimals(5))
+                .labelled_by(label.id);
+            ui.end_row();
+            let label = ui.label("Extra word dimensions");
+            ui.add(egui::DragValue::new(&mut form.extra_word_dims).range(0..=1000)).labelled_by(label.id);
+            if ui.button("Shipped recipe").on_hover_text("The settings the installed model was trained with").clicked() {
+                *form = super::TrainingForm::default();
+            }
+            ui.end_row();
+        });
+    });
+    ui.horizontal(|ui| {
+        if ui.add_enabled(!running, egui::Button::new("Start training")).clicked() {
+            app.send(Command::StartTraining);
+        }
+        if ui.add_enabled(running, egui::Button::new("Stop")).on_hover_text("Keeps the best epoch so far").clicked() {
+            app.send(Command::StopTraining);
+        }
+    });
+}
+
+fn status(app: &mut GlimpseApp, ui: &mut egui::Ui) {
+    let tr = &app.state.training;
+    if let Some((done, total)) = tr.features {
+        let fraction = if total == 0 { 0.0 } else { done as f32 / total as f32 };
+        ui.add(egui::ProgressBar::new(fraction).text(format!("photo features {done} / {total}")));
+    }
+    if let Some(last) = tr.epochs.last() {
+        ui.label(format!(
+            "Epoch {} ({}): loss {:.4}, dev R@1 {:.1} R@5 {:.1} R@10 {:.1}, {:.1} s",
+            last.epoch,
+            last.mining.name(),
+            last.loss,
+            last.dev.t2i.r1,
+            last.dev.t2i.r5,
+            last.dev.t2i.r10,
+            last.train_seconds
+        ));
+    } else if tr.running() && tr.features.is_none() {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label(tr.notes.last().cloned().unwrap_or_else(|| "Preparing…".into()));
+        });
+    }
+    if let Some(error) = &tr.error {
+        ui.colored_label(ui.visuals().error_fg_color, error);
+    }
+}
+
+fn plots(app: &mut GlimpseApp, ui: &mut egui::Ui) {
+    let tr = &app.state.training;
+    if tr.losses.is_empty() && tr.epochs.is_empty() {
+        return;
+    }
+    let height = (ui.available_height() * 0.35).clamp(120.0, 260.0);
+    ui.columns(2, |columns| {
+        columns[0].label("Training loss");
+        let losses: PlotPoints = tr.losses.iter().copied().collect();
+        Plot::new("loss").height(height).allow_scroll(false).show(&mut columns[0], |plot| {
+            plot.line(Line::new("loss", losses));
+        });
+        columns[1].label("Dev text→image recall (%)");
+        let series = |f: fn(&crate::train::trainer::EpochReport) -> f64| -> PlotPoints {
+            tr.epochs.iter().map(|e| [e.epoch as f64, f(e)]).collect()
+        };
+        Plot::new("recall").height(height).legend(Legend::default()).allow_scroll(false).show(&mut columns[1], |plot| {
+            plot.line(Line::new("R@1", series(|e| e.dev.t2i.r1)));
+            plot.line(Line::new("R@5", series(|e| e.dev.t2i.r5)));
+            plot.line(Line::new("R@10", series(|e| e.dev.t2i.r10)));
+        });
+    });
+}
+
+fn metrics_row(ui: &mut egui::Ui, name: &str, m: &Metrics) {
+    ui.label(name);
+    ui.label(format!("{:.1}", m.t2i.r1));
+    ui.label(format!("{:.1}", m.t2i.r5));
+    ui.label(format!("{:.1}", m.t2i.r10));
+    ui.label(format!("{}", m.t2i.medr));
+    ui.end_row();
+}
+
+fn result(app: &mut GlimpseApp, ui: &mut egui::Ui) {
+    let Some(report) = app.state.training.report.clone() else { return };
+    let Some(out) = app.state.training.out.clone() else { return };
+    ui.separator();
+    ui.label(format!(
+        "Finished: epoch {} of {} kept, {:.0} s{}. Model in {}",
+        report.best_epoch,
+        report.history.len(),
+        report.seconds,
+        if report.stopped { " (stopped early)" } else { "" },
+        out.display()
+    ));
+    let current = app.state.current_metrics();
+    egui::Grid::new("compare").striped(true).show(ui, |ui| {
+        for h in ["dev text→image", "R@1", "R@5", "R@10", "median rank"] {
+            ui.strong(h);
+        }
+        ui.end_row();
+        metrics_row(ui, "this run", &report.dev);
+        if let Some((dir, m)) = &current {
+            metrics_row(ui, &format!("current ({})", dir.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()), m);
+        }
+    });
+    let active = current.as_ref().is_some_and(|(dir, _)| *dir == out);
+    if active {
+        ui.label("This model is the active one.");
+    } else if ui.button("Use this model").on_hover_text("Search with it; the library is re-projected from stored features").clicked() {
+        app.send(Command::UseModel(out));
+    }
+}

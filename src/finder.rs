@@ -1,0 +1,190 @@
+//! A library opened together with the models that answer its queries. `glimpse search`,
+//! `glimpse similar`, `glimpse index` and the app's search and library views all go through
+//! here, so a query means the same thing everywhere.
+
+use std::path::{Path, PathBuf};
+
+use crate::engine::{Backbone, BackboneModel, ProjectionHead, Runtime, SessionOptions};
+use crate::index::feedback::Rocchio;
+use crate::index::library::{Library, Ranked, SearchOptions, embed_photo};
+use crate::index::query::{QueryPart, Term};
+use crate::index::search::Matrix;
+use crate::train::export::JointManifest;
+use crate::train::exported::{ExportedModel, default_model_dir};
+use crate::{Error, Result};
+
+/// What to look for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Query {
+    /// Parsed query algebra: text and photo terms with weights (`index::query::parse`).
+    Terms(Vec<QueryPart>),
+    /// Photos that look like this one, by backbone features ("find similar").
+    LooksLike(PathBuf),
+}
+
+/// Relevance feedback: photos of the library the user marked as good or bad results.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Feedback {
+    /// Good results: the query moves towards them.
+    pub good: Vec<PathBuf>,
+    /// Bad results: the query moves away from them.
+    pub bad: Vec<PathBuf>,
+}
+
+impl Feedback {
+    /// True when nothing is marked.
+    pub fn is_empty(&self) -> bool {
+        self.good.is_empty() && self.bad.is_empty()
+    }
+}
+
+/// The text model's two halves, as search uses them.
+struct TextSide {
+    model: ExportedModel,
+    head: ProjectionHead,
+}
+
+/// A library with its backbone and, when one fits, its text model.
+pub struct Finder {
+    /// The opened library.
+    pub library: Library,
+    backbone: Backbone,
+    text: Option<TextSide>,
+    /// Why text search is unavailable, when it is.
+    text_problem: Option<String>,
+}
+
+/// The image head of the text model in `model_dir` (or the installed one) when it was trained
+/// on `backbone`'s features: what `glimpse index` projects the library with. A model named
+/// explicitly that does not fit is an error; the installed one is then simply not used.
+pub fn projection_head_for(
+    runtime: &Runtime,
+    backbone: &Backbone,
+    model_dir: Option<&Path>,
+    options: &SessionOptions,
+) -> Result<Option<ProjectionHead>> {
+    let Some(dir) = model_dir.map(Path::to_path_buf).or_else(default_model_dir) else {
+        return Ok(None);
+    };
+    let manifest = JointManifest::load(&dir)?;
+    if manifest.backbone.sha256 == backbone.model().manifest.sha256 {
+        let head = dir.join(&manifest.image_head.file);
+        return Ok(Some(ProjectionHead::open(runtime, &head, options)?));
+    }
+    if model_dir.is_some() {
+        return Err(Error::Invalid(format!(
+            "the text model in {} was trained on the backbone '{}', not '{}'",
+            dir.display(),
+            manifest.backbone.name,
+            backbone.model().manifest.name
+        )));
+    }
+    Ok(None)
+}
+
+impl Finder {
+    /// Opens the index at `index`, the backbone it was made with, and the text model in
+    /// `model_dir` (default: the installed one). A missing or unfitting text model is not an
+    /// error here: search by photo still works, and a text query says what is wrong.
+    pub fn open(index: &Path, runtime: &Runtime, options: &SessionOptions, model_dir: Option<&Path>) -> Result<Finder> {
+        Finder::open_with(index, None, runtime, options, model_dir)
+    }
+
+    /// [`Finder::open`], reusing `backbone` when it is the one the library was indexed with.
+    pub fn open_with(
+        index: &Path,
+        backbone: Option<&Backbone>,
+        runtime: &Runtime,
+        options: &SessionOptions,
+        model_dir: Option<&Path>,
+    ) -> Result<Finder> {
+        let library = Library::open(index)?;
+        let backbone = match backbone {
+            Some(b) if b.model().manifest.name == library.index.data.backbone => b.clone(),
+            _ => Backbone::open(runtime, BackboneModel::find(&library.index.data.backbone)?, options)?,
+        };
+        let mut finder = Finder { library, backbone, text: None, text_problem: None };
+        match model_dir.map(Path::to_path_buf).or_else(default_model_dir) {
+            None => {
+                finder.text_problem = Some(
+                    "text search needs a text model and none is installed: train one with `glimpse train` and copy it to models/text, or search by photo".into(),
+                )
+            }
+            Some(dir) => {
+                let model = ExportedModel::open(runtime, &dir, options)?;
+                if model.manifest.backbone.sha256 != finder.backbone.model().manifest.sha256 {
+                    finder.text_problem = Some(format!(
+                        "the text model in {} was trained on the backbone '{}', but this library was indexed with '{}'",
+                        dir.display(),
+                        model.manifest.backbone.name,
+                        finder.library.index.data.backbone
+                    ));
+                } else {
+                    let head = ProjectionHead::open(runtime, &dir.join(&model.manifest.image_head.file), options)?;
+                    finder.text = Some(TextSide { model, head });
+                }
+            }
+        }
+        Ok(finder)
+    }
+
+    /// The backbone the library was indexed with.
+    pub fn backbone(&self) -> &Backbone {
+        &self.backbone
+    }
+
+    /// The folder of the text model in use, if any.
+    pub fn model_dir(&self) -> Option<&Path> {
+        self.text.as_ref().map(|t| t.model.dir.as_path())
+    }
+
+    /// Why text queries cannot be answered, or `None` when they can.
+    pub fn text_problem(&self) -> Option<&str> {
+        self.text_problem.as_deref()
+    }
+
+    /// Whether text queries rank in the joint space: a text model fits and the library is
+    /// projected with its image head.
+    fn joint_ready(&self) -> bool {
+        match (&self.text, &self.library.joint) {
+            (Some(text), Some(_)) => self.library.index.data.head_id == text.head.id(),
+            _ => false,
+        }
+    }
+
+    /// The space a query ranks in and its vector there, before feedback.
+    pub fn query_vector(&self, query: &Query) -> Result<(&Matrix, Vec<f32>)> {
+        match query {
+            Query::LooksLike(photo) => Ok((self.library.features(), embed_photo(&self.backbone, photo)?)),
+            Query::Terms(parts) => {
+                let wants_text = parts.iter().any(|p| matches!(p.term, Term::Text(_)));
+                match (&self.text, self.joint_ready()) {
+                    (Some(text), true) => {
+                        let encode = |t: &str| -> Result<Vec<f32>> { Ok(text.model.embed_texts(&[t])?.row(0).to_vec()) };
+                        let q = self.library.joint_query_vector(parts, &self.backbone, &text.head, &encode)?;
+                        let joint = self.library.joint.as_ref().ok_or_else(|| Error::Invalid("no joint vectors".into()))?;
+                        Ok((joint, q))
+                    }
+                    (Some(_), false) if wants_text => Err(Error::Invalid(
+                        "the library has no vectors for the text model yet: index it again (it projects the stored features; no photo is decoded again)".into(),
+                    )),
+                    (None, _) if wants_text => Err(Error::Invalid(
+                        self.text_problem.clone().unwrap_or_else(|| "text search is unavailable".into()),
+                    )),
+                    _ => Ok((self.library.features(), self.library.query_vector(parts, &self.backbone)?)),
+                }
+            }
+        }
+    }
+
+    /// Ranks the library against `query`, moved by `feedback` (Rocchio), as `options` say.
+    pub fn search(&self, query: &Query, options: &SearchOptions, feedback: &Feedback) -> Result<Vec<Ranked>> {
+        let (matrix, mut q) = self.query_vector(query)?;
+        if !feedback.is_empty() {
+            let good = self.library.vectors_of(matrix, &feedback.good)?;
+            let bad = self.library.vectors_of(matrix, &feedback.bad)?;
+            q = Rocchio::default().apply(&q, &good, &bad);
+        }
+        Ok(self.library.search_in(matrix, &q, options))
+    }
+}

@@ -1,0 +1,209 @@
+//! The real app, driven headlessly with egui_kittest: real models, a real index built by the
+//! app itself, real training on a generated dataset. Each test waits for the app's jobs by
+//! stepping frames until the state it expects appears (with a generous deadline, not a
+//! speed claim).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use glimpse::app::{GlimpseApp, Mark, Startup, Tab};
+
+use crate::need_shared;
+use crate::util::{tiny_flickr8k, tiny_glove};
+
+/// Deadline for a background job in these tests (debug build, 2 cores, other tests running).
+const PATIENCE: Duration = Duration::from_secs(240);
+
+fn harness(startup: Startup) -> Harness<'static, GlimpseApp> {
+    Harness::builder().with_size(egui::vec2(1280.0, 900.0)).build_eframe(move |cc| GlimpseApp::new(cc, startup))
+}
+
+/// Steps frames until `done` holds, failing with `what` after [`PATIENCE`].
+fn wait_for(h: &mut Harness<'static, GlimpseApp>, what: &str, done: impl Fn(&GlimpseApp) -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !done(h.state()) {
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        assert!(
+            !h.state().notices.iter().any(|n| n.error),
+            "an error appeared while waiting for {what}: {:?}",
+            h.state().notices
+        );
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    h.step();
+}
+
+fn type_into(h: &mut Harness<'static, GlimpseApp>, label: &str, text: &str) {
+    let field = h.get_by_role_and_label(egui::accesskit::Role::TextInput, label);
+    field.focus();
+    field.type_text(text);
+    h.step();
+}
+
+fn click(h: &mut Harness<'static, GlimpseApp>, label: &str) {
+    h.get_by_label(label).click();
+    h.step();
+}
+
+/// The app on a fresh index in `dir`, models loaded.
+fn app_on(dir: &Path, startup: Startup) -> Harness<'static, GlimpseApp> {
+    let startup =
+        Startup { index: Some(dir.join("library.glimpse")), fresh_settings: true, models_out: Some(dir.join("models")), ..startup };
+    let mut h = harness(startup);
+    wait_for(&mut h, "the models to load", |app| app.state.engine.is_some());
+    h
+}
+
+/// Photo names whose Flickr8k captions mention `word`.
+fn captioned_with(shared: &Path, word: &str) -> HashSet<String> {
+    let tokens = std::fs::read_to_string(shared.join("flickr8k/Flickr8k_text/Flickr8k.token.txt")).unwrap_or_default();
+    tokens
+        .lines()
+        .filter(|l| l.to_lowercase().split(|c: char| !c.is_alphanumeric()).any(|w| w == word))
+        .filter_map(|l| l.split('#').next().map(str::to_string))
+        .collect()
+}
+
+fn names(app: &GlimpseApp) -> Vec<String> {
+    app.state.search.results.iter().map(|r| file_name(&r.ranked.path)).collect()
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().unwrap().to_string_lossy().to_string()
+}
+
+#[test]
+fn a_new_user_adds_the_sample_photos_types_a_query_and_sees_ten_dogs_first_then_refines() {
+    let shared = need_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = app_on(dir.path(), Startup::default());
+    // First run: the welcome screen says what to do.
+    assert!(h.query_by_label("Welcome to Glimpse").is_some());
+
+    click(&mut h, "Library");
+    type_into(&mut h, "or type its path", &shared.join("photos").display().to_string());
+    click(&mut h, "Add folder");
+    wait_for(&mut h, "indexing to finish", |app| !app.state.indexing.running() && app.state.finder.is_some());
+    assert_eq!(h.state().state.finder.as_ref().unwrap().library.index.data.photos.len(), 120);
+
+    click(&mut h, "Search");
+    assert_eq!(h.state().settings.tab, Tab::Search);
+    type_into(&mut h, "Query", "a dog running through water");
+    wait_for(&mut h, "ten results", |app| app.state.search.results.len() == 10);
+    let dogs = captioned_with(&shared, "dog");
+    let top = names(h.state());
+    assert!(top[..3].iter().all(|n| dogs.contains(n)), "the first three are not all dogs: {top:?}");
+    assert!(h.query_by_label("10 best matches for \u{201c}a dog running through water\u{201d}").is_some());
+
+    // Marking the best result as bad moves it down and out of first place at once.
+    let first = h.state().state.search.results[0].ranked.path.clone();
+    h.get_all_by_label("👎").next().unwrap().click();
+    h.step();
+    assert_eq!(h.state().state.search.marks.get(&first), Some(&Mark::Bad));
+    wait_for(&mut h, "the re-ranked grid", |app| {
+        !app.state.search.busy() && app.state.search.results.first().is_some_and(|r| r.ranked.path != first)
+    });
+    click(&mut h, "Clear marks");
+    wait_for(&mut h, "the original ranking", |app| {
+        !app.state.search.busy() && app.state.search.results.first().is_some_and(|r| r.ranked.path == first)
+    });
+
+    // Newest first: the same best matches, ordered by date.
+    h.state_mut().settings.sort = "newest".into();
+    h.state_mut().send(glimpse::app::Command::Search);
+    wait_for(&mut h, "the date order", |app| !app.state.search.busy());
+    let dates: Vec<i64> = h.state().state.search.results.iter().map(|r| r.ranked.date).collect();
+    assert!(dates.windows(2).all(|w| w[0] >= w[1]), "not newest first: {dates:?}");
+
+    // Keyboard: arrows select, Space previews, Escape closes the preview, then clears the query.
+    h.key_press(egui::Key::ArrowDown);
+    h.step();
+    h.key_press(egui::Key::Space);
+    h.step();
+    assert_eq!(h.state().state.search.preview, Some(0));
+    h.key_press(egui::Key::Escape);
+    h.step();
+    assert_eq!(h.state().state.search.preview, None);
+    h.key_press(egui::Key::Escape);
+    h.step();
+    assert!(h.state().state.search.query.is_empty());
+}
+
+#[test]
+fn indexing_started_in_the_app_can_be_cancelled_and_keeps_what_it_finished() {
+    let shared = need_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = app_on(dir.path(), Startup::default());
+    click(&mut h, "Library");
+    h.state_mut().send(glimpse::app::Command::AddFolder(shared.join("photos")));
+    wait_for(&mut h, "indexing to start", |app| app.state.indexing.running());
+    click(&mut h, "Cancel");
+    assert!(h.state().state.indexing.stopping());
+    wait_for(&mut h, "indexing to stop", |app| !app.state.indexing.running());
+    let report = h.state().state.indexing.report.clone().expect("a report");
+    assert!(report.stopped, "the run was not stopped: {report:?}");
+    assert!(report.photos < 120, "cancel came too late to prove anything: {report:?}");
+    // What it finished is in the index, and updating it finishes the rest.
+    click(&mut h, "Update index");
+    wait_for(&mut h, "the second run", |app| {
+        !app.state.indexing.running() && app.state.indexing.report.as_ref().is_some_and(|r| !r.stopped)
+    });
+    assert_eq!(h.state().state.indexing.report.as_ref().unwrap().photos, 120);
+}
+
+fn tiny_training_startup(dir: &Path) -> Startup {
+    Startup {
+        flickr8k: Some(tiny_flickr8k(dir)),
+        glove: Some(tiny_glove(dir)),
+        feature_cache: Some(dir.join("cache")),
+        ..Startup::default()
+    }
+}
+
+#[test]
+fn a_tiny_training_run_advances_the_plots_and_its_model_becomes_the_active_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = app_on(dir.path(), tiny_training_startup(dir.path()));
+    click(&mut h, "Training");
+    h.state_mut().settings.training.epochs = 3;
+    click(&mut h, "Start training");
+    wait_for(&mut h, "the first epoch", |app| !app.state.training.epochs.is_empty());
+    assert!(!h.state().state.training.losses.is_empty(), "no loss point was plotted");
+    wait_for(&mut h, "training to finish", |app| !app.state.training.running());
+    let out: PathBuf = h.state().state.training.out.clone().unwrap();
+    assert_eq!(h.state().state.training.epochs.len(), 3);
+    assert!(out.join("manifest.json").is_file());
+    assert!(h.query_by_label("this run").is_some(), "no comparison table");
+    click(&mut h, "Use this model");
+    assert_eq!(h.state().settings.model.as_deref(), Some(out.as_path()));
+    wait_for(&mut h, "the new model to load", |app| app.state.current_metrics().is_some_and(|(d, _)| d == out));
+    assert!(h.query_by_label("This model is the active one.").is_some());
+}
+
+#[test]
+fn the_annotator_shows_a_photo_with_its_five_captions_and_where_the_model_ranks_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = app_on(dir.path(), tiny_training_startup(dir.path()));
+    click(&mut h, "Annotator");
+    click(&mut h, "Load");
+    wait_for(&mut h, "the dev split", |app| !app.state.annotator.items.is_empty());
+    assert_eq!(h.state().state.annotator.items.len(), 8);
+    let item = h.state().state.annotator.items[0].clone();
+    for caption in &item.captions {
+        assert!(h.query_by_label(caption).is_some(), "caption {caption:?} is not shown");
+    }
+    click(&mut h, "Rank with the current model");
+    wait_for(&mut h, "caption ranks", |app| app.state.annotator.ranks.is_some());
+    let ranks = h.state().state.annotator.ranks.as_ref().unwrap().ranks[0].clone();
+    assert_eq!(ranks.len(), 5);
+    assert!(ranks.iter().all(|r| (1..=8).contains(r)), "ranks out of range: {ranks:?}");
+    assert!(h.query_by_label(&format!("rank {:>4}", ranks[0])).is_some());
+    // Filtering by a word keeps only the photos whose captions have it.
+    type_into(&mut h, "Captions with", "purple");
+    assert!(h.query_by_label("1 photos").is_some());
+}
