@@ -153,7 +153,7 @@ impl GlimpseApp {
         let mut dismissed = None;
         for (i, notice) in self.notices.iter().enumerate().rev().take(4) {
             ui.horizontal(|ui| {
-                if ui.small_button("✕").on_hover_text("Dismiss").clicked() {
+                if ui.small_button("Dismiss").clicked() {
                     dismissed = Some(i);
                 }
                 let color = if notice.error { ui.visuals().error_fg_color } else { ui.visuals().text_color() };

@@ -309,12 +309,12 @@ fn cell(app: &mut GlimpseApp, ui: &mut egui::Ui, i: usize, item: &ResultItem) {
                 ui.label(format!("#{} · {:.3}", item.ranked.rank, item.ranked.score));
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                     let path = item.ranked.path.clone();
-                    let bad = ui.selectable_label(mark == Some(Mark::Bad), "👎").on_hover_text("Less like this (B)");
+                    let bad = ui.selectable_label(mark == Some(Mark::Bad), "Bad").on_hover_text("Less like this (B)");
                     if bad.clicked() {
                         let next = (mark != Some(Mark::Bad)).then_some(Mark::Bad);
                         app.send(Command::Mark(path.clone(), next));
                     }
-                    let good = ui.selectable_label(mark == Some(Mark::Good), "👍").on_hover_text("More like this (G)");
+                    let good = ui.selectable_label(mark == Some(Mark::Good), "Good").on_hover_text("More like this (G)");
                     if good.clicked() {
                         let next = (mark != Some(Mark::Good)).then_some(Mark::Good);
                         app.send(Command::Mark(path, next));

@@ -60,7 +60,7 @@ pub fn show(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     if let Some((dir, metrics)) = app.state.current_metrics() {
         ui.add_space(8.0);
         ui.label(format!(
-            "Model {}: dev text→image R@1 {:.1}, R@5 {:.1}, R@10 {:.1}",
+            "Model {}: dev text-to-image R@1 {:.1}, R@5 {:.1}, R@10 {:.1}",
             dir.display(),
             metrics.t2i.r1,
             metrics.t2i.r5,

@@ -135,7 +135,7 @@ fn plots(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         Plot::new("loss").height(height).allow_scroll(false).show(&mut columns[0], |plot| {
             plot.line(Line::new("loss", losses));
         });
-        columns[1].label("Dev text→image recall (%)");
+        columns[1].label("Dev text-to-image recall (%)");
         let series = |f: fn(&crate::train::trainer::EpochReport) -> f64| -> PlotPoints {
             tr.epochs.iter().map(|e| [e.epoch as f64, f(e)]).collect()
         };
@@ -170,7 +170,7 @@ fn result(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     ));
     let current = app.state.current_metrics();
     egui::Grid::new("compare").striped(true).show(ui, |ui| {
-        for h in ["dev text→image", "R@1", "R@5", "R@10", "median rank"] {
+        for h in ["dev text-to-image", "R@1", "R@5", "R@10", "median rank"] {
             ui.strong(h);
         }
         ui.end_row();
