@@ -27,7 +27,12 @@ pub fn show(app: &mut GlimpseApp, ui: &mut egui::Ui) {
 
 fn folders(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     let roots = app.state.finder.as_deref().map(library_roots).unwrap_or_default();
-    if roots.is_empty() {
+    for dir in &app.state.indexing.adding {
+        if app.state.indexing.running() && !roots.contains(dir) {
+            ui.label(format!("Adding {}", dir.display()));
+        }
+    }
+    if roots.is_empty() && app.state.indexing.adding.is_empty() {
         ui.label("No folders yet. Add the folders that hold your photos; Glimpse never changes or deletes them.");
         return;
     }

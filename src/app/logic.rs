@@ -226,6 +226,8 @@ pub struct IndexingState {
     pub excludes: String,
     /// The "found N photos" line of the current run.
     pub plan: Option<String>,
+    /// Folders the current run adds.
+    pub adding: Vec<PathBuf>,
     /// Re-open the library when the run ends.
     job: Option<Job<IndexEvent, Result<IndexReport>>>,
     stopping: bool,
@@ -299,6 +301,8 @@ pub struct AnnotatorState {
     pub error: Option<String>,
     /// Show the worst-ranked captions first.
     pub worst_first: bool,
+    /// Rank the captions as soon as the split is loaded.
+    rank_when_loaded: bool,
     loading: Option<Job<(), Result<(Split, Vec<ImageCaptions>)>>>,
     rank_job: Option<Job<TrainEvent, Result<CaptionRanks>>>,
 }
@@ -334,6 +338,8 @@ pub struct State {
     picker: Option<(Command, Job<(), Option<PathBuf>>)>,
     /// Re-open the library once the running indexing ends.
     reopen_after_indexing: bool,
+    /// Commands to run once the models are open (from the command line).
+    pub after_open: Vec<Command>,
 }
 
 type Notices = Vec<(String, bool)>;
@@ -365,6 +371,7 @@ impl State {
             opening: None,
             picker: None,
             reopen_after_indexing: false,
+            after_open: Vec::new(),
         }
     }
 
@@ -619,6 +626,7 @@ impl State {
         }
         let excludes: Vec<String> =
             self.indexing.excludes.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
+        let adding = add.clone();
         let mut options = IndexOptions {
             add_roots: add,
             remove_roots: remove,
@@ -633,6 +641,7 @@ impl State {
             phase_started: Some(Instant::now()),
             typed_folder: std::mem::take(&mut self.indexing.typed_folder),
             excludes: std::mem::take(&mut self.indexing.excludes),
+            adding,
             job: Some(job),
             ..IndexingState::default()
         };
@@ -700,6 +709,10 @@ impl State {
         let Some((dir, _)) = engine.model.clone() else {
             return Err(Error::Invalid("there is no text model to rank with".into()));
         };
+        if self.annotator.loading.is_some() {
+            self.annotator.rank_when_loaded = true;
+            return Ok(());
+        }
         if self.annotator.items.is_empty() {
             return Err(Error::Invalid("load a split first".into()));
         }
@@ -734,7 +747,7 @@ impl State {
         self.poll_picker(settings, commands);
         self.poll_indexing(settings, &mut notices);
         self.poll_training(&mut notices);
-        self.poll_annotator();
+        self.poll_annotator(commands);
         notices
     }
 
@@ -770,6 +783,7 @@ impl State {
                 if !self.search.query.trim().is_empty() || self.search.photo.is_some() {
                     commands.push(Command::Search);
                 }
+                commands.append(&mut self.after_open);
                 let _ = settings;
             }
             Ok(Err(e)) => {
@@ -904,7 +918,7 @@ impl State {
         }
     }
 
-    fn poll_annotator(&mut self) {
+    fn poll_annotator(&mut self, commands: &mut Vec<Command>) {
         let an = &mut self.annotator;
         if let Some(job) = &an.loading
             && job.is_finished()
@@ -917,6 +931,9 @@ impl State {
                     an.selected = (!an.items.is_empty()).then_some(0);
                 }
                 Err(e) => an.error = Some(e.to_string()),
+            }
+            if std::mem::take(&mut an.rank_when_loaded) && !an.items.is_empty() {
+                commands.push(Command::RankCaptions);
             }
         }
         if let Some(job) = &an.rank_job {

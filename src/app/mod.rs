@@ -47,6 +47,14 @@ pub struct Startup {
     pub models_out: Option<PathBuf>,
     /// Start from the default settings, ignoring what was remembered.
     pub fresh_settings: bool,
+    /// The view to open on.
+    pub tab: Option<Tab>,
+    /// A query to search for as soon as the library is open.
+    pub query: Option<String>,
+    /// Folders to add to the library (and index) once the models are loaded.
+    pub add_folders: Vec<PathBuf>,
+    /// Start training with the remembered settings once the models are loaded.
+    pub start_training: bool,
 }
 
 /// A message for the user, shown in the notice bar.
@@ -98,6 +106,18 @@ impl GlimpseApp {
         if let Some(file) = &startup.glove {
             settings.glove = file.display().to_string();
         }
+        if let Some(tab) = startup.tab {
+            settings.tab = tab;
+        }
+        let mut after_open: Vec<Command> = startup.add_folders.iter().cloned().map(Command::AddFolder).collect();
+        if startup.start_training {
+            after_open.push(Command::StartTraining);
+        }
+        // Opening on the annotator with a dataset shows it at once, ranked.
+        if settings.tab == Tab::Annotator && !settings.flickr8k.is_empty() && startup.tab == Some(Tab::Annotator) {
+            after_open.extend([Command::LoadFlickr8k, Command::RankCaptions]);
+        }
+        let query = startup.query.clone();
         let ctx = cc.egui_ctx.clone();
         let waker: Waker = Arc::new(move || ctx.request_repaint_after(REPAINT_EVERY));
         let mut notices = Vec::new();
@@ -110,6 +130,10 @@ impl GlimpseApp {
         };
         let mut app = GlimpseApp { settings, state, notices, commands: vec![Command::Reopen] };
         app.state.search.k = app.settings.k;
+        app.state.after_open = after_open;
+        if let Some(query) = query {
+            app.state.search.query = query;
+        }
         app
     }
 

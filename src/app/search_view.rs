@@ -11,6 +11,8 @@ use super::{GlimpseApp, Tab};
 
 /// Side of a grid cell's thumbnail, in points.
 const CELL: f32 = 168.0;
+/// Space between cells, in points.
+const CELL_GAP: f32 = 12.0;
 /// Decoded size of grid thumbnails (the index stores 256 px).
 const THUMB_SIDE: u32 = 256;
 /// Decoded size of the preview.
@@ -135,7 +137,7 @@ fn take_dropped_photo(app: &mut GlimpseApp, ui: &mut egui::Ui) {
 fn keyboard(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     let n = app.state.search.results.len();
     let typing = ui.memory(|m| m.focused().is_some());
-    let columns = ((ui.available_width() / (CELL + 12.0)).floor() as usize).max(1);
+    let columns = columns(ui);
     let (mut step, mut open, mut escape, mut mark) = (0isize, false, false, None);
     ui.input(|i| {
         if i.key_pressed(egui::Key::ArrowRight) && !typing {
@@ -273,15 +275,23 @@ fn result_actions(app: &mut GlimpseApp, ui: &mut egui::Ui, item: &ResultItem) {
     }
 }
 
+/// Cells per row at this width (the arrow keys move by the same rows).
+fn columns(ui: &egui::Ui) -> usize {
+    ((ui.available_width() / (CELL + CELL_GAP + 8.0)).floor() as usize).max(1)
+}
+
 fn grid(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     let results = app.state.search.results.clone();
+    let columns = columns(ui);
     egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
-        ui.horizontal_wrapped(|ui| {
-            ui.spacing_mut().item_spacing = egui::vec2(12.0, 12.0);
-            for (i, item) in results.iter().enumerate() {
-                cell(app, ui, i, item);
-            }
-        });
+        ui.spacing_mut().item_spacing = egui::vec2(CELL_GAP, CELL_GAP);
+        for (row, chunk) in results.chunks(columns).enumerate() {
+            ui.horizontal_top(|ui| {
+                for (j, item) in chunk.iter().enumerate() {
+                    cell(app, ui, row * columns + j, item);
+                }
+            });
+        }
     });
 }
 
@@ -334,7 +344,8 @@ fn thumbnail(app: &mut GlimpseApp, ui: &mut egui::Ui, item: &ResultItem, name: &
         Slot::Failed(reason) => Err(Some(reason.clone())),
     });
     match slot {
-        Some(Ok(texture)) => ui.add(
+        Some(Ok(texture)) => ui.add_sized(
+            size,
             egui::Image::new(&texture)
                 .fit_to_exact_size(size)
                 .maintain_aspect_ratio(true)

@@ -99,10 +99,37 @@ struct AppArgs {
     /// Start from the default settings instead of the remembered ones.
     #[arg(long)]
     fresh_settings: bool,
+    /// The view to open on.
+    #[arg(long, value_name = "search|library|training|annotator|settings")]
+    view: Option<String>,
+    /// Search for this as soon as the library is open.
+    #[arg(long)]
+    query: Option<String>,
+    /// Add this folder to the library and index it (repeatable).
+    #[arg(long, value_name = "DIR")]
+    add: Vec<PathBuf>,
+    /// Start training with the remembered (or default) training settings.
+    #[arg(long)]
+    train: bool,
 }
 
 fn app(cli: &Cli, args: &AppArgs) -> anyhow::Result<ExitCode> {
+    use glimpse::app::Tab;
+    let tab = match args.view.as_deref() {
+        None => None,
+        Some("search") => Some(Tab::Search),
+        Some("library") => Some(Tab::Library),
+        Some("training") => Some(Tab::Training),
+        Some("annotator") => Some(Tab::Annotator),
+        Some("settings") => Some(Tab::Settings),
+        Some(other) => anyhow::bail!("no view '{other}': search, library, training, annotator or settings"),
+    };
+    let add = args.add.iter().map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.clone())).collect();
     let startup = glimpse::app::Startup {
+        tab,
+        query: args.query.clone(),
+        add_folders: add,
+        start_training: args.train,
         index: args.index.clone(),
         ort_lib: cli.ort_lib.clone(),
         flickr8k: args.flickr8k.clone(),
