@@ -27,15 +27,14 @@ sleep 1
 start() { "$glimpse" app --fresh-settings "${@:3}" >"$work/app.log" 2>&1 & app=$!; sleep "$2"; shot "$1"; }
 shot() { import -window root "$out/$1.png"; echo "saved $out/$1.png"; }
 stop() { kill "$app" 2>/dev/null; wait "$app" 2>/dev/null || true; app=""; }
-# With no window manager, keys go to the window under the pointer.
-key() { xdotool mousemove 640 760 key "$@"; sleep 1.5; }
+# Clicks at X Y in the window (placed at the screen's corner: there is no window manager).
+click() { xdotool mousemove "$1" "$2" click 1; sleep 1.5; }
 
 "$glimpse" index --index "$work/photos.glimpse" "$shared/photos" >/dev/null
 start search 6 --index "$work/photos.glimpse" --query "a dog running through water"
-key Down
-key b
+click 161 302   # "Bad" under the first result
 shot search-marked-bad
-key Right space
+click 287 195   # the (new) first result's photo
 shot preview
 stop
 
