@@ -28,7 +28,7 @@ start() { "$glimpse" app --fresh-settings "${@:3}" >"$work/app.log" 2>&1 & app=$
 shot() { import -window root "$out/$1.png"; echo "saved $out/$1.png"; }
 stop() { kill "$app" 2>/dev/null; wait "$app" 2>/dev/null || true; app=""; }
 # Clicks at X Y in the window (placed at the screen's corner: there is no window manager).
-click() { xdotool mousemove "$1" "$2" click 1; sleep 1.5; }
+click() { xdotool mousemove "$1" "$2"; sleep 0.5; xdotool click 1; sleep 2; }
 
 "$glimpse" index --index "$work/photos.glimpse" "$shared/photos" >/dev/null
 start search 6 --index "$work/photos.glimpse" --query "a dog running through water"

@@ -53,6 +53,9 @@ pub struct Job<E, R> {
     events: Option<Receiver<E>>,
     stop: Arc<AtomicBool>,
     handle: Option<JoinHandle<R>>,
+    /// Set by the worker just before it returns (and wakes the window), so a window that
+    /// repaints on that wake sees the job as finished.
+    done: Arc<AtomicBool>,
 }
 
 impl<E: Send + 'static, R: Send + 'static> Job<E, R> {
@@ -65,12 +68,22 @@ impl<E: Send + 'static, R: Send + 'static> Job<E, R> {
     ) -> Result<Self> {
         let (tx, rx) = crossbeam_channel::bounded(capacity.max(1));
         let stop = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicBool::new(false));
+        let (finished, wake_at_end) = (Arc::clone(&done), waker.clone());
         let context = JobContext { events: tx, stop: Arc::clone(&stop), waker };
         let handle = std::thread::Builder::new()
             .name(name.to_string())
-            .spawn(move || work(context))
+            .spawn(move || {
+                let report = work(context);
+                // The end is news too: a job that sends no events still wakes the window.
+                finished.store(true, Ordering::Release);
+                if let Some(wake) = wake_at_end {
+                    wake();
+                }
+                report
+            })
             .map_err(|e| Error::Invalid(format!("could not start the '{name}' thread: {e}")))?;
-        Ok(Job { name: name.to_string(), events: Some(rx), stop, handle: Some(handle) })
+        Ok(Job { name: name.to_string(), events: Some(rx), stop, handle: Some(handle), done })
     }
 }
 
@@ -86,9 +99,9 @@ impl<E, R> Job<E, R> {
         self.stop.store(true, Ordering::Relaxed);
     }
 
-    /// True once the worker thread has returned.
+    /// True once the worker has produced its report (`wait` then returns at once).
     pub fn is_finished(&self) -> bool {
-        self.handle.as_ref().is_none_or(|h| h.is_finished())
+        self.done.load(Ordering::Acquire) || self.handle.as_ref().is_none_or(|h| h.is_finished())
     }
 
     /// Waits for the worker and returns its report. Events not yet read are dropped.
@@ -127,6 +140,18 @@ mod tests {
         let seen: Vec<u32> = job.events().iter().collect();
         assert_eq!(seen, (0..10).collect::<Vec<_>>());
         assert_eq!(job.wait().unwrap(), "done");
+    }
+
+    #[test]
+    fn the_end_of_a_job_that_sends_nothing_wakes_the_owner() {
+        let (tx, rx) = crossbeam_channel::bounded::<()>(4);
+        let waker: Waker = Arc::new(move || {
+            let _ = tx.try_send(());
+        });
+        let job = Job::spawn("test-wake", 1, Some(waker), |_cx: JobContext<()>| 7).unwrap();
+        rx.recv_timeout(std::time::Duration::from_secs(10)).expect("no wake at the end");
+        assert!(job.is_finished());
+        assert_eq!(job.wait().unwrap(), 7);
     }
 
     #[test]

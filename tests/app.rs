@@ -52,8 +52,12 @@ fn click(h: &mut Harness<'static, GlimpseApp>, label: &str) {
 
 /// The app on a fresh index in `dir`, models loaded.
 fn app_on(dir: &Path, startup: Startup) -> Harness<'static, GlimpseApp> {
-    let startup =
-        Startup { index: Some(dir.join("library.glimpse")), fresh_settings: true, models_out: Some(dir.join("models")), ..startup };
+    let startup = Startup {
+        index: Some(dir.join("library.glimpse")),
+        fresh_settings: true,
+        models_out: Some(dir.join("models")),
+        ..startup
+    };
     let mut h = harness(startup);
     wait_for(&mut h, "the models to load", |app| app.state.engine.is_some());
     h

@@ -26,14 +26,14 @@ pub fn show(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     }
     ui.separator();
     let visible = visible_items(app);
-    egui::Panel::left("annotator-list").default_size(260.0).show(ui, |ui| {
+    egui::Panel::left("annotator-list").default_size(330.0).show(ui, |ui| {
         ui.label(format!("{} photos", visible.len()));
         egui::ScrollArea::vertical().auto_shrink([false, false]).show_rows(ui, 18.0, visible.len(), |ui, range| {
             for &i in &visible[range] {
                 let item = &app.state.annotator.items[i];
                 let worst = app.state.annotator.ranks.as_ref().and_then(|r| r.ranks[i].iter().max().copied());
                 let text = match worst {
-                    Some(rank) => format!("{}  (worst rank {rank})", item.image),
+                    Some(rank) => format!("{}  \u{b7} worst {rank}", item.image),
                     None => item.image.clone(),
                 };
                 if ui.selectable_label(app.state.annotator.selected == Some(i), text).clicked() {
@@ -124,7 +124,8 @@ fn detail(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             match ranks.as_ref().and_then(|r| r.get(c)) {
                 Some(rank) => {
-                    let color = if *rank <= 10 { egui::Color32::from_rgb(60, 170, 80) } else { ui.visuals().error_fg_color };
+                    let color =
+                        if *rank <= 10 { egui::Color32::from_rgb(60, 170, 80) } else { ui.visuals().error_fg_color };
                     ui.colored_label(color, format!("rank {rank:>4}"));
                 }
                 None => {

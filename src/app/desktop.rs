@@ -17,8 +17,9 @@ fn launch(program: &str, args: &[&std::ffi::OsStr]) -> std::io::Result<()> {
 
 /// Opens `path` with the desktop's default application (`xdg-open`).
 pub fn open(path: &Path) -> Result<()> {
-    launch("xdg-open", &[path.as_os_str()])
-        .map_err(|e| Error::Invalid(format!("cannot open {}: xdg-open failed ({e}); install xdg-utils", path.display())))
+    launch("xdg-open", &[path.as_os_str()]).map_err(|e| {
+        Error::Invalid(format!("cannot open {}: xdg-open failed ({e}); install xdg-utils", path.display()))
+    })
 }
 
 /// Shows `path` selected in the file manager (the freedesktop `FileManager1.ShowItems` call),

@@ -40,7 +40,10 @@ fn folders(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     egui::Grid::new("folders").striped(true).show(ui, |ui| {
         for root in roots {
             ui.label(root.display().to_string());
-            if ui.add_enabled(!running, egui::Button::new("Remove")).on_hover_text("Its photos leave the index; the files stay").clicked()
+            if ui
+                .add_enabled(!running, egui::Button::new("Remove"))
+                .on_hover_text("Its photos leave the index; the files stay")
+                .clicked()
             {
                 app.send(Command::RemoveFolder(root));
             }
@@ -158,7 +161,14 @@ fn skipped(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     if rows.is_empty()
         && let Some(finder) = &app.state.finder
     {
-        rows = finder.library.index.data.skipped.iter().map(|s| (bytes_path(&s.path).display().to_string(), s.reason.clone())).collect();
+        rows = finder
+            .library
+            .index
+            .data
+            .skipped
+            .iter()
+            .map(|s| (bytes_path(&s.path).display().to_string(), s.reason.clone()))
+            .collect();
     }
     if rows.is_empty() {
         ui.label("No file was skipped.");

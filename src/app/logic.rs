@@ -131,6 +131,11 @@ pub struct ResultItem {
     pub bytes: u64,
 }
 
+/// A running search, answering one query.
+type SearchJob = Job<(), Result<Vec<ResultItem>>>;
+/// Loading a Flickr8k split for the annotator.
+type LoadJob = Job<(), Result<(Split, Vec<ImageCaptions>)>>;
+
 /// Filters as typed in the search view.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FilterForm {
@@ -181,7 +186,7 @@ pub struct SearchState {
     pub preview: Option<usize>,
     /// Good/bad marks.
     pub marks: BTreeMap<PathBuf, Mark>,
-    job: Option<(String, Job<(), Result<Vec<ResultItem>>>)>,
+    job: Option<(String, SearchJob)>,
 }
 
 impl SearchState {
@@ -303,7 +308,7 @@ pub struct AnnotatorState {
     pub worst_first: bool,
     /// Rank the captions as soon as the split is loaded.
     rank_when_loaded: bool,
-    loading: Option<Job<(), Result<(Split, Vec<ImageCaptions>)>>>,
+    loading: Option<LoadJob>,
     rank_job: Option<Job<TrainEvent, Result<CaptionRanks>>>,
 }
 
@@ -382,7 +387,12 @@ impl State {
         }
         let photos = self.finder.as_ref().map_or(0, |f| f.library.index.data.photos.len());
         match &self.engine {
-            Some(engine) => format!("{} photos · {} on {}", photos, engine.backbone.model().manifest.name, engine.backbone.provider()),
+            Some(engine) => format!(
+                "{} photos · {} on {}",
+                photos,
+                engine.backbone.model().manifest.name,
+                engine.backbone.provider()
+            ),
             None => "models not loaded".into(),
         }
     }
@@ -403,9 +413,10 @@ impl State {
 
     /// The folder trained models are written into.
     fn models_out(&self) -> PathBuf {
-        self.startup.models_out.clone().unwrap_or_else(|| {
-            crate::locations::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("models")
-        })
+        self.startup
+            .models_out
+            .clone()
+            .unwrap_or_else(|| crate::locations::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("models"))
     }
 
     fn feature_cache(&self) -> PathBuf {
@@ -428,9 +439,11 @@ impl State {
                 self.search.marks.clear();
                 note(self.start_search(settings));
             }
-            Command::PickFolder | Command::PickPhoto | Command::PickFlickr8k | Command::PickGlove | Command::PickModel => {
-                note(self.start_picker(command))
-            }
+            Command::PickFolder
+            | Command::PickPhoto
+            | Command::PickFlickr8k
+            | Command::PickGlove
+            | Command::PickModel => note(self.start_picker(command)),
             Command::AddFolder(dir) => note(self.start_indexing(settings, vec![dir], vec![])),
             Command::RemoveFolder(dir) => note(self.start_indexing(settings, vec![], vec![dir])),
             Command::Reindex => note(self.start_indexing(settings, vec![], vec![])),
@@ -569,7 +582,8 @@ impl State {
                 return Ok(());
             }
         };
-        let options = SearchOptions { k: self.search.k.max(1), filter, sort: settings.sort_order(), pool: settings.pool };
+        let options =
+            SearchOptions { k: self.search.k.max(1), filter, sort: settings.sort_order(), pool: settings.pool };
         let mut feedback = Feedback::default();
         for (path, mark) in &self.search.marks {
             match mark {
@@ -613,7 +627,9 @@ impl State {
         }
         let Some(engine) = &self.engine else {
             return Err(Error::Invalid(
-                self.engine_error.clone().unwrap_or_else(|| "the models are still loading; try again in a moment".into()),
+                self.engine_error
+                    .clone()
+                    .unwrap_or_else(|| "the models are still loading; try again in a moment".into()),
             ));
         };
         for dir in &add {
@@ -943,8 +959,7 @@ impl State {
                     an.ranking = Some((done, total));
                 }
             }
-            if finished && let Some(job) = an.rank_job.take()
-            {
+            if finished && let Some(job) = an.rank_job.take() {
                 an.ranking = None;
                 match job.wait().and_then(|r| r) {
                     Ok(ranks) => an.ranks = Some(ranks),

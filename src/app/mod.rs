@@ -89,9 +89,9 @@ impl GlimpseApp {
     /// loader, and the job that opens the models and the library.
     pub fn new(cc: &eframe::CreationContext<'_>, startup: Startup) -> GlimpseApp {
         let mut settings = match (startup.fresh_settings, cc.storage) {
-            (false, Some(storage)) => eframe::get_value::<Settings>(storage, settings::STORAGE_KEY)
-                .map(Settings::checked)
-                .unwrap_or_default(),
+            (false, Some(storage)) => {
+                eframe::get_value::<Settings>(storage, settings::STORAGE_KEY).map(Settings::checked).unwrap_or_default()
+            }
             _ => Settings::default(),
         };
         if let Some(index) = &startup.index {

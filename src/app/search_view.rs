@@ -49,7 +49,11 @@ fn query_row(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         if response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
             app.send(Command::Search);
         }
-        if app.state.search.query.is_empty() && app.state.search.photo.is_none() && !ui.memory(|m| m.has_focus(response.id)) && ui.memory(|m| m.focused().is_none()) {
+        if app.state.search.query.is_empty()
+            && app.state.search.photo.is_none()
+            && !ui.memory(|m| m.has_focus(response.id))
+            && ui.memory(|m| m.focused().is_none())
+        {
             response.request_focus();
         }
         if app.state.search.busy() {
@@ -84,7 +88,8 @@ fn options_row(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         changed |= before != app.settings.sort;
         if app.settings.sort != "relevance" {
             let label = ui.label("among the best");
-            changed |= ui.add(egui::DragValue::new(&mut app.settings.pool).range(1..=10_000)).labelled_by(label.id).changed();
+            changed |=
+                ui.add(egui::DragValue::new(&mut app.settings.pool).range(1..=10_000)).labelled_by(label.id).changed();
         }
         ui.separator();
         let filter = &mut app.state.search.filter;
@@ -324,7 +329,8 @@ fn cell(app: &mut GlimpseApp, ui: &mut egui::Ui, i: usize, item: &ResultItem) {
                         let next = (mark != Some(Mark::Bad)).then_some(Mark::Bad);
                         app.send(Command::Mark(path.clone(), next));
                     }
-                    let good = ui.selectable_label(mark == Some(Mark::Good), "Good").on_hover_text("More like this (G)");
+                    let good =
+                        ui.selectable_label(mark == Some(Mark::Good), "Good").on_hover_text("More like this (G)");
                     if good.clicked() {
                         let next = (mark != Some(Mark::Good)).then_some(Mark::Good);
                         app.send(Command::Mark(path, next));
@@ -362,9 +368,12 @@ fn preview(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     let Some(item) = app.state.search.results.get(i).cloned() else { return };
     let mut open = true;
     let title = item.ranked.path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    egui::Window::new(title).id(egui::Id::unique("glimpse-preview")).open(&mut open).collapsible(false).default_size([900.0, 700.0]).show(
-        ui.ctx(),
-        |ui| {
+    egui::Window::new(title)
+        .id(egui::Id::unique("glimpse-preview"))
+        .open(&mut open)
+        .collapsible(false)
+        .default_size([900.0, 700.0])
+        .show(ui.ctx(), |ui| {
             ui.horizontal(|ui| result_actions(app, ui, &item));
             ui.label(format!(
                 "Rank {} · score {:.3} · {}×{} · {:.1} MB · {}",
@@ -393,8 +402,7 @@ fn preview(app: &mut GlimpseApp, ui: &mut egui::Ui) {
                     ui.spinner();
                 }
             }
-        },
-    );
+        });
     if !open {
         app.state.search.preview = None;
     }

@@ -33,7 +33,12 @@ fn path_row(ui: &mut egui::Ui, name: &str, value: &mut String, hint: &str) -> bo
 
 fn form(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     let running = app.state.training.running();
-    if path_row(ui, "Flickr8k folder", &mut app.settings.flickr8k, "Flicker8k_Dataset + Flickr8k_text, or Images + captions.txt") {
+    if path_row(
+        ui,
+        "Flickr8k folder",
+        &mut app.settings.flickr8k,
+        "Flicker8k_Dataset + Flickr8k_text, or Images + captions.txt",
+    ) {
         app.send(Command::PickFlickr8k);
     }
     if path_row(ui, "GloVe file", &mut app.settings.glove, "glove.6B.50d.txt or .txt.gz") {
@@ -79,7 +84,8 @@ fn form(app: &mut GlimpseApp, ui: &mut egui::Ui) {
             ui.end_row();
             let label = ui.label("Extra word dimensions");
             ui.add(egui::DragValue::new(&mut form.extra_word_dims).range(0..=1000)).labelled_by(label.id);
-            if ui.button("Shipped recipe").on_hover_text("The settings the installed model was trained with").clicked() {
+            if ui.button("Shipped recipe").on_hover_text("The settings the installed model was trained with").clicked()
+            {
                 *form = super::TrainingForm::default();
             }
             ui.end_row();
@@ -139,11 +145,14 @@ fn plots(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         let series = |f: fn(&crate::train::trainer::EpochReport) -> f64| -> PlotPoints {
             tr.epochs.iter().map(|e| [e.epoch as f64, f(e)]).collect()
         };
-        Plot::new("recall").height(height).legend(Legend::default()).allow_scroll(false).show(&mut columns[1], |plot| {
-            plot.line(Line::new("R@1", series(|e| e.dev.t2i.r1)));
-            plot.line(Line::new("R@5", series(|e| e.dev.t2i.r5)));
-            plot.line(Line::new("R@10", series(|e| e.dev.t2i.r10)));
-        });
+        Plot::new("recall").height(height).legend(Legend::default()).allow_scroll(false).show(
+            &mut columns[1],
+            |plot| {
+                plot.line(Line::new("R@1", series(|e| e.dev.t2i.r1)));
+                plot.line(Line::new("R@5", series(|e| e.dev.t2i.r5)));
+                plot.line(Line::new("R@10", series(|e| e.dev.t2i.r10)));
+            },
+        );
     });
 }
 
@@ -176,13 +185,21 @@ fn result(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         ui.end_row();
         metrics_row(ui, "this run", &report.dev);
         if let Some((dir, m)) = &current {
-            metrics_row(ui, &format!("current ({})", dir.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()), m);
+            metrics_row(
+                ui,
+                &format!("current ({})", dir.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()),
+                m,
+            );
         }
     });
     let active = current.as_ref().is_some_and(|(dir, _)| *dir == out);
     if active {
         ui.label("This model is the active one.");
-    } else if ui.button("Use this model").on_hover_text("Search with it; the library is re-projected from stored features").clicked() {
+    } else if ui
+        .button("Use this model")
+        .on_hover_text("Search with it; the library is re-projected from stored features")
+        .clicked()
+    {
         app.send(Command::UseModel(out));
     }
 }

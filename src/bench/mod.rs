@@ -2,4 +2,5 @@
 //! run.
 
 pub mod embed;
+pub mod feedback;
 pub mod search;

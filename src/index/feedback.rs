@@ -15,10 +15,12 @@ pub struct Rocchio {
 }
 
 impl Default for Rocchio {
-    /// The textbook weights (Manning, Raghavan, Schütze, ch. 9) until they are chosen by
-    /// measurement on the dev split.
+    /// Chosen on the Flickr8k dev split with a simulated user (`glimpse bench feedback`, table
+    /// in the README): c = 0.3 is best with bad marks alone (R@1 17.5 → 22.2) and, with
+    /// b = 1, within 0.3 of the best R@1 when the true photo is marked good too; c = 0.6
+    /// gains R@10 with good marks but loses 5 points of R@10 with bad marks alone.
     fn default() -> Self {
-        Rocchio { a: 1.0, b: 0.75, c: 0.15 }
+        Rocchio { a: 1.0, b: 1.0, c: 0.3 }
     }
 }
 
@@ -62,7 +64,7 @@ mod tests {
         let q = vec![1.0, 0.0, 0.0];
         let good = vec![vec![0.0, 1.0, 0.0]];
         let bad = vec![vec![0.0, 0.0, 1.0]];
-        let r = Rocchio::default();
+        let r = Rocchio { a: 1.0, b: 0.75, c: 0.15 };
         let moved = r.apply(&q, &good, &bad);
         assert!((dot(&moved, &moved) - 1.0).abs() < 1e-5);
         assert!(dot(&moved, &good[0]) > 0.5, "{moved:?}");

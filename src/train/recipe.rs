@@ -225,15 +225,30 @@ pub struct CaptionRanks {
     pub ranks: Vec<Vec<usize>>,
 }
 
-/// Runs `items` through an exported model exactly as search does and ranks every caption's
-/// photo among all of `items`' photos.
-pub fn rank_captions(
+/// A split's photos and captions in a model's joint space (unit rows, row-major).
+#[derive(Clone, Debug)]
+pub struct EmbeddedSplit {
+    /// Joint dimension.
+    pub dim: usize,
+    /// One row per kept photo.
+    pub images: Vec<f32>,
+    /// One row per caption of the kept photos, in order.
+    pub captions: Vec<f32>,
+    /// The row in `images` of each caption's photo.
+    pub caption_image: Vec<usize>,
+    /// The index in `items` of each kept photo (photos whose features failed are left out).
+    pub kept: Vec<usize>,
+}
+
+/// Runs `items` through an exported model exactly as search does: photos through the
+/// backbone (cached by content) and the image head, captions through the text encoder.
+pub fn embed_split(
     model: &ExportedModel,
     backbone: &Backbone,
     items: &[ImageCaptions],
     cache_dir: &std::path::Path,
     cx: &JobContext<TrainEvent>,
-) -> Result<CaptionRanks> {
+) -> Result<EmbeddedSplit> {
     model.check_backbone(backbone.model())?;
     let mut cache = FeatureCache::open(cache_dir, &backbone.model().clone());
     let features = split_features(&mut cache, backbone, items, cx)?;
@@ -254,7 +269,20 @@ pub fn rank_captions(
         captions.extend(model.embed_texts(chunk)?.iter().copied());
     }
     let images: Vec<f32> = images.iter().copied().collect();
-    let (metrics, flat) = evaluate_with_ranks(&images, &captions, model.dim(), &caption_image)?;
+    Ok(EmbeddedSplit { dim: model.dim(), images, captions, caption_image, kept })
+}
+
+/// Ranks every caption's photo among all of `items`' photos, as search would.
+pub fn rank_captions(
+    model: &ExportedModel,
+    backbone: &Backbone,
+    items: &[ImageCaptions],
+    cache_dir: &std::path::Path,
+    cx: &JobContext<TrainEvent>,
+) -> Result<CaptionRanks> {
+    let EmbeddedSplit { dim, images, captions, caption_image, kept } =
+        embed_split(model, backbone, items, cache_dir, cx)?;
+    let (metrics, flat) = evaluate_with_ranks(&images, &captions, dim, &caption_image)?;
     let mut ranks = vec![Vec::new(); items.len()];
     let mut flat = flat.into_iter();
     for &i in &kept {

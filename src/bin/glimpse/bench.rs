@@ -15,6 +15,25 @@ pub enum BenchCommand {
     Embed(EmbedArgs),
     /// Query latency over synthetic libraries (10k, 100k, 1M vectors) and the cost of opening a 100k-photo index.
     Search(SearchArgs),
+    /// Relevance feedback with a simulated user on a Flickr8k split: Recall@K before and after, per Rocchio weights.
+    Feedback(FeedbackArgs),
+}
+
+/// Options of `glimpse bench feedback`.
+#[derive(clap::Args, Debug)]
+pub struct FeedbackArgs {
+    /// The Flickr8k folder.
+    #[arg(long, value_name = "DIR")]
+    flickr8k: PathBuf,
+    /// The split: dev (choose weights here) or test.
+    #[arg(long, default_value = "dev")]
+    split: glimpse::dataset::Split,
+    /// The text model folder (default: the installed one).
+    #[arg(long, value_name = "DIR")]
+    model: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Options of `glimpse bench search`.
@@ -69,7 +88,48 @@ pub fn run(cli: &Cli, command: &BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
         BenchCommand::Embed(args) => embed_bench(cli, args),
         BenchCommand::Search(args) => search_bench(cli, args),
+        BenchCommand::Feedback(args) => feedback_bench(cli, args),
     }
+}
+
+fn feedback_bench(cli: &Cli, args: &FeedbackArgs) -> anyhow::Result<ExitCode> {
+    use anyhow::Context;
+    use glimpse::bench::feedback::{Marks, simulate, weight_grid};
+    use glimpse::train::exported::{ExportedModel, default_model_dir};
+    let dir = match &args.model {
+        Some(dir) => dir.clone(),
+        None => default_model_dir().context("no text model is installed: pass --model DIR")?,
+    };
+    let model = ExportedModel::open(cli.runtime()?, &dir, &cli.session_options())?;
+    let backbone = cli.backbone(Some(&model.manifest.backbone.name))?;
+    let items = glimpse::dataset::Flickr8k::open(&args.flickr8k)?.split(args.split)?;
+    let cache = glimpse::train::features::default_cache_dir();
+    let job = glimpse::job::Job::spawn("glimpse-eval", 64, None, move |cx| {
+        glimpse::train::recipe::embed_split(&model, &backbone, &items, &cache, &cx)
+    })?;
+    for _ in job.events().iter() {}
+    let split = job.wait()??;
+    let table = simulate(&split.images, &split.captions, split.dim, &split.caption_image, &weight_grid());
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&table)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let b = &table.before;
+    println!("{} captions against {} photos ({} split)", table.captions, table.images, args.split);
+    println!("| marks | a | b | c | R@1 | R@5 | R@10 |");
+    println!("|---|---|---|---|---|---|---|");
+    println!("| none (before) | | | | {:.1} | {:.1} | {:.1} |", b.r1, b.r5, b.r10);
+    for r in &table.rows {
+        let marks = match r.marks {
+            Marks::GoodAndBad => "good + bad",
+            Marks::BadOnly => "bad only",
+        };
+        println!(
+            "| {marks} | {} | {} | {} | {:.1} | {:.1} | {:.1} |",
+            r.a, r.b, r.c, r.after.r1, r.after.r5, r.after.r10
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn search_bench(cli: &Cli, args: &SearchArgs) -> anyhow::Result<ExitCode> {

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use glimpse::engine::manifest::DEFAULT_BACKBONE;
 use glimpse::engine::{Backbone, BackboneModel, ProviderChoice, Runtime, SessionOptions};
 
@@ -59,6 +59,15 @@ enum Command {
     Train(train::TrainArgs),
     /// Measure a trained model on a Flickr8k split (Recall@1/5/10, median rank).
     Eval(train::EvalArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell) for the package.
+    #[command(hide = true)]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) for the package.
+    #[command(hide = true)]
+    Manpage,
 }
 
 impl Cli {
@@ -154,6 +163,14 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(command) => bench::run(cli, command),
         Command::Train(args) => train::train(cli, args),
         Command::Eval(args) => train::eval(cli, args),
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "glimpse", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Manpage => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
