@@ -6,11 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-debian-packages.sh build run package
 scripts/fetch-onnxruntime.sh >/dev/null
-command -v cargo-deb >/dev/null || cargo install cargo-deb --locked --version 3.6.3
+command -v cargo-deb >/dev/null || cargo install cargo-deb --locked --version 3.8.0
 cargo build --release --locked --quiet
 stage=target/packaging
 rm -rf "$stage" && mkdir -p "$stage/completions" "$stage/onnxruntime"
 bin=target/release/glimpse
+# The release profile keeps line tables for backtraces; the package ships a stripped copy.
+strip -o "$stage/glimpse" "$bin"
 "$bin" completions bash >"$stage/completions/glimpse.bash"
 "$bin" completions zsh >"$stage/completions/_glimpse"
 "$bin" completions fish >"$stage/completions/glimpse.fish"

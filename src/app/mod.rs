@@ -55,6 +55,8 @@ pub struct Startup {
     pub add_folders: Vec<PathBuf>,
     /// Start training with the remembered settings once the models are loaded.
     pub start_training: bool,
+    /// A photo to find similar ones to, once the library is open.
+    pub similar_to: Option<PathBuf>,
 }
 
 /// A message for the user, shown in the notice bar.
@@ -118,6 +120,10 @@ impl GlimpseApp {
             after_open.extend([Command::LoadFlickr8k, Command::RankCaptions]);
         }
         let query = startup.query.clone();
+        if let Some(photo) = &startup.similar_to {
+            settings.tab = Tab::Search;
+            after_open.push(Command::FindSimilar(photo.clone()));
+        }
         let ctx = cc.egui_ctx.clone();
         let waker: Waker = Arc::new(move || ctx.request_repaint_after(REPAINT_EVERY));
         let mut notices = Vec::new();

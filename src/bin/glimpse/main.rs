@@ -120,6 +120,8 @@ struct AppArgs {
     /// Start training with the remembered (or default) training settings.
     #[arg(long)]
     train: bool,
+    /// Photos to find similar ones to (what a file manager's "Open with Glimpse" passes).
+    photos: Vec<PathBuf>,
 }
 
 fn app(cli: &Cli, args: &AppArgs) -> anyhow::Result<ExitCode> {
@@ -139,6 +141,7 @@ fn app(cli: &Cli, args: &AppArgs) -> anyhow::Result<ExitCode> {
         query: args.query.clone(),
         add_folders: add,
         start_training: args.train,
+        similar_to: args.photos.first().map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())),
         index: args.index.clone(),
         ort_lib: cli.ort_lib.clone(),
         flickr8k: args.flickr8k.clone(),
