@@ -177,6 +177,17 @@ impl Finder {
         }
     }
 
+    /// True when `ranked` (the answer to `query`) should carry the "no strong match" hint:
+    /// a query with text, ranked in the joint space of a model whose manifest has a cue
+    /// (`glimpse bench cue --write`), whose best score is below the cue's threshold.
+    pub fn no_strong_match(&self, query: &Query, ranked: &[Ranked]) -> bool {
+        let Query::Terms(parts) = query else { return false };
+        let (Some(text), true) = (&self.text, self.joint_ready()) else { return false };
+        let has_text = parts.iter().any(|p| matches!(p.term, Term::Text(_)));
+        let best = ranked.iter().map(|r| r.score).reduce(f32::max);
+        has_text && text.model.manifest.no_match.as_ref().is_some_and(|cue| cue.fires(best))
+    }
+
     /// Ranks the library against `query`, moved by `feedback` (Rocchio), as `options` say.
     pub fn search(&self, query: &Query, options: &SearchOptions, feedback: &Feedback) -> Result<Vec<Ranked>> {
         let (matrix, mut q) = self.query_vector(query)?;

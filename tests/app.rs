@@ -214,3 +214,29 @@ fn the_annotator_shows_a_photo_with_its_five_captions_and_where_the_model_ranks_
     type_into(&mut h, "Captions with", "purple");
     assert!(h.query_by_label("1 photos").is_some());
 }
+
+#[test]
+fn the_duplicates_view_groups_each_photo_with_its_copies() {
+    let shared = need_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    let mut originals = glimpse::bench::embed::photos_in(&shared.join("photos")).unwrap();
+    originals.truncate(3);
+    for p in &originals {
+        let copy = photos.join(p.file_name().unwrap());
+        std::fs::copy(p, &copy).unwrap();
+        glimpse::bench::duplicates::make_copies(&copy, &photos).unwrap();
+    }
+    let mut h = app_on(dir.path(), Startup::default());
+    h.state_mut().send(glimpse::app::Command::AddFolder(photos));
+    wait_for(&mut h, "indexing", |app| app.state.indexing.running());
+    wait_for(&mut h, "the library", |app| !app.state.indexing.running() && app.state.finder.is_some());
+    click(&mut h, "Duplicates");
+    click(&mut h, "Find duplicates");
+    wait_for(&mut h, "the groups", |app| app.state.duplicates.is_some());
+    let groups = h.state().state.duplicates.clone().unwrap();
+    assert_eq!(groups.len(), 3);
+    assert!(groups.iter().all(|g| g.len() == 4));
+    assert!(h.query_by_label("Group 1 \u{b7} 4 photos").is_some());
+}

@@ -62,3 +62,46 @@ fn an_unknown_provider_is_refused_by_the_argument_parser() {
     assert!(!out.status.success());
     assert!(stderr.contains("auto, cpu or cuda"), "{stderr}");
 }
+
+/// A models folder holding the shipped backbone and a copy of the shipped text model whose
+/// "no strong match" threshold is `threshold`.
+fn models_with_cue(dir: &std::path::Path, threshold: f32) -> std::path::PathBuf {
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let models = dir.join(format!("models-{threshold}"));
+    std::fs::create_dir_all(models.join("text")).unwrap();
+    std::os::unix::fs::symlink(shipped.join("backbones"), models.join("backbones")).unwrap();
+    for entry in std::fs::read_dir(shipped.join("text")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), models.join("text").join(entry.file_name())).unwrap();
+    }
+    let path = models.join("text/manifest.json");
+    let mut manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    manifest["no_match"] = serde_json::json!({"statistic": "top1", "threshold": threshold});
+    std::fs::write(&path, serde_json::to_string_pretty(&manifest).unwrap()).unwrap();
+    models
+}
+
+#[test]
+fn the_model_s_no_match_threshold_decides_the_hint_above_text_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    for (i, rgb) in [[200u8, 30, 30], [30, 200, 30], [30, 30, 200]].into_iter().enumerate() {
+        image::RgbImage::from_pixel(64, 48, image::Rgb(rgb)).save(photos.join(format!("{i}.png"))).unwrap();
+    }
+    // Cosine scores are below 1: a threshold of 1.5 always fires, one of -1.5 never does.
+    for (threshold, expected) in [(1.5f32, true), (-1.5, false)] {
+        let models = models_with_cue(dir.path(), threshold);
+        let index = dir.path().join(format!("lib-{threshold}.glimpse"));
+        let run = |args: &[&str]| {
+            glimpse().env("GLIMPSE_MODELS", &models).arg("--provider").arg("cpu").args(args).output().unwrap()
+        };
+        let out = run(&["index", "--index", index.to_str().unwrap(), photos.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = run(&["search", "--index", index.to_str().unwrap(), "a red square"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert_eq!(stderr.contains("no strong match"), expected, "threshold {threshold}: {stderr}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+    }
+}

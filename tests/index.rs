@@ -602,3 +602,37 @@ fn filters_apply_before_top_k_dates_order_the_best_matches_and_feedback_moves_th
             .contains("not in the library")
     );
 }
+
+#[test]
+fn resized_re_encoded_and_cropped_copies_group_with_their_originals_and_distinct_photos_do_not() {
+    let shared = need_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let photos_dir = dir.path().join("photos");
+    let originals = copy_photos(&shared, &photos_dir, 12);
+    for p in &originals {
+        glimpse::bench::duplicates::make_copies(p, &photos_dir).unwrap();
+    }
+    let index = dir.path().join("lib.glimpse");
+    let glimpse = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_glimpse")).args(["--provider", "cpu"]).args(args).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    glimpse(&["index", "--index", index.to_str().unwrap(), photos_dir.to_str().unwrap()]);
+    let groups: serde_json::Value =
+        serde_json::from_str(&glimpse(&["duplicates", "--index", index.to_str().unwrap(), "--json"])).unwrap();
+    let groups: Vec<Vec<String>> = groups
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g.as_array().unwrap().iter().map(|p| p["path"].as_str().unwrap().to_string()).collect())
+        .collect();
+    assert_eq!(groups.len(), originals.len(), "{groups:#?}");
+    for original in &originals {
+        let stem = original.file_stem().unwrap().to_string_lossy().to_string();
+        let group = groups.iter().find(|g| g.iter().any(|p| p.ends_with(&format!("{stem}.jpg")))).unwrap();
+        // The original and its three copies, and nothing else.
+        assert_eq!(group.len(), 4, "{group:#?}");
+        assert!(group.iter().all(|p| p.contains(&stem)), "{group:#?}");
+    }
+}

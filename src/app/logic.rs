@@ -16,6 +16,7 @@ use crate::dataset::{Flickr8k, ImageCaptions, Split};
 use crate::engine::manifest::DEFAULT_BACKBONE;
 use crate::engine::{Backbone, BackboneModel, ProjectionHead, Runtime};
 use crate::finder::{Feedback, Finder, Query, projection_head_for};
+use crate::index::duplicates::{DEFAULT_THRESHOLD, DuplicatePhoto, library_groups};
 use crate::index::filter::{DateSource, Filter, parse_date};
 use crate::index::library::{Ranked, SearchOptions};
 use crate::index::query;
@@ -85,6 +86,8 @@ pub enum Command {
     Mark(PathBuf, Option<Mark>),
     /// Clear every good/bad mark.
     ClearMarks,
+    /// Group the library's near-duplicates.
+    FindDuplicates,
 }
 
 /// A relevance-feedback mark on a result.
@@ -132,7 +135,7 @@ pub struct ResultItem {
 }
 
 /// A running search, answering one query.
-type SearchJob = Job<(), Result<Vec<ResultItem>>>;
+type SearchJob = Job<(), Result<(Vec<ResultItem>, bool)>>;
 /// Loading a Flickr8k split for the annotator.
 type LoadJob = Job<(), Result<(Split, Vec<ImageCaptions>)>>;
 
@@ -180,6 +183,8 @@ pub struct SearchState {
     pub answered: Option<String>,
     /// Why the last search failed.
     pub error: Option<String>,
+    /// The best score is below the model's "no strong match" threshold.
+    pub weak: bool,
     /// The highlighted result.
     pub selected: Option<usize>,
     /// The result shown large.
@@ -345,6 +350,9 @@ pub struct State {
     reopen_after_indexing: bool,
     /// Commands to run once the models are open (from the command line).
     pub after_open: Vec<Command>,
+    /// The library's near-duplicate groups, once found.
+    pub duplicates: Option<Vec<Vec<DuplicatePhoto>>>,
+    duplicates_job: Option<Job<(), Vec<Vec<DuplicatePhoto>>>>,
 }
 
 type Notices = Vec<(String, bool)>;
@@ -377,6 +385,8 @@ impl State {
             picker: None,
             reopen_after_indexing: false,
             after_open: Vec::new(),
+            duplicates: None,
+            duplicates_job: None,
         }
     }
 
@@ -494,6 +504,17 @@ impl State {
                 self.search.marks.clear();
                 note(self.start_search(settings));
             }
+            Command::FindDuplicates => {
+                if let Some(finder) = self.finder.clone() {
+                    let job = Job::spawn("glimpse-duplicates", 1, self.waker(), move |_cx| {
+                        library_groups(&finder.library, DEFAULT_THRESHOLD)
+                    });
+                    match job {
+                        Ok(job) => self.duplicates_job = Some(job),
+                        Err(e) => note(Err(e)),
+                    }
+                }
+            }
         }
         notices
     }
@@ -593,7 +614,8 @@ impl State {
         }
         let job = Job::spawn("glimpse-search", 1, self.waker(), move |_cx| {
             let ranked = finder.search(&query, &options, &feedback)?;
-            Ok(describe(&finder, ranked))
+            let weak = finder.no_strong_match(&query, &ranked);
+            Ok((describe(&finder, ranked), weak))
         })?;
         self.search.job = Some((label, job));
         Ok(())
@@ -764,6 +786,14 @@ impl State {
         self.poll_indexing(settings, &mut notices);
         self.poll_training(&mut notices);
         self.poll_annotator(commands);
+        if self.duplicates_job.as_ref().is_some_and(Job::is_finished)
+            && let Some(job) = self.duplicates_job.take()
+        {
+            match job.wait() {
+                Ok(groups) => self.duplicates = Some(groups),
+                Err(e) => notices.push((e.to_string(), true)),
+            }
+        }
         notices
     }
 
@@ -818,8 +848,9 @@ impl State {
         }
         let Some((label, job)) = self.search.job.take() else { return };
         match job.wait().and_then(|r| r) {
-            Ok(results) => {
+            Ok((results, weak)) => {
                 self.search.results = results;
+                self.search.weak = weak;
                 self.search.error = None;
                 self.search.answered = Some(label);
                 if self.search.selected.is_some_and(|s| s >= self.search.results.len()) {
@@ -967,6 +998,11 @@ impl State {
                 }
             }
         }
+    }
+
+    /// True while near-duplicates are being grouped.
+    pub fn duplicates_running(&self) -> bool {
+        self.duplicates_job.is_some()
     }
 
     /// The current model's dev metrics, from its manifest.

@@ -8,6 +8,7 @@
 
 mod annotator;
 mod desktop;
+mod duplicates_view;
 mod images;
 mod library_view;
 mod logic;
@@ -165,6 +166,7 @@ impl GlimpseApp {
                 (Tab::Library, "Library"),
                 (Tab::Training, "Training"),
                 (Tab::Annotator, "Annotator"),
+                (Tab::Duplicates, "Duplicates"),
                 (Tab::Settings, "Settings"),
             ] {
                 if ui.selectable_label(self.settings.tab == tab, label).clicked() {
@@ -217,6 +219,7 @@ impl eframe::App for GlimpseApp {
             Tab::Library => library_view::show(self, ui),
             Tab::Training => training_view::show(self, ui),
             Tab::Annotator => annotator::show(self, ui),
+            Tab::Duplicates => duplicates_view::show(self, ui),
             Tab::Settings => settings_view::show(self, ui),
         });
         // Commands run after drawing, so no widget sees a half-applied change.

@@ -245,6 +245,9 @@ fn results_heading(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         Some(label) if search.results.is_empty() => {
             ui.label(format!("No photo passes the filters for {label}."));
         }
+        Some(label) if search.weak => {
+            ui.label(format!("No strong match for {label} \u{2014} the closest results:"));
+        }
         Some(label) => {
             ui.label(format!("{} best matches for {label}", search.results.len()));
         }

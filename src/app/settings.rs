@@ -26,6 +26,8 @@ pub enum Tab {
     Training,
     /// Flickr8k photos beside their captions.
     Annotator,
+    /// Near-duplicate groups.
+    Duplicates,
     /// Provider, threads, batch size, model.
     Settings,
 }

@@ -100,9 +100,37 @@ pub struct JointManifest {
     pub vocab: String,
     /// How it was trained, when known.
     pub training: Option<TrainingRecord>,
+    /// When search should say "no strong match", measured on dev (`glimpse bench cue`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_match: Option<NoMatchCue>,
+}
+
+/// The "no strong match" cue of a model: a statistic of a query's scores and the threshold
+/// below which no photo of the library is likely to show what was asked.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoMatchCue {
+    /// `top1`: the best cosine score (the only statistic search applies).
+    pub statistic: String,
+    /// The cue shows when the statistic is below this.
+    pub threshold: f32,
+}
+
+impl NoMatchCue {
+    /// True when a ranking whose best score is `top` should say "no strong match".
+    pub fn fires(&self, top: Option<f32>) -> bool {
+        self.statistic == "top1" && top.is_some_and(|t| t < self.threshold)
+    }
 }
 
 impl JointManifest {
+    /// Writes `dir/manifest.json` (atomically).
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let json = serde_json::to_string_pretty(self)
+            .map_err(|e| Error::Invalid(format!("could not write the model manifest: {e}")))?;
+        write_atomically(&dir.join(MANIFEST_FILE), &[json.as_bytes(), b"\n"])
+    }
+
     /// Reads and checks `dir/manifest.json`.
     pub fn load(dir: &Path) -> Result<JointManifest> {
         let path = dir.join(MANIFEST_FILE);
@@ -246,9 +274,8 @@ pub fn export(
         seq_len,
         vocab: VOCAB_FILE.into(),
         training,
+        no_match: None,
     };
-    let json = serde_json::to_string_pretty(&manifest)
-        .map_err(|e| Error::Invalid(format!("could not write the model manifest: {e}")))?;
-    write_atomically(&dir.join(MANIFEST_FILE), &[json.as_bytes(), b"\n"])?;
+    manifest.save(dir)?;
     Ok(manifest)
 }

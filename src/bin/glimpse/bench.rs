@@ -17,6 +17,34 @@ pub enum BenchCommand {
     Search(SearchArgs),
     /// Relevance feedback with a simulated user on a Flickr8k split: Recall@K before and after, per Rocchio weights.
     Feedback(FeedbackArgs),
+    /// The "no strong match" cue on a Flickr8k split: top scores with the true photo there and held out.
+    Cue(CueArgs),
+    /// Near-duplicates: copies of real photos against their originals (sets the threshold), and grouping time at 100k.
+    Duplicates(DuplicatesBenchArgs),
+}
+
+/// Options of `glimpse bench duplicates`.
+#[derive(clap::Args, Debug)]
+pub struct DuplicatesBenchArgs {
+    /// Photos to copy (resized, re-encoded, cropped) and compare.
+    #[arg(long, value_name = "DIR", default_value = "../shared/photos")]
+    photos: PathBuf,
+    /// Vectors to group for the timing.
+    #[arg(long, default_value_t = 100_000)]
+    n: usize,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Options of `glimpse bench cue`.
+#[derive(clap::Args, Debug)]
+pub struct CueArgs {
+    #[command(flatten)]
+    split: FeedbackArgs,
+    /// Store the best statistic and its threshold in the model's manifest.json.
+    #[arg(long)]
+    write: bool,
 }
 
 /// Options of `glimpse bench feedback`.
@@ -89,12 +117,14 @@ pub fn run(cli: &Cli, command: &BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Embed(args) => embed_bench(cli, args),
         BenchCommand::Search(args) => search_bench(cli, args),
         BenchCommand::Feedback(args) => feedback_bench(cli, args),
+        BenchCommand::Cue(args) => cue_bench(cli, args),
+        BenchCommand::Duplicates(args) => duplicates_bench(cli, args),
     }
 }
 
-fn feedback_bench(cli: &Cli, args: &FeedbackArgs) -> anyhow::Result<ExitCode> {
+/// The model folder and a split embedded through it, as search runs them.
+fn embedded_split(cli: &Cli, args: &FeedbackArgs) -> anyhow::Result<(PathBuf, glimpse::train::recipe::EmbeddedSplit)> {
     use anyhow::Context;
-    use glimpse::bench::feedback::{Marks, simulate, weight_grid};
     use glimpse::train::exported::{ExportedModel, default_model_dir};
     let dir = match &args.model {
         Some(dir) => dir.clone(),
@@ -108,7 +138,80 @@ fn feedback_bench(cli: &Cli, args: &FeedbackArgs) -> anyhow::Result<ExitCode> {
         glimpse::train::recipe::embed_split(&model, &backbone, &items, &cache, &cx)
     })?;
     for _ in job.events().iter() {}
-    let split = job.wait()??;
+    Ok((dir, job.wait()??))
+}
+
+fn duplicates_bench(cli: &Cli, args: &DuplicatesBenchArgs) -> anyhow::Result<ExitCode> {
+    use glimpse::bench::duplicates::{COPY_KINDS, copy_cosines, grouping_speed};
+    use glimpse::index::duplicates::DEFAULT_THRESHOLD;
+    let backbone = cli.backbone(None)?;
+    let photos = photos_in(&args.photos)?;
+    let work = tempfile::tempdir()?;
+    eprintln!("copying and embedding {} photos…", photos.len());
+    let cosines = copy_cosines(&backbone, &photos, work.path())?;
+    eprintln!("grouping {} vectors…", args.n);
+    let speed = grouping_speed(args.n, backbone.dim(), 1000, DEFAULT_THRESHOLD);
+    if args.json {
+        println!("{}", serde_json::json!({"copies": cosines, "grouping": speed, "threshold": DEFAULT_THRESHOLD}));
+        return Ok(ExitCode::SUCCESS);
+    }
+    for (kind, low) in COPY_KINDS.iter().zip(&cosines.lowest_per_kind) {
+        println!("lowest cosine, original vs copy {kind}: {low:.3}");
+    }
+    println!(
+        "highest cosine between two distinct photos: {:.3} ({} photos)",
+        cosines.highest_distinct, cosines.originals
+    );
+    println!(
+        "grouping {} vectors of {}: {:.1} s, {} of {} planted near-copies (cosine 0.85) found, threshold {DEFAULT_THRESHOLD}",
+        speed.photos, speed.dim, speed.seconds, speed.found, speed.planted
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cue_bench(cli: &Cli, args: &CueArgs) -> anyhow::Result<ExitCode> {
+    use glimpse::bench::cue::{CueStatistic, measure};
+    use glimpse::train::export::{JointManifest, NoMatchCue};
+    let (dir, split) = embedded_split(cli, &args.split)?;
+    let results = measure(&split.images, &split.captions, split.dim, &split.caption_image);
+    if args.split.json {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+    } else {
+        println!(
+            "{} captions, {} photos; the cue fires below the threshold",
+            split.caption_image.len(),
+            split.images.len() / split.dim
+        );
+        println!(
+            "| statistic | median, photo there | median, held out | threshold | precision | recall | false alarms |"
+        );
+        println!("|---|---|---|---|---|---|---|");
+        for r in &results {
+            println!(
+                "| {:?} | {:.3} | {:.3} | {:.3} | {:.1} | {:.1} | {:.1} |",
+                r.statistic, r.medians.0, r.medians.1, r.threshold, r.precision, r.recall, r.false_alarms
+            );
+        }
+    }
+    if args.write {
+        // Search applies the top-1 score (the z-score would need every score of the
+        // library, and did no better on dev).
+        let best = results
+            .iter()
+            .find(|r| r.statistic == CueStatistic::Top1)
+            .ok_or_else(|| anyhow::anyhow!("nothing measured"))?;
+        let mut manifest = JointManifest::load(&dir)?;
+        let statistic = "top1";
+        manifest.no_match = Some(NoMatchCue { statistic: statistic.into(), threshold: best.threshold });
+        manifest.save(&dir)?;
+        eprintln!("stored {statistic} < {:.3} in {}", best.threshold, dir.join("manifest.json").display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn feedback_bench(cli: &Cli, args: &FeedbackArgs) -> anyhow::Result<ExitCode> {
+    use glimpse::bench::feedback::{Marks, simulate, weight_grid};
+    let (_, split) = embedded_split(cli, args)?;
     let table = simulate(&split.images, &split.captions, split.dim, &split.caption_image, &weight_grid());
     if args.json {
         println!("{}", serde_json::to_string_pretty(&table)?);

@@ -252,7 +252,11 @@ impl RankingArgs {
             eprintln!("note: {notice}");
         }
         let feedback = Feedback { good: self.more_like.clone(), bad: self.less_like.clone() };
-        print_ranked(&finder.search(&query, &options, &feedback)?, self.json)?;
+        let ranked = finder.search(&query, &options, &feedback)?;
+        if finder.no_strong_match(&query, &ranked) {
+            eprintln!("note: no strong match; the closest results:");
+        }
+        print_ranked(&ranked, self.json)?;
         Ok(ExitCode::SUCCESS)
     }
 }
@@ -276,4 +280,36 @@ pub fn search(cli: &Cli, args: &SearchArgs) -> anyhow::Result<ExitCode> {
 
 pub fn similar(cli: &Cli, args: &SimilarArgs) -> anyhow::Result<ExitCode> {
     args.ranking.run(cli, Query::LooksLike(args.photo.clone()))
+}
+
+/// Options of `glimpse duplicates`.
+#[derive(clap::Args, Debug)]
+pub struct DuplicatesArgs {
+    #[command(flatten)]
+    index: IndexPath,
+    /// Cosine of backbone features above which photos count as the same picture.
+    #[arg(long, default_value_t = glimpse::index::duplicates::DEFAULT_THRESHOLD)]
+    threshold: f32,
+    /// Print JSON: [[{"path": "…", "bytes": …, "width": …, "height": …, "date": …, "date_source": "exif"|"mtime"}, …], …].
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn duplicates(_cli: &Cli, args: &DuplicatesArgs) -> anyhow::Result<ExitCode> {
+    let library = glimpse::index::Library::open(&args.index.path())?;
+    let groups = glimpse::index::duplicates::library_groups(&library, args.threshold);
+    if args.json {
+        println!("{}", serde_json::to_string(&groups)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if groups.is_empty() {
+        println!("No near-duplicates among {} photos.", library.index.data.photos.len());
+    }
+    for (g, group) in groups.iter().enumerate() {
+        println!("group {} ({} photos)", g + 1, group.len());
+        for p in group {
+            println!("  {:>9} B  {:>5}x{:<5}  {}", p.bytes, p.width, p.height, p.path.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -52,6 +52,8 @@ enum Command {
     Search(library::SearchArgs),
     /// Rank the library's photos by how similar they look to a photo.
     Similar(library::SimilarArgs),
+    /// Group the library's near-duplicate photos (burst shots, resized copies, re-encodes); never deletes.
+    Duplicates(library::DuplicatesArgs),
     /// Measure speed against a baseline taken in the same run.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -109,7 +111,7 @@ struct AppArgs {
     #[arg(long)]
     fresh_settings: bool,
     /// The view to open on.
-    #[arg(long, value_name = "search|library|training|annotator|settings")]
+    #[arg(long, value_name = "search|library|training|annotator|duplicates|settings")]
     view: Option<String>,
     /// Search for this as soon as the library is open.
     #[arg(long)]
@@ -132,8 +134,9 @@ fn app(cli: &Cli, args: &AppArgs) -> anyhow::Result<ExitCode> {
         Some("library") => Some(Tab::Library),
         Some("training") => Some(Tab::Training),
         Some("annotator") => Some(Tab::Annotator),
+        Some("duplicates") => Some(Tab::Duplicates),
         Some("settings") => Some(Tab::Settings),
-        Some(other) => anyhow::bail!("no view '{other}': search, library, training, annotator or settings"),
+        Some(other) => anyhow::bail!("no view '{other}': search, library, training, annotator, duplicates or settings"),
     };
     let add = args.add.iter().map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.clone())).collect();
     let startup = glimpse::app::Startup {
@@ -163,6 +166,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Status(args) => library::status(cli, args),
         Command::Search(args) => library::search(cli, args),
         Command::Similar(args) => library::similar(cli, args),
+        Command::Duplicates(args) => library::duplicates(cli, args),
         Command::Bench(command) => bench::run(cli, command),
         Command::Train(args) => train::train(cli, args),
         Command::Eval(args) => train::eval(cli, args),

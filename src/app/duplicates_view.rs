@@ -1,0 +1,80 @@
+//! The duplicates view: groups of near-identical photos side by side, with sizes and dates,
+//! to open or show in their folder. Glimpse never deletes a photo.
+
+use eframe::egui;
+
+use super::GlimpseApp;
+use super::images::Slot;
+use super::logic::{Command, date_label};
+
+/// Side of a thumbnail, in points.
+const SIDE: f32 = 150.0;
+
+/// Draws the view.
+pub fn show(app: &mut GlimpseApp, ui: &mut egui::Ui) {
+    ui.heading("Near-duplicates");
+    ui.label("Burst shots, resized copies and re-encodes of the same picture, found by what the photos look like. Glimpse never deletes a photo: open or show each copy and decide.");
+    ui.horizontal(|ui| {
+        let ready = app.state.finder.is_some() && !app.state.duplicates_running();
+        if ui.add_enabled(ready, egui::Button::new("Find duplicates")).clicked() {
+            app.send(Command::FindDuplicates);
+        }
+        if app.state.duplicates_running() {
+            ui.spinner();
+        }
+    });
+    let Some(groups) = app.state.duplicates.clone() else { return };
+    if groups.is_empty() {
+        ui.label("No near-duplicates in the library.");
+        return;
+    }
+    ui.label(format!("{} groups", groups.len()));
+    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+        for (g, group) in groups.iter().enumerate() {
+            ui.separator();
+            ui.label(format!("Group {} \u{b7} {} photos", g + 1, group.len()));
+            ui.horizontal_top(|ui| {
+                for photo in group {
+                    ui.vertical(|ui| {
+                        ui.set_width(SIDE);
+                        let source = photo.thumbnail.clone().unwrap_or_else(|| photo.path.clone());
+                        let name = photo.path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+                        let slot = app.state.images.as_mut().map(|images| match images.get(&source, 256) {
+                            Slot::Ready(t) => Some(t.clone()),
+                            _ => None,
+                        });
+                        match slot.flatten() {
+                            Some(texture) => {
+                                ui.add_sized(
+                                    [SIDE, SIDE],
+                                    egui::Image::new(&texture)
+                                        .fit_to_exact_size(egui::vec2(SIDE, SIDE))
+                                        .alt_text(name.clone()),
+                                );
+                            }
+                            None => {
+                                ui.add_sized([SIDE, SIDE], egui::Label::new(name.clone()));
+                            }
+                        }
+                        ui.label(&name).on_hover_text(photo.path.display().to_string());
+                        ui.label(format!(
+                            "{}\u{d7}{} \u{b7} {:.2} MB",
+                            photo.width,
+                            photo.height,
+                            photo.bytes as f64 / 1e6
+                        ));
+                        ui.label(date_label(photo.date, photo.date_source));
+                        ui.horizontal(|ui| {
+                            if ui.button("Open").clicked() {
+                                app.send(Command::Open(photo.path.clone()));
+                            }
+                            if ui.button("Show in folder").clicked() {
+                                app.send(Command::Reveal(photo.path.clone()));
+                            }
+                        });
+                    });
+                }
+            });
+        }
+    });
+}

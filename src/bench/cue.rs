@@ -1,0 +1,127 @@
+//! The "no good match" cue, measured on a Flickr8k split. Each caption is searched twice:
+//! against every photo (its true photo is there: a match exists) and with its true photo held
+//! out (no photo was taken for it). A statistic of the ranking that separates the two is
+//! thresholded; the cue ("no strong match") fires below the threshold. Two statistics are
+//! compared: the top-1 cosine score, and the top-1 score's z-score among all the library's
+//! scores for that query (which corrects for queries that score everything high or low).
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Which number of a ranking the cue looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CueStatistic {
+    /// The best cosine score.
+    Top1,
+    /// (best score − mean score) / standard deviation of the scores, over the whole library.
+    TopZ,
+}
+
+impl CueStatistic {
+    /// The statistic of one query's scores over a whole library (not empty).
+    pub fn of(self, scores: &[f32]) -> f32 {
+        let top = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        match self {
+            CueStatistic::Top1 => top,
+            CueStatistic::TopZ => {
+                let n = scores.len().max(1) as f32;
+                let mean = scores.iter().sum::<f32>() / n;
+                let var = scores.iter().map(|s| (s - mean) * (s - mean)).sum::<f32>() / n;
+                (top - mean) / var.sqrt().max(1e-6)
+            }
+        }
+    }
+}
+
+/// A threshold and how well it does.
+#[derive(Clone, Debug, Serialize)]
+pub struct CueResult {
+    /// The statistic.
+    pub statistic: CueStatistic,
+    /// The cue fires when the statistic is below this.
+    pub threshold: f32,
+    /// Of the searches the cue fired on, the share that had no matching photo (percent).
+    pub precision: f64,
+    /// Of the searches with no matching photo, the share the cue fired on (percent).
+    pub recall: f64,
+    /// Of the searches whose photo was there, the share the cue wrongly fired on (percent).
+    pub false_alarms: f64,
+    /// Median of the statistic with the true photo there, and held out.
+    pub medians: (f32, f32),
+}
+
+fn median(values: &mut [f32]) -> f32 {
+    values.sort_by(f32::total_cmp);
+    values.get(values.len().saturating_sub(1) / 2).copied().unwrap_or(0.0)
+}
+
+/// A quiet hint must rarely fire when a match is there: at most this share of false alarms.
+pub const MAX_FALSE_ALARMS: f64 = 0.10;
+
+/// Picks the threshold that fires on at most [`MAX_FALSE_ALARMS`] of the searches whose photo
+/// is there (the 10th percentile of their statistic), and measures the cue there.
+fn choose(statistic: CueStatistic, with: &[f32], without: &[f32]) -> CueResult {
+    let (mut w, mut wo) = (with.to_vec(), without.to_vec());
+    w.sort_by(f32::total_cmp);
+    let at = ((w.len() as f64 * MAX_FALSE_ALARMS).floor() as usize).min(w.len().saturating_sub(1));
+    let threshold = w.get(at).copied().unwrap_or(0.0);
+    let tp = without.iter().filter(|&&s| s < threshold).count() as f64;
+    let fp = with.iter().filter(|&&s| s < threshold).count() as f64;
+    CueResult {
+        statistic,
+        threshold,
+        precision: if tp + fp > 0.0 { 100.0 * tp / (tp + fp) } else { 0.0 },
+        recall: 100.0 * tp / without.len().max(1) as f64,
+        false_alarms: 100.0 * fp / with.len().max(1) as f64,
+        medians: (median(&mut w), median(&mut wo)),
+    }
+}
+
+/// Measures both statistics over every caption (unit rows) against `images` (unit rows).
+pub fn measure(images: &[f32], captions: &[f32], dim: usize, caption_image: &[usize]) -> Vec<CueResult> {
+    let stats = [CueStatistic::Top1, CueStatistic::TopZ];
+    let pairs: Vec<[(f32, f32); 2]> = caption_image
+        .par_iter()
+        .enumerate()
+        .map(|(c, &truth)| {
+            let q = &captions[c * dim..(c + 1) * dim];
+            let scores: Vec<f32> =
+                images.chunks_exact(dim).map(|row| row.iter().zip(q).map(|(a, b)| a * b).sum()).collect();
+            let held_out: Vec<f32> = scores.iter().enumerate().filter(|&(i, _)| i != truth).map(|(_, &s)| s).collect();
+            stats.map(|s| (s.of(&scores), s.of(&held_out)))
+        })
+        .collect();
+    stats
+        .iter()
+        .enumerate()
+        .map(|(k, &s)| {
+            let with: Vec<f32> = pairs.iter().map(|p| p[k].0).collect();
+            let without: Vec<f32> = pairs.iter().map(|p| p[k].1).collect();
+            choose(s, &with, &without)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_z_score_of_the_best_score_ignores_a_shift_of_every_score() {
+        let scores = [0.1, 0.2, 0.3, 0.9];
+        let shifted: Vec<f32> = scores.iter().map(|s| s + 0.5).collect();
+        let (a, b) = (CueStatistic::TopZ.of(&scores), CueStatistic::TopZ.of(&shifted));
+        assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+        assert_eq!(CueStatistic::Top1.of(&scores), 0.9);
+    }
+
+    #[test]
+    fn a_separable_case_gets_a_threshold_between_the_two_groups() {
+        let with = [0.8, 0.7, 0.75, 0.9];
+        let without = [0.3, 0.4, 0.35, 0.2];
+        let r = choose(CueStatistic::Top1, &with, &without);
+        assert!(r.threshold > 0.4 && r.threshold <= 0.7, "{r:?}");
+        assert_eq!((r.precision, r.recall, r.false_alarms), (100.0, 100.0, 0.0));
+    }
+}
