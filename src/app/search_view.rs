@@ -141,7 +141,8 @@ fn take_dropped_photo(app: &mut GlimpseApp, ui: &mut egui::Ui) {
 
 fn keyboard(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     let n = app.state.search.results.len();
-    let typing = ui.memory(|m| m.focused().is_some());
+    // Only a focused text box keeps the keys; buttons with focus do not.
+    let typing = ui.ctx().egui_wants_keyboard_input();
     let columns = columns(ui);
     let (mut step, mut open, mut escape, mut mark) = (0isize, false, false, None);
     ui.input(|i| {
@@ -361,8 +362,11 @@ fn thumbnail(app: &mut GlimpseApp, ui: &mut egui::Ui, item: &ResultItem, name: &
                 .alt_text(name)
                 .sense(egui::Sense::click()),
         ),
-        Some(Err(Some(reason))) => ui.add_sized(size, egui::Button::new(format!("{name}\n{reason}")).frame(false)),
-        Some(Err(None)) | None => ui.add_sized(size, egui::Button::new(name).frame(false)),
+        // Placeholders take clicks (to open the preview) but not keyboard focus.
+        Some(Err(Some(reason))) => {
+            ui.add_sized(size, egui::Label::new(format!("{name}\n{reason}")).sense(egui::Sense::click()))
+        }
+        Some(Err(None)) | None => ui.add_sized(size, egui::Label::new(name).sense(egui::Sense::click())),
     }
 }
 
