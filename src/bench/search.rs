@@ -5,7 +5,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::index::library::Library;
+use crate::index::filter::Filter;
+use crate::index::library::{Library, SearchOptions};
 use crate::index::search::Matrix;
 use crate::index::store::{Index, IndexData, PhotoEntry};
 use crate::{Error, Result};
@@ -35,6 +36,12 @@ pub struct OpenCost {
     pub open_s: f64,
     /// Then building the backbone-feature matrix (what the first search by photo needs).
     pub features_matrix_s: f64,
+    /// Median top-10 text search (joint space) over the opened index, milliseconds.
+    pub p50_ms: f64,
+    /// The same with a folder and a date-range filter (half the photos pass), milliseconds.
+    pub p50_filtered_ms: f64,
+    /// `p50_filtered_ms / p50_ms`, measured in the same run.
+    pub filtered_ratio: f64,
 }
 
 /// A deterministic pseudo-random stream (xorshift), so runs compare.
@@ -77,8 +84,14 @@ pub fn latency(vectors: usize, dim: usize, queries: usize) -> SearchLatency {
 pub fn open_cost(photos: usize, dim: usize, joint_dim: usize, dir: &std::path::Path) -> Result<OpenCost> {
     let path = dir.join("bench.glimpse");
     let mut rng = Rng(7);
-    let mut data =
-        IndexData { model_id: "bench".into(), backbone: "bench".into(), feature_dim: dim, ..IndexData::default() };
+    let mut data = IndexData {
+        model_id: "bench".into(),
+        backbone: "bench".into(),
+        feature_dim: dim,
+        head_id: "bench".into(),
+        joint_dim,
+        ..IndexData::default()
+    };
     data.photos = (0..photos)
         .map(|i| {
             let features: Vec<f32> = (0..dim).map(|_| rng.next_f32()).collect();
@@ -107,5 +120,41 @@ pub fn open_cost(photos: usize, dim: usize, joint_dim: usize, dir: &std::path::P
     let started = Instant::now();
     std::hint::black_box(library.features().len());
     let features_matrix_s = started.elapsed().as_secs_f64();
-    Ok(OpenCost { photos, bytes_per_photo: bytes as f64 / photos as f64, open_s, features_matrix_s })
+    let joint = library.joint.as_ref().ok_or_else(|| Error::Invalid("the bench index has no joint vectors".into()))?;
+    let plain = SearchOptions::default();
+    // Every photo is under the folder (so each one is checked); half fall in the date range.
+    let filtered = SearchOptions {
+        filter: Filter {
+            folder: Some("/home/someone/Pictures/2024".into()),
+            after: Some(1_700_000_000 + photos as i64 / 4),
+            before: Some(1_700_000_000 + 3 * photos as i64 / 4),
+            types: Vec::new(),
+        },
+        ..SearchOptions::default()
+    };
+    // Interleaved, so both see the same machine state.
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    let mut q = vec![0.0f32; joint_dim];
+    for _ in 0..40 {
+        q.iter_mut().for_each(|v| *v = rng.next_f32());
+        for (options, times) in [(&plain, &mut a), (&filtered, &mut b)] {
+            let started = Instant::now();
+            std::hint::black_box(library.search_in(joint, &q, options));
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    let median = |t: &mut Vec<f64>| {
+        t.sort_by(f64::total_cmp);
+        t[t.len() / 2]
+    };
+    let (p50_ms, p50_filtered_ms) = (median(&mut a), median(&mut b));
+    Ok(OpenCost {
+        photos,
+        bytes_per_photo: bytes as f64 / photos as f64,
+        open_s,
+        features_matrix_s,
+        p50_ms,
+        p50_filtered_ms,
+        filtered_ratio: p50_filtered_ms / p50_ms,
+    })
 }
