@@ -115,9 +115,4 @@ impl Images {
         }
         arrived
     }
-
-    /// True while images asked for are still being decoded.
-    pub fn busy(&self) -> bool {
-        self.textures.iter().any(|(_, s)| matches!(s, Slot::Loading))
-    }
 }

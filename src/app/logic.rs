@@ -238,7 +238,7 @@ pub struct IndexingState {
     pub plan: Option<String>,
     /// Folders the current run adds.
     pub adding: Vec<PathBuf>,
-    /// Re-open the library when the run ends.
+    /// The running indexing job.
     job: Option<Job<IndexEvent, Result<IndexReport>>>,
     stopping: bool,
 }
@@ -346,8 +346,6 @@ pub struct State {
     waker: Option<Waker>,
     opening: Option<Job<(), Result<Opened>>>,
     picker: Option<(Command, Job<(), Option<PathBuf>>)>,
-    /// Re-open the library once the running indexing ends.
-    reopen_after_indexing: bool,
     /// Commands to run once the models are open (from the command line).
     pub after_open: Vec<Command>,
     /// The library's near-duplicate groups, once found.
@@ -383,7 +381,6 @@ impl State {
             waker: None,
             opening: None,
             picker: None,
-            reopen_after_indexing: false,
             after_open: Vec::new(),
             duplicates: None,
             duplicates_job: None,
@@ -405,16 +402,6 @@ impl State {
             ),
             None => "models not loaded".into(),
         }
-    }
-
-    /// True while any job other than image loading runs.
-    pub fn busy(&self) -> bool {
-        self.opening.is_some()
-            || self.search.busy()
-            || self.indexing.running()
-            || self.training.running()
-            || self.annotator.loading.is_some()
-            || self.annotator.rank_job.is_some()
     }
 
     fn waker(&self) -> Option<Waker> {
@@ -472,12 +459,10 @@ impl State {
             Command::UseModel(dir) => {
                 settings.model = Some(dir);
                 note(self.reopen(settings));
-                self.reopen_after_indexing = true;
             }
             Command::UseInstalledModel => {
                 settings.model = None;
                 note(self.reopen(settings));
-                self.reopen_after_indexing = true;
             }
             Command::LoadFlickr8k => note(self.load_flickr8k(settings)),
             Command::RankCaptions => note(self.rank_captions()),
@@ -780,7 +765,7 @@ impl State {
                 ctx.request_repaint_after(left);
             }
         }
-        self.poll_opening(settings, commands, &mut notices);
+        self.poll_opening(commands, &mut notices);
         self.poll_search();
         self.poll_picker(settings, commands);
         self.poll_indexing(settings, &mut notices);
@@ -797,7 +782,7 @@ impl State {
         notices
     }
 
-    fn poll_opening(&mut self, settings: &Settings, commands: &mut Vec<Command>, notices: &mut Notices) {
+    fn poll_opening(&mut self, commands: &mut Vec<Command>, notices: &mut Notices) {
         let Some(job) = &self.opening else { return };
         if !job.is_finished() {
             return;
@@ -823,14 +808,12 @@ impl State {
                     };
                     if head_changed && !self.indexing.running() && !finder.library.index.data.photos.is_empty() {
                         commands.push(Command::Reindex);
-                        self.reopen_after_indexing = true;
                     }
                 }
                 if !self.search.query.trim().is_empty() || self.search.photo.is_some() {
                     commands.push(Command::Search);
                 }
                 commands.append(&mut self.after_open);
-                let _ = settings;
             }
             Ok(Err(e)) => {
                 let text = e.to_string();
@@ -926,7 +909,6 @@ impl State {
             }
             Err(e) => notices.push((format!("indexing failed: {e}"), true)),
         }
-        self.reopen_after_indexing = false;
         if let Err(e) = self.reopen_library(settings) {
             notices.push((e.to_string(), true));
         }
