@@ -998,11 +998,10 @@ impl State {
 fn describe(finder: &Finder, ranked: Vec<Ranked>) -> Vec<ResultItem> {
     let data = &finder.library.index.data;
     let thumbs = ThumbCache::for_index(&finder.library.index.path);
-    let positions = data.positions();
     ranked
         .into_iter()
         .map(|r| {
-            let entry = positions.get(&crate::index::store::path_bytes(&r.path)).map(|&i| &data.photos[i]);
+            let entry = data.photos.get(r.row);
             let thumbnail = entry.map(|e| thumbs.path(&e.hash)).filter(|p| p.is_file());
             ResultItem {
                 thumbnail,

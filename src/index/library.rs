@@ -36,6 +36,9 @@ pub struct Ranked {
     pub date: i64,
     /// Where the date comes from (EXIF or the file's modification time).
     pub date_source: DateSource,
+    /// Its position in the index's photos, for callers that show more of it.
+    #[serde(skip)]
+    pub row: usize,
 }
 
 /// How a search is narrowed and ordered.
@@ -125,6 +128,7 @@ impl Library {
                 score,
                 date,
                 date_source,
+                row,
             })
             .collect()
     }
