@@ -17,7 +17,7 @@ use crate::engine::manifest::DEFAULT_BACKBONE;
 use crate::engine::{Backbone, BackboneModel, ProjectionHead, Runtime};
 use crate::finder::{Feedback, Finder, Query, projection_head_for};
 use crate::index::duplicates::{DEFAULT_THRESHOLD, DuplicatePhoto, library_groups};
-use crate::index::filter::{DateSource, Filter, parse_date};
+use crate::index::filter::{DateSource, Filter, format_date};
 use crate::index::library::{Ranked, SearchOptions};
 use crate::index::query;
 use crate::index::store::bytes_path;
@@ -154,13 +154,11 @@ pub struct FilterForm {
 
 impl FilterForm {
     fn filter(&self) -> Result<Filter> {
-        let text = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
-        Ok(Filter {
-            folder: text(&self.folder).map(|f| Filter::folder(Path::new(&f))).transpose()?,
-            after: text(&self.after).map(|d| parse_date(&d)).transpose()?,
-            before: text(&self.before).map(|d| parse_date(&d)).transpose()?,
-            types: text(&self.types).map(|t| Filter::parse_types(&t)).unwrap_or_default(),
-        })
+        // An empty field sets no condition.
+        fn text(s: &str) -> Option<&str> {
+            Some(s.trim()).filter(|t| !t.is_empty())
+        }
+        Filter::from_text(text(&self.folder).map(Path::new), text(&self.after), text(&self.before), text(&self.types))
     }
 }
 
@@ -1016,27 +1014,11 @@ fn describe(finder: &Finder, ranked: Vec<Ranked>) -> Vec<ResultItem> {
 
 /// A date as YYYY-MM-DD with where it came from.
 pub fn date_label(seconds: i64, source: DateSource) -> String {
-    let days = seconds.div_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
     let from = match source {
         DateSource::Exif => "taken (EXIF)",
         DateSource::Mtime => "file modified",
     };
-    format!("{y:04}-{m:02}-{d:02}, {from}")
-}
-
-/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar
-/// (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    format!("{}, {from}", format_date(seconds))
 }
 
 /// The library's folders, as paths.
@@ -1047,6 +1029,7 @@ pub fn library_roots(finder: &Finder) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::index::filter::parse_date;
 
     #[test]
     fn dates_print_as_calendar_days_with_their_source() {

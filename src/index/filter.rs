@@ -75,6 +75,22 @@ impl Filter {
         true
     }
 
+    /// The filter a person typed: a folder, `YYYY-MM-DD` days and a `jpg,png` list, each
+    /// optional; what `--in/--after/--before/--type` and the app's filter fields give.
+    pub fn from_text(
+        folder: Option<&Path>,
+        after: Option<&str>,
+        before: Option<&str>,
+        types: Option<&str>,
+    ) -> Result<Filter> {
+        Ok(Filter {
+            folder: folder.map(Filter::folder).transpose()?,
+            after: after.map(parse_date).transpose()?,
+            before: before.map(parse_date).transpose()?,
+            types: types.map(Filter::parse_types).unwrap_or_default(),
+        })
+    }
+
     /// Parses `--type jpg,png` style lists.
     pub fn parse_types(list: &str) -> Vec<String> {
         list.split(',')
@@ -107,6 +123,12 @@ pub fn parse_date(text: &str) -> Result<i64> {
     };
     let (y, m, d) = (y.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?, d.parse().map_err(|_| bad())?);
     super::update::days_from_civil(y, m, d).map(|days| days * 86_400).ok_or_else(bad)
+}
+
+/// Seconds since the epoch → the UTC day as `YYYY-MM-DD` (what [`parse_date`] reads).
+pub fn format_date(seconds: i64) -> String {
+    let (y, m, d) = super::update::civil_from_days(seconds.div_euclid(86_400));
+    format!("{y:04}-{m:02}-{d:02}")
 }
 
 /// How results are ordered.
@@ -189,6 +211,15 @@ mod tests {
             "before is exclusive"
         );
         assert!(!filter.accepts(&entry("/photos/2024/a.gif", Some(day + 5), 0)), "other type");
+    }
+
+    #[test]
+    fn formatted_days_parse_back_to_the_start_of_the_same_day() {
+        for day in ["1970-01-01", "2000-02-29", "2024-12-31", "1969-07-20"] {
+            let seconds = parse_date(day).unwrap();
+            assert_eq!(format_date(seconds), day);
+            assert_eq!(format_date(seconds + 86_399), day);
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use glimpse::finder::{Feedback, Finder, Query, projection_head_for};
-use glimpse::index::filter::{Filter, SortOrder, parse_date};
+use glimpse::index::filter::{Filter, SortOrder};
 use glimpse::index::library::{Ranked, SearchOptions};
 use glimpse::index::query;
 use glimpse::index::store::bytes_path;
@@ -234,12 +234,12 @@ pub struct RankingArgs {
 
 impl RankingArgs {
     fn options(&self) -> anyhow::Result<SearchOptions> {
-        let filter = Filter {
-            folder: self.folder.as_deref().map(Filter::folder).transpose()?,
-            after: self.after.as_deref().map(parse_date).transpose()?,
-            before: self.before.as_deref().map(parse_date).transpose()?,
-            types: self.types.as_deref().map(Filter::parse_types).unwrap_or_default(),
-        };
+        let filter = Filter::from_text(
+            self.folder.as_deref(),
+            self.after.as_deref(),
+            self.before.as_deref(),
+            self.types.as_deref(),
+        )?;
         Ok(SearchOptions { k: self.k, filter, sort: self.sort.parse::<SortOrder>()?, pool: self.pool })
     }
 
