@@ -5,7 +5,6 @@
 use eframe::egui;
 
 use super::GlimpseApp;
-use super::images::Slot;
 use super::logic::Command;
 use crate::dataset::Split;
 
@@ -136,21 +135,7 @@ fn detail(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         });
     }
     ui.add_space(8.0);
-    let slot = app.state.images.as_mut().map(|images| match images.get(&item.path, PHOTO_SIDE) {
-        Slot::Ready(t) => Ok(t.clone()),
-        Slot::Loading => Err(String::new()),
-        Slot::Failed(reason) => Err(reason.clone()),
-    });
-    match slot {
-        Some(Ok(texture)) => {
-            let avail = ui.available_size();
-            ui.add(egui::Image::new(&texture).max_size(avail).maintain_aspect_ratio(true).alt_text(item.image.clone()));
-        }
-        Some(Err(reason)) if !reason.is_empty() => {
-            ui.colored_label(ui.visuals().error_fg_color, reason);
-        }
-        _ => {
-            ui.spinner();
-        }
+    if let Some(images) = app.state.images.as_mut() {
+        images.show_large(ui, &item.path, PHOTO_SIDE, &item.image);
     }
 }

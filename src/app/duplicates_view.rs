@@ -4,7 +4,6 @@
 use eframe::egui;
 
 use super::GlimpseApp;
-use super::images::Slot;
 use super::logic::{Command, date_label};
 
 /// Side of a thumbnail, in points.
@@ -39,10 +38,7 @@ pub fn show(app: &mut GlimpseApp, ui: &mut egui::Ui) {
                         ui.set_width(SIDE);
                         let source = photo.thumbnail.clone().unwrap_or_else(|| photo.path.clone());
                         let name = photo.path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-                        let slot = app.state.images.as_mut().map(|images| match images.get(&source, 256) {
-                            Slot::Ready(t) => Some(t.clone()),
-                            _ => None,
-                        });
+                        let slot = app.state.images.as_mut().and_then(|images| images.texture(&source, 256).ok());
                         match slot.flatten() {
                             Some(texture) => {
                                 ui.add_sized(

@@ -99,6 +99,33 @@ impl Images {
         self.textures.get(&key).unwrap_or(&Slot::Loading)
     }
 
+    /// The texture of `path` within `side` pixels: `Ok(None)` while it loads, the reason
+    /// when it cannot be decoded.
+    pub fn texture(&mut self, path: &Path, side: u32) -> Result<Option<egui::TextureHandle>, String> {
+        match self.get(path, side) {
+            Slot::Ready(texture) => Ok(Some(texture.clone())),
+            Slot::Loading => Ok(None),
+            Slot::Failed(reason) => Err(reason.clone()),
+        }
+    }
+
+    /// Draws `path` (decoded within `side` pixels) as large as the space left allows, a
+    /// spinner while it loads, or the reason it cannot be shown.
+    pub fn show_large(&mut self, ui: &mut egui::Ui, path: &Path, side: u32, alt: &str) {
+        match self.texture(path, side) {
+            Ok(Some(texture)) => {
+                let avail = ui.available_size();
+                ui.add(egui::Image::new(&texture).max_size(avail).maintain_aspect_ratio(true).alt_text(alt));
+            }
+            Ok(None) => {
+                ui.spinner();
+            }
+            Err(reason) => {
+                ui.colored_label(ui.visuals().error_fg_color, reason);
+            }
+        }
+    }
+
     /// Uploads what the worker decoded since the last frame. Returns how many arrived.
     pub fn poll(&mut self, ctx: &egui::Context) -> usize {
         let mut arrived = 0;

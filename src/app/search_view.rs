@@ -5,7 +5,6 @@
 
 use eframe::egui;
 
-use super::images::Slot;
 use super::logic::{Command, Mark, ResultItem, date_label, library_roots};
 use super::{GlimpseApp, Tab};
 
@@ -348,13 +347,9 @@ fn cell(app: &mut GlimpseApp, ui: &mut egui::Ui, i: usize, item: &ResultItem) {
 fn thumbnail(app: &mut GlimpseApp, ui: &mut egui::Ui, item: &ResultItem, name: &str) -> egui::Response {
     let size = egui::vec2(CELL, CELL);
     let source = item.thumbnail.clone().unwrap_or_else(|| item.ranked.path.clone());
-    let slot = app.state.images.as_mut().map(|images| match images.get(&source, THUMB_SIDE) {
-        Slot::Ready(texture) => Ok(texture.clone()),
-        Slot::Loading => Err(None),
-        Slot::Failed(reason) => Err(Some(reason.clone())),
-    });
+    let slot = app.state.images.as_mut().map(|images| images.texture(&source, THUMB_SIDE));
     match slot {
-        Some(Ok(texture)) => ui.add_sized(
+        Some(Ok(Some(texture))) => ui.add_sized(
             size,
             egui::Image::new(&texture)
                 .fit_to_exact_size(size)
@@ -363,10 +358,10 @@ fn thumbnail(app: &mut GlimpseApp, ui: &mut egui::Ui, item: &ResultItem, name: &
                 .sense(egui::Sense::click()),
         ),
         // Placeholders take clicks (to open the preview) but not keyboard focus.
-        Some(Err(Some(reason))) => {
+        Some(Err(reason)) => {
             ui.add_sized(size, egui::Label::new(format!("{name}\n{reason}")).sense(egui::Sense::click()))
         }
-        Some(Err(None)) | None => ui.add_sized(size, egui::Label::new(name).sense(egui::Sense::click())),
+        Some(Ok(None)) | None => ui.add_sized(size, egui::Label::new(name).sense(egui::Sense::click())),
     }
 }
 
@@ -392,22 +387,8 @@ fn preview(app: &mut GlimpseApp, ui: &mut egui::Ui) {
                 date_label(item.ranked.date, item.ranked.date_source)
             ));
             ui.label(item.ranked.path.display().to_string());
-            let slot = app.state.images.as_mut().map(|images| match images.get(&item.ranked.path, PREVIEW_SIDE) {
-                Slot::Ready(t) => Ok(t.clone()),
-                Slot::Loading => Err(String::new()),
-                Slot::Failed(reason) => Err(reason.clone()),
-            });
-            match slot {
-                Some(Ok(texture)) => {
-                    let avail = ui.available_size();
-                    ui.add(egui::Image::new(&texture).max_size(avail).maintain_aspect_ratio(true).alt_text("preview"));
-                }
-                Some(Err(reason)) if !reason.is_empty() => {
-                    ui.colored_label(ui.visuals().error_fg_color, reason);
-                }
-                _ => {
-                    ui.spinner();
-                }
+            if let Some(images) = app.state.images.as_mut() {
+                images.show_large(ui, &item.ranked.path, PREVIEW_SIDE, "preview");
             }
         });
     if !open {
