@@ -11,7 +11,7 @@ use glimpse::train::export::export;
 use glimpse::train::exported::ExportedModel;
 use glimpse::train::features::FeatureCache;
 use glimpse::train::loss::Mining;
-use glimpse::train::model::{ModelConfig, TwoTower, init_vars};
+use glimpse::train::model::{ModelConfig, TextEncoderKind, TwoTower, init_vars};
 use glimpse::train::recipe::{self, Flickr8kTraining};
 use glimpse::train::trainer::{self, Pairs, Schedule, TrainConfig, TrainEvent};
 use ndarray::Array2;
@@ -33,8 +33,9 @@ fn collect<R: Send + 'static>(job: Job<TrainEvent, R>) -> (Vec<TrainEvent>, R) {
     (events, job.wait().unwrap())
 }
 
-#[test]
-fn training_on_a_tiny_dataset_lowers_the_loss_and_exports_a_model_that_finds_each_colour() {
+/// Trains on a tiny Flickr8k-shaped dataset with `text_encoder`: the loss must fall to
+/// under half of the first epoch's.
+fn train_tiny(text_encoder: TextEncoderKind) {
     let dir = tempfile::tempdir().unwrap();
     let backbone = tiny_backbone(dir.path());
     let flickr8k = tiny_flickr8k(dir.path());
@@ -50,6 +51,7 @@ fn training_on_a_tiny_dataset_lowers_the_loss_and_exports_a_model_that_finds_eac
         extra_word_dims: 4,
         joint_dim: 16,
         image_hidden: None,
+        text_encoder,
         train: TrainConfig {
             mining: Mining::SemiHard,
             warmup_epochs: 1,
@@ -66,7 +68,7 @@ fn training_on_a_tiny_dataset_lowers_the_loss_and_exports_a_model_that_finds_eac
     let losses: Vec<f32> =
         events.iter().filter_map(|e| if let TrainEvent::Epoch(e) = e { Some(e.loss) } else { None }).collect();
     assert_eq!(losses.len(), 40);
-    assert!(losses[39] < 0.5 * losses[0], "the loss did not fall: {losses:?}");
+    assert!(losses[39] < 0.5 * losses[0], "the loss did not fall ({text_encoder:?}): {losses:?}");
     assert!(events.iter().any(|e| matches!(e, TrainEvent::Step { .. })));
 
     // The exported folder, run in ONNX Runtime, finds each dev photo from its captions.
@@ -119,6 +121,16 @@ fn the_feature_cache_reuses_unchanged_photos_and_recomputes_a_changed_one() {
     assert!(damaged.is_empty());
 }
 
+#[test]
+fn training_on_a_tiny_dataset_lowers_the_loss_with_the_mean_encoder() {
+    train_tiny(TextEncoderKind::Mean);
+}
+
+#[test]
+fn training_on_a_tiny_dataset_lowers_the_loss_with_the_gru_encoder() {
+    train_tiny(TextEncoderKind::Gru { hidden: 8 });
+}
+
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
@@ -131,15 +143,23 @@ fn exported_graphs_give_what_candle_gives_within_1e_5() {
     let backbone = tiny_backbone(dir.path());
     let counts = WordCounts::from_captions(["red square", "blue circle on green", "tiny yellow dog"]);
     let vocab = Vocab::build(&counts, VocabSettings { seq_len: 7, ..VocabSettings::default() }).unwrap();
-    for hidden in [None, Some(5)] {
-        let config =
-            ModelConfig { feature_dim: 6, image_hidden: hidden, vocab_size: vocab.len(), word_dim: 4, joint_dim: 3 };
+    for (hidden, text_encoder) in
+        [(None, TextEncoderKind::Mean), (Some(5), TextEncoderKind::Mean), (None, TextEncoderKind::Gru { hidden: 6 })]
+    {
+        let config = ModelConfig {
+            feature_dim: 6,
+            image_hidden: hidden,
+            vocab_size: vocab.len(),
+            word_dim: 4,
+            joint_dim: 3,
+            text_encoder,
+        };
         let varmap = candle_nn::VarMap::new();
         let embedding: Vec<f32> = (0..vocab.len() * 4).map(|i| ((i * 37 % 17) as f32 - 8.0) / 9.0).collect();
         init_vars(&varmap, &config, &embedding, 11).unwrap();
         let model =
             TwoTower::new(&config, candle_nn::VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu)).unwrap();
-        let out = dir.path().join(format!("model-{hidden:?}"));
+        let out = dir.path().join(format!("model-{hidden:?}-{}", text_encoder.describe()));
         export(&out, &model, &config, &vocab, backbone.model(), None).unwrap();
         let exported = ExportedModel::open(Runtime::load(None).unwrap(), &out, &cpu()).unwrap();
 
@@ -159,7 +179,7 @@ fn exported_graphs_give_what_candle_gives_within_1e_5() {
         let ours: Vec<f32> = ours.flatten_all().unwrap().to_vec1().unwrap();
         assert!(ours.iter().all(|x| x.is_finite()));
         let diff = max_abs_diff(&ours, theirs.as_slice().unwrap());
-        assert!(diff <= 1e-5, "text encoder ({hidden:?}): {diff}");
+        assert!(diff <= 1e-5, "text encoder ({hidden:?}, {text_encoder:?}): {diff}");
         // The text path through the vocabulary is the same one.
         let by_text = exported.embed_texts(&texts[..2]).unwrap();
         assert!(max_abs_diff(&ours[..6], by_text.as_slice().unwrap()) <= 1e-5);
@@ -184,7 +204,14 @@ fn synthetic_pairs(seed: u32, photos: usize) -> Pairs {
 
 #[test]
 fn the_same_seed_trains_the_same_model_and_the_stop_flag_keeps_a_model() {
-    let model = ModelConfig { feature_dim: 5, image_hidden: None, vocab_size: 8, word_dim: 3, joint_dim: 4 };
+    let model = ModelConfig {
+        feature_dim: 5,
+        image_hidden: None,
+        vocab_size: 8,
+        word_dim: 3,
+        joint_dim: 4,
+        text_encoder: TextEncoderKind::Mean,
+    };
     let embedding: Vec<f32> = (0..24).map(|i| (i as f32 * 0.37).sin()).collect();
     let config =
         TrainConfig { epochs: 3, batch_size: 6, mining: Mining::Easy, word_dropout: 0.2, ..TrainConfig::default() };

@@ -701,6 +701,7 @@ impl State {
             extra_word_dims: form.extra_word_dims,
             joint_dim: 512,
             image_hidden: None,
+            text_encoder: form.encoder.parse()?,
             train: config,
         };
         let job = recipe::start(run, self.waker())?;

@@ -48,6 +48,8 @@ pub struct TrainingForm {
     pub lr: f64,
     /// Trainable word-vector dimensions added after GloVe's.
     pub extra_word_dims: usize,
+    /// Text encoder: mean, gru or gru-WIDTH.
+    pub encoder: String,
 }
 
 impl Default for TrainingForm {
@@ -60,6 +62,7 @@ impl Default for TrainingForm {
             batch_size: TrainConfig::default().batch_size,
             lr: 2e-3,
             extra_word_dims: 250,
+            encoder: "mean".into(),
         }
     }
 }

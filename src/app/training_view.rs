@@ -71,6 +71,17 @@ fn form(app: &mut GlimpseApp, ui: &mut egui::Ui) {
                 .response
                 .labelled_by(label.id);
             ui.end_row();
+            let label = ui.label("Text encoder");
+            egui::ComboBox::from_id_salt("encoder")
+                .selected_text(form.encoder.clone())
+                .show_ui(ui, |ui| {
+                    for (value, text) in [("mean", "mean of word vectors"), ("gru-512", "GRU (512 wide)")] {
+                        ui.selectable_value(&mut form.encoder, value.to_string(), text);
+                    }
+                })
+                .response
+                .labelled_by(label.id);
+            ui.end_row();
             let label = ui.label("Margin");
             ui.add(egui::DragValue::new(&mut form.margin).range(0.01..=1.0).speed(0.01)).labelled_by(label.id);
             let label = ui.label("Epochs");

@@ -205,8 +205,64 @@ pub fn image_head_graph(head: &ImageHead, config: &ModelConfig) -> Result<Vec<u8
     Ok(g.to_bytes())
 }
 
+/// Adds a GRU unrolled over `seq_len` steps, from `words` `[N, L, E]`, `mask` `[N, L]` and
+/// `count1` `[N, 1]` to `pooled` `[N, H]`: the same arithmetic as [`super::model::Gru`],
+/// step by step (a masked step keeps the state; the states of words are averaged). The
+/// weights are split per gate so every step is plain MatMul/Add/Sigmoid/Tanh.
+fn gru_steps(g: &mut GraphBuilder, gru: &super::model::Gru, seq_len: usize) -> Result<()> {
+    let h = gru.hidden;
+    let gate = |t: &Tensor, i: usize| -> Result<Vec<f32>> {
+        values(&t.narrow(t.rank() - 1, i * h, h).map_err(candle_err)?.contiguous().map_err(candle_err)?)
+    };
+    let e = gru.w_ih.dim(0).map_err(candle_err)?;
+    for (i, name) in ["r", "z", "n"].into_iter().enumerate() {
+        g.initializer_f32(&format!("gru.w_i{name}"), &[e as i64, h as i64], &gate(&gru.w_ih, i)?)
+            .initializer_f32(&format!("gru.w_h{name}"), &[h as i64, h as i64], &gate(&gru.w_hh, i)?)
+            .initializer_f32(&format!("gru.b_i{name}"), &[h as i64], &gate(&gru.b_ih, i)?)
+            .initializer_f32(&format!("gru.b_h{name}"), &[h as i64], &gate(&gru.b_hh, i)?)
+            .node("MatMul", &["words", &format!("gru.w_i{name}")], &[&format!("gru.xw{name}")], &[])
+            .node("Add", &[&format!("gru.xw{name}"), &format!("gru.b_i{name}")], &[&format!("gru.x{name}")], &[]);
+    }
+    // h₀ = 0 of shape [N, H]: ConstantOfShape's default value is float 0.
+    g.initializer_i64("gru.t0", &[], &[0])
+        .node("Gather", &["gru.xr", "gru.t0"], &["gru.x0"], &[("axis", Attr::Int(1))])
+        .node("Shape", &["gru.x0"], &["gru.hshape"], &[])
+        .node("ConstantOfShape", &["gru.hshape"], &["h0"], &[])
+        .node("Identity", &["h0"], &["acc0"], &[]);
+    for t in 0..seq_len {
+        let v = |name: &str| format!("gru{t}.{name}");
+        let (h_prev, acc_prev) = (format!("h{t}"), format!("acc{t}"));
+        g.initializer_i64(&v("t"), &[], &[t as i64]);
+        for name in ["r", "z", "n"] {
+            g.node("Gather", &[&format!("gru.x{name}"), &v("t")], &[&v(&format!("x{name}"))], &[("axis", Attr::Int(1))])
+                .node("MatMul", &[&h_prev, &format!("gru.w_h{name}")], &[&v(&format!("hw{name}"))], &[])
+                .node("Add", &[&v(&format!("hw{name}")), &format!("gru.b_h{name}")], &[&v(&format!("h{name}"))], &[]);
+        }
+        g.node("Add", &[&v("xr"), &v("hr")], &[&v("rsum")], &[])
+            .node("Sigmoid", &[&v("rsum")], &[&v("r")], &[])
+            .node("Add", &[&v("xz"), &v("hz")], &[&v("zsum")], &[])
+            .node("Sigmoid", &[&v("zsum")], &[&v("z")], &[])
+            .node("Mul", &[&v("r"), &v("hn")], &[&v("rhn")], &[])
+            .node("Add", &[&v("xn"), &v("rhn")], &[&v("nsum")], &[])
+            .node("Tanh", &[&v("nsum")], &[&v("n")], &[])
+            .node("Sub", &[&h_prev, &v("n")], &[&v("hmn")], &[])
+            .node("Mul", &[&v("z"), &v("hmn")], &[&v("zhmn")], &[])
+            .node("Add", &[&v("n"), &v("zhmn")], &[&v("next")], &[])
+            .node("Gather", &["mask", &v("t")], &[&v("m1")], &[("axis", Attr::Int(1))])
+            .node("Unsqueeze", &[&v("m1"), "axis1"], &[&v("m")], &[])
+            .node("Sub", &[&v("next"), &h_prev], &[&v("delta")], &[])
+            .node("Mul", &[&v("delta"), &v("m")], &[&v("mdelta")], &[])
+            .node("Add", &[&h_prev, &v("mdelta")], &[&format!("h{}", t + 1)], &[])
+            .node("Mul", &[&format!("h{}", t + 1), &v("m")], &[&v("mh")], &[])
+            .node("Add", &[&acc_prev, &v("mh")], &[&format!("acc{}", t + 1)], &[]);
+    }
+    g.node("Div", &[&format!("acc{seq_len}"), "count1"], &["pooled"], &[]);
+    Ok(())
+}
+
 /// The text encoder as an ONNX graph over `seq_len` int64 ids: padding (id 0) is masked
-/// with Equal/Not/Cast, the word vectors averaged with Gather/ReduceSum/Div.
+/// with Equal/Not/Cast; the word vectors are averaged with ReduceSum/Div, or run through
+/// an unrolled GRU whose states are averaged.
 pub fn text_encoder_graph(text: &TextEncoder, config: &ModelConfig, seq_len: usize) -> Result<Vec<u8>> {
     let mut g = GraphBuilder::new("glimpse-text-encoder");
     g.input_i64(IDS_INPUT, &[Dim::Named("N"), Dim::Fixed(seq_len as i64)])
@@ -225,12 +281,17 @@ pub fn text_encoder_graph(text: &TextEncoder, config: &ModelConfig, seq_len: usi
         .node("Not", &["is_pad"], &["is_word"], &[])
         .node("Cast", &["is_word"], &["mask"], &[("to", Attr::Int(i64::from(crate::onnx::proto::FLOAT)))])
         .node("Unsqueeze", &["mask", "axis2"], &["mask3"], &[])
-        .node("Mul", &["words", "mask3"], &["masked"], &[])
-        .node("ReduceSum", &["masked", "axis1"], &["summed"], &[("keepdims", Attr::Int(0))])
         .node("ReduceSum", &["mask", "axis1"], &["count"], &[("keepdims", Attr::Int(1))])
-        .node("Max", &["count", "one"], &["count1"], &[])
-        .node("Div", &["summed", "count1"], &["mean"], &[]);
-    linear(&mut g, text.projection(), "projection", "mean", "projected")?;
+        .node("Max", &["count", "one"], &["count1"], &[]);
+    match text.gru() {
+        None => {
+            g.node("Mul", &["words", "mask3"], &["masked"], &[])
+                .node("ReduceSum", &["masked", "axis1"], &["summed"], &[("keepdims", Attr::Int(0))])
+                .node("Div", &["summed", "count1"], &["pooled"], &[]);
+        }
+        Some(gru) => gru_steps(&mut g, gru, seq_len)?,
+    }
+    linear(&mut g, text.projection(), "projection", "pooled", "projected")?;
     l2_normalize(&mut g, "projected", EMBEDDING_OUTPUT);
     Ok(g.to_bytes())
 }

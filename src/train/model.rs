@@ -31,6 +31,58 @@ pub struct ModelConfig {
     pub word_dim: usize,
     /// Dimension of the joint space.
     pub joint_dim: usize,
+    /// How the text side turns word vectors into one vector (absent in older manifests:
+    /// the mean).
+    #[serde(default)]
+    pub text_encoder: TextEncoderKind,
+}
+
+/// The text tower's encoder between the word vectors and the projection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum TextEncoderKind {
+    /// The mean of the caption's word vectors.
+    #[default]
+    Mean,
+    /// A GRU over the caption's words; the mean of its hidden states over the words.
+    Gru {
+        /// Hidden-state width.
+        hidden: usize,
+    },
+}
+
+impl TextEncoderKind {
+    /// The width of the vector the projection takes.
+    pub fn output_dim(&self, word_dim: usize) -> usize {
+        match *self {
+            TextEncoderKind::Mean => word_dim,
+            TextEncoderKind::Gru { hidden } => hidden,
+        }
+    }
+
+    /// A short name for tables and the model card.
+    pub fn describe(&self) -> String {
+        match *self {
+            TextEncoderKind::Mean => "mean".into(),
+            TextEncoderKind::Gru { hidden } => format!("gru-{hidden}"),
+        }
+    }
+}
+
+impl std::str::FromStr for TextEncoderKind {
+    type Err = Error;
+    /// `mean`, `gru` (hidden 512) or `gru-H`.
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = || Error::Invalid(format!("unknown text encoder '{s}': use mean, gru or gru-WIDTH (e.g. gru-256)"));
+        match s {
+            "mean" => Ok(TextEncoderKind::Mean),
+            "gru" => Ok(TextEncoderKind::Gru { hidden: 512 }),
+            _ => match s.strip_prefix("gru-").map(str::parse::<usize>) {
+                Some(Ok(hidden)) if hidden > 0 => Ok(TextEncoderKind::Gru { hidden }),
+                _ => Err(bad()),
+            },
+        }
+    }
 }
 
 /// Turns training errors of candle into library errors.
@@ -80,24 +132,98 @@ impl ImageHead {
     }
 }
 
-/// Word ids `[N, L]` (u32, padding 0) → joint vectors `[N, D]`: embedding, mean over the
-/// words that are not padding, linear projection.
+/// The weights of a GRU in PyTorch's gate order (reset, update, new), stored input-major
+/// so a step is `x @ w_ih + b_ih` and `h @ w_hh + b_hh` without a transpose.
+pub struct Gru {
+    /// `[E, 3H]`.
+    pub w_ih: Tensor,
+    /// `[H, 3H]`.
+    pub w_hh: Tensor,
+    /// `[3H]`.
+    pub b_ih: Tensor,
+    /// `[3H]`.
+    pub b_hh: Tensor,
+    /// H.
+    pub hidden: usize,
+}
+
+impl Gru {
+    fn new(word_dim: usize, hidden: usize, vb: VarBuilder) -> candle_core::Result<Self> {
+        Ok(Gru {
+            w_ih: vb.get((word_dim, 3 * hidden), "w_ih")?,
+            w_hh: vb.get((hidden, 3 * hidden), "w_hh")?,
+            b_ih: vb.get(3 * hidden, "b_ih")?,
+            b_hh: vb.get(3 * hidden, "b_hh")?,
+            hidden,
+        })
+    }
+
+    /// The hidden states over `words` `[N, L, E]`, averaged over the steps where `mask`
+    /// `[N, L]` is 1; a step where it is 0 leaves the state as it was. Steps after the
+    /// last word of the batch change nothing and are not computed.
+    fn forward(&self, words: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
+        let (n, len, e) = words.dims3()?;
+        let h3 = 3 * self.hidden;
+        let steps = {
+            let any: Vec<f32> = mask.max(0)?.to_vec1()?;
+            any.iter().rposition(|&m| m > 0.0).map_or(0, |last| last + 1)
+        };
+        let steps = steps.clamp(1, len);
+        let inputs = words
+            .narrow(1, 0, steps)?
+            .reshape((n * steps, e))?
+            .matmul(&self.w_ih)?
+            .broadcast_add(&self.b_ih)?
+            .reshape((n, steps, h3))?;
+        let mut h = Tensor::zeros((n, self.hidden), DType::F32, words.device())?;
+        let mut acc = Tensor::zeros((n, self.hidden), DType::F32, words.device())?;
+        for t in 0..steps {
+            let x = inputs.narrow(1, t, 1)?.squeeze(1)?;
+            let g = h.matmul(&self.w_hh)?.broadcast_add(&self.b_hh)?;
+            let hh = self.hidden;
+            let r = candle_nn::ops::sigmoid(&(x.narrow(1, 0, hh)? + g.narrow(1, 0, hh)?)?)?;
+            let z = candle_nn::ops::sigmoid(&(x.narrow(1, hh, hh)? + g.narrow(1, hh, hh)?)?)?;
+            let cand = (x.narrow(1, 2 * hh, hh)? + (r * g.narrow(1, 2 * hh, hh)?)?)?.tanh()?;
+            let next = (&cand + (z * (&h - &cand)?)?)?;
+            let m = mask.narrow(1, t, 1)?;
+            h = (&h + (next - &h)?.broadcast_mul(&m)?)?;
+            acc = (acc + h.broadcast_mul(&m)?)?;
+        }
+        let count = mask.sum_keepdim(1)?.maximum(1.0)?;
+        acc.broadcast_div(&count)
+    }
+}
+
+/// Word ids `[N, L]` (u32, padding 0) → joint vectors `[N, D]`: embedding, an encoder
+/// over the words that are not padding (their mean, or a GRU's states averaged), linear
+/// projection.
 pub struct TextEncoder {
     embedding: Tensor,
+    gru: Option<Gru>,
     projection: Linear,
 }
 
 impl TextEncoder {
-    /// Builds the encoder from `vb` (`embedding`, `projection`).
+    /// Builds the encoder from `vb` (`embedding`, `gru.*` for a GRU, `projection`).
     pub fn new(config: &ModelConfig, vb: VarBuilder) -> candle_core::Result<Self> {
         let embedding = vb.get((config.vocab_size, config.word_dim), "embedding")?;
-        let projection = candle_nn::linear(config.word_dim, config.joint_dim, vb.pp("projection"))?;
-        Ok(TextEncoder { embedding, projection })
+        let gru = match config.text_encoder {
+            TextEncoderKind::Mean => None,
+            TextEncoderKind::Gru { hidden } => Some(Gru::new(config.word_dim, hidden, vb.pp("gru"))?),
+        };
+        let width = config.text_encoder.output_dim(config.word_dim);
+        let projection = candle_nn::linear(width, config.joint_dim, vb.pp("projection"))?;
+        Ok(TextEncoder { embedding, gru, projection })
     }
 
     /// The embedding matrix `[V, E]` (for export).
     pub fn embedding(&self) -> &Tensor {
         &self.embedding
+    }
+
+    /// The GRU, when the encoder has one (for export).
+    pub fn gru(&self) -> Option<&Gru> {
+        self.gru.as_ref()
     }
 
     /// The projection layer (for export).
@@ -119,10 +245,15 @@ impl TextEncoder {
     pub fn forward_masked(&self, ids: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
         let (n, len) = ids.dims2()?;
         let words = self.embedding.index_select(&ids.flatten_all()?, 0)?.reshape((n, len, ()))?;
-        let summed = words.broadcast_mul(&mask.unsqueeze(2)?)?.sum(1)?;
-        let count = mask.sum_keepdim(1)?.maximum(1.0)?;
-        let mean = summed.broadcast_div(&count)?;
-        l2_normalize(&self.projection.forward(&mean)?)
+        let pooled = match &self.gru {
+            Some(gru) => gru.forward(&words, mask)?,
+            None => {
+                let summed = words.broadcast_mul(&mask.unsqueeze(2)?)?.sum(1)?;
+                let count = mask.sum_keepdim(1)?.maximum(1.0)?;
+                summed.broadcast_div(&count)?
+            }
+        };
+        l2_normalize(&self.projection.forward(&pooled)?)
     }
 }
 
@@ -159,19 +290,38 @@ pub fn init_vars(varmap: &VarMap, config: &ModelConfig, embedding: &[f32], seed:
     }
     let mut rng = Rng::new(seed);
     let mut tensors: Vec<(String, Tensor)> = Vec::new();
-    let dev = Device::Cpu;
-    let mut linear = |name: &str, inp: usize, out: usize, rng: &mut Rng| -> candle_core::Result<()> {
-        let bound = 1.0 / (inp as f32).sqrt();
-        tensors.push((format!("{name}.weight"), Tensor::from_vec(uniform(rng, out * inp, bound), (out, inp), &dev)?));
-        tensors.push((format!("{name}.bias"), Tensor::from_vec(uniform(rng, out, bound), out, &dev)?));
+    let mut push = |name: String, shape: &[usize], bound: f32, rng: &mut Rng| -> Result<()> {
+        let n = shape.iter().product();
+        tensors.push((name, Tensor::from_vec(uniform(rng, n, bound), shape, &Device::Cpu).map_err(candle_err)?));
         Ok(())
+    };
+    let linear = |push: &mut dyn FnMut(String, &[usize], f32, &mut Rng) -> Result<()>,
+                  name: &str,
+                  inp: usize,
+                  out: usize,
+                  rng: &mut Rng|
+     -> Result<()> {
+        let bound = 1.0 / (inp as f32).sqrt();
+        push(format!("{name}.weight"), &[out, inp], bound, rng)?;
+        push(format!("{name}.bias"), &[out], bound, rng)
     };
     let mut width = config.feature_dim;
     for (i, out) in config.image_hidden.into_iter().chain([config.joint_dim]).enumerate() {
-        linear(&format!("image.layer{i}"), width, out, &mut rng).map_err(candle_err)?;
+        linear(&mut push, &format!("image.layer{i}"), width, out, &mut rng)?;
         width = out;
     }
-    linear("text.projection", config.word_dim, config.joint_dim, &mut rng).map_err(candle_err)?;
+    if let TextEncoderKind::Gru { hidden } = config.text_encoder {
+        // PyTorch's GRU default: every weight and bias U(−1/√H, 1/√H).
+        let bound = 1.0 / (hidden as f32).sqrt();
+        push("text.gru.w_ih".into(), &[config.word_dim, 3 * hidden], bound, &mut rng)?;
+        push("text.gru.w_hh".into(), &[hidden, 3 * hidden], bound, &mut rng)?;
+        push("text.gru.b_ih".into(), &[3 * hidden], bound, &mut rng)?;
+        push("text.gru.b_hh".into(), &[3 * hidden], bound, &mut rng)?;
+    }
+    let width = config.text_encoder.output_dim(config.word_dim);
+    linear(&mut push, "text.projection", width, config.joint_dim, &mut rng)?;
+    drop(push);
+    let dev = Device::Cpu;
     tensors.push((
         "text.embedding".into(),
         Tensor::from_slice(embedding, (config.vocab_size, config.word_dim), &dev).map_err(candle_err)?,
@@ -188,7 +338,14 @@ mod tests {
     use super::*;
 
     fn tiny() -> (ModelConfig, VarMap) {
-        let config = ModelConfig { feature_dim: 6, image_hidden: None, vocab_size: 5, word_dim: 3, joint_dim: 4 };
+        let config = ModelConfig {
+            feature_dim: 6,
+            image_hidden: None,
+            vocab_size: 5,
+            word_dim: 3,
+            joint_dim: 4,
+            text_encoder: TextEncoderKind::Mean,
+        };
         let varmap = VarMap::new();
         let embedding: Vec<f32> = (0..15).map(|i| i as f32 * 0.1 - 0.7).collect();
         init_vars(&varmap, &config, &embedding, 3).unwrap();

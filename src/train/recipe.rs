@@ -12,7 +12,7 @@ use super::eval::{Metrics, evaluate_with_ranks};
 use super::export::{JointManifest, TrainingRecord, export};
 use super::exported::ExportedModel;
 use super::features::{FeatureCache, PhotoFeatures};
-use super::model::ModelConfig;
+use super::model::{ModelConfig, TextEncoderKind};
 use super::trainer::{EpochReport, Pairs, TrainConfig, TrainEvent, train};
 use crate::dataset::{Flickr8k, ImageCaptions, Split};
 use crate::engine::Backbone;
@@ -42,6 +42,8 @@ pub struct Flickr8kTraining {
     pub joint_dim: usize,
     /// Hidden width of the image head (`None`: linear).
     pub image_hidden: Option<usize>,
+    /// The text tower's encoder.
+    pub text_encoder: TextEncoderKind,
     /// The training settings.
     pub train: TrainConfig,
 }
@@ -160,6 +162,7 @@ fn train_flickr8k(run: &Flickr8kTraining, cx: &JobContext<TrainEvent>) -> Result
         vocab_size: vocab.len(),
         word_dim,
         joint_dim: run.joint_dim,
+        text_encoder: run.text_encoder,
     };
     let trained = train(&model, &words, &run.train, &train_pairs, &dev_pairs, cx)?;
     if trained.best_epoch == 0 {

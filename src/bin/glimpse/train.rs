@@ -14,6 +14,7 @@ use glimpse::train::eval::{Metrics, Recall};
 use glimpse::train::exported::{ExportedModel, default_model_dir};
 use glimpse::train::features::default_cache_dir;
 use glimpse::train::loss::Mining;
+use glimpse::train::model::TextEncoderKind;
 use glimpse::train::recipe::{self, Flickr8kTraining};
 use glimpse::train::trainer::{Schedule, TrainConfig, TrainEvent};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -75,6 +76,9 @@ pub struct TrainArgs {
     /// Hidden width of an MLP image head (default: a linear head).
     #[arg(long)]
     image_hidden: Option<usize>,
+    /// Text encoder: mean (of the word vectors), gru (hidden 512) or gru-WIDTH.
+    #[arg(long, default_value = "mean")]
+    encoder: TextEncoderKind,
     /// Vocabulary size: the most frequent training words.
     #[arg(long, default_value_t = VocabSettings::default().max_words)]
     vocab_words: usize,
@@ -206,6 +210,7 @@ pub fn train(cli: &Cli, args: &TrainArgs) -> anyhow::Result<ExitCode> {
         extra_word_dims: args.extra_word_dims,
         joint_dim: args.dim,
         image_hidden: args.image_hidden,
+        text_encoder: args.encoder,
         train: config,
     };
     let job = recipe::start(run, None)?;
