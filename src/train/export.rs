@@ -234,9 +234,19 @@ fn gru_steps(g: &mut GraphBuilder, gru: &super::model::Gru, seq_len: usize) -> R
         let (h_prev, acc_prev) = (format!("h{t}"), format!("acc{t}"));
         g.initializer_i64(&v("t"), &[], &[t as i64]);
         for name in ["r", "z", "n"] {
-            g.node("Gather", &[&format!("gru.x{name}"), &v("t")], &[&v(&format!("x{name}"))], &[("axis", Attr::Int(1))])
-                .node("MatMul", &[&h_prev, &format!("gru.w_h{name}")], &[&v(&format!("hw{name}"))], &[])
-                .node("Add", &[&v(&format!("hw{name}")), &format!("gru.b_h{name}")], &[&v(&format!("h{name}"))], &[]);
+            g.node(
+                "Gather",
+                &[&format!("gru.x{name}"), &v("t")],
+                &[&v(&format!("x{name}"))],
+                &[("axis", Attr::Int(1))],
+            )
+            .node("MatMul", &[&h_prev, &format!("gru.w_h{name}")], &[&v(&format!("hw{name}"))], &[])
+            .node(
+                "Add",
+                &[&v(&format!("hw{name}")), &format!("gru.b_h{name}")],
+                &[&v(&format!("h{name}"))],
+                &[],
+            );
         }
         g.node("Add", &[&v("xr"), &v("hr")], &[&v("rsum")], &[])
             .node("Sigmoid", &[&v("rsum")], &[&v("r")], &[])

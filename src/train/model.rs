@@ -158,34 +158,28 @@ impl Gru {
         })
     }
 
-    /// The hidden states over `words` `[N, L, E]`, averaged over the steps where `mask`
-    /// `[N, L]` is 1; a step where it is 0 leaves the state as it was. Steps after the
-    /// last word of the batch change nothing and are not computed.
-    fn forward(&self, words: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
-        let (n, len, e) = words.dims3()?;
-        let h3 = 3 * self.hidden;
-        let steps = {
-            let any: Vec<f32> = mask.max(0)?.to_vec1()?;
-            any.iter().rposition(|&m| m > 0.0).map_or(0, |last| last + 1)
-        };
-        let steps = steps.clamp(1, len);
-        let inputs = words
-            .narrow(1, 0, steps)?
-            .reshape((n * steps, e))?
-            .matmul(&self.w_ih)?
-            .broadcast_add(&self.b_ih)?
-            .reshape((n, steps, h3))?;
-        let mut h = Tensor::zeros((n, self.hidden), DType::F32, words.device())?;
-        let mut acc = Tensor::zeros((n, self.hidden), DType::F32, words.device())?;
+    /// The hidden states over the words of `ids` `[N, L]` (rows of `embedding`),
+    /// averaged over the steps where `mask` `[N, L]` is 1; a step where it is 0 leaves the
+    /// state as it was. Steps after the last word of the batch change nothing and are not
+    /// computed. Each step gathers its own words: slicing one `[N, L, …]` tensor per step
+    /// would cost a full-size gradient per step in the backward pass.
+    fn forward(&self, embedding: &Tensor, ids: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
+        let (n, len) = ids.dims2()?;
+        let hh = self.hidden;
+        let mask_rows: Vec<Vec<f32>> = mask.to_vec2()?;
+        let steps = (0..len).rev().find(|&t| mask_rows.iter().any(|row| row[t] > 0.0)).map_or(1, |last| last + 1);
+        let id_rows: Vec<Vec<u32>> = ids.to_vec2()?;
+        let mut h = Tensor::zeros((n, hh), DType::F32, ids.device())?;
+        let mut acc = Tensor::zeros((n, hh), DType::F32, ids.device())?;
         for t in 0..steps {
-            let x = inputs.narrow(1, t, 1)?.squeeze(1)?;
+            let step_ids = Tensor::from_iter(id_rows.iter().map(|row| row[t]), ids.device())?;
+            let m = Tensor::from_iter(mask_rows.iter().map(|row| row[t]), ids.device())?.reshape((n, 1))?;
+            let x = embedding.index_select(&step_ids, 0)?.matmul(&self.w_ih)?.broadcast_add(&self.b_ih)?;
             let g = h.matmul(&self.w_hh)?.broadcast_add(&self.b_hh)?;
-            let hh = self.hidden;
             let r = candle_nn::ops::sigmoid(&(x.narrow(1, 0, hh)? + g.narrow(1, 0, hh)?)?)?;
             let z = candle_nn::ops::sigmoid(&(x.narrow(1, hh, hh)? + g.narrow(1, hh, hh)?)?)?;
             let cand = (x.narrow(1, 2 * hh, hh)? + (r * g.narrow(1, 2 * hh, hh)?)?)?.tanh()?;
             let next = (&cand + (z * (&h - &cand)?)?)?;
-            let m = mask.narrow(1, t, 1)?;
             h = (&h + (next - &h)?.broadcast_mul(&m)?)?;
             acc = (acc + h.broadcast_mul(&m)?)?;
         }
@@ -243,11 +237,11 @@ impl TextEncoder {
 
     /// Like [`TextEncoder::forward`] with a given word mask (training drops words this way).
     pub fn forward_masked(&self, ids: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
-        let (n, len) = ids.dims2()?;
-        let words = self.embedding.index_select(&ids.flatten_all()?, 0)?.reshape((n, len, ()))?;
         let pooled = match &self.gru {
-            Some(gru) => gru.forward(&words, mask)?,
+            Some(gru) => gru.forward(&self.embedding, ids, mask)?,
             None => {
+                let (n, len) = ids.dims2()?;
+                let words = self.embedding.index_select(&ids.flatten_all()?, 0)?.reshape((n, len, ()))?;
                 let summed = words.broadcast_mul(&mask.unsqueeze(2)?)?.sum(1)?;
                 let count = mask.sum_keepdim(1)?.maximum(1.0)?;
                 summed.broadcast_div(&count)?

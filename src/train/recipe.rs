@@ -112,8 +112,24 @@ pub fn pairs(items: &[ImageCaptions], features: PhotoFeatures, vocab: &Vocab) ->
     out
 }
 
-fn train_flickr8k(run: &Flickr8kTraining, cx: &JobContext<TrainEvent>) -> Result<TrainReport> {
-    let started = Instant::now();
+/// A run's data made ready for the trainer: the vocabulary, the model's shape, its starting
+/// word vectors and both splits as pairs.
+pub struct Prepared {
+    /// The vocabulary built from the training captions.
+    pub vocab: Vocab,
+    /// The model's shape.
+    pub model: ModelConfig,
+    /// Starting word vectors, `[vocab, word_dim]` row-major.
+    pub words: Vec<f32>,
+    /// The train split.
+    pub train: Pairs,
+    /// The dev split.
+    pub dev: Pairs,
+}
+
+/// Reads the dataset, fills the feature cache, builds the vocabulary and the starting word
+/// vectors: everything before the first training step.
+pub fn prepare(run: &Flickr8kTraining, cx: &JobContext<TrainEvent>) -> Result<Prepared> {
     let data = Flickr8k::open(&run.flickr8k)?;
     for warning in &data.warnings {
         cx.send(TrainEvent::Note(format!("warning: {warning}")));
@@ -164,6 +180,12 @@ fn train_flickr8k(run: &Flickr8kTraining, cx: &JobContext<TrainEvent>) -> Result
         joint_dim: run.joint_dim,
         text_encoder: run.text_encoder,
     };
+    Ok(Prepared { vocab, model, words, train: train_pairs, dev: dev_pairs })
+}
+
+fn train_flickr8k(run: &Flickr8kTraining, cx: &JobContext<TrainEvent>) -> Result<TrainReport> {
+    let started = Instant::now();
+    let Prepared { vocab, model, words, train: train_pairs, dev: dev_pairs } = prepare(run, cx)?;
     let trained = train(&model, &words, &run.train, &train_pairs, &dev_pairs, cx)?;
     if trained.best_epoch == 0 {
         return Err(Error::Invalid("stopped before the first epoch finished: no model was written".into()));

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::eval::{Metrics, evaluate};
 use super::loss::{Mining, triplet_loss};
-use super::model::{ModelConfig, TwoTower, candle_err, init_vars};
+use super::model::{ModelConfig, TextEncoderKind, TwoTower, candle_err, init_vars};
 use super::rng::Rng;
 use crate::job::JobContext;
 use crate::{Error, Result};
@@ -298,6 +298,7 @@ pub fn train(
     .map_err(candle_err)?;
 
     let mut rng = Rng::new(config.seed.wrapping_add(1));
+    let recurrent = !matches!(model.text_encoder, TextEncoderKind::Mean);
     let n = train.captions();
     let steps = n.div_ceil(config.batch_size);
     let total_steps = (steps * config.epochs) as f64;
@@ -310,8 +311,9 @@ pub fn train(
         let started = Instant::now();
         let mining = if epoch <= config.warmup_epochs { Mining::Sum } else { config.mining };
         rng.shuffle(&mut order);
+        let batches = batches(&order, train, config.batch_size, recurrent, &mut rng);
         let (mut epoch_loss, mut window_loss, mut window_n) = (0.0f64, 0.0f64, 0usize);
-        for (step, batch) in order.chunks(config.batch_size).enumerate() {
+        for (step, batch) in batches.iter().enumerate() {
             if cx.should_stop() {
                 stopped = true;
                 break 'epochs;
@@ -388,6 +390,30 @@ pub fn train(
         history,
         stopped,
     })
+}
+
+/// Batches per step in pools this many batches long are of about one caption length.
+const LENGTH_POOL: usize = 50;
+
+/// An epoch's captions (`order`, shuffled) in batches. A recurrent encoder costs as many
+/// steps as the longest caption of its batch, so for one the captions are sorted by length
+/// within pools of [`LENGTH_POOL`] batches and the batches shuffled: about half the steps
+/// of random batches on Flickr8k, and each batch still draws on a random tenth of the data.
+fn batches(order: &[usize], data: &Pairs, batch_size: usize, by_length: bool, rng: &mut Rng) -> Vec<Vec<usize>> {
+    if !by_length {
+        return order.chunks(batch_size).map(<[usize]>::to_vec).collect();
+    }
+    let words = |c: usize| {
+        data.ids[c * data.seq_len..(c + 1) * data.seq_len].iter().filter(|&&id| id != crate::text::PAD_ID).count()
+    };
+    let mut out = Vec::new();
+    for pool in order.chunks(batch_size * LENGTH_POOL) {
+        let mut pool = pool.to_vec();
+        pool.sort_by_key(|&c| words(c));
+        out.extend(pool.chunks(batch_size).map(<[usize]>::to_vec));
+    }
+    rng.shuffle(&mut out);
+    out
 }
 
 /// The loss of one batch (captions `batch` of `data`), with dropout applied.

@@ -21,6 +21,19 @@ pub enum BenchCommand {
     Cue(CueArgs),
     /// Near-duplicates: copies of real photos against their originals (sets the threshold), and grouping time at 100k.
     Duplicates(DuplicatesBenchArgs),
+    /// Training speed: seconds per epoch over the Flickr8k training captions on cached features.
+    Epoch(EpochArgs),
+}
+
+/// Options of `glimpse bench epoch`: the options of `glimpse train` (its --epochs is not
+/// used here).
+#[derive(clap::Args, Debug)]
+pub struct EpochArgs {
+    #[command(flatten)]
+    train: crate::train::TrainArgs,
+    /// Epochs to time: the first sums over all negatives (the warm-up), the rest use --mining.
+    #[arg(long, default_value_t = 2)]
+    timed_epochs: usize,
 }
 
 /// Options of `glimpse bench duplicates`.
@@ -119,7 +132,68 @@ pub fn run(cli: &Cli, command: &BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Feedback(args) => feedback_bench(cli, args),
         BenchCommand::Cue(args) => cue_bench(cli, args),
         BenchCommand::Duplicates(args) => duplicates_bench(cli, args),
+        BenchCommand::Epoch(args) => epoch_bench(cli, args),
     }
+}
+
+/// The goal for one epoch over the training captions on this kind of machine (2 cores).
+const EPOCH_GOAL_SECONDS: f64 = 20.0;
+
+fn epoch_bench(cli: &Cli, args: &EpochArgs) -> anyhow::Result<ExitCode> {
+    use glimpse::job::Job;
+    use glimpse::train::{recipe, trainer};
+    let mut run = crate::train::training_run(cli, &args.train)?;
+    run.train.epochs = args.timed_epochs.max(1);
+    run.train.warmup_epochs = 1;
+    run.train.patience = 0;
+    let job = Job::spawn("glimpse-bench-epoch", 64, None, move |cx| {
+        let prepared = recipe::prepare(&run, &cx)?;
+        let trained =
+            trainer::train(&prepared.model, &prepared.words, &run.train, &prepared.train, &prepared.dev, &cx)?;
+        Ok::<_, glimpse::Error>((prepared.train.captions(), prepared.model.text_encoder, trained.history))
+    })?;
+    crate::train::render(&job);
+    let (captions, encoder, history) = job.wait()??;
+    let rows: Vec<serde_json::Value> = history
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "epoch": e.epoch,
+                "mining": e.mining.name(),
+                "seconds": e.train_seconds,
+                "captions_per_second": captions as f64 / e.train_seconds,
+                "goal_ratio": EPOCH_GOAL_SECONDS / e.train_seconds,
+            })
+        })
+        .collect();
+    if args.train.json() {
+        let value = serde_json::json!({
+            "captions": captions,
+            "encoder": encoder.describe(),
+            "goal_seconds": EPOCH_GOAL_SECONDS,
+            "epochs": rows,
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        println!(
+            "{captions} training captions, text encoder {}, batch {}; goal: one epoch in {EPOCH_GOAL_SECONDS} s",
+            encoder.describe(),
+            args.train.batch()
+        );
+        println!("| epoch | mining | seconds | captions/s | goal / measured |");
+        println!("|---|---|---|---|---|");
+        for e in &history {
+            println!(
+                "| {} | {} | {:.1} | {:.0} | {:.2}x |",
+                e.epoch,
+                e.mining.name(),
+                e.train_seconds,
+                captions as f64 / e.train_seconds,
+                EPOCH_GOAL_SECONDS / e.train_seconds
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The model folder and a split embedded through it, as search runs them.

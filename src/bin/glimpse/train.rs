@@ -102,6 +102,18 @@ pub struct TrainArgs {
     json: bool,
 }
 
+impl TrainArgs {
+    /// True when the report is printed as JSON.
+    pub fn json(&self) -> bool {
+        self.json
+    }
+
+    /// Captions per step.
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+}
+
 /// Options of `glimpse eval`.
 #[derive(clap::Args, Debug)]
 pub struct EvalArgs {
@@ -128,7 +140,7 @@ fn recall_line(r: &Recall) -> String {
 
 /// Renders a job's events on stderr: feature progress and steps as a bar, epochs and notes
 /// as lines. Ctrl-C asks the job to stop; training then exports its best epoch.
-fn render<R>(job: &Job<TrainEvent, R>) {
+pub fn render<R>(job: &Job<TrainEvent, R>) {
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&interrupted);
     let _ = ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed));
@@ -180,7 +192,8 @@ fn metrics_json(split: &str, m: &Metrics) -> serde_json::Value {
     json!({"split": split, "images": m.images, "captions": m.captions, "t2i": r(&m.t2i), "i2t": r(&m.i2t)})
 }
 
-pub fn train(cli: &Cli, args: &TrainArgs) -> anyhow::Result<ExitCode> {
+/// The training run the options describe.
+pub fn training_run(cli: &Cli, args: &TrainArgs) -> anyhow::Result<Flickr8kTraining> {
     let config = TrainConfig {
         mining: args.mining,
         warmup_epochs: args.warmup_epochs,
@@ -213,6 +226,11 @@ pub fn train(cli: &Cli, args: &TrainArgs) -> anyhow::Result<ExitCode> {
         text_encoder: args.encoder,
         train: config,
     };
+    Ok(run)
+}
+
+pub fn train(cli: &Cli, args: &TrainArgs) -> anyhow::Result<ExitCode> {
+    let run = training_run(cli, args)?;
     let job = recipe::start(run, None)?;
     render(&job);
     let report = job.wait()?.context("training failed")?;
