@@ -105,3 +105,85 @@ fn the_model_s_no_match_threshold_decides_the_hint_above_text_results() {
         assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
     }
 }
+
+/// A models folder holding only a generated backbone named `tiny`.
+fn tiny_models(dir: &std::path::Path) -> std::path::PathBuf {
+    let models = dir.join("models");
+    let spec = crate::util::TinySpec { dim: 6, ..crate::util::TinySpec::default() };
+    crate::util::write_tiny_backbone(&models.join("backbones"), "tiny", &spec);
+    models
+}
+
+#[test]
+fn a_gru_model_trains_evaluates_and_times_its_epochs_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = tiny_models(dir.path());
+    let flickr8k = crate::util::tiny_flickr8k(dir.path());
+    let glove = crate::util::tiny_glove(dir.path());
+    let (cache, out) = (dir.path().join("cache"), dir.path().join("model"));
+    let run = |args: &[&str]| {
+        let out = glimpse().env("GLIMPSE_MODELS", &models).args(["--provider", "cpu"]).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+    };
+    let data = [
+        "--flickr8k",
+        flickr8k.to_str().unwrap(),
+        "--glove",
+        glove.to_str().unwrap(),
+        "--backbone",
+        "tiny",
+        "--cache",
+        cache.to_str().unwrap(),
+        "--batch",
+        "8",
+        "--encoder",
+        "gru-8",
+    ];
+    let (ok, stdout, stderr) =
+        run(&[&["train"][..], &data, &["--epochs", "6", "--lr", "0.02", "--json", "--out", out.to_str().unwrap()]]
+            .concat());
+    assert!(ok, "{stderr}");
+    let trained: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["model"]["text_encoder"], serde_json::json!({"kind": "gru", "hidden": 8}));
+
+    // Eval runs the exported graphs and finds what training measured on the same split.
+    let (ok, stdout, stderr) = run(&[
+        "eval",
+        "--flickr8k",
+        flickr8k.to_str().unwrap(),
+        "--split",
+        "dev",
+        "--model",
+        out.to_str().unwrap(),
+        "--cache",
+        cache.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(ok, "{stderr}");
+    let eval: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    for direction in ["t2i", "i2t"] {
+        for k in ["r1", "r5", "r10"] {
+            let (a, b) = (eval[direction][k].as_f64().unwrap(), trained[direction][k].as_f64().unwrap());
+            assert!((a - b).abs() < 1e-6, "{direction} {k}: eval {a}, training {b}");
+        }
+    }
+
+    let (ok, stdout, stderr) = run(&[&["bench", "epoch"][..], &data, &["--timed-epochs", "2", "--json"]].concat());
+    assert!(ok, "{stderr}");
+    let bench: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(bench["captions"], 5 * crate::util::COLOURS.len());
+    assert_eq!(bench["encoder"], "gru-8");
+    let epochs = bench["epochs"].as_array().unwrap();
+    assert_eq!(epochs.len(), 2);
+    assert_eq!(epochs[0]["mining"], "sum");
+    assert_eq!(epochs[1]["mining"], "hard");
+    assert!(epochs.iter().all(|e| e["seconds"].as_f64().unwrap() > 0.0));
+
+    let (ok, _, stderr) = run(&[&["train"][..], &data[..10], &["--encoder", "lstm"]].concat());
+    assert!(!ok);
+    assert!(stderr.contains("mean, gru or gru-WIDTH"), "{stderr}");
+}
