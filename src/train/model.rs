@@ -266,8 +266,26 @@ impl TwoTower {
     }
 }
 
-fn uniform(rng: &mut Rng, n: usize, bound: f32) -> Vec<f32> {
-    (0..n).map(|_| rng.range(-bound, bound)).collect()
+/// Starting weights drawn in order from one generator.
+struct Init {
+    rng: Rng,
+    tensors: Vec<(String, Tensor)>,
+}
+
+impl Init {
+    /// A tensor of `shape` with values U(−bound, bound).
+    fn uniform(&mut self, name: &str, shape: &[usize], bound: f32) -> Result<()> {
+        let values: Vec<f32> = (0..shape.iter().product()).map(|_| self.rng.range(-bound, bound)).collect();
+        self.tensors.push((name.into(), Tensor::from_vec(values, shape, &Device::Cpu).map_err(candle_err)?));
+        Ok(())
+    }
+
+    /// A linear layer `inp → out`: weight then bias, U(−1/√in, 1/√in).
+    fn linear(&mut self, name: &str, inp: usize, out: usize) -> Result<()> {
+        let bound = 1.0 / (inp as f32).sqrt();
+        self.uniform(&format!("{name}.weight"), &[out, inp], bound)?;
+        self.uniform(&format!("{name}.bias"), &[out], bound)
+    }
 }
 
 /// Puts the starting weights of a model of `config` into `varmap`: `embedding` (row-major
@@ -282,43 +300,25 @@ pub fn init_vars(varmap: &VarMap, config: &ModelConfig, embedding: &[f32], seed:
             config.word_dim
         )));
     }
-    let mut rng = Rng::new(seed);
-    let mut tensors: Vec<(String, Tensor)> = Vec::new();
-    let mut push = |name: String, shape: &[usize], bound: f32, rng: &mut Rng| -> Result<()> {
-        let n = shape.iter().product();
-        tensors.push((name, Tensor::from_vec(uniform(rng, n, bound), shape, &Device::Cpu).map_err(candle_err)?));
-        Ok(())
-    };
-    let linear = |push: &mut dyn FnMut(String, &[usize], f32, &mut Rng) -> Result<()>,
-                  name: &str,
-                  inp: usize,
-                  out: usize,
-                  rng: &mut Rng|
-     -> Result<()> {
-        let bound = 1.0 / (inp as f32).sqrt();
-        push(format!("{name}.weight"), &[out, inp], bound, rng)?;
-        push(format!("{name}.bias"), &[out], bound, rng)
-    };
+    let mut init = Init { rng: Rng::new(seed), tensors: Vec::new() };
     let mut width = config.feature_dim;
     for (i, out) in config.image_hidden.into_iter().chain([config.joint_dim]).enumerate() {
-        linear(&mut push, &format!("image.layer{i}"), width, out, &mut rng)?;
+        init.linear(&format!("image.layer{i}"), width, out)?;
         width = out;
     }
     if let TextEncoderKind::Gru { hidden } = config.text_encoder {
         // PyTorch's GRU default: every weight and bias U(−1/√H, 1/√H).
         let bound = 1.0 / (hidden as f32).sqrt();
-        push("text.gru.w_ih".into(), &[config.word_dim, 3 * hidden], bound, &mut rng)?;
-        push("text.gru.w_hh".into(), &[hidden, 3 * hidden], bound, &mut rng)?;
-        push("text.gru.b_ih".into(), &[3 * hidden], bound, &mut rng)?;
-        push("text.gru.b_hh".into(), &[3 * hidden], bound, &mut rng)?;
+        init.uniform("text.gru.w_ih", &[config.word_dim, 3 * hidden], bound)?;
+        init.uniform("text.gru.w_hh", &[hidden, 3 * hidden], bound)?;
+        init.uniform("text.gru.b_ih", &[3 * hidden], bound)?;
+        init.uniform("text.gru.b_hh", &[3 * hidden], bound)?;
     }
-    let width = config.text_encoder.output_dim(config.word_dim);
-    linear(&mut push, "text.projection", width, config.joint_dim, &mut rng)?;
-    drop(push);
-    let dev = Device::Cpu;
+    init.linear("text.projection", config.text_encoder.output_dim(config.word_dim), config.joint_dim)?;
+    let mut tensors = init.tensors;
     tensors.push((
         "text.embedding".into(),
-        Tensor::from_slice(embedding, (config.vocab_size, config.word_dim), &dev).map_err(candle_err)?,
+        Tensor::from_slice(embedding, (config.vocab_size, config.word_dim), &Device::Cpu).map_err(candle_err)?,
     ));
     let mut data = varmap.data().lock().map_err(|_| Error::Invalid("the model's weights are poisoned".into()))?;
     for (name, tensor) in tensors {
