@@ -187,13 +187,18 @@ fn a_tiny_training_run_advances_the_plots_and_its_model_becomes_the_active_one()
     let mut h = app_on(dir.path(), tiny_training_startup(dir.path()));
     click(&mut h, "Training");
     h.state_mut().settings.training.epochs = 3;
+    click(&mut h, "Text encoder");
+    h.run(); // the list opens over the next frames
+    click(&mut h, "GRU (256 wide)");
+    assert_eq!(h.state().settings.training.encoder, "gru-256");
     click(&mut h, "Start training");
     wait_for(&mut h, "the first epoch", |app| !app.state.training.epochs.is_empty());
     assert!(!h.state().state.training.losses.is_empty(), "no loss point was plotted");
     wait_for(&mut h, "training to finish", |app| !app.state.training.running());
     let out: PathBuf = h.state().state.training.out.clone().unwrap();
     assert_eq!(h.state().state.training.epochs.len(), 3);
-    assert!(out.join("manifest.json").is_file());
+    let manifest = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+    assert!(manifest.contains("\"kind\": \"gru\""), "{manifest}");
     assert!(h.query_by_label("this run").is_some(), "no comparison table");
     click(&mut h, "Use this model");
     assert_eq!(h.state().settings.model.as_deref(), Some(out.as_path()));

@@ -47,11 +47,13 @@ fn form(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     let form = &mut app.settings.training;
     ui.add_enabled_ui(!running, |ui| {
         egui::Grid::new("training-form").num_columns(4).show(ui, |ui| {
-            let label = ui.label("Encoder");
+            let label = ui.label("Text encoder");
             egui::ComboBox::from_id_salt("encoder")
-                .selected_text("mean of word vectors")
+                .selected_text(form.encoder.clone())
                 .show_ui(ui, |ui| {
-                    ui.label("mean of word vectors (the only encoder built so far)");
+                    for (value, text) in [("mean", "mean of word vectors"), ("gru-256", "GRU (256 wide)")] {
+                        ui.selectable_value(&mut form.encoder, value.to_string(), text);
+                    }
                 })
                 .response
                 .labelled_by(label.id);
@@ -66,17 +68,6 @@ fn form(app: &mut GlimpseApp, ui: &mut egui::Ui) {
                         ("sum", "sum over all negatives"),
                     ] {
                         ui.selectable_value(&mut form.mining, value.to_string(), text);
-                    }
-                })
-                .response
-                .labelled_by(label.id);
-            ui.end_row();
-            let label = ui.label("Text encoder");
-            egui::ComboBox::from_id_salt("encoder")
-                .selected_text(form.encoder.clone())
-                .show_ui(ui, |ui| {
-                    for (value, text) in [("mean", "mean of word vectors"), ("gru-512", "GRU (512 wide)")] {
-                        ui.selectable_value(&mut form.encoder, value.to_string(), text);
                     }
                 })
                 .response
