@@ -245,3 +245,74 @@ fn the_same_seed_trains_the_same_model_and_the_stop_flag_keeps_a_model() {
     assert_eq!(epochs, 0);
     assert!(stopped && best == 0);
 }
+
+#[test]
+fn a_combined_model_gives_each_member_s_vectors_side_by_side_and_refuses_mismatched_members() {
+    use candle_core::{DType, Device};
+    let dir = tempfile::tempdir().unwrap();
+    let backbone = tiny_backbone(dir.path());
+    let vocab_of = |captions: &[&str]| {
+        Vocab::build(
+            &WordCounts::from_captions(captions.iter()),
+            VocabSettings { seq_len: 7, ..VocabSettings::default() },
+        )
+        .unwrap()
+    };
+    let vocab = vocab_of(&["red square", "blue circle on green", "tiny yellow dog"]);
+    let member = |name: &str, text_encoder: TextEncoderKind, vocab: &Vocab, seed: u64| {
+        let config = ModelConfig {
+            feature_dim: 6,
+            image_hidden: None,
+            vocab_size: vocab.len(),
+            word_dim: 4,
+            joint_dim: 3,
+            text_encoder,
+        };
+        let varmap = candle_nn::VarMap::new();
+        let embedding: Vec<f32> = (0..vocab.len() * 4).map(|i| ((i * 37 % 17) as f32 - 8.0) / 9.0).collect();
+        init_vars(&varmap, &config, &embedding, seed).unwrap();
+        let model =
+            TwoTower::new(&config, candle_nn::VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu)).unwrap();
+        let out = dir.path().join(name);
+        export(&out, &model, &config, vocab, backbone.model(), None).unwrap();
+        out
+    };
+    let a = member("a", TextEncoderKind::Mean, &vocab, 1);
+    let b = member("b", TextEncoderKind::Gru { hidden: 5 }, &vocab, 2);
+    let both = dir.path().join("both");
+    let manifest = glimpse::train::combine::combine(&both, &[a.clone(), b.clone()]).unwrap();
+    assert_eq!(manifest.model.joint_dim, 6);
+    assert_eq!(manifest.combination.as_ref().unwrap().members.len(), 2);
+
+    let open = |d: &Path| ExportedModel::open(Runtime::load(None).unwrap(), d, &cpu()).unwrap();
+    let (ma, mb, mc) = (open(&a), open(&b), open(&both));
+    let features =
+        Array2::from_shape_vec((4, 6), (0..24).map(|i| ((i * 13 % 7) as f32 - 3.0) * 0.7).collect()).unwrap();
+    let texts = ["red square", "tiny blue dog on green circle", "", "yellow"];
+    let s = 1.0 / 2f32.sqrt();
+    for (parts, combined) in [
+        (
+            [ma.embed_features(features.view()).unwrap(), mb.embed_features(features.view()).unwrap()],
+            mc.embed_features(features.view()).unwrap(),
+        ),
+        ([ma.embed_texts(&texts).unwrap(), mb.embed_texts(&texts).unwrap()], mc.embed_texts(&texts).unwrap()),
+    ] {
+        assert_eq!(combined.dim(), (4, 6));
+        for row in 0..4 {
+            let want: Vec<f32> =
+                parts.iter().flat_map(|p| p.row(row).iter().map(|x| x * s).collect::<Vec<_>>()).collect();
+            assert!(max_abs_diff(&want, combined.row(row).as_slice().unwrap()) <= 1e-6);
+            // The mean of two unit vectors' halves is a unit vector again.
+            let norm: f32 = combined.row(row).iter().map(|x| x * x).sum();
+            assert!((norm - 1.0).abs() < 1e-5, "row {row}: squared norm {norm}");
+        }
+    }
+
+    let other = member("other", TextEncoderKind::Mean, &vocab_of(&["a purple cat", "two dogs"]), 3);
+    let err = glimpse::train::combine::combine(&dir.path().join("x"), &[a.clone(), other]).unwrap_err().to_string();
+    assert!(err.contains("another vocabulary"), "{err}");
+    let err = glimpse::train::combine::combine(&dir.path().join("y"), &[both, a.clone()]).unwrap_err().to_string();
+    assert!(err.contains("itself a combined model"), "{err}");
+    let err = glimpse::train::combine::combine(&dir.path().join("z"), &[a]).unwrap_err().to_string();
+    assert!(err.contains("at least two"), "{err}");
+}

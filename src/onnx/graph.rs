@@ -159,6 +159,30 @@ impl GraphBuilder {
         self
     }
 
+    /// Appends the nodes and initializers of `other` with every value name prefixed by
+    /// `prefix`, except the names in `shared` (inputs both graphs read) and empty names
+    /// (omitted optional inputs). Returns the prefixed names of `other`'s outputs.
+    pub fn include(&mut self, other: &GraphProto, prefix: &str, shared: &[&str]) -> Vec<String> {
+        let rename = |name: &str| {
+            if name.is_empty() || shared.contains(&name) { name.to_string() } else { format!("{prefix}{name}") }
+        };
+        for node in &other.node {
+            let mut node = node.clone();
+            node.input = node.input.iter().map(|n| rename(n)).collect();
+            node.output = node.output.iter().map(|n| rename(n)).collect();
+            if !node.name.is_empty() {
+                node.name = format!("{prefix}{}", node.name);
+            }
+            self.graph.node.push(node);
+        }
+        for tensor in &other.initializer {
+            let mut tensor = tensor.clone();
+            tensor.name = rename(&tensor.name);
+            self.graph.initializer.push(tensor);
+        }
+        other.output.iter().map(|o| rename(&o.name)).collect()
+    }
+
     /// Records a key/value pair in the model's metadata.
     pub fn metadata(&mut self, key: &str, value: &str) -> &mut Self {
         self.metadata.push((key.to_string(), value.to_string()));

@@ -103,6 +103,11 @@ pub struct JointManifest {
     /// When search should say "no strong match", measured on dev (`glimpse bench cue`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_match: Option<NoMatchCue>,
+    /// For a model combining others (`glimpse combine`): its members and dev metrics. Its
+    /// `model` then gives the interface (feature, vocabulary and joint sizes; the rest are
+    /// the first member's) and `training` is absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub combination: Option<super::combine::Combination>,
 }
 
 /// The "no strong match" cue of a model: a statistic of a query's scores and the threshold
@@ -346,6 +351,7 @@ pub fn export(
         vocab: VOCAB_FILE.into(),
         training,
         no_match: None,
+        combination: None,
     };
     manifest.save(dir)?;
     Ok(manifest)

@@ -9,9 +9,11 @@
 //! - [`eval`]: Recall@K and median rank, text→image and image→text.
 //! - [`trainer`]: the training loop (AdamW, schedule, early stopping, best epoch kept).
 //! - [`export`]: both towers as ONNX graphs, the vocabulary and a versioned manifest.
+//! - [`combine`]: several exported models as one ensemble model.
 //! - [`exported`]: an exported model opened in ONNX Runtime, as search runs it.
 //! - [`recipe`]: the whole run on Flickr8k as one job, and evaluation of an exported model.
 
+pub mod combine;
 pub mod eval;
 pub mod export;
 pub mod exported;

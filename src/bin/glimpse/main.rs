@@ -61,6 +61,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Measure a trained model on a Flickr8k split (Recall@1/5/10, median rank).
     Eval(train::EvalArgs),
+    /// Combine trained models into one that ranks by the mean of their cosines.
+    Combine(train::CombineArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell) for the package.
     #[command(hide = true)]
     Completions {
@@ -170,6 +172,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(command) => bench::run(cli, command),
         Command::Train(args) => train::train(cli, args),
         Command::Eval(args) => train::eval(cli, args),
+        Command::Combine(args) => train::combine(cli, args),
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "glimpse", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

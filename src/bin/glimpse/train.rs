@@ -134,6 +134,26 @@ pub struct EvalArgs {
     json: bool,
 }
 
+/// Options of `glimpse combine`.
+#[derive(clap::Args, Debug)]
+pub struct CombineArgs {
+    /// Where the combined model folder is written.
+    #[arg(long)]
+    out: PathBuf,
+    /// Measure the combination on this Flickr8k folder's dev split and record it.
+    #[arg(long, value_name = "DIR")]
+    flickr8k: Option<PathBuf>,
+    /// Feature cache folder (default: the per-user cache).
+    #[arg(long, value_name = "DIR")]
+    cache: Option<PathBuf>,
+    /// Print the dev metrics as JSON.
+    #[arg(long)]
+    json: bool,
+    /// The model folders to combine (from `glimpse train`), two or more.
+    #[arg(required = true, num_args = 2..)]
+    models: Vec<PathBuf>,
+}
+
 fn recall_line(r: &Recall) -> String {
     format!("R@1 {:5.1}  R@5 {:5.1}  R@10 {:5.1}  medr {:4}", r.r1, r.r5, r.r10, r.medr)
 }
@@ -278,6 +298,33 @@ pub fn eval(cli: &Cli, args: &EvalArgs) -> anyhow::Result<ExitCode> {
         println!("{} split: {} photos, {} captions", split, metrics.images, metrics.captions);
         println!("text→image  {}", recall_line(&metrics.t2i));
         println!("image→text  {}", recall_line(&metrics.i2t));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn combine(cli: &Cli, args: &CombineArgs) -> anyhow::Result<ExitCode> {
+    let mut manifest = glimpse::train::combine::combine(&args.out, &args.models)?;
+    eprintln!("{}: {} models combined, {}-d", args.out.display(), args.models.len(), manifest.model.joint_dim);
+    let Some(flickr8k) = args.flickr8k.clone() else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let model = ExportedModel::open(cli.runtime()?, &args.out, &cli.session_options())?;
+    let backbone = cli.backbone(Some(&model.manifest.backbone.name))?;
+    let cache = args.cache.clone().unwrap_or_else(default_cache_dir);
+    let job = Job::spawn("glimpse-eval", 64, None, move |cx| {
+        recipe::evaluate_exported(&model, &backbone, &flickr8k, Split::Dev, &cache, &cx)
+    })?;
+    render(&job);
+    let metrics = job.wait()??;
+    if let Some(combination) = manifest.combination.as_mut() {
+        combination.dev = Some(metrics);
+    }
+    manifest.save(&args.out)?;
+    if args.json {
+        println!("{}", metrics_json("dev", &metrics));
+    } else {
+        println!("dev text→image  {}", recall_line(&metrics.t2i));
+        println!("dev image→text  {}", recall_line(&metrics.i2t));
     }
     Ok(ExitCode::SUCCESS)
 }
