@@ -53,7 +53,7 @@ pub struct TrainingForm {
 }
 
 impl Default for TrainingForm {
-    /// The recipe of the shipped model (see models/text/README.md).
+    /// The recipe of the shipped model's mean-encoder member (see models/text/README.md).
     fn default() -> Self {
         TrainingForm {
             mining: "semi-hard".into(),
