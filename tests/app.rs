@@ -13,7 +13,7 @@ use egui_kittest::kittest::Queryable;
 use glimpse::app::{GlimpseApp, Mark, Startup, Tab};
 
 use crate::need_shared;
-use crate::util::{tiny_flickr8k, tiny_glove};
+use crate::util::{copy_photos, tiny_flickr8k, tiny_glove};
 
 /// Deadline for a background job in these tests (debug build, 2 cores, other tests running).
 const PATIENCE: Duration = Duration::from_secs(240);
@@ -144,10 +144,7 @@ fn indexing_started_in_the_app_can_be_cancelled_and_keeps_what_it_finished() {
     let dir = tempfile::tempdir().unwrap();
     // Enough work (480 photos, one per backbone call) that Cancel lands mid-run.
     let photos = dir.path().join("photos");
-    std::fs::create_dir_all(&photos).unwrap();
-    for p in glimpse::bench::embed::photos_in(&shared.join("photos")).unwrap() {
-        let copy = photos.join(p.file_name().unwrap());
-        std::fs::copy(&p, &copy).unwrap();
+    for copy in copy_photos(&shared, &photos, usize::MAX) {
         glimpse::bench::duplicates::make_copies(&copy, &photos).unwrap();
     }
     let mut h = app_on(dir.path(), Startup::default());
@@ -234,12 +231,7 @@ fn the_duplicates_view_groups_each_photo_with_its_copies() {
     let shared = need_shared!();
     let dir = tempfile::tempdir().unwrap();
     let photos = dir.path().join("photos");
-    std::fs::create_dir_all(&photos).unwrap();
-    let mut originals = glimpse::bench::embed::photos_in(&shared.join("photos")).unwrap();
-    originals.truncate(3);
-    for p in &originals {
-        let copy = photos.join(p.file_name().unwrap());
-        std::fs::copy(p, &copy).unwrap();
+    for copy in copy_photos(&shared, &photos, 3) {
         glimpse::bench::duplicates::make_copies(&copy, &photos).unwrap();
     }
     let mut h = app_on(dir.path(), Startup::default());

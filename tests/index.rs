@@ -9,7 +9,7 @@ use glimpse::index::update::{self, IndexEvent, IndexOptions, IndexReport};
 use image::Rgb;
 
 use crate::need_shared;
-use crate::util::{TinySpec, write_tiny_backbone};
+use crate::util::{TinySpec, copy_photos, write_tiny_backbone};
 
 fn cpu() -> SessionOptions {
     SessionOptions { provider: ProviderChoice::Cpu, intra_threads: 0 }
@@ -31,20 +31,6 @@ fn index(index: &Path, backbone: &Backbone, roots: &[PathBuf]) -> (IndexReport, 
     let job = update::start(index.to_path_buf(), backbone, options, None).unwrap();
     let events: Vec<IndexEvent> = job.events().iter().collect();
     (job.wait().unwrap().unwrap(), events)
-}
-
-fn copy_photos(shared: &Path, to: &Path, n: usize) -> Vec<PathBuf> {
-    std::fs::create_dir_all(to).unwrap();
-    let mut photos = glimpse::bench::embed::photos_in(&shared.join("photos")).unwrap();
-    photos.truncate(n);
-    photos
-        .iter()
-        .map(|p| {
-            let dest = to.join(p.file_name().unwrap());
-            std::fs::copy(p, &dest).unwrap();
-            dest
-        })
-        .collect()
 }
 
 #[test]

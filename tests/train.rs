@@ -136,9 +136,30 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
 
+/// A tiny two-tower model over 6 features and 4-d words with a 3-d joint space, its
+/// weights drawn from `seed`, exported to `out` for `backbone` (a 6-feature one).
+fn export_tiny_model(
+    out: &Path,
+    backbone: &Backbone,
+    vocab: &Vocab,
+    image_hidden: Option<usize>,
+    text_encoder: TextEncoderKind,
+    seed: u64,
+) -> TwoTower {
+    use candle_core::{DType, Device};
+    let config =
+        ModelConfig { feature_dim: 6, image_hidden, vocab_size: vocab.len(), word_dim: 4, joint_dim: 3, text_encoder };
+    let varmap = candle_nn::VarMap::new();
+    let embedding: Vec<f32> = (0..vocab.len() * 4).map(|i| ((i * 37 % 17) as f32 - 8.0) / 9.0).collect();
+    init_vars(&varmap, &config, &embedding, seed).unwrap();
+    let model = TwoTower::new(&config, candle_nn::VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu)).unwrap();
+    export(out, &model, &config, vocab, backbone.model(), None).unwrap();
+    model
+}
+
 #[test]
 fn exported_graphs_give_what_candle_gives_within_1e_5() {
-    use candle_core::{DType, Device, Tensor};
+    use candle_core::{Device, Tensor};
     let dir = tempfile::tempdir().unwrap();
     let backbone = tiny_backbone(dir.path());
     let counts = WordCounts::from_captions(["red square", "blue circle on green", "tiny yellow dog"]);
@@ -146,21 +167,8 @@ fn exported_graphs_give_what_candle_gives_within_1e_5() {
     for (hidden, text_encoder) in
         [(None, TextEncoderKind::Mean), (Some(5), TextEncoderKind::Mean), (None, TextEncoderKind::Gru { hidden: 6 })]
     {
-        let config = ModelConfig {
-            feature_dim: 6,
-            image_hidden: hidden,
-            vocab_size: vocab.len(),
-            word_dim: 4,
-            joint_dim: 3,
-            text_encoder,
-        };
-        let varmap = candle_nn::VarMap::new();
-        let embedding: Vec<f32> = (0..vocab.len() * 4).map(|i| ((i * 37 % 17) as f32 - 8.0) / 9.0).collect();
-        init_vars(&varmap, &config, &embedding, 11).unwrap();
-        let model =
-            TwoTower::new(&config, candle_nn::VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu)).unwrap();
         let out = dir.path().join(format!("model-{hidden:?}-{}", text_encoder.describe()));
-        export(&out, &model, &config, &vocab, backbone.model(), None).unwrap();
+        let model = export_tiny_model(&out, &backbone, &vocab, hidden, text_encoder, 11);
         let exported = ExportedModel::open(Runtime::load(None).unwrap(), &out, &cpu()).unwrap();
 
         let features: Vec<f32> = (0..4 * 6).map(|i| ((i * 13 % 7) as f32 - 3.0) * 0.7).collect();
@@ -248,7 +256,6 @@ fn the_same_seed_trains_the_same_model_and_the_stop_flag_keeps_a_model() {
 
 #[test]
 fn a_combined_model_gives_each_member_s_vectors_side_by_side_and_refuses_mismatched_members() {
-    use candle_core::{DType, Device};
     let dir = tempfile::tempdir().unwrap();
     let backbone = tiny_backbone(dir.path());
     let vocab_of = |captions: &[&str]| {
@@ -260,21 +267,8 @@ fn a_combined_model_gives_each_member_s_vectors_side_by_side_and_refuses_mismatc
     };
     let vocab = vocab_of(&["red square", "blue circle on green", "tiny yellow dog"]);
     let member = |name: &str, text_encoder: TextEncoderKind, vocab: &Vocab, seed: u64| {
-        let config = ModelConfig {
-            feature_dim: 6,
-            image_hidden: None,
-            vocab_size: vocab.len(),
-            word_dim: 4,
-            joint_dim: 3,
-            text_encoder,
-        };
-        let varmap = candle_nn::VarMap::new();
-        let embedding: Vec<f32> = (0..vocab.len() * 4).map(|i| ((i * 37 % 17) as f32 - 8.0) / 9.0).collect();
-        init_vars(&varmap, &config, &embedding, seed).unwrap();
-        let model =
-            TwoTower::new(&config, candle_nn::VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu)).unwrap();
         let out = dir.path().join(name);
-        export(&out, &model, &config, vocab, backbone.model(), None).unwrap();
+        export_tiny_model(&out, &backbone, vocab, None, text_encoder, seed);
         out
     };
     let a = member("a", TextEncoderKind::Mean, &vocab, 1);

@@ -194,3 +194,18 @@ pub fn tiny_glove(dir: &Path) -> PathBuf {
     std::fs::write(&path, text).unwrap();
     path
 }
+
+/// Copies the first `n` photos of `shared/photos` into `to` (created); returns the copies.
+pub fn copy_photos(shared: &Path, to: &Path, n: usize) -> Vec<PathBuf> {
+    std::fs::create_dir_all(to).unwrap();
+    let mut photos = glimpse::bench::embed::photos_in(&shared.join("photos")).unwrap();
+    photos.truncate(n);
+    photos
+        .iter()
+        .map(|p| {
+            let dest = to.join(p.file_name().unwrap());
+            std::fs::copy(p, &dest).unwrap();
+            dest
+        })
+        .collect()
+}
