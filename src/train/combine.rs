@@ -8,12 +8,11 @@ use std::path::{Path, PathBuf};
 
 use prost::Message;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::eval::Metrics;
 use super::export::{
     EMBEDDING_OUTPUT, FEATURES_INPUT, GraphRef, IDS_INPUT, IMAGE_GRAPH, JointManifest, MODEL_FORMAT, MODEL_VERSION,
-    TEXT_GRAPH, TrainingRecord, VOCAB_FILE,
+    TEXT_GRAPH, TrainingRecord, VOCAB_FILE, sha256,
 };
 use super::model::ModelConfig;
 use crate::durable::write_atomically;
@@ -121,14 +120,13 @@ pub fn combine(dir: &Path, members: &[PathBuf]) -> Result<JointManifest> {
     write_atomically(&dir.join(IMAGE_GRAPH), &[&image])?;
     write_atomically(&dir.join(TEXT_GRAPH), &[&text])?;
     write_atomically(&dir.join(VOCAB_FILE), &[&vocab])?;
-    let sha = |bytes: &[u8]| format!("{:x}", Sha256::digest(bytes));
     let manifest = JointManifest {
         format: MODEL_FORMAT.into(),
         version: MODEL_VERSION,
         model: ModelConfig { joint_dim, image_hidden: None, ..first.model.clone() },
         backbone: first.backbone.clone(),
-        image_head: GraphRef { file: IMAGE_GRAPH.into(), sha256: sha(&image) },
-        text_encoder: GraphRef { file: TEXT_GRAPH.into(), sha256: sha(&text) },
+        image_head: GraphRef { file: IMAGE_GRAPH.into(), sha256: sha256(&image) },
+        text_encoder: GraphRef { file: TEXT_GRAPH.into(), sha256: sha256(&text) },
         seq_len: first.seq_len,
         vocab: VOCAB_FILE.into(),
         training: None,

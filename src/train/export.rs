@@ -311,7 +311,8 @@ pub fn text_encoder_graph(text: &TextEncoder, config: &ModelConfig, seq_len: usi
     Ok(g.to_bytes())
 }
 
-fn sha256(bytes: &[u8]) -> String {
+/// Lowercase hex sha256 of `bytes`, as manifests record graphs.
+pub(crate) fn sha256(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))
 }
 

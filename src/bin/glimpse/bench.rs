@@ -154,24 +154,32 @@ fn epoch_bench(cli: &Cli, args: &EpochArgs) -> anyhow::Result<ExitCode> {
     })?;
     crate::train::render(&job);
     let (captions, encoder, history) = job.wait()??;
-    let rows: Vec<serde_json::Value> = history
+    // Per epoch: its number, mining, seconds, captions per second, goal / measured.
+    let rows: Vec<(usize, &str, f64, f64, f64)> = history
         .iter()
         .map(|e| {
-            serde_json::json!({
-                "epoch": e.epoch,
-                "mining": e.mining.name(),
-                "seconds": e.train_seconds,
-                "captions_per_second": captions as f64 / e.train_seconds,
-                "goal_ratio": EPOCH_GOAL_SECONDS / e.train_seconds,
-            })
+            let s = e.train_seconds;
+            (e.epoch, e.mining.name(), s, captions as f64 / s, EPOCH_GOAL_SECONDS / s)
         })
         .collect();
     if args.train.json() {
+        let epochs: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|&(epoch, mining, seconds, rate, ratio)| {
+                serde_json::json!({
+                    "epoch": epoch,
+                    "mining": mining,
+                    "seconds": seconds,
+                    "captions_per_second": rate,
+                    "goal_ratio": ratio,
+                })
+            })
+            .collect();
         let value = serde_json::json!({
             "captions": captions,
             "encoder": encoder.describe(),
             "goal_seconds": EPOCH_GOAL_SECONDS,
-            "epochs": rows,
+            "epochs": epochs,
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
@@ -182,15 +190,8 @@ fn epoch_bench(cli: &Cli, args: &EpochArgs) -> anyhow::Result<ExitCode> {
         );
         println!("| epoch | mining | seconds | captions/s | goal / measured |");
         println!("|---|---|---|---|---|");
-        for e in &history {
-            println!(
-                "| {} | {} | {:.1} | {:.0} | {:.2}x |",
-                e.epoch,
-                e.mining.name(),
-                e.train_seconds,
-                captions as f64 / e.train_seconds,
-                EPOCH_GOAL_SECONDS / e.train_seconds
-            );
+        for (epoch, mining, seconds, rate, ratio) in rows {
+            println!("| {epoch} | {mining} | {seconds:.1} | {rate:.0} | {ratio:.2}x |");
         }
     }
     Ok(ExitCode::SUCCESS)
