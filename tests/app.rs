@@ -120,6 +120,9 @@ fn a_new_user_adds_the_sample_photos_types_a_query_and_sees_ten_dogs_first_then_
     // Newest first: the same best matches, ordered by date.
     h.state_mut().settings.sort = "newest".into();
     h.state_mut().send(glimpse::app::Command::Search);
+    // Commands run after a frame: step once so the search has started before waiting for it to end.
+    h.step();
+    assert!(h.state().state.search.busy(), "the search did not start");
     wait_for(&mut h, "the date order", |app| !app.state.search.busy());
     let dates: Vec<i64> = h.state().state.search.results.iter().map(|r| r.ranked.date).collect();
     assert!(dates.windows(2).all(|w| w[0] >= w[1]), "not newest first: {dates:?}");
