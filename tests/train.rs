@@ -11,7 +11,7 @@ use glimpse::train::export::export;
 use glimpse::train::exported::ExportedModel;
 use glimpse::train::features::FeatureCache;
 use glimpse::train::loss::Mining;
-use glimpse::train::model::{ModelConfig, TextEncoderKind, TwoTower, init_vars};
+use glimpse::train::model::{FeatureSlice, ModelConfig, TextEncoderKind, TwoTower, init_vars};
 use glimpse::train::recipe::{self, Flickr8kTraining};
 use glimpse::train::trainer::{self, Pairs, Schedule, TrainConfig, TrainEvent};
 use ndarray::Array2;
@@ -52,6 +52,7 @@ fn train_tiny(text_encoder: TextEncoderKind) {
         joint_dim: 16,
         image_hidden: None,
         text_encoder,
+        feature_slice: None,
         train: TrainConfig {
             mining: Mining::SemiHard,
             warmup_epochs: 1,
@@ -137,18 +138,25 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// A tiny two-tower model over 6 features and 4-d words with a 3-d joint space, its
-/// weights drawn from `seed`, exported to `out` for `backbone` (a 6-feature one).
+/// weights drawn from `seed`, exported to `out` for `backbone` (a 6-feature one), its image
+/// head reading `feature_slice` of the features.
 fn export_tiny_model(
     out: &Path,
     backbone: &Backbone,
     vocab: &Vocab,
-    image_hidden: Option<usize>,
-    text_encoder: TextEncoderKind,
+    (image_hidden, text_encoder, feature_slice): (Option<usize>, TextEncoderKind, Option<FeatureSlice>),
     seed: u64,
 ) -> TwoTower {
     use candle_core::{DType, Device};
-    let config =
-        ModelConfig { feature_dim: 6, image_hidden, vocab_size: vocab.len(), word_dim: 4, joint_dim: 3, text_encoder };
+    let config = ModelConfig {
+        feature_dim: 6,
+        image_hidden,
+        vocab_size: vocab.len(),
+        word_dim: 4,
+        joint_dim: 3,
+        text_encoder,
+        feature_slice,
+    };
     let varmap = candle_nn::VarMap::new();
     let embedding: Vec<f32> = (0..vocab.len() * 4).map(|i| ((i * 37 % 17) as f32 - 8.0) / 9.0).collect();
     init_vars(&varmap, &config, &embedding, seed).unwrap();
@@ -164,18 +172,26 @@ fn exported_graphs_give_what_candle_gives_within_1e_5() {
     let backbone = tiny_backbone(dir.path());
     let counts = WordCounts::from_captions(["red square", "blue circle on green", "tiny yellow dog"]);
     let vocab = Vocab::build(&counts, VocabSettings { seq_len: 7, ..VocabSettings::default() }).unwrap();
-    for (hidden, text_encoder) in
-        [(None, TextEncoderKind::Mean), (Some(5), TextEncoderKind::Mean), (None, TextEncoderKind::Gru { hidden: 6 })]
-    {
-        let out = dir.path().join(format!("model-{hidden:?}-{}", text_encoder.describe()));
-        let model = export_tiny_model(&out, &backbone, &vocab, hidden, text_encoder, 11);
+    let slice = Some(FeatureSlice { start: 2, end: 5 });
+    for (hidden, text_encoder, slice) in [
+        (None, TextEncoderKind::Mean, None),
+        (Some(5), TextEncoderKind::Mean, None),
+        (None, TextEncoderKind::Gru { hidden: 6 }, None),
+        (Some(5), TextEncoderKind::Mean, slice),
+    ] {
+        let out = dir.path().join(format!("model-{hidden:?}-{}-{slice:?}", text_encoder.describe()));
+        let model = export_tiny_model(&out, &backbone, &vocab, (hidden, text_encoder, slice), 11);
         let exported = ExportedModel::open(Runtime::load(None).unwrap(), &out, &cpu()).unwrap();
 
         let features: Vec<f32> = (0..4 * 6).map(|i| ((i * 13 % 7) as f32 - 3.0) * 0.7).collect();
-        let ours = model.image.forward(&Tensor::from_slice(&features, (4, 6), &Device::Cpu).unwrap()).unwrap();
+        // The graph takes all six features; candle's head only the slice's columns.
+        let (start, end) = slice.map_or((0, 6), |s| (s.start, s.end));
+        let columns: Vec<f32> = features.chunks(6).flat_map(|row| row[start..end].to_vec()).collect();
+        let input = Tensor::from_slice(&columns, (4, end - start), &Device::Cpu).unwrap();
+        let ours = model.image.forward(&input).unwrap();
         let theirs = exported.embed_features(Array2::from_shape_vec((4, 6), features).unwrap().view()).unwrap();
         let diff = max_abs_diff(&ours.flatten_all().unwrap().to_vec1().unwrap(), theirs.as_slice().unwrap());
-        assert!(diff <= 1e-5, "image head ({hidden:?}): {diff}");
+        assert!(diff <= 1e-5, "image head ({hidden:?}, {slice:?}): {diff}");
 
         // Padding in the middle of a row counts as padding too; an all-padding row stays finite.
         let texts = ["red square", "tiny blue dog on green circle with unknown words", "", "yellow"];
@@ -219,6 +235,7 @@ fn the_same_seed_trains_the_same_model_and_the_stop_flag_keeps_a_model() {
         word_dim: 3,
         joint_dim: 4,
         text_encoder: TextEncoderKind::Mean,
+        feature_slice: None,
     };
     let embedding: Vec<f32> = (0..24).map(|i| (i as f32 * 0.37).sin()).collect();
     let config =
@@ -266,13 +283,14 @@ fn a_combined_model_gives_each_member_s_vectors_side_by_side_and_refuses_mismatc
         .unwrap()
     };
     let vocab = vocab_of(&["red square", "blue circle on green", "tiny yellow dog"]);
-    let member = |name: &str, text_encoder: TextEncoderKind, vocab: &Vocab, seed: u64| {
+    let member = |name: &str, text_encoder: TextEncoderKind, slice: Option<FeatureSlice>, vocab: &Vocab, seed: u64| {
         let out = dir.path().join(name);
-        export_tiny_model(&out, &backbone, vocab, None, text_encoder, seed);
+        export_tiny_model(&out, &backbone, vocab, (None, text_encoder, slice), seed);
         out
     };
-    let a = member("a", TextEncoderKind::Mean, &vocab, 1);
-    let b = member("b", TextEncoderKind::Gru { hidden: 5 }, &vocab, 2);
+    // Member b reads only some of the features, as a member on one part of a fused backbone.
+    let a = member("a", TextEncoderKind::Mean, None, &vocab, 1);
+    let b = member("b", TextEncoderKind::Gru { hidden: 5 }, Some(FeatureSlice { start: 1, end: 4 }), &vocab, 2);
     let both = dir.path().join("both");
     let manifest = glimpse::train::combine::combine(&both, &[a.clone(), b.clone()]).unwrap();
     assert_eq!(manifest.model.joint_dim, 6);
@@ -302,7 +320,7 @@ fn a_combined_model_gives_each_member_s_vectors_side_by_side_and_refuses_mismatc
         }
     }
 
-    let other = member("other", TextEncoderKind::Mean, &vocab_of(&["a purple cat", "two dogs"]), 3);
+    let other = member("other", TextEncoderKind::Mean, None, &vocab_of(&["a purple cat", "two dogs"]), 3);
     let err = glimpse::train::combine::combine(&dir.path().join("x"), &[a.clone(), other]).unwrap_err().to_string();
     assert!(err.contains("another vocabulary"), "{err}");
     let err = glimpse::train::combine::combine(&dir.path().join("y"), &[both, a.clone()]).unwrap_err().to_string();

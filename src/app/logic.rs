@@ -702,6 +702,7 @@ impl State {
             joint_dim: 512,
             image_hidden: None,
             text_encoder: form.encoder.parse()?,
+            feature_slice: None,
             train: config,
         };
         let job = recipe::start(run, self.waker())?;

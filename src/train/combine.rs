@@ -123,7 +123,7 @@ pub fn combine(dir: &Path, members: &[PathBuf]) -> Result<JointManifest> {
     let manifest = JointManifest {
         format: MODEL_FORMAT.into(),
         version: MODEL_VERSION,
-        model: ModelConfig { joint_dim, image_hidden: None, ..first.model.clone() },
+        model: ModelConfig { joint_dim, image_hidden: None, feature_slice: None, ..first.model.clone() },
         backbone: first.backbone.clone(),
         image_head: GraphRef { file: IMAGE_GRAPH.into(), sha256: sha256(&image) },
         text_encoder: GraphRef { file: TEXT_GRAPH.into(), sha256: sha256(&text) },

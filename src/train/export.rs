@@ -196,6 +196,14 @@ pub fn image_head_graph(head: &ImageHead, config: &ModelConfig) -> Result<Vec<u8
     g.input_f32(FEATURES_INPUT, &[Dim::Named("N"), Dim::Fixed(config.feature_dim as i64)])
         .output_f32(EMBEDDING_OUTPUT, &[Dim::Named("N"), Dim::Fixed(config.joint_dim as i64)]);
     let mut x = FEATURES_INPUT.to_string();
+    if let Some(slice) = config.feature_slice {
+        slice.check(config.feature_dim)?;
+        g.initializer_i64("slice.starts", &[1], &[slice.start as i64])
+            .initializer_i64("slice.ends", &[1], &[slice.end as i64])
+            .initializer_i64("slice.axes", &[1], &[1])
+            .node("Slice", &[&x, "slice.starts", "slice.ends", "slice.axes"], &["features.slice"], &[]);
+        x = "features.slice".to_string();
+    }
     for (i, layer) in head.layers().iter().enumerate() {
         if i > 0 {
             let relu = format!("layer{i}.relu");

@@ -35,6 +35,67 @@ pub struct ModelConfig {
     /// the mean).
     #[serde(default)]
     pub text_encoder: TextEncoderKind,
+    /// The backbone features the image head reads, when not all of them (e.g. one network's
+    /// part of a fused backbone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature_slice: Option<FeatureSlice>,
+}
+
+impl ModelConfig {
+    /// The width of the image head's first layer: the slice's, else every feature.
+    pub fn head_input_dim(&self) -> usize {
+        self.feature_slice.map_or(self.feature_dim, FeatureSlice::len)
+    }
+}
+
+/// Backbone feature columns `start..end` (end exclusive).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureSlice {
+    /// First column.
+    pub start: usize,
+    /// One past the last column.
+    pub end: usize,
+}
+
+impl FeatureSlice {
+    /// Columns in the slice.
+    pub fn len(self) -> usize {
+        self.end - self.start
+    }
+
+    /// True when the slice has no columns.
+    pub fn is_empty(self) -> bool {
+        self.end <= self.start
+    }
+
+    /// Checks that the slice has columns and fits in `dim` features.
+    pub fn check(self, dim: usize) -> Result<()> {
+        if self.is_empty() || self.end > dim {
+            return Err(Error::Invalid(format!(
+                "feature slice {self} does not fit the backbone's {dim} features (use START:END with START < END <= {dim})"
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for FeatureSlice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.start, self.end)
+    }
+}
+
+impl std::str::FromStr for FeatureSlice {
+    type Err = Error;
+    /// `START:END`, e.g. `0:1280`.
+    fn from_str(s: &str) -> Result<Self> {
+        let parsed = s.split_once(':').and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
+        match parsed {
+            Some((start, end)) if start < end => Ok(FeatureSlice { start, end }),
+            _ => Err(Error::Invalid(format!("'{s}' is not a feature slice: use START:END, e.g. 0:1280"))),
+        }
+    }
 }
 
 /// The text tower's encoder between the word vectors and the projection.
@@ -106,7 +167,7 @@ impl ImageHead {
     /// Builds the head from `vb` (`layer0`, and `layer1` when there is a hidden layer).
     pub fn new(config: &ModelConfig, vb: VarBuilder) -> candle_core::Result<Self> {
         let mut layers = Vec::new();
-        let mut width = config.feature_dim;
+        let mut width = config.head_input_dim();
         for (i, out) in config.image_hidden.into_iter().chain([config.joint_dim]).enumerate() {
             layers.push(candle_nn::linear(width, out, vb.pp(format!("layer{i}")))?);
             width = out;
@@ -301,7 +362,7 @@ pub fn init_vars(varmap: &VarMap, config: &ModelConfig, embedding: &[f32], seed:
         )));
     }
     let mut init = Init { rng: Rng::new(seed), tensors: Vec::new() };
-    let mut width = config.feature_dim;
+    let mut width = config.head_input_dim();
     for (i, out) in config.image_hidden.into_iter().chain([config.joint_dim]).enumerate() {
         init.linear(&format!("image.layer{i}"), width, out)?;
         width = out;
@@ -339,6 +400,7 @@ mod tests {
             word_dim: 3,
             joint_dim: 4,
             text_encoder: TextEncoderKind::Mean,
+            feature_slice: None,
         };
         let varmap = VarMap::new();
         let embedding: Vec<f32> = (0..15).map(|i| i as f32 * 0.1 - 0.7).collect();
@@ -373,5 +435,21 @@ mod tests {
             m.data().lock().unwrap()["image.layer0.weight"].as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap()
         };
         assert_eq!(get(&a), get(&b));
+    }
+
+    #[test]
+    fn feature_slices_parse_as_start_colon_end_and_must_fit_the_backbone() {
+        let slice: FeatureSlice = "1280:2560".parse().unwrap();
+        assert_eq!(slice, FeatureSlice { start: 1280, end: 2560 });
+        assert_eq!((slice.len(), slice.to_string()), (1280, "1280:2560".to_string()));
+        assert!(slice.check(3840).is_ok());
+        assert!(slice.check(2000).unwrap_err().to_string().contains("does not fit"));
+        for bad in ["5:5", "9:2", "0-1280", ":3", "a:b"] {
+            assert!(bad.parse::<FeatureSlice>().is_err(), "{bad}");
+        }
+        let (mut config, _) = tiny();
+        assert_eq!(config.head_input_dim(), 6);
+        config.feature_slice = Some(FeatureSlice { start: 2, end: 5 });
+        assert_eq!(config.head_input_dim(), 3);
     }
 }

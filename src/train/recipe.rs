@@ -12,7 +12,7 @@ use super::eval::{Metrics, evaluate_with_ranks};
 use super::export::{JointManifest, TrainingRecord, export};
 use super::exported::ExportedModel;
 use super::features::{FeatureCache, PhotoFeatures};
-use super::model::{ModelConfig, TextEncoderKind};
+use super::model::{FeatureSlice, ModelConfig, TextEncoderKind};
 use super::trainer::{EpochReport, Pairs, TrainConfig, TrainEvent, train};
 use crate::dataset::{Flickr8k, ImageCaptions, Split};
 use crate::engine::Backbone;
@@ -44,6 +44,8 @@ pub struct Flickr8kTraining {
     pub image_hidden: Option<usize>,
     /// The text tower's encoder.
     pub text_encoder: TextEncoderKind,
+    /// The backbone features the image head reads (`None`: all of them).
+    pub feature_slice: Option<FeatureSlice>,
     /// The training settings.
     pub train: TrainConfig,
 }
@@ -99,6 +101,16 @@ pub fn split_features(
     Ok(features)
 }
 
+/// Keeps only the columns of `slice` of every photo's features (all of them for `None`).
+fn slice_features(mut features: PhotoFeatures, slice: Option<FeatureSlice>) -> PhotoFeatures {
+    if let Some(FeatureSlice { start, end }) = slice {
+        let dim = features.dim;
+        features.data = features.data.chunks_exact(dim).flat_map(|row| row[start..end].iter().copied()).collect();
+        features.dim = end - start;
+    }
+    features
+}
+
 /// Turns a split's photos (those with features) and captions into [`Pairs`].
 pub fn pairs(items: &[ImageCaptions], features: PhotoFeatures, vocab: &Vocab) -> Pairs {
     let seq_len = vocab.settings().seq_len;
@@ -134,6 +146,9 @@ pub fn prepare(run: &Flickr8kTraining, cx: &JobContext<TrainEvent>) -> Result<Pr
     for warning in &data.warnings {
         cx.send(TrainEvent::Note(format!("warning: {warning}")));
     }
+    if let Some(slice) = run.feature_slice {
+        slice.check(run.backbone.dim())?;
+    }
     let train_items = data.split(Split::Train)?;
     let dev_items = data.split(Split::Dev)?;
     let mut cache = FeatureCache::open(&run.cache_dir, &run.backbone.model().clone());
@@ -163,8 +178,8 @@ pub fn prepare(run: &Flickr8kTraining, cx: &JobContext<TrainEvent>) -> Result<Pr
     cx.send(TrainEvent::Note(format!("vocabulary: {} ids; GloVe {}", vocab.len(), matrix.coverage)));
     let (word_dim, words) = widen(&matrix.data, matrix.dim, run.extra_word_dims, run.train.seed);
 
-    let train_pairs = pairs(&train_items, train_features, &vocab);
-    let dev_pairs = pairs(&dev_items, dev_features, &vocab);
+    let train_pairs = pairs(&train_items, slice_features(train_features, run.feature_slice), &vocab);
+    let dev_pairs = pairs(&dev_items, slice_features(dev_features, run.feature_slice), &vocab);
     cx.send(TrainEvent::Note(format!(
         "training on {} photos / {} captions, choosing on {} dev photos / {} captions",
         train_pairs.images(),
@@ -179,6 +194,7 @@ pub fn prepare(run: &Flickr8kTraining, cx: &JobContext<TrainEvent>) -> Result<Pr
         word_dim,
         joint_dim: run.joint_dim,
         text_encoder: run.text_encoder,
+        feature_slice: run.feature_slice,
     };
     Ok(Prepared { vocab, model, words, train: train_pairs, dev: dev_pairs })
 }

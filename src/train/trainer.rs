@@ -275,7 +275,8 @@ pub fn train(
     config.check()?;
     train.check("training")?;
     dev.check("dev")?;
-    if train.feature_dim != model.feature_dim || dev.feature_dim != model.feature_dim {
+    let width = model.head_input_dim();
+    if train.feature_dim != width || dev.feature_dim != width {
         return Err(Error::Invalid("the features do not have the model's dimension".into()));
     }
     let varmap = VarMap::new();

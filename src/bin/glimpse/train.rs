@@ -14,7 +14,7 @@ use glimpse::train::eval::{Metrics, Recall};
 use glimpse::train::exported::{ExportedModel, default_model_dir};
 use glimpse::train::features::default_cache_dir;
 use glimpse::train::loss::Mining;
-use glimpse::train::model::TextEncoderKind;
+use glimpse::train::model::{FeatureSlice, TextEncoderKind};
 use glimpse::train::recipe::{self, Flickr8kTraining};
 use glimpse::train::trainer::{Schedule, TrainConfig, TrainEvent};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -91,6 +91,10 @@ pub struct TrainArgs {
     /// Backbone whose features are used.
     #[arg(long)]
     backbone: Option<String>,
+    /// Only these backbone feature columns, START:END (e.g. 0:1280, Lite0's part of
+    /// efficientnet-lite012); default all.
+    #[arg(long, value_name = "START:END")]
+    feature_slice: Option<FeatureSlice>,
     /// Where the model folder is written.
     #[arg(long, default_value = "glimpse-model")]
     out: PathBuf,
@@ -244,6 +248,7 @@ pub fn training_run(cli: &Cli, args: &TrainArgs) -> anyhow::Result<Flickr8kTrain
         joint_dim: args.dim,
         image_hidden: args.image_hidden,
         text_encoder: args.encoder,
+        feature_slice: args.feature_slice,
         train: config,
     };
     Ok(run)
