@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use glimpse::bench::embed::{self, photos_in};
-use glimpse::engine::{EmbedOptions, Runtime};
+use glimpse::engine::manifest::DEFAULT_BACKBONE;
+use glimpse::engine::{BackboneModel, EmbedOptions, Runtime};
 
 use crate::Cli;
 
@@ -83,9 +84,13 @@ pub struct SearchArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
-    /// Vector dimension (512 = the joint text–image space; 1280 = EfficientNet-Lite features).
+    /// Vector dimension (the joint text–image space; the shipped model's is 2048).
     #[arg(long, default_value_t = 512)]
     dim: usize,
+    /// Backbone features stored per photo in the timed index (default: the default
+    /// backbone's, 3840).
+    #[arg(long)]
+    features: Option<usize>,
     /// Library sizes to measure.
     #[arg(long, value_delimiter = ',', default_values_t = vec![10_000usize, 100_000, 1_000_000])]
     sizes: Vec<usize>,
@@ -339,7 +344,11 @@ fn search_bench(cli: &Cli, args: &SearchArgs) -> anyhow::Result<ExitCode> {
     };
     eprintln!("writing and opening an index of {} photos…", args.open_photos);
     let tmp = tempfile::tempdir()?;
-    let open = glimpse::bench::search::open_cost(args.open_photos, 1280, args.dim, tmp.path())?;
+    let features = match args.features {
+        Some(n) => n,
+        None => BackboneModel::find(DEFAULT_BACKBONE)?.manifest.features.dim,
+    };
+    let open = glimpse::bench::search::open_cost(args.open_photos, features, args.dim, tmp.path())?;
     if args.json {
         println!(
             "{}",
@@ -355,7 +364,7 @@ fn search_bench(cli: &Cli, args: &SearchArgs) -> anyhow::Result<ExitCode> {
             println!("{:>9} vectors × {}: p50 {:7.2} ms  p99 {:7.2} ms", l.vectors, l.dim, l.p50_ms, l.p99_ms);
         }
         println!(
-            "open {} photos: {:.3} s (+{:.3} s for the feature matrix of search by photo), {:.0} bytes per photo (1280 f16 features, {} f32 joint, metadata)",
+            "open {} photos: {:.3} s (+{:.3} s for the feature matrix of search by photo), {:.0} bytes per photo ({features} f16 features, {} f32 joint, metadata)",
             open.photos, open.open_s, open.features_matrix_s, open.bytes_per_photo, args.dim
         );
         println!(
