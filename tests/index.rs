@@ -236,6 +236,8 @@ fn an_index_survives_sigkill_at_twenty_moments_and_resumes() {
             .unwrap();
     }
     let idx = dir.path().join("library.glimpse");
+    // Lite0 starts in a fraction of the default backbone's time, so the kills below land
+    // while photos are being written rather than while the model loads.
     let mut seed = 0x2545_F491_4F6C_DD1Du64;
     let mut counts = Vec::new();
     for round in 0..20 {
@@ -244,7 +246,7 @@ fn an_index_survives_sigkill_at_twenty_moments_and_resumes() {
         seed ^= seed << 17;
         let delay = std::time::Duration::from_millis(50 + seed % 1500);
         let mut child = Command::new(env!("CARGO_BIN_EXE_glimpse"))
-            .args(["--provider", "cpu", "index", "--batch", "8", "--index"])
+            .args(["--provider", "cpu", "index", "--backbone", "efficientnet-lite0", "--batch", "8", "--index"])
             .arg(&idx)
             .arg(&photos)
             .stdout(std::process::Stdio::null())
@@ -267,7 +269,7 @@ fn an_index_survives_sigkill_at_twenty_moments_and_resumes() {
         counts.push(index.data.photos.len());
     }
     let out = Command::new(env!("CARGO_BIN_EXE_glimpse"))
-        .args(["--provider", "cpu", "index", "--json", "--index"])
+        .args(["--provider", "cpu", "index", "--backbone", "efficientnet-lite0", "--json", "--index"])
         .arg(&idx)
         .output()
         .unwrap();

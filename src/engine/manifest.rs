@@ -10,8 +10,9 @@ use crate::{Error, Result, locations};
 
 /// The manifest format this build reads.
 pub const MANIFEST_FORMAT: u32 = 1;
-/// The backbone used when the user names none.
-pub const DEFAULT_BACKBONE: &str = "efficientnet-lite0";
+/// The backbone used when the user names none: EfficientNet-Lite0, Lite1 and Lite2 side by
+/// side, chosen on retrieval quality (see models/backbones/README.md).
+pub const DEFAULT_BACKBONE: &str = "efficientnet-lite012";
 
 /// How a photo is fitted into the square input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
