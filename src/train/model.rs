@@ -59,9 +59,9 @@ pub struct FeatureSlice {
 }
 
 impl FeatureSlice {
-    /// Columns in the slice.
+    /// Columns in the slice (none when a hand-edited manifest has `end` before `start`).
     pub fn len(self) -> usize {
-        self.end - self.start
+        self.end.saturating_sub(self.start)
     }
 
     /// True when the slice has no columns.
@@ -442,6 +442,9 @@ mod tests {
         let slice: FeatureSlice = "1280:2560".parse().unwrap();
         assert_eq!(slice, FeatureSlice { start: 1280, end: 2560 });
         assert_eq!((slice.len(), slice.to_string()), (1280, "1280:2560".to_string()));
+        let backwards = FeatureSlice { start: 9, end: 2 };
+        assert_eq!((backwards.len(), backwards.is_empty()), (0, true));
+        assert!(backwards.check(3840).is_err());
         assert!(slice.check(3840).is_ok());
         assert!(slice.check(2000).unwrap_err().to_string().contains("does not fit"));
         for bad in ["5:5", "9:2", "0-1280", ":3", "a:b"] {
