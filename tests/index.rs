@@ -479,6 +479,69 @@ fn a_new_image_head_re_projects_the_library_from_stored_features_without_decodin
 }
 
 #[test]
+fn a_calibrated_head_stores_each_photo_s_offset_and_search_ranks_by_cosine_minus_offset() {
+    use glimpse::engine::ProjectionHead;
+    use glimpse::index::Library;
+    use glimpse::onnx::{Dim, GraphBuilder};
+    let dir = tempfile::tempdir().unwrap();
+    let backbone = tiny(dir.path());
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    for i in 0..7u8 {
+        image::RgbImage::from_pixel(12, 9, Rgb([i * 35, 220 - i * 30, 40 + i * 20]))
+            .save(photos.join(format!("{i}.png")))
+            .unwrap();
+    }
+    // joint = features · w; offset = features · v, large enough to reorder rankings.
+    let w: Vec<f32> = (0..12).map(|i| ((i * 5) % 7) as f32 - 3.0).collect();
+    let v = [0.9f32, -0.4, 0.7, 0.2];
+    let mut g = GraphBuilder::new("calibrated");
+    g.input_f32("features", &[Dim::Named("N"), Dim::Fixed(4)])
+        .output_f32("embedding", &[Dim::Named("N"), Dim::Fixed(3)])
+        .output_f32("offset", &[Dim::Named("N")])
+        .initializer_f32("w", &[4, 3], &w)
+        .initializer_f32("v", &[4], &v)
+        .node("MatMul", &["features", "w"], &["embedding"], &[])
+        .node("MatMul", &["features", "v"], &["offset"], &[]);
+    let graph = dir.path().join("calibrated.onnx");
+    std::fs::write(&graph, g.to_bytes()).unwrap();
+    let head = ProjectionHead::open(Runtime::load(None).unwrap(), &graph, &cpu()).unwrap();
+    assert!(head.has_offset());
+    let idx = dir.path().join("library.glimpse");
+    let options = IndexOptions { add_roots: vec![photos], head: Some(head), ..IndexOptions::default() };
+    let job = update::start(idx.clone(), &backbone, options, None).unwrap();
+    job.events().iter().count();
+    assert_eq!(job.wait().unwrap().unwrap().projected, 7);
+
+    let library = Library::open(&idx).unwrap();
+    let joint = library.joint.as_ref().expect("a calibrated library has joint vectors");
+    let mut expected = Vec::new();
+    let q = [0.3f32, -1.0, 0.5];
+    let q_norm = q.iter().map(|x| x * x).sum::<f32>().sqrt();
+    for (row, photo) in library.index.data.photos.iter().enumerate() {
+        let f = photo.features_f32();
+        let stored = photo.joint_f32();
+        assert_eq!(stored.len(), 4, "three values of the vector, then the offset");
+        let offset: f32 = (0..4).map(|i| f[i] * v[i]).sum();
+        assert!((stored[3] - offset).abs() < 1e-5 && (joint.offset(row) - offset).abs() < 1e-5);
+        let e: Vec<f32> = (0..3).map(|j| (0..4).map(|i| f[i] * w[i * 3 + j]).sum()).collect();
+        let e_norm = e.iter().map(|x| x * x).sum::<f32>().sqrt();
+        let cosine: f32 = e.iter().zip(&q).map(|(a, b)| a * b).sum::<f32>() / (e_norm * q_norm);
+        expected.push((cosine - offset, row));
+    }
+    expected.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let ranked = library.rank_in(joint, &q, 7);
+    assert_eq!(ranked.iter().map(|r| r.row).collect::<Vec<_>>(), expected.iter().map(|e| e.1).collect::<Vec<_>>());
+    for (r, (score, _)) in ranked.iter().zip(&expected) {
+        assert!((r.score - score).abs() < 1e-4, "{} vs {score}", r.score);
+    }
+    // The offsets matter here: ranking by cosine alone would give another order.
+    let mut by_cosine: Vec<(f32, usize)> = expected.iter().map(|&(s, row)| (s + joint.offset(row), row)).collect();
+    by_cosine.sort_by(|a, b| b.0.total_cmp(&a.0));
+    assert_ne!(by_cosine.iter().map(|e| e.1).collect::<Vec<_>>(), expected.iter().map(|e| e.1).collect::<Vec<_>>());
+}
+
+#[test]
 fn a_joint_space_query_mixes_text_and_photo_terms_and_ranks_by_the_projected_vectors() {
     use glimpse::engine::ProjectionHead;
     use glimpse::index::Library;

@@ -328,3 +328,57 @@ fn a_combined_model_gives_each_member_s_vectors_side_by_side_and_refuses_mismatc
     let err = glimpse::train::combine::combine(&dir.path().join("z"), &[a]).unwrap_err().to_string();
     assert!(err.contains("at least two"), "{err}");
 }
+
+#[test]
+fn a_calibrated_model_gives_each_photo_the_offset_of_its_nearest_bank_captions_and_keeps_its_vectors() {
+    use glimpse::train::hubness::{Hubness, calibrate, reference_offset};
+    let dir = tempfile::tempdir().unwrap();
+    let backbone = tiny_backbone(dir.path());
+    let vocab = Vocab::build(
+        &WordCounts::from_captions(["red square", "blue circle on green", "tiny yellow dog"].iter()),
+        VocabSettings { seq_len: 7, ..VocabSettings::default() },
+    )
+    .unwrap();
+    let model_dir = dir.path().join("model");
+    export_tiny_model(&model_dir, &backbone, &vocab, (None, TextEncoderKind::Mean, None), 4);
+    let other = dir.path().join("other");
+    export_tiny_model(&other, &backbone, &vocab, (None, TextEncoderKind::Mean, None), 5);
+    let open = |d: &Path| ExportedModel::open(Runtime::load(None).unwrap(), d, &cpu()).unwrap();
+    let features =
+        Array2::from_shape_vec((5, 6), (0..30).map(|i| ((i * 11 % 9) as f32 - 4.0) * 0.6).collect()).unwrap();
+    let before = open(&model_dir);
+    let (plain, zeros) = before.embed_features_with_offsets(features.view()).unwrap();
+    assert_eq!(zeros, vec![0.0; 5], "an uncalibrated model has no offsets");
+    let texts = ["red square", "blue circle", "tiny yellow dog", "green", "red dog on blue", "square circle"];
+    let bank: Vec<f32> = before.embed_texts(&texts).unwrap().iter().copied().collect();
+    drop(before);
+
+    let settings = Hubness { bank: texts.len(), k: 2, weight: 0.5, seed: 1, dev: None };
+    let too_many = Hubness { k: 7, ..settings.clone() };
+    assert!(calibrate(&model_dir, &bank, &too_many).unwrap_err().to_string().contains("k must be 1 to"));
+    let manifest = calibrate(&model_dir, &bank, &settings).unwrap();
+    assert_eq!(manifest.hubness.as_ref().map(|h| (h.bank, h.k)), Some((6, 2)));
+    let after = open(&model_dir);
+    let (embedding, offsets) = after.embed_features_with_offsets(features.view()).unwrap();
+    assert!(max_abs_diff(plain.as_slice().unwrap(), embedding.as_slice().unwrap()) <= 1e-6);
+    for (row, offset) in offsets.iter().enumerate() {
+        let want = reference_offset(embedding.row(row).as_slice().unwrap(), &bank, &settings);
+        assert!((offset - want).abs() <= 1e-5, "row {row}: {offset} vs {want}");
+    }
+    // Not every photo is as close to the bank: the offsets tell hubs apart.
+    assert!(offsets.iter().any(|o| (o - offsets[0]).abs() > 1e-3), "{offsets:?}");
+    // The index's projection head reads the same offsets.
+    let head = glimpse::engine::ProjectionHead::open(
+        Runtime::load(None).unwrap(),
+        &model_dir.join(&manifest.image_head.file),
+        &cpu(),
+    )
+    .unwrap();
+    let (rows, head_offsets) = head.project_with_offsets(features.view()).unwrap();
+    assert_eq!((rows.len(), head_offsets.as_deref()), (5, Some(offsets.as_slice())));
+
+    let err = calibrate(&model_dir, &bank, &settings).unwrap_err().to_string();
+    assert!(err.contains("already calibrated"), "{err}");
+    let err = glimpse::train::combine::combine(&dir.path().join("c"), &[other, model_dir]).unwrap_err().to_string();
+    assert!(err.contains("is calibrated"), "{err}");
+}

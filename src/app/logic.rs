@@ -990,12 +990,7 @@ impl State {
     /// The current model's dev metrics, from its manifest.
     pub fn current_metrics(&self) -> Option<(PathBuf, Metrics)> {
         let (dir, manifest) = self.engine.as_ref()?.model.as_ref()?;
-        let dev = match (&manifest.training, &manifest.combination) {
-            (Some(training), _) => training.dev,
-            (None, Some(combination)) => combination.dev?,
-            (None, None) => return None,
-        };
-        Some((dir.clone(), dev))
+        Some((dir.clone(), manifest.dev_metrics()?))
     }
 }
 

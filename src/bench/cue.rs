@@ -78,16 +78,28 @@ fn choose(statistic: CueStatistic, with: &[f32], without: &[f32]) -> CueResult {
     }
 }
 
-/// Measures both statistics over every caption (unit rows) against `images` (unit rows).
-pub fn measure(images: &[f32], captions: &[f32], dim: usize, caption_image: &[usize]) -> Vec<CueResult> {
+/// Measures both statistics over every caption (unit rows) against `images` (unit rows),
+/// scoring as search does: cosine minus the photo's hubness offset (`offsets` empty: none).
+pub fn measure(
+    images: &[f32],
+    offsets: &[f32],
+    captions: &[f32],
+    dim: usize,
+    caption_image: &[usize],
+) -> Vec<CueResult> {
     let stats = [CueStatistic::Top1, CueStatistic::TopZ];
     let pairs: Vec<[(f32, f32); 2]> = caption_image
         .par_iter()
         .enumerate()
         .map(|(c, &truth)| {
             let q = &captions[c * dim..(c + 1) * dim];
-            let scores: Vec<f32> =
-                images.chunks_exact(dim).map(|row| row.iter().zip(q).map(|(a, b)| a * b).sum()).collect();
+            let scores: Vec<f32> = images
+                .chunks_exact(dim)
+                .enumerate()
+                .map(|(i, row)| {
+                    row.iter().zip(q).map(|(a, b)| a * b).sum::<f32>() - offsets.get(i).copied().unwrap_or(0.0)
+                })
+                .collect();
             let held_out: Vec<f32> = scores.iter().enumerate().filter(|&(i, _)| i != truth).map(|(_, &s)| s).collect();
             stats.map(|s| (s.of(&scores), s.of(&held_out)))
         })

@@ -68,15 +68,28 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
+/// Every photo's score for `q` as search computes it: the cosine (the query scaled to unit
+/// length, the rows are) minus the photo's offset (`offsets` empty: none).
+fn scores(q: &[f32], images: &[f32], offsets: &[f32], dim: usize) -> Vec<f32> {
+    let norm = dot(q, q).sqrt();
+    let scale = if norm > 0.0 { 1.0 / norm } else { 0.0 };
+    images
+        .chunks_exact(dim)
+        .enumerate()
+        .map(|(i, row)| scale * dot(q, row) - offsets.get(i).copied().unwrap_or(0.0))
+        .collect()
+}
+
 /// 1-based rank of photo `truth` for query `q` (ties count in its favour).
-fn rank_of(q: &[f32], images: &[f32], dim: usize, truth: usize) -> usize {
-    let t = dot(q, &images[truth * dim..(truth + 1) * dim]);
-    1 + images.chunks_exact(dim).filter(|row| dot(q, row) > t).count()
+fn rank_of(q: &[f32], images: &[f32], offsets: &[f32], dim: usize, truth: usize) -> usize {
+    let scores = scores(q, images, offsets, dim);
+    let t = scores[truth];
+    1 + scores.iter().filter(|&&s| s > t).count()
 }
 
 /// The `SHOWN` best photos for `q`, best first.
-fn shown(q: &[f32], images: &[f32], dim: usize) -> Vec<usize> {
-    let mut scored: Vec<(f32, usize)> = images.chunks_exact(dim).enumerate().map(|(i, row)| (dot(q, row), i)).collect();
+fn shown(q: &[f32], images: &[f32], offsets: &[f32], dim: usize) -> Vec<usize> {
+    let mut scored: Vec<(f32, usize)> = scores(q, images, offsets, dim).into_iter().zip(0..).collect();
     let k = SHOWN.min(scored.len());
     if k < scored.len() {
         scored.select_nth_unstable_by(k, |a, b| b.0.total_cmp(&a.0));
@@ -87,9 +100,11 @@ fn shown(q: &[f32], images: &[f32], dim: usize) -> Vec<usize> {
 }
 
 /// Runs the simulated user over every caption (unit rows in `captions`, their photos in
-/// `caption_image`) against `images` (unit rows), for each of `weights` and both kinds of marks.
+/// `caption_image`) against `images` (unit rows, with their hubness `offsets`, or empty for
+/// none), for each of `weights` and both kinds of marks.
 pub fn simulate(
     images: &[f32],
+    offsets: &[f32],
     captions: &[f32],
     dim: usize,
     caption_image: &[usize],
@@ -103,7 +118,7 @@ pub fn simulate(
         .enumerate()
         .map(|(c, &truth)| {
             let q = &captions[c * dim..(c + 1) * dim];
-            (rank_of(q, images, dim, truth), shown(q, images, dim))
+            (rank_of(q, images, offsets, dim, truth), shown(q, images, offsets, dim))
         })
         .collect();
     let before = Recall::from_ranks(&first.iter().map(|(r, _)| *r).collect::<Vec<_>>());
@@ -129,7 +144,7 @@ pub fn simulate(
                     };
                     let bad: Vec<Vec<f32>> = seen.iter().filter(|&&i| i != truth).map(|&i| row(images, i)).collect();
                     let q = w.apply(&captions[c * dim..(c + 1) * dim], &good, &bad);
-                    rank_of(&q, images, dim, truth)
+                    rank_of(&q, images, offsets, dim, truth)
                 })
                 .collect();
             rows.push(FeedbackRow { marks, a: w.a, b: w.b, c: w.c, after: Recall::from_ranks(&ranks) });
@@ -153,7 +168,7 @@ mod tests {
     #[test]
     fn marking_the_true_photo_good_lifts_it_to_first_place() {
         let (images, captions, truth) = case();
-        let table = simulate(&images, &captions, 3, &truth, &[Rocchio { a: 1.0, b: 0.75, c: 0.15 }]);
+        let table = simulate(&images, &[], &captions, 3, &truth, &[Rocchio { a: 1.0, b: 0.75, c: 0.15 }]);
         assert_eq!(table.before.r1, 0.0);
         let good_and_bad = &table.rows[0];
         assert_eq!(good_and_bad.marks, Marks::GoodAndBad);
@@ -165,7 +180,7 @@ mod tests {
         let (images, captions, truth) = case();
         let weak = Rocchio { a: 1.0, b: 0.0, c: 0.1 };
         let strong = Rocchio { a: 1.0, b: 0.0, c: 0.5 };
-        let table = simulate(&images, &captions, 3, &truth, &[weak, strong]);
+        let table = simulate(&images, &[], &captions, 3, &truth, &[weak, strong]);
         let bad_only: Vec<&FeedbackRow> = table.rows.iter().filter(|r| r.marks == Marks::BadOnly).collect();
         // Bad = photos 1 and 2, mean (0, ½, ½): photo 1 scores 0.8 − c/2 against photo 0's 0.6.
         assert_eq!(bad_only[0].after.r1, 0.0);

@@ -63,7 +63,9 @@ pub fn latency(vectors: usize, dim: usize, queries: usize) -> SearchLatency {
     let mut row = vec![0.0f32; dim];
     for _ in 0..vectors {
         row.iter_mut().for_each(|v| *v = rng.next_f32());
-        matrix.push(&row);
+        // Rows carry a hubness offset, as with the shipped (calibrated) model.
+        let offset = rng.next_f32() * 0.1;
+        matrix.push_with_offset(&row, offset);
     }
     let mut times: Vec<f64> = (0..queries.max(1))
         .map(|_| {
@@ -80,7 +82,8 @@ pub fn latency(vectors: usize, dim: usize, queries: usize) -> SearchLatency {
 }
 
 /// Writes an index of `photos` synthetic entries with `dim`-long features and
-/// `joint_dim`-long joint vectors into `dir`, then times opening it for search.
+/// `joint_dim`-long joint vectors (each followed by an offset) into `dir`, then times
+/// opening it for search.
 pub fn open_cost(photos: usize, dim: usize, joint_dim: usize, dir: &std::path::Path) -> Result<OpenCost> {
     let path = dir.join("bench.glimpse");
     let mut rng = Rng(7);
@@ -95,7 +98,8 @@ pub fn open_cost(photos: usize, dim: usize, joint_dim: usize, dir: &std::path::P
     data.photos = (0..photos)
         .map(|i| {
             let features: Vec<f32> = (0..dim).map(|_| rng.next_f32()).collect();
-            let joint: Vec<f32> = (0..joint_dim).map(|_| rng.next_f32()).collect();
+            // The vector and the hubness offset a calibrated model (the shipped one) stores after it.
+            let joint: Vec<f32> = (0..=joint_dim).map(|_| rng.next_f32()).collect();
             PhotoEntry {
                 path: format!("/home/someone/Pictures/2024/holiday-{:03}/IMG_{i:06}.jpg", i % 500).into_bytes(),
                 size: 3_000_000 + i as u64,

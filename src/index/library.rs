@@ -71,10 +71,18 @@ impl Library {
         }
         let index = update::open(path)?;
         let dim = index.data.joint_dim;
-        let joint = (dim > 0 && index.data.photos.iter().all(|p| p.joint.len() == 4 * dim)).then(|| {
+        let all_of_len = |values: usize| index.data.photos.iter().all(|p| p.joint.len() == 4 * values);
+        // Every photo has a vector, or every photo has a vector and an offset (a calibrated head).
+        let (plain, with_offsets) = (all_of_len(dim), all_of_len(dim + 1));
+        let joint = (dim > 0 && (plain || with_offsets)).then(|| {
             let mut joint = Matrix::new(dim);
             for photo in &index.data.photos {
-                joint.push(&photo.joint_f32());
+                let values = photo.joint_f32();
+                if plain {
+                    joint.push(&values);
+                } else {
+                    joint.push_with_offset(&values[..dim], values[dim]);
+                }
             }
             joint
         });

@@ -56,7 +56,8 @@ pub struct PhotoEntry {
     #[serde(with = "serde_bytes")]
     pub features: Vec<u8>,
     /// The features projected into the joint text–image space by the index's head, f32
-    /// little-endian; empty until projected.
+    /// little-endian, followed by the photo's hubness offset when that head is calibrated
+    /// (`joint_dim + 1` values; see [`crate::train::hubness`]); empty until projected.
     #[serde(with = "serde_bytes")]
     pub joint: Vec<u8>,
 }

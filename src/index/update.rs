@@ -475,7 +475,10 @@ pub fn project(index: &mut Index, head: &ProjectionHead, cx: &JobContext<IndexEv
             let features = data.photos[i].features_f32();
             batch.row_mut(row).iter_mut().zip(&features).for_each(|(b, f)| *b = *f);
         }
-        for (&i, joint) in chunk.iter().zip(head.project(batch.view())?) {
+        let (rows, offsets) = head.project_with_offsets(batch.view())?;
+        for (n, (&i, mut joint)) in chunk.iter().zip(rows).enumerate() {
+            // A calibrated head's offset is stored after the vector.
+            joint.extend(offsets.as_ref().map(|o| o[n]));
             data.photos[i].joint = PhotoEntry::encode_joint(&joint);
         }
         done += chunk.len();

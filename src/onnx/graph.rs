@@ -103,6 +103,20 @@ impl GraphBuilder {
         self
     }
 
+    /// Adds a float16 constant tensor, rounded from `data` and stored little-endian in
+    /// `raw_data`: half the bytes of float32, for large tables that tolerate the rounding.
+    pub fn initializer_f16(&mut self, name: &str, dims: &[i64], data: &[f32]) -> &mut Self {
+        let raw_data = data.iter().flat_map(|v| half::f16::from_f32(*v).to_le_bytes()).collect();
+        self.graph.initializer.push(TensorProto {
+            dims: dims.to_vec(),
+            data_type: proto::FLOAT16,
+            name: name.to_string(),
+            raw_data,
+            ..Default::default()
+        });
+        self
+    }
+
     /// Adds an int64 constant tensor (shapes, indices).
     pub fn initializer_i64(&mut self, name: &str, dims: &[i64], data: &[i64]) -> &mut Self {
         let raw_data = data.iter().flat_map(|v| v.to_le_bytes()).collect();

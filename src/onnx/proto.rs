@@ -10,6 +10,8 @@ pub const FLOAT: i32 = 1;
 pub const INT32: i32 = 6;
 /// `TensorProto.DataType.INT64`.
 pub const INT64: i32 = 7;
+/// `TensorProto.DataType.FLOAT16`.
+pub const FLOAT16: i32 = 10;
 
 /// `AttributeProto.AttributeType` values.
 pub mod attribute_type {

@@ -80,6 +80,9 @@ pub fn combine(dir: &Path, members: &[PathBuf]) -> Result<JointManifest> {
     let first = &manifests[0];
     let vocab = std::fs::read(members[0].join(&first.vocab)).map_err(|e| Error::io(&members[0], e))?;
     for (path, m) in members.iter().zip(&manifests) {
+        if m.hubness.is_some() {
+            return Err(Error::model(path, "is calibrated: combine the models it was made from, then calibrate"));
+        }
         if m.combination.is_some() {
             return Err(Error::model(path, "is itself a combined model: combine its members instead"));
         }
@@ -131,6 +134,7 @@ pub fn combine(dir: &Path, members: &[PathBuf]) -> Result<JointManifest> {
         vocab: VOCAB_FILE.into(),
         training: None,
         no_match: None,
+        hubness: None,
         combination: Some(Combination {
             members: manifests
                 .iter()

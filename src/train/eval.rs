@@ -66,16 +66,19 @@ impl Metrics {
 /// `n_images × dim`, `captions` is `n_captions × dim` (both unit rows, row-major), and
 /// `caption_image[c]` is the photo of caption c.
 pub fn evaluate(images: &[f32], captions: &[f32], dim: usize, caption_image: &[usize]) -> Result<Metrics> {
-    Ok(evaluate_with_ranks(images, captions, dim, caption_image)?.0)
+    Ok(evaluate_with_ranks(images, captions, dim, caption_image, &[])?.0)
 }
 
 /// [`evaluate`], and each caption's text→image rank of its own photo (1 is best): what the
-/// annotator view shows beside every caption.
+/// annotator view shows beside every caption. `offsets` (one per photo, or empty for none)
+/// are subtracted from every score of their photo, as search does for a calibrated model
+/// (see [`super::hubness`]); they leave image→text ranks as they are.
 pub fn evaluate_with_ranks(
     images: &[f32],
     captions: &[f32],
     dim: usize,
     caption_image: &[usize],
+    offsets: &[f32],
 ) -> Result<(Metrics, Vec<usize>)> {
     let n_img = images.len() / dim.max(1);
     let n_cap = caption_image.len();
@@ -85,7 +88,15 @@ pub fn evaluate_with_ranks(
     if let Some(&bad) = caption_image.iter().find(|&&i| i >= n_img) {
         return Err(Error::Invalid(format!("a caption belongs to photo {bad}, but there are {n_img} photos")));
     }
-    let sim = similarities(captions, n_cap, images, n_img, dim).map_err(candle_err)?;
+    if !offsets.is_empty() && offsets.len() != n_img {
+        return Err(Error::Invalid(format!("{} offsets for {n_img} photos", offsets.len())));
+    }
+    let mut sim = similarities(captions, n_cap, images, n_img, dim).map_err(candle_err)?;
+    if !offsets.is_empty() {
+        for row in sim.chunks_exact_mut(n_img) {
+            row.iter_mut().zip(offsets).for_each(|(s, o)| *s -= o);
+        }
+    }
     let mut t2i = Vec::with_capacity(n_cap);
     let mut best_i2t = vec![usize::MAX; n_img];
     for (c, &img) in caption_image.iter().enumerate() {
@@ -149,6 +160,22 @@ mod tests {
         assert_eq!(m.t2i.r1, 50.0); // caption 1 ranks photo 0 (0.8) above photo 1 (0.6)
         assert_eq!(Recall::from_ranks(&[1, 2, 9, 12]).medr, 2.0);
         assert_eq!(Recall::from_ranks(&[1, 2, 9, 12]).r10, 75.0);
+    }
+
+    #[test]
+    fn offsets_change_text_to_image_ranks_and_leave_image_to_text_ones() {
+        let images = [1.0, 0.0, 0.0, 1.0];
+        // Caption 0 (photo 0) leans to photo 1 (0.8 against 0.6); caption 1 is photo 1's.
+        let captions = [0.6, 0.8, 0.0, 1.0];
+        let (plain, ranks) = evaluate_with_ranks(&images, &captions, 2, &[0, 1], &[]).unwrap();
+        assert_eq!(ranks, vec![2, 1]);
+        // Photo 1 is a hub: an offset of 0.3 puts caption 0's photo first (0.6 > 0.5) and
+        // keeps caption 1's (0.7 > −0.0).
+        let (fixed, ranks) = evaluate_with_ranks(&images, &captions, 2, &[0, 1], &[0.0, 0.3]).unwrap();
+        assert_eq!(ranks, vec![1, 1]);
+        assert_eq!((plain.t2i.r1, fixed.t2i.r1), (50.0, 100.0));
+        assert_eq!(plain.i2t, fixed.i2t);
+        assert!(evaluate_with_ranks(&images, &captions, 2, &[0, 1], &[0.1]).is_err());
     }
 
     #[test]

@@ -108,6 +108,10 @@ pub struct JointManifest {
     /// the first member's) and `training` is absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub combination: Option<super::combine::Combination>,
+    /// For a calibrated model (`glimpse calibrate`): how its image head's per-photo
+    /// offsets were made; search ranks by cosine minus offset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hubness: Option<super::hubness::Hubness>,
 }
 
 /// The "no strong match" cue of a model: a statistic of a query's scores and the threshold
@@ -134,6 +138,19 @@ impl JointManifest {
         let json = serde_json::to_string_pretty(self)
             .map_err(|e| Error::Invalid(format!("could not write the model manifest: {e}")))?;
         write_atomically(&dir.join(MANIFEST_FILE), &[json.as_bytes(), b"\n"])
+    }
+
+    /// The model's dev metrics as search ranks with it: after calibration when calibrated,
+    /// else those of its training run or of its combination.
+    pub fn dev_metrics(&self) -> Option<Metrics> {
+        if let Some(hubness) = &self.hubness {
+            return hubness.dev;
+        }
+        match (&self.training, &self.combination) {
+            (Some(training), _) => Some(training.dev),
+            (None, Some(combination)) => combination.dev,
+            (None, None) => None,
+        }
     }
 
     /// Reads and checks `dir/manifest.json`.
@@ -360,6 +377,7 @@ pub fn export(
         vocab: VOCAB_FILE.into(),
         training,
         no_match: None,
+        hubness: None,
         combination: None,
     };
     manifest.save(dir)?;

@@ -10,6 +10,7 @@ use ort::session::Session;
 use ort::value::TensorRef;
 
 use super::export::{EMBEDDING_OUTPUT, FEATURES_INPUT, IDS_INPUT, JointManifest, MANIFEST_FILE};
+use super::hubness::OFFSET_OUTPUT;
 use crate::engine::manifest::sha256_file;
 use crate::engine::{BackboneModel, Runtime, SessionOptions, session};
 use crate::text::Vocab;
@@ -37,15 +38,37 @@ fn run(
     input: &str,
     value: TensorRef<'_, impl ort::value::PrimitiveTensorElementType + std::fmt::Debug>,
 ) -> Result<Array2<f32>> {
+    Ok(run_with_offsets(session, input, value, false)?.0)
+}
+
+/// Runs a tower; with `offsets`, also reads the image head's [`OFFSET_OUTPUT`].
+fn run_with_offsets(
+    session: &Mutex<Session>,
+    input: &str,
+    value: TensorRef<'_, impl ort::value::PrimitiveTensorElementType + std::fmt::Debug>,
+    offsets: bool,
+) -> Result<(Array2<f32>, Option<Vec<f32>>)> {
     let mut session = session.lock().map_err(|_| Error::Ort("a previous run crashed".into()))?;
     let outputs = session.run(ort::inputs![input => value])?;
     let out = outputs
         .get(EMBEDDING_OUTPUT)
         .ok_or_else(|| Error::Ort(format!("the graph produced no '{EMBEDDING_OUTPUT}'")))?;
     let view = out.try_extract_array::<f32>()?;
-    view.into_dimensionality::<Ix2>()
+    let embedding = view
+        .into_dimensionality::<Ix2>()
         .map(|v| v.to_owned())
-        .map_err(|_| Error::Ort(format!("output '{EMBEDDING_OUTPUT}' is not two-dimensional")))
+        .map_err(|_| Error::Ort(format!("output '{EMBEDDING_OUTPUT}' is not two-dimensional")))?;
+    if !offsets {
+        return Ok((embedding, None));
+    }
+    let out = outputs
+        .get(OFFSET_OUTPUT)
+        .ok_or_else(|| Error::Ort(format!("the calibrated image head produced no '{OFFSET_OUTPUT}'")))?;
+    let offsets: Vec<f32> = out.try_extract_array::<f32>()?.iter().copied().collect();
+    if offsets.len() != embedding.nrows() {
+        return Err(Error::Ort(format!("{} offsets for {} photos", offsets.len(), embedding.nrows())));
+    }
+    Ok((embedding, Some(offsets)))
 }
 
 impl ExportedModel {
@@ -97,6 +120,12 @@ impl ExportedModel {
 
     /// Unit joint vectors of backbone features `[N, F]`.
     pub fn embed_features(&self, features: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+        Ok(self.embed_features_with_offsets(features)?.0)
+    }
+
+    /// Unit joint vectors of backbone features `[N, F]` and each photo's hubness offset
+    /// (all zero for a model that is not calibrated): search ranks by cosine minus offset.
+    pub fn embed_features_with_offsets(&self, features: ArrayView2<'_, f32>) -> Result<(Array2<f32>, Vec<f32>)> {
         if features.ncols() != self.manifest.model.feature_dim {
             return Err(Error::Invalid(format!(
                 "features have {} values, the model takes {}",
@@ -105,7 +134,11 @@ impl ExportedModel {
             )));
         }
         let features = features.as_standard_layout();
-        run(&self.image, FEATURES_INPUT, TensorRef::from_array_view(features.view())?)
+        let calibrated = self.manifest.hubness.is_some();
+        let (embedding, offsets) =
+            run_with_offsets(&self.image, FEATURES_INPUT, TensorRef::from_array_view(features.view())?, calibrated)?;
+        let offsets = offsets.unwrap_or_else(|| vec![0.0; embedding.nrows()]);
+        Ok((embedding, offsets))
     }
 
     /// Unit joint vectors of id sequences `[N, seq_len]`.

@@ -18,6 +18,7 @@ pub mod eval;
 pub mod export;
 pub mod exported;
 pub mod features;
+pub mod hubness;
 pub mod loss;
 pub mod model;
 pub mod recipe;

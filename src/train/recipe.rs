@@ -279,6 +279,9 @@ pub struct EmbeddedSplit {
     pub caption_image: Vec<usize>,
     /// The index in `items` of each kept photo (photos whose features failed are left out).
     pub kept: Vec<usize>,
+    /// Each kept photo's hubness offset (zero for a model that is not calibrated): search
+    /// ranks by cosine minus offset.
+    pub offsets: Vec<f32>,
 }
 
 /// Runs `items` through an exported model exactly as search does: photos through the
@@ -296,7 +299,7 @@ pub fn embed_split(
     let (dim, kept) = (features.dim, features.kept.clone());
     let features = Array2::from_shape_vec((kept.len(), dim), features.data)
         .map_err(|e| Error::Invalid(format!("feature matrix: {e}")))?;
-    let images = model.embed_features(features.view())?;
+    let (images, offsets) = model.embed_features_with_offsets(features.view())?;
     let mut texts = Vec::new();
     let mut caption_image = Vec::new();
     for (row, &i) in kept.iter().enumerate() {
@@ -310,7 +313,7 @@ pub fn embed_split(
         captions.extend(model.embed_texts(chunk)?.iter().copied());
     }
     let images: Vec<f32> = images.iter().copied().collect();
-    Ok(EmbeddedSplit { dim: model.dim(), images, captions, caption_image, kept })
+    Ok(EmbeddedSplit { dim: model.dim(), images, captions, caption_image, kept, offsets })
 }
 
 /// Ranks every caption's photo among all of `items`' photos, as search would.
@@ -321,9 +324,9 @@ pub fn rank_captions(
     cache_dir: &std::path::Path,
     cx: &JobContext<TrainEvent>,
 ) -> Result<CaptionRanks> {
-    let EmbeddedSplit { dim, images, captions, caption_image, kept } =
+    let EmbeddedSplit { dim, images, captions, caption_image, kept, offsets } =
         embed_split(model, backbone, items, cache_dir, cx)?;
-    let (metrics, flat) = evaluate_with_ranks(&images, &captions, dim, &caption_image)?;
+    let (metrics, flat) = evaluate_with_ranks(&images, &captions, dim, &caption_image, &offsets)?;
     let mut ranks = vec![Vec::new(); items.len()];
     let mut flat = flat.into_iter();
     for &i in &kept {

@@ -253,7 +253,7 @@ fn cue_bench(cli: &Cli, args: &CueArgs) -> anyhow::Result<ExitCode> {
     use glimpse::bench::cue::{CueStatistic, measure};
     use glimpse::train::export::{JointManifest, NoMatchCue};
     let (dir, split) = embedded_split(cli, &args.split)?;
-    let results = measure(&split.images, &split.captions, split.dim, &split.caption_image);
+    let results = measure(&split.images, &split.offsets, &split.captions, split.dim, &split.caption_image);
     if args.split.json {
         println!("{}", serde_json::to_string_pretty(&results)?);
     } else {
@@ -292,7 +292,8 @@ fn cue_bench(cli: &Cli, args: &CueArgs) -> anyhow::Result<ExitCode> {
 fn feedback_bench(cli: &Cli, args: &FeedbackArgs) -> anyhow::Result<ExitCode> {
     use glimpse::bench::feedback::{Marks, simulate, weight_grid};
     let (_, split) = embedded_split(cli, args)?;
-    let table = simulate(&split.images, &split.captions, split.dim, &split.caption_image, &weight_grid());
+    let table =
+        simulate(&split.images, &split.offsets, &split.captions, split.dim, &split.caption_image, &weight_grid());
     if args.json {
         println!("{}", serde_json::to_string_pretty(&table)?);
         return Ok(ExitCode::SUCCESS);

@@ -63,6 +63,9 @@ enum Command {
     Eval(train::EvalArgs),
     /// Combine trained models into one that ranks by the mean of their cosines.
     Combine(train::CombineArgs),
+    /// Calibrate a model against a bank of training captions, so that photos close to
+    /// everything ("hubs") stop crowding rankings.
+    Calibrate(train::CalibrateArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell) for the package.
     #[command(hide = true)]
     Completions {
@@ -173,6 +176,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Train(args) => train::train(cli, args),
         Command::Eval(args) => train::eval(cli, args),
         Command::Combine(args) => train::combine(cli, args),
+        Command::Calibrate(args) => train::calibrate(cli, args),
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "glimpse", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

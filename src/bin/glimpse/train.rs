@@ -13,6 +13,7 @@ use glimpse::text::VocabSettings;
 use glimpse::train::eval::{Metrics, Recall};
 use glimpse::train::exported::{ExportedModel, default_model_dir};
 use glimpse::train::features::default_cache_dir;
+use glimpse::train::hubness::{self, Hubness};
 use glimpse::train::loss::Mining;
 use glimpse::train::model::{FeatureSlice, TextEncoderKind};
 use glimpse::train::recipe::{self, Flickr8kTraining};
@@ -156,6 +157,36 @@ pub struct CombineArgs {
     /// The model folders to combine (from `glimpse train`), two or more.
     #[arg(required = true, num_args = 2..)]
     models: Vec<PathBuf>,
+}
+
+/// Options of `glimpse calibrate`.
+#[derive(clap::Args, Debug)]
+pub struct CalibrateArgs {
+    /// The model folder to calibrate, in place (from `glimpse train` or `glimpse combine`).
+    #[arg(long, value_name = "DIR")]
+    model: PathBuf,
+    /// The Flickr8k folder: the bank comes from its train split, and the dev split is
+    /// measured with the offsets and recorded.
+    #[arg(long, value_name = "DIR")]
+    flickr8k: PathBuf,
+    /// Training captions in the bank.
+    #[arg(long, default_value_t = Hubness::default().bank)]
+    bank: usize,
+    /// Nearest bank captions averaged into a photo's offset.
+    #[arg(long, default_value_t = Hubness::default().k)]
+    k: usize,
+    /// The offset is this times that mean cosine (0 leaves rankings as they were).
+    #[arg(long, default_value_t = Hubness::default().weight)]
+    weight: f32,
+    /// Seed of the choice of bank captions.
+    #[arg(long, default_value_t = Hubness::default().seed)]
+    seed: u64,
+    /// Feature cache folder (default: the per-user cache).
+    #[arg(long, value_name = "DIR")]
+    cache: Option<PathBuf>,
+    /// Print the dev metrics as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 fn recall_line(r: &Recall) -> String {
@@ -330,6 +361,53 @@ pub fn combine(cli: &Cli, args: &CombineArgs) -> anyhow::Result<ExitCode> {
     } else {
         println!("dev text→image  {}", recall_line(&metrics.t2i));
         println!("dev image→text  {}", recall_line(&metrics.i2t));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn calibrate(cli: &Cli, args: &CalibrateArgs) -> anyhow::Result<ExitCode> {
+    use glimpse::train::export::JointManifest;
+    if JointManifest::load(&args.model)?.hubness.is_some() {
+        anyhow::bail!("{} is already calibrated: calibrate the model it was made from", args.model.display());
+    }
+    let settings = Hubness { bank: args.bank, k: args.k, weight: args.weight, seed: args.seed, dev: None };
+    let train = glimpse::dataset::Flickr8k::open(&args.flickr8k)?.split(Split::Train)?;
+    let texts = hubness::bank_captions(&train, settings.bank, settings.seed);
+    eprintln!("embedding {} training captions for the bank…", texts.len());
+    let model = ExportedModel::open(cli.runtime()?, &args.model, &cli.session_options())
+        .with_context(|| format!("cannot open the model {}", args.model.display()))?;
+    let mut bank = Vec::with_capacity(texts.len() * model.dim());
+    for chunk in texts.chunks(1024) {
+        bank.extend(model.embed_texts(chunk)?.iter().copied());
+    }
+    drop(model);
+    let mut manifest = hubness::calibrate(&args.model, &bank, &settings)?;
+    let model = ExportedModel::open(cli.runtime()?, &args.model, &cli.session_options())?;
+    let backbone = cli.backbone(Some(&model.manifest.backbone.name))?;
+    let cache = args.cache.clone().unwrap_or_else(default_cache_dir);
+    let flickr8k = args.flickr8k.clone();
+    let job = Job::spawn("glimpse-eval", 64, None, move |cx| {
+        recipe::evaluate_exported(&model, &backbone, &flickr8k, Split::Dev, &cache, &cx)
+    })?;
+    render(&job);
+    let metrics = job.wait()??;
+    if let Some(h) = manifest.hubness.as_mut() {
+        h.dev = Some(metrics);
+    }
+    manifest.save(&args.model)?;
+    eprintln!(
+        "{}: calibrated with {} bank captions, k {}, weight {}; measure the \"no strong match\" cue again with `glimpse bench cue --write`",
+        args.model.display(),
+        texts.len(),
+        settings.k,
+        settings.weight
+    );
+    if args.json {
+        println!("{}", metrics_json("dev", &metrics));
+    } else {
+        println!("dev split: {} photos, {} captions", metrics.images, metrics.captions);
+        println!("text→image  {}", recall_line(&metrics.t2i));
+        println!("image→text  {}", recall_line(&metrics.i2t));
     }
     Ok(ExitCode::SUCCESS)
 }
