@@ -179,12 +179,15 @@ impl Finder {
 
     /// True when `ranked` (the answer to `query`) should carry the "no strong match" hint:
     /// a query with text, ranked in the joint space of a model whose manifest has a cue
-    /// (`glimpse bench cue --write`), whose best score is below the cue's threshold.
+    /// (`glimpse bench cue --write`), whose results' best cosine (the score with the photo's
+    /// hubness offset added back) is below the cue's threshold.
     pub fn no_strong_match(&self, query: &Query, ranked: &[Ranked]) -> bool {
         let Query::Terms(parts) = query else { return false };
-        let (Some(text), true) = (&self.text, self.joint_ready()) else { return false };
+        let (Some(text), true, Some(joint)) = (&self.text, self.joint_ready(), &self.library.joint) else {
+            return false;
+        };
         let has_text = parts.iter().any(|p| matches!(p.term, Term::Text(_)));
-        let best = ranked.iter().map(|r| r.score).reduce(f32::max);
+        let best = ranked.iter().map(|r| r.score + joint.offset(r.row)).reduce(f32::max);
         has_text && text.model.manifest.no_match.as_ref().is_some_and(|cue| cue.fires(best))
     }
 

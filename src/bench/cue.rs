@@ -2,8 +2,11 @@
 //! against every photo (its true photo is there: a match exists) and with its true photo held
 //! out (no photo was taken for it). A statistic of the ranking that separates the two is
 //! thresholded; the cue ("no strong match") fires below the threshold. Two statistics are
-//! compared: the top-1 cosine score, and the top-1 score's z-score among all the library's
-//! scores for that query (which corrects for queries that score everything high or low).
+//! compared: the best cosine among the ten photos search shows, and that cosine's z-score
+//! among all the library's cosines for that query (which corrects for queries that score
+//! everything high or low). Cosines, not scores: a calibrated model's hubness offsets decide
+//! the order of the results (see [`crate::train::hubness`]), while how close the closest shown
+//! photo is to the words is a plain cosine.
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -12,22 +15,25 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CueStatistic {
-    /// The best cosine score.
+    /// The best cosine among the shown results.
     Top1,
-    /// (best score − mean score) / standard deviation of the scores, over the whole library.
+    /// (that cosine − mean cosine) / standard deviation of the cosines, over the whole library.
     TopZ,
 }
 
+/// How many results search shows by default, among which the cue looks for the best cosine.
+pub const SHOWN: usize = 10;
+
 impl CueStatistic {
-    /// The statistic of one query's scores over a whole library (not empty).
-    pub fn of(self, scores: &[f32]) -> f32 {
-        let top = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    /// The statistic of one query, from `top` (the best cosine among the shown results) and
+    /// `cosines` (the query's cosine with every photo of the library, not empty).
+    pub fn of(self, top: f32, cosines: &[f32]) -> f32 {
         match self {
             CueStatistic::Top1 => top,
             CueStatistic::TopZ => {
-                let n = scores.len().max(1) as f32;
-                let mean = scores.iter().sum::<f32>() / n;
-                let var = scores.iter().map(|s| (s - mean) * (s - mean)).sum::<f32>() / n;
+                let n = cosines.len().max(1) as f32;
+                let mean = cosines.iter().sum::<f32>() / n;
+                let var = cosines.iter().map(|s| (s - mean) * (s - mean)).sum::<f32>() / n;
                 (top - mean) / var.sqrt().max(1e-6)
             }
         }
@@ -78,8 +84,24 @@ fn choose(statistic: CueStatistic, with: &[f32], without: &[f32]) -> CueResult {
     }
 }
 
-/// Measures both statistics over every caption (unit rows) against `images` (unit rows),
-/// scoring as search does: cosine minus the photo's hubness offset (`offsets` empty: none).
+/// The best cosine among the [`SHOWN`] photos with the highest `cosine − offset` (what
+/// search shows), leaving out photo `skip`.
+fn best_shown(cosines: &[f32], offsets: &[f32], skip: Option<usize>) -> f32 {
+    let mut ranked: Vec<(f32, f32)> = cosines
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| Some(i) != skip)
+        .map(|(i, &c)| (c - offsets.get(i).copied().unwrap_or(0.0), c))
+        .collect();
+    let k = SHOWN.min(ranked.len());
+    if k < ranked.len() {
+        ranked.select_nth_unstable_by(k, |a, b| b.0.total_cmp(&a.0));
+    }
+    ranked[..k].iter().map(|&(_, c)| c).fold(f32::NEG_INFINITY, f32::max)
+}
+
+/// Measures both statistics over every caption (unit rows) against `images` (unit rows, with
+/// their hubness `offsets`, or empty for none), ranking as search does.
 pub fn measure(
     images: &[f32],
     offsets: &[f32],
@@ -93,15 +115,11 @@ pub fn measure(
         .enumerate()
         .map(|(c, &truth)| {
             let q = &captions[c * dim..(c + 1) * dim];
-            let scores: Vec<f32> = images
-                .chunks_exact(dim)
-                .enumerate()
-                .map(|(i, row)| {
-                    row.iter().zip(q).map(|(a, b)| a * b).sum::<f32>() - offsets.get(i).copied().unwrap_or(0.0)
-                })
-                .collect();
-            let held_out: Vec<f32> = scores.iter().enumerate().filter(|&(i, _)| i != truth).map(|(_, &s)| s).collect();
-            stats.map(|s| (s.of(&scores), s.of(&held_out)))
+            let cosines: Vec<f32> =
+                images.chunks_exact(dim).map(|row| row.iter().zip(q).map(|(a, b)| a * b).sum()).collect();
+            let held_out: Vec<f32> = cosines.iter().enumerate().filter(|&(i, _)| i != truth).map(|(_, &s)| s).collect();
+            let (top, top_held_out) = (best_shown(&cosines, offsets, None), best_shown(&cosines, offsets, Some(truth)));
+            stats.map(|s| (s.of(top, &cosines), s.of(top_held_out, &held_out)))
         })
         .collect();
     stats
@@ -123,9 +141,23 @@ mod tests {
     fn the_z_score_of_the_best_score_ignores_a_shift_of_every_score() {
         let scores = [0.1, 0.2, 0.3, 0.9];
         let shifted: Vec<f32> = scores.iter().map(|s| s + 0.5).collect();
-        let (a, b) = (CueStatistic::TopZ.of(&scores), CueStatistic::TopZ.of(&shifted));
+        let (a, b) = (CueStatistic::TopZ.of(0.9, &scores), CueStatistic::TopZ.of(1.4, &shifted));
         assert!((a - b).abs() < 1e-4, "{a} vs {b}");
-        assert_eq!(CueStatistic::Top1.of(&scores), 0.9);
+        assert_eq!(CueStatistic::Top1.of(0.9, &scores), 0.9);
+    }
+
+    #[test]
+    fn the_best_shown_cosine_comes_from_the_photos_search_shows() {
+        // Twelve photos; photo 0 has the best cosine but a hub's offset puts it 11th.
+        let mut cosines = vec![0.5f32; 12];
+        cosines[0] = 0.9;
+        let mut offsets = vec![0.0f32; 12];
+        offsets[0] = 0.45;
+        offsets[1] = 0.1;
+        assert_eq!(best_shown(&cosines, &[], None), 0.9);
+        assert_eq!(best_shown(&cosines, &offsets, None), 0.5);
+        // Held out, the best of the others.
+        assert_eq!(best_shown(&cosines, &[], Some(0)), 0.5);
     }
 
     #[test]

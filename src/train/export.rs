@@ -119,14 +119,15 @@ pub struct JointManifest {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NoMatchCue {
-    /// `top1`: the best cosine score (the only statistic search applies).
+    /// `top1`: the best cosine among the shown results (the only statistic search applies;
+    /// a calibrated model's offsets order the results but are not part of this cosine).
     pub statistic: String,
     /// The cue shows when the statistic is below this.
     pub threshold: f32,
 }
 
 impl NoMatchCue {
-    /// True when a ranking whose best score is `top` should say "no strong match".
+    /// True when a ranking whose best cosine (see `statistic`) is `top` should say "no strong match".
     pub fn fires(&self, top: Option<f32>) -> bool {
         self.statistic == "top1" && top.is_some_and(|t| t < self.threshold)
     }
