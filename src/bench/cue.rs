@@ -11,6 +11,8 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::{SHOWN, best_rows};
+
 /// Which number of a ranking the cue looks at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -20,9 +22,6 @@ pub enum CueStatistic {
     /// (that cosine − mean cosine) / standard deviation of the cosines, over the whole library.
     TopZ,
 }
-
-/// How many results search shows by default, among which the cue looks for the best cosine.
-pub const SHOWN: usize = 10;
 
 impl CueStatistic {
     /// The statistic of one query, from `top` (the best cosine among the shown results) and
@@ -87,17 +86,13 @@ fn choose(statistic: CueStatistic, with: &[f32], without: &[f32]) -> CueResult {
 /// The best cosine among the [`SHOWN`] photos with the highest `cosine − offset` (what
 /// search shows), leaving out photo `skip`.
 fn best_shown(cosines: &[f32], offsets: &[f32], skip: Option<usize>) -> f32 {
-    let mut ranked: Vec<(f32, f32)> = cosines
+    let scored = cosines
         .iter()
         .enumerate()
         .filter(|&(i, _)| Some(i) != skip)
-        .map(|(i, &c)| (c - offsets.get(i).copied().unwrap_or(0.0), c))
+        .map(|(i, &c)| (c - offsets.get(i).copied().unwrap_or(0.0), i))
         .collect();
-    let k = SHOWN.min(ranked.len());
-    if k < ranked.len() {
-        ranked.select_nth_unstable_by(k, |a, b| b.0.total_cmp(&a.0));
-    }
-    ranked[..k].iter().map(|&(_, c)| c).fold(f32::NEG_INFINITY, f32::max)
+    best_rows(scored, SHOWN).into_iter().map(|i| cosines[i]).fold(f32::NEG_INFINITY, f32::max)
 }
 
 /// Measures both statistics over every caption (unit rows) against `images` (unit rows, with

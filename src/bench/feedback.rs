@@ -6,11 +6,9 @@
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::{SHOWN, best_rows};
 use crate::index::feedback::Rocchio;
 use crate::train::eval::Recall;
-
-/// The photos a simulated user sees and marks.
-const SHOWN: usize = 10;
 
 /// Which marks the simulated user gives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -89,14 +87,7 @@ fn rank_of(q: &[f32], images: &[f32], offsets: &[f32], dim: usize, truth: usize)
 
 /// The `SHOWN` best photos for `q`, best first.
 fn shown(q: &[f32], images: &[f32], offsets: &[f32], dim: usize) -> Vec<usize> {
-    let mut scored: Vec<(f32, usize)> = scores(q, images, offsets, dim).into_iter().zip(0..).collect();
-    let k = SHOWN.min(scored.len());
-    if k < scored.len() {
-        scored.select_nth_unstable_by(k, |a, b| b.0.total_cmp(&a.0));
-    }
-    scored.truncate(k);
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-    scored.into_iter().map(|(_, i)| i).collect()
+    best_rows(scores(q, images, offsets, dim).into_iter().zip(0..).collect(), SHOWN)
 }
 
 /// Runs the simulated user over every caption (unit rows in `captions`, their photos in

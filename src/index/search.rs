@@ -77,15 +77,18 @@ impl Matrix {
     pub fn push(&mut self, row: &[f32]) {
         debug_assert_eq!(row.len(), self.dim);
         debug_assert!(self.offsets.is_empty(), "a matrix with offsets takes rows with offsets");
-        let start = self.data.len();
-        self.data.extend_from_slice(row);
-        normalize(&mut self.data[start..]);
+        self.append_normalised(row);
     }
 
     /// Appends a row, normalised, whose scores are lowered by `offset`.
     pub fn push_with_offset(&mut self, row: &[f32], offset: f32) {
         debug_assert_eq!(self.offsets.len(), self.len(), "a matrix without offsets takes rows without");
         self.offsets.push(offset);
+        self.append_normalised(row);
+    }
+
+    fn append_normalised(&mut self, row: &[f32]) {
+        debug_assert_eq!(row.len(), self.dim);
         let start = self.data.len();
         self.data.extend_from_slice(row);
         normalize(&mut self.data[start..]);

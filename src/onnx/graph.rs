@@ -90,44 +90,33 @@ impl GraphBuilder {
         self
     }
 
-    /// Adds a float32 constant tensor (weights), stored little-endian in `raw_data`.
-    pub fn initializer_f32(&mut self, name: &str, dims: &[i64], data: &[f32]) -> &mut Self {
-        let raw_data = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+    /// Adds a constant tensor of `data_type` whose little-endian bytes are `raw_data`.
+    fn initializer(&mut self, name: &str, dims: &[i64], data_type: i32, raw_data: Vec<u8>) -> &mut Self {
         self.graph.initializer.push(TensorProto {
             dims: dims.to_vec(),
-            data_type: proto::FLOAT,
+            data_type,
             name: name.to_string(),
             raw_data,
             ..Default::default()
         });
         self
+    }
+
+    /// Adds a float32 constant tensor (weights), stored little-endian in `raw_data`.
+    pub fn initializer_f32(&mut self, name: &str, dims: &[i64], data: &[f32]) -> &mut Self {
+        self.initializer(name, dims, proto::FLOAT, data.iter().flat_map(|v| v.to_le_bytes()).collect())
     }
 
     /// Adds a float16 constant tensor, rounded from `data` and stored little-endian in
     /// `raw_data`: half the bytes of float32, for large tables that tolerate the rounding.
     pub fn initializer_f16(&mut self, name: &str, dims: &[i64], data: &[f32]) -> &mut Self {
         let raw_data = data.iter().flat_map(|v| half::f16::from_f32(*v).to_le_bytes()).collect();
-        self.graph.initializer.push(TensorProto {
-            dims: dims.to_vec(),
-            data_type: proto::FLOAT16,
-            name: name.to_string(),
-            raw_data,
-            ..Default::default()
-        });
-        self
+        self.initializer(name, dims, proto::FLOAT16, raw_data)
     }
 
     /// Adds an int64 constant tensor (shapes, indices).
     pub fn initializer_i64(&mut self, name: &str, dims: &[i64], data: &[i64]) -> &mut Self {
-        let raw_data = data.iter().flat_map(|v| v.to_le_bytes()).collect();
-        self.graph.initializer.push(TensorProto {
-            dims: dims.to_vec(),
-            data_type: proto::INT64,
-            name: name.to_string(),
-            raw_data,
-            ..Default::default()
-        });
-        self
+        self.initializer(name, dims, proto::INT64, data.iter().flat_map(|v| v.to_le_bytes()).collect())
     }
 
     /// Adds a node of the default domain.

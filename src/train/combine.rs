@@ -40,7 +40,8 @@ pub struct Combination {
     pub dev: Option<Metrics>,
 }
 
-fn read_graph(path: &Path) -> Result<GraphProto> {
+/// The graph of the ONNX model at `path`.
+pub(crate) fn read_graph(path: &Path) -> Result<GraphProto> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let model =
         ModelProto::decode(bytes.as_slice()).map_err(|e| Error::model(path, format!("not an ONNX model: {e}")))?;

@@ -13,7 +13,6 @@
 
 use std::path::Path;
 
-use prost::Message;
 use serde::{Deserialize, Serialize};
 
 use super::eval::Metrics;
@@ -22,7 +21,7 @@ use super::rng::Rng;
 use crate::dataset::flickr8k::ImageCaptions;
 use crate::durable::write_atomically;
 use crate::onnx::graph::Attr;
-use crate::onnx::proto::{self, ModelProto};
+use crate::onnx::proto;
 use crate::onnx::{Dim, GraphBuilder};
 use crate::{Error, Result};
 
@@ -61,15 +60,22 @@ pub fn bank_captions(items: &[ImageCaptions], n: usize, seed: u64) -> Vec<String
     all.into_iter().take(n).map(str::to_string).collect()
 }
 
+/// The manifest of the model folder `dir`, refused when the model is calibrated already
+/// (checked before the bank is embedded, and again by [`calibrate`]).
+pub fn load_uncalibrated(dir: &Path) -> Result<JointManifest> {
+    let manifest = JointManifest::load(dir)?;
+    if manifest.hubness.is_some() {
+        return Err(Error::model(dir, "is already calibrated: calibrate the model it was made from"));
+    }
+    Ok(manifest)
+}
+
 /// Rewrites the image head of the model folder `dir` to output offsets against `bank`
 /// (unit rows, `bank.len() / dim` of them, from the model's own text encoder) and records
 /// `settings` in its manifest. A model that already has offsets is refused: calibrate the
 /// model it was made from.
 pub fn calibrate(dir: &Path, bank: &[f32], settings: &Hubness) -> Result<JointManifest> {
-    let mut manifest = JointManifest::load(dir)?;
-    if manifest.hubness.is_some() {
-        return Err(Error::model(dir, "is already calibrated: calibrate the model it was made from"));
-    }
+    let mut manifest = load_uncalibrated(dir)?;
     let dim = manifest.model.joint_dim;
     let rows = bank.len().checked_div(dim).unwrap_or(0);
     if rows == 0 || rows * dim != bank.len() {
@@ -79,11 +85,7 @@ pub fn calibrate(dir: &Path, bank: &[f32], settings: &Hubness) -> Result<JointMa
         return Err(Error::Invalid(format!("k must be 1 to the bank's {rows} captions, not {}", settings.k)));
     }
     let path = dir.join(&manifest.image_head.file);
-    let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-    let base = ModelProto::decode(bytes.as_slice())
-        .ok()
-        .and_then(|m| m.graph)
-        .ok_or_else(|| Error::model(&path, "not an ONNX model with a graph"))?;
+    let base = super::combine::read_graph(&path)?;
     if base.output.len() != 1 {
         return Err(Error::model(&path, "an image head to calibrate has exactly one output"));
     }

@@ -317,41 +317,50 @@ pub fn eval(cli: &Cli, args: &EvalArgs) -> anyhow::Result<ExitCode> {
         None => default_model_dir()
             .context("no trained model is installed: pass --model DIR (from `glimpse train --out DIR`)")?,
     };
-    let model = ExportedModel::open(cli.runtime()?, &dir, &cli.session_options())
+    let metrics = measure(cli, &dir, &args.flickr8k, args.split, args.cache.as_ref())?;
+    print_metrics(args.json, args.split, &metrics);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Opens the model folder `dir` and measures it on a Flickr8k split exactly as search runs
+/// it, with progress on stderr.
+fn measure(
+    cli: &Cli,
+    dir: &std::path::Path,
+    flickr8k: &std::path::Path,
+    split: Split,
+    cache: Option<&PathBuf>,
+) -> anyhow::Result<Metrics> {
+    let model = ExportedModel::open(cli.runtime()?, dir, &cli.session_options())
         .with_context(|| format!("cannot open the model {}", dir.display()))?;
     let backbone = cli.backbone(Some(&model.manifest.backbone.name))?;
-    let cache = args.cache.clone().unwrap_or_else(default_cache_dir);
-    let flickr8k = args.flickr8k.clone();
-    let split = args.split;
+    let cache = cache.cloned().unwrap_or_else(default_cache_dir);
+    let flickr8k = flickr8k.to_path_buf();
     let job = Job::spawn("glimpse-eval", 64, None, move |cx| {
         recipe::evaluate_exported(&model, &backbone, &flickr8k, split, &cache, &cx)
     })?;
     render(&job);
-    let metrics = job.wait()??;
-    if args.json {
-        println!("{}", metrics_json(split.name(), &metrics));
+    Ok(job.wait()??)
+}
+
+/// Prints a split's metrics as JSON or as two lines of recalls.
+fn print_metrics(json: bool, split: Split, metrics: &Metrics) {
+    if json {
+        println!("{}", metrics_json(split.name(), metrics));
     } else {
         println!("{} split: {} photos, {} captions", split, metrics.images, metrics.captions);
         println!("text→image  {}", recall_line(&metrics.t2i));
         println!("image→text  {}", recall_line(&metrics.i2t));
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 pub fn combine(cli: &Cli, args: &CombineArgs) -> anyhow::Result<ExitCode> {
     let mut manifest = glimpse::train::combine::combine(&args.out, &args.models)?;
     eprintln!("{}: {} models combined, {}-d", args.out.display(), args.models.len(), manifest.model.joint_dim);
-    let Some(flickr8k) = args.flickr8k.clone() else {
+    let Some(flickr8k) = &args.flickr8k else {
         return Ok(ExitCode::SUCCESS);
     };
-    let model = ExportedModel::open(cli.runtime()?, &args.out, &cli.session_options())?;
-    let backbone = cli.backbone(Some(&model.manifest.backbone.name))?;
-    let cache = args.cache.clone().unwrap_or_else(default_cache_dir);
-    let job = Job::spawn("glimpse-eval", 64, None, move |cx| {
-        recipe::evaluate_exported(&model, &backbone, &flickr8k, Split::Dev, &cache, &cx)
-    })?;
-    render(&job);
-    let metrics = job.wait()??;
+    let metrics = measure(cli, &args.out, flickr8k, Split::Dev, args.cache.as_ref())?;
     if let Some(combination) = manifest.combination.as_mut() {
         combination.dev = Some(metrics);
     }
@@ -366,10 +375,7 @@ pub fn combine(cli: &Cli, args: &CombineArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn calibrate(cli: &Cli, args: &CalibrateArgs) -> anyhow::Result<ExitCode> {
-    use glimpse::train::export::JointManifest;
-    if JointManifest::load(&args.model)?.hubness.is_some() {
-        anyhow::bail!("{} is already calibrated: calibrate the model it was made from", args.model.display());
-    }
+    hubness::load_uncalibrated(&args.model)?;
     let settings = Hubness { bank: args.bank, k: args.k, weight: args.weight, seed: args.seed, dev: None };
     let train = glimpse::dataset::Flickr8k::open(&args.flickr8k)?.split(Split::Train)?;
     let texts = hubness::bank_captions(&train, settings.bank, settings.seed);
@@ -382,15 +388,7 @@ pub fn calibrate(cli: &Cli, args: &CalibrateArgs) -> anyhow::Result<ExitCode> {
     }
     drop(model);
     let mut manifest = hubness::calibrate(&args.model, &bank, &settings)?;
-    let model = ExportedModel::open(cli.runtime()?, &args.model, &cli.session_options())?;
-    let backbone = cli.backbone(Some(&model.manifest.backbone.name))?;
-    let cache = args.cache.clone().unwrap_or_else(default_cache_dir);
-    let flickr8k = args.flickr8k.clone();
-    let job = Job::spawn("glimpse-eval", 64, None, move |cx| {
-        recipe::evaluate_exported(&model, &backbone, &flickr8k, Split::Dev, &cache, &cx)
-    })?;
-    render(&job);
-    let metrics = job.wait()??;
+    let metrics = measure(cli, &args.model, &args.flickr8k, Split::Dev, args.cache.as_ref())?;
     if let Some(h) = manifest.hubness.as_mut() {
         h.dev = Some(metrics);
     }
@@ -402,12 +400,6 @@ pub fn calibrate(cli: &Cli, args: &CalibrateArgs) -> anyhow::Result<ExitCode> {
         settings.k,
         settings.weight
     );
-    if args.json {
-        println!("{}", metrics_json("dev", &metrics));
-    } else {
-        println!("dev split: {} photos, {} captions", metrics.images, metrics.captions);
-        println!("text→image  {}", recall_line(&metrics.t2i));
-        println!("image→text  {}", recall_line(&metrics.i2t));
-    }
+    print_metrics(args.json, Split::Dev, &metrics);
     Ok(ExitCode::SUCCESS)
 }
