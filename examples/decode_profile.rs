@@ -11,6 +11,7 @@ fn main() {
         mean: [127.0; 3],
         std: [128.0; 3],
         max_pixels: 200_000_000,
+        max_file_bytes: glimpse::files::DEFAULT_MAX_FILE_BYTES,
         thumbnail: None,
         reduced_jpeg: true,
     };

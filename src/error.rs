@@ -88,6 +88,37 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A file given as the index is not a Glimpse index; it is never moved or overwritten.
+    #[error(
+        "{path} is not a Glimpse index (it does not start with the index header), so Glimpse leaves it untouched.\n  Fix: pass --index a new file name, or leave --index out to use the default library"
+    )]
+    NotAnIndex {
+        /// The file.
+        path: PathBuf,
+    },
+    /// An index written by a newer Glimpse; it is left untouched.
+    #[error(
+        "index {path} was made by a newer Glimpse (format {format}; this one reads up to {reads}), so it is left untouched.\n  Fix: use the newer Glimpse, or pass --index another file"
+    )]
+    IndexTooNew {
+        /// The index file.
+        path: PathBuf,
+        /// Its format.
+        format: u32,
+        /// The newest format this build reads.
+        reads: u32,
+    },
+    /// Another process is updating the library and this one was told not to wait.
+    #[error(
+        "another Glimpse{} is updating the library {index}.\n  Fix: wait for it to finish, or run again without --no-wait to wait for it",
+        pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+    )]
+    LibraryBusy {
+        /// The index file.
+        index: PathBuf,
+        /// The process holding the lock, when known.
+        pid: Option<u32>,
+    },
     /// A setting or argument is out of range.
     #[error("{0}")]
     Invalid(String),
@@ -113,8 +144,39 @@ impl Error {
     }
 }
 
+/// The message of a caught panic, for the report of the photo or batch it happened on.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "no message".to_string()
+    }
+}
+
+/// Runs `work`, turning a panic inside it into `on_panic(message)`: a crash in a decoder or
+/// in one inference call becomes that item's error instead of ending the run.
+pub fn catch_panic<T>(work: impl FnOnce() -> Result<T>, on_panic: impl FnOnce(String) -> Error) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|p| Err(on_panic(panic_message(&*p))))
+}
+
 impl<R> From<ort::Error<R>> for Error {
     fn from(e: ort::Error<R>) -> Self {
         Error::Ort(e.message().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_the_item_s_error_with_its_message() {
+        let caught = catch_panic::<()>(|| panic!("bad huffman table {}", 3), |m| Error::photo("a.jpg", m));
+        assert_eq!(caught.unwrap_err().to_string(), "a.jpg: bad huffman table 3");
+        let caught = catch_panic::<()>(|| std::panic::panic_any(7u8), |m| Error::photo("b.jpg", m));
+        assert_eq!(caught.unwrap_err().to_string(), "b.jpg: no message");
+        assert_eq!(catch_panic(|| Ok(5), Error::Invalid).unwrap(), 5);
     }
 }

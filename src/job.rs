@@ -166,7 +166,11 @@ mod tests {
         })
         .unwrap();
         job.stop();
-        assert!(job.wait().is_ok());
+        // Waiting happens on a helper thread so a worker that never sees the stop fails the
+        // test after a minute instead of hanging the suite.
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        std::thread::Builder::new().name("test-waiter".into()).spawn(move || tx.send(job.wait().is_ok()).ok()).unwrap();
+        assert_eq!(rx.recv_timeout(std::time::Duration::from_secs(60)), Ok(true), "the worker never saw the stop");
     }
 
     #[test]

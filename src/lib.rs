@@ -15,6 +15,7 @@ pub mod dataset;
 pub mod durable;
 pub mod engine;
 pub mod error;
+pub mod files;
 pub mod finder;
 pub mod index;
 pub mod job;

@@ -187,8 +187,23 @@ fn every_file_of_a_hostile_corpus_is_indexed_or_skipped_with_a_reason() {
             .unwrap();
         out
     };
-    for i in 0..10_000 {
+    for i in 0..20_000 {
         std::fs::write(many.join(format!("{i:05}.png")), &tiny_png).unwrap();
+    }
+    // Files that are not files: read, they would block (FIFO) or never end (/dev/zero).
+    assert!(Command::new("mkfifo").arg(c.join("fifo.jpg")).status().unwrap().success());
+    std::os::unix::fs::symlink("/dev/zero", c.join("endless.jpg")).unwrap();
+    let _socket = std::os::unix::net::UnixListener::bind(c.join("socket.jpg")).unwrap();
+    std::fs::create_dir_all(c.join("folder.jpg")).unwrap();
+    std::fs::write(c.join("folder.jpg/inside.png"), &tiny_png).unwrap();
+    std::fs::write(c.join("new\nline.jpg"), &jpeg).unwrap();
+    let locked = c.join("locked.jpg");
+    std::fs::write(&locked, &jpeg).unwrap();
+    std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
+    // Root reads any file, so the refusal can only be seen as another user.
+    let as_root = std::fs::read(&locked).is_ok();
+    if as_root {
+        eprintln!("permission denied not checked: the tests run as root, who may read any file");
     }
 
     let idx = dir.path().join("library.glimpse");
@@ -212,11 +227,20 @@ fn every_file_of_a_hostile_corpus_is_indexed_or_skipped_with_a_reason() {
     assert!(reason_of("bomb.png").contains("above the limit"));
     assert!(reason_of("truncated.jpg").contains("decode"));
     assert!(skipped.iter().any(|(p, r)| p.ends_with("loop") && r.contains("loop")), "{skipped:?}");
-    // 10,000 tiny files + deep, grey, alpha, animated, CMYK, the Latin-1 name = 10,006 photos.
-    assert_eq!(report.photos, 10_006, "{report:?}");
+    for name in ["fifo.jpg", "endless.jpg", "socket.jpg"] {
+        assert!(reason_of(name).contains("not a regular file"), "{name}: {}", reason_of(name));
+    }
+    if !as_root {
+        assert!(reason_of("locked.jpg").contains("ermission denied"), "{}", reason_of("locked.jpg"));
+    }
+    // 20,000 tiny files in one folder + deep, grey, alpha, animated, CMYK, the Latin-1 name,
+    // the newline name, the photo inside the folder named folder.jpg (+ locked.jpg as root).
+    let photos = 20_008 + usize::from(as_root);
+    assert_eq!(report.photos, photos, "{report:?}");
     assert_eq!(report.skipped, 4, "{report:?}");
     let opened = update::open(&idx).unwrap();
-    assert_eq!(opened.data.photos.len(), 10_006);
+    assert_eq!(opened.data.photos.len(), photos);
+    assert!(opened.data.photos.iter().any(|p| p.path.ends_with(b"new\nline.jpg")));
     assert_eq!(opened.data.skipped.len(), 4);
     assert!(opened.data.photos.iter().any(|p| p.path.ends_with(b"caf\xe9-latin1.jpg")));
     // A second run does not try the bad files again.

@@ -7,7 +7,15 @@ use image::{Rgb, RgbImage, Rgba, RgbaImage};
 use crate::util::jpeg_with_orientation;
 
 fn lite(size: u32) -> Preprocess {
-    Preprocess { size, mean: [127.0; 3], std: [128.0; 3], max_pixels: 50_000_000, thumbnail: None, reduced_jpeg: true }
+    Preprocess {
+        size,
+        mean: [127.0; 3],
+        std: [128.0; 3],
+        max_pixels: 50_000_000,
+        max_file_bytes: glimpse::files::DEFAULT_MAX_FILE_BYTES,
+        thumbnail: None,
+        reduced_jpeg: true,
+    }
 }
 
 fn png_bytes(img: &image::DynamicImage) -> Vec<u8> {

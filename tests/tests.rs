@@ -7,5 +7,6 @@ mod engine;
 mod index;
 mod preprocess;
 mod real_photos;
+mod safety;
 mod train;
 mod util;

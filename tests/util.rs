@@ -12,12 +12,15 @@ pub fn shared() -> Option<PathBuf> {
     dir.join("photos").is_dir().then_some(dir)
 }
 
-/// Skips the calling test with a message when `../shared` is absent.
+/// Skips the calling test with a message when `../shared` is absent; under CI (`CI` set),
+/// where `../shared` is always laid out, its absence fails the test instead of passing it
+/// silently.
 #[macro_export]
 macro_rules! need_shared {
     () => {
         match $crate::util::shared() {
             Some(dir) => dir,
+            None if std::env::var_os("CI").is_some() => panic!("../shared/photos is missing, and CI always has it"),
             None => {
                 eprintln!("skipped: ../shared/photos is not here");
                 return;

@@ -36,9 +36,12 @@ pub fn show(app: &mut GlimpseApp, ui: &mut egui::Ui) {
                 for photo in group {
                     ui.vertical(|ui| {
                         ui.set_width(SIDE);
-                        let source = photo.thumbnail.clone().unwrap_or_else(|| photo.path.clone());
                         let name = photo.path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-                        let slot = app.state.images.as_mut().and_then(|images| images.texture(&source, 256).ok());
+                        let slot = app
+                            .state
+                            .images
+                            .as_mut()
+                            .and_then(|images| images.thumbnail(photo.thumbnail.as_deref(), &photo.path, 256).ok());
                         match slot.flatten() {
                             Some(texture) => {
                                 ui.add_sized(

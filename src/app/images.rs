@@ -8,7 +8,8 @@ use crossbeam_channel::{Sender, TrySendError};
 use eframe::egui;
 use lru::LruCache;
 
-use crate::engine::preprocess::{DEFAULT_MAX_PIXELS, Preprocess};
+use crate::engine::preprocess::{DEFAULT_MAX_PIXELS, Preprocess, fit_within};
+use crate::index::thumbs::{THUMBNAIL_SIDE, rewrite};
 use crate::job::{Job, Waker};
 
 /// Textures kept: a grid of 100 thumbnails, an annotator page and a few previews.
@@ -21,6 +22,9 @@ pub struct ImageKey {
     pub path: PathBuf,
     /// Longest side wanted, in pixels.
     pub side: u32,
+    /// For a thumbnail: its photo, decoded instead when the thumbnail is missing or broken,
+    /// and the thumbnail remade from it.
+    pub photo: Option<PathBuf>,
 }
 
 /// A decoded image, or why it could not be decoded.
@@ -50,8 +54,24 @@ fn decoder() -> Preprocess {
         mean: [0.0; 3],
         std: [1.0; 3],
         max_pixels: DEFAULT_MAX_PIXELS,
+        max_file_bytes: crate::files::DEFAULT_MAX_FILE_BYTES,
         thumbnail: None,
         reduced_jpeg: true,
+    }
+}
+
+/// Decodes what `key` asks for, falling back to the photo (and remaking its thumbnail) when
+/// a thumbnail is missing or broken.
+fn decode(decoder: &Preprocess, key: &ImageKey) -> crate::Result<image::RgbImage> {
+    match (decoder.display_path(&key.path, key.side), &key.photo) {
+        (Ok(rgb), _) => Ok(rgb),
+        (Err(_), Some(photo)) => {
+            let thumb = decoder.display_path(photo, THUMBNAIL_SIDE)?;
+            // Not saving the new thumbnail only costs a decode next time.
+            let _ = rewrite(&key.path, &thumb);
+            fit_within(&thumb, key.side).map_err(|reason| crate::Error::photo(photo, reason))
+        }
+        (Err(e), None) => Err(e),
     }
 }
 
@@ -65,8 +85,7 @@ impl Images {
                 if cx.should_stop() {
                     break;
                 }
-                let image = decoder
-                    .display_path(&key.path, key.side)
+                let image = decode(&decoder, &key)
                     .map(|rgb| {
                         let size = [rgb.width() as usize, rgb.height() as usize];
                         egui::ColorImage::from_rgb(size, rgb.as_raw())
@@ -83,7 +102,29 @@ impl Images {
 
     /// The image at `path` fitted within `side` pixels: asks the worker for it the first time.
     pub fn get(&mut self, path: &Path, side: u32) -> &Slot {
-        let key = ImageKey { path: path.to_path_buf(), side };
+        self.get_key(ImageKey { path: path.to_path_buf(), side, photo: None })
+    }
+
+    /// A photo's cached thumbnail within `side` pixels; when the thumbnail is missing or does
+    /// not decode, the photo itself (and its thumbnail is remade).
+    pub fn thumbnail(
+        &mut self,
+        thumbnail: Option<&Path>,
+        photo: &Path,
+        side: u32,
+    ) -> Result<Option<egui::TextureHandle>, String> {
+        let key = match thumbnail {
+            Some(thumbnail) => ImageKey { path: thumbnail.to_path_buf(), side, photo: Some(photo.to_path_buf()) },
+            None => ImageKey { path: photo.to_path_buf(), side, photo: None },
+        };
+        match self.get_key(key) {
+            Slot::Ready(texture) => Ok(Some(texture.clone())),
+            Slot::Loading => Ok(None),
+            Slot::Failed(reason) => Err(reason.clone()),
+        }
+    }
+
+    fn get_key(&mut self, key: ImageKey) -> &Slot {
         if !self.textures.contains(&key) {
             match self.requests.try_send(key.clone()) {
                 // Asked again on a later frame when the queue has room.

@@ -37,9 +37,21 @@ fn folders(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         return;
     }
     let running = app.state.indexing.running();
+    let offline = app.state.finder.as_deref().map(|f| f.library.offline().to_vec()).unwrap_or_default();
     egui::Grid::new("folders").striped(true).show(ui, |ui| {
         for root in roots {
             ui.label(root.display().to_string());
+            match offline.iter().find(|o| o.folder == root) {
+                Some(o) => {
+                    ui.colored_label(ui.visuals().warn_fg_color, "offline").on_hover_text(format!(
+                        "{}. Its {} photos stay in the library and come back without being looked at again when the folder is there; until then they are left out of results.",
+                        o.reason, o.photos
+                    ));
+                }
+                None => {
+                    ui.label("");
+                }
+            }
             if ui
                 .add_enabled(!running, egui::Button::new("Remove"))
                 .on_hover_text("Its photos leave the index; the files stay")
@@ -115,6 +127,9 @@ fn progress(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         Phase::Projecting => "Preparing text search",
     };
     ui.label(if ix.stopping() { "Stopping after the current batch…" } else { what });
+    if let Some(waiting) = &ix.waiting {
+        ui.colored_label(ui.visuals().warn_fg_color, waiting);
+    }
     if let Some(plan) = &ix.plan {
         ui.label(plan);
     }

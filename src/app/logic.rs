@@ -19,6 +19,7 @@ use crate::finder::{Feedback, Finder, Query, projection_head_for};
 use crate::index::duplicates::{DEFAULT_THRESHOLD, DuplicatePhoto, library_groups};
 use crate::index::filter::{DateSource, Filter, format_date};
 use crate::index::library::{Ranked, SearchOptions};
+use crate::index::lock::waiting_message;
 use crate::index::query;
 use crate::index::store::bytes_path;
 use crate::index::thumbs::ThumbCache;
@@ -234,6 +235,8 @@ pub struct IndexingState {
     pub excludes: String,
     /// The "found N photos" line of the current run.
     pub plan: Option<String>,
+    /// Set while the run waits for another process that is updating the library.
+    pub waiting: Option<String>,
     /// Folders the current run adds.
     pub adding: Vec<PathBuf>,
     /// The running indexing job.
@@ -559,35 +562,23 @@ impl State {
             self.search.results.clear();
             return Ok(());
         };
-        let (query, label) = match &self.search.photo {
-            Some(photo) => (Query::LooksLike(photo.clone()), format!("photos like {}", photo.display())),
-            None => {
-                let text = self.search.query.trim().to_string();
-                if text.is_empty() {
-                    self.search.results.clear();
-                    self.search.answered = None;
-                    self.search.error = None;
-                    self.search.job = None;
-                    return Ok(());
-                }
-                match query::parse(&text) {
-                    Ok(parts) => (Query::Terms(parts), format!("\u{201c}{text}\u{201d}")),
-                    Err(e) => {
-                        self.search.error = Some(e.to_string());
-                        return Ok(());
-                    }
-                }
-            }
-        };
-        let filter = match self.search.filter.filter() {
-            Ok(f) => f,
-            Err(e) => {
-                self.search.error = Some(e.to_string());
+        // Parsing the query and the folder filter looks at files (is a term a photo? which
+        // folder?), so it happens in the search job, never on the UI thread.
+        let photo = self.search.photo.clone();
+        let text = self.search.query.trim().to_string();
+        let label = match &photo {
+            Some(photo) => format!("photos like {}", photo.display()),
+            None if text.is_empty() => {
+                self.search.results.clear();
+                self.search.answered = None;
+                self.search.error = None;
+                self.search.job = None;
                 return Ok(());
             }
+            None => format!("\u{201c}{text}\u{201d}"),
         };
-        let options =
-            SearchOptions { k: self.search.k.max(1), filter, sort: settings.sort_order(), pool: settings.pool };
+        let form = self.search.filter.clone();
+        let (k, sort, pool) = (self.search.k.max(1), settings.sort_order(), settings.pool);
         let mut feedback = Feedback::default();
         for (path, mark) in &self.search.marks {
             match mark {
@@ -596,6 +587,11 @@ impl State {
             }
         }
         let job = Job::spawn("glimpse-search", 1, self.waker(), move |_cx| {
+            let query = match photo {
+                Some(photo) => Query::LooksLike(photo),
+                None => Query::Terms(query::parse(&text)?),
+            };
+            let options = SearchOptions { k, filter: form.filter()?, sort, pool };
             let ranked = finder.search(&query, &options, &feedback)?;
             let weak = finder.no_strong_match(&query, &ranked);
             Ok((describe(&finder, ranked), weak))
@@ -637,12 +633,9 @@ impl State {
                     .unwrap_or_else(|| "the models are still loading; try again in a moment".into()),
             ));
         };
-        for dir in &add {
-            if !dir.is_dir() {
-                return Err(Error::Invalid(format!("{} is not a folder", dir.display())));
-            }
-        }
-        if add.is_empty() && !settings.index.exists() {
+        // Folders are checked by the job (the UI thread never touches the file system: a
+        // hung network mount must not freeze the window).
+        if add.is_empty() && self.finder.as_ref().is_none_or(|f| f.library.index.data.roots.is_empty()) {
             return Err(Error::Invalid("add a folder of photos first".into()));
         }
         let excludes: Vec<String> =
@@ -870,7 +863,11 @@ impl State {
         for event in events {
             match event {
                 IndexEvent::Notice(n) => notices.push((n, false)),
+                IndexEvent::Waiting { pid } => ix.waiting = Some(waiting_message(pid).replace("Ctrl-C", "Cancel")),
+                // The library view marks offline folders from the reopened library.
+                IndexEvent::Offline { .. } => {}
                 IndexEvent::Planned { found, unchanged, moved, removed, to_embed } => {
+                    ix.waiting = None;
                     ix.plan = Some(format!(
                         "{found} photos found: {unchanged} unchanged, {moved} moved, {removed} gone, {to_embed} to embed"
                     ));
@@ -899,6 +896,7 @@ impl State {
         }
         let Some(job) = ix.job.take() else { return };
         ix.phase = Phase::Idle;
+        ix.waiting = None;
         ix.stopping = false;
         match job.wait().and_then(|r| r) {
             Ok(report) => {
@@ -1002,7 +1000,8 @@ fn describe(finder: &Finder, ranked: Vec<Ranked>) -> Vec<ResultItem> {
         .into_iter()
         .map(|r| {
             let entry = data.photos.get(r.row);
-            let thumbnail = entry.map(|e| thumbs.path(&e.hash)).filter(|p| p.is_file());
+            // Missing or broken thumbnails are remade from the photo when drawn.
+            let thumbnail = entry.map(|e| thumbs.path(&e.hash));
             ResultItem {
                 thumbnail,
                 width: entry.map_or(0, |e| e.width),

@@ -93,7 +93,7 @@ impl GlimpseApp {
     pub fn new(cc: &eframe::CreationContext<'_>, startup: Startup) -> GlimpseApp {
         let mut settings = match (startup.fresh_settings, cc.storage) {
             (false, Some(storage)) => {
-                eframe::get_value::<Settings>(storage, settings::STORAGE_KEY).map(Settings::checked).unwrap_or_default()
+                storage.get_string(settings::STORAGE_KEY).map(|text| Settings::from_stored(&text)).unwrap_or_default()
             }
             _ => Settings::default(),
         };

@@ -346,8 +346,11 @@ fn cell(app: &mut GlimpseApp, ui: &mut egui::Ui, i: usize, item: &ResultItem) {
 
 fn thumbnail(app: &mut GlimpseApp, ui: &mut egui::Ui, item: &ResultItem, name: &str) -> egui::Response {
     let size = egui::vec2(CELL, CELL);
-    let source = item.thumbnail.clone().unwrap_or_else(|| item.ranked.path.clone());
-    let slot = app.state.images.as_mut().map(|images| images.texture(&source, THUMB_SIDE));
+    let slot = app
+        .state
+        .images
+        .as_mut()
+        .map(|images| images.thumbnail(item.thumbnail.as_deref(), &item.ranked.path, THUMB_SIDE));
     match slot {
         Some(Ok(Some(texture))) => ui.add_sized(
             size,

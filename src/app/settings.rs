@@ -11,7 +11,8 @@ use crate::train::trainer::TrainConfig;
 
 /// The key under which eframe stores [`Settings`].
 pub const STORAGE_KEY: &str = "glimpse-settings";
-/// Bumped when a field changes meaning; an unknown version falls back to the defaults.
+/// Bumped when a field changes meaning. Settings of another version are read field by
+/// field (see [`Settings::from_stored`]).
 pub const SETTINGS_VERSION: u32 = 1;
 
 /// The views of the window.
@@ -120,10 +121,17 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// Settings read back from storage, or the defaults when they are missing, damaged or
-    /// from another settings version.
-    pub fn checked(self) -> Settings {
-        if self.version == SETTINGS_VERSION { self } else { Settings::default() }
+    /// Settings read back from their stored text (RON, as eframe writes it), field by
+    /// field: a field that is missing, or that another version of Glimpse wrote with another
+    /// type, takes its default and every other field is kept (so which library is open is
+    /// not forgotten because one setting changed shape). Unreadable text gives the defaults.
+    pub fn from_stored(text: &str) -> Settings {
+        let mut settings = Settings::default();
+        if let Ok(stored) = ron::from_str::<StoredFields>(text) {
+            stored.apply(&mut settings);
+        }
+        settings.version = SETTINGS_VERSION;
+        settings
     }
 
     /// The ONNX Runtime session options these settings ask for.
@@ -134,5 +142,65 @@ impl Settings {
     /// The result order these settings ask for.
     pub fn sort_order(&self) -> SortOrder {
         self.sort.parse().unwrap_or(SortOrder::Relevance)
+    }
+}
+
+/// A stored field's raw RON, kept for reading on its own.
+fn raw<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Box<ron::value::RawValue>>, D::Error> {
+    Box::<ron::value::RawValue>::deserialize(d).map(Some)
+}
+
+/// The stored settings with each field as raw RON (fields this version does not know are
+/// ignored), so that each is read into its type on its own.
+macro_rules! stored_fields {
+    ($($name:ident),* $(,)?) => {
+        #[derive(Default, Deserialize)]
+        #[serde(default)]
+        struct StoredFields {
+            $(#[serde(deserialize_with = "raw")] $name: Option<Box<ron::value::RawValue>>,)*
+        }
+
+        impl StoredFields {
+            /// Sets each field of `settings` that was stored and reads as its type.
+            fn apply(self, settings: &mut Settings) {
+                $(if let Some(value) = self.$name.and_then(|raw| raw.into_rust().ok()) {
+                    settings.$name = value;
+                })*
+            }
+        }
+    };
+}
+
+stored_fields!(index, provider, threads, batch_size, model, k, sort, pool, tab, flickr8k, glove, training);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_settings_come_back_whole_and_a_field_of_another_shape_resets_only_itself() {
+        let mut saved = Settings {
+            index: PathBuf::from("/photos/family.glimpse"),
+            provider: "cpu".into(),
+            threads: 3,
+            k: 40,
+            tab: Tab::Library,
+            model: Some(PathBuf::from("/models/mine")),
+            ..Settings::default()
+        };
+        saved.training.epochs = 5;
+        let text = ron::ser::to_string_pretty(&saved, ron::ser::PrettyConfig::default()).unwrap();
+        assert_eq!(Settings::from_stored(&text), saved);
+        // Another version wrote `threads` as text and has a field this one does not know.
+        let other =
+            text.replace("threads: 3", "threads: \"three\", future_field: (1, 2)").replace("version: 1", "version: 7");
+        assert_ne!(other, text);
+        let read = Settings::from_stored(&other);
+        assert_eq!(read.threads, Settings::default().threads);
+        assert_eq!(read.index, saved.index);
+        assert_eq!(read.tab, Tab::Library);
+        assert_eq!(read.training.epochs, 5);
+        assert_eq!(read.version, SETTINGS_VERSION);
+        assert_eq!(Settings::from_stored("not ron at all ("), Settings::default());
     }
 }

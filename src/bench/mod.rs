@@ -6,6 +6,7 @@ pub mod duplicates;
 pub mod embed;
 pub mod feedback;
 pub mod search;
+pub mod updates;
 
 /// How many results search shows by default: the photos a simulated user sees and marks,
 /// and among which the "no strong match" cue looks for the best cosine.

@@ -87,14 +87,12 @@ pub fn latency(vectors: usize, dim: usize, queries: usize) -> SearchLatency {
 pub fn open_cost(photos: usize, dim: usize, joint_dim: usize, dir: &std::path::Path) -> Result<OpenCost> {
     let path = dir.join("bench.glimpse");
     let mut rng = Rng(7);
-    let mut data = IndexData {
-        model_id: "bench".into(),
-        backbone: "bench".into(),
-        feature_dim: dim,
-        head_id: "bench".into(),
-        joint_dim,
-        ..IndexData::default()
-    };
+    let mut data = IndexData::default();
+    data.model_id = "bench".into();
+    data.backbone = "bench".into();
+    data.feature_dim = dim;
+    data.head_id = "bench".into();
+    data.joint_dim = joint_dim;
     data.photos = (0..photos)
         .map(|i| {
             let features: Vec<f32> = (0..dim).map(|_| rng.next_f32()).collect();

@@ -16,6 +16,7 @@ use ndarray::Array4;
 use rayon::prelude::*;
 
 use super::backbone::Backbone;
+use crate::error::catch_panic;
 use crate::job::{Job, JobContext, Waker};
 use crate::{Error, Result};
 
@@ -32,12 +33,21 @@ pub struct EmbedOptions {
     pub thumbnail: Option<u32>,
     /// Decode large JPEGs at reduced size in the IDCT (see [`super::Preprocess`]).
     pub reduced_jpeg: bool,
+    /// Largest photo file read, in bytes; larger ones are skipped unread.
+    pub max_file_bytes: u64,
 }
 
 impl Default for EmbedOptions {
     fn default() -> Self {
         // 16 reached the best rate per photo on 2 cores (see `glimpse bench embed`).
-        EmbedOptions { batch_size: 16, decode_threads: 0, want_logits: false, thumbnail: None, reduced_jpeg: true }
+        EmbedOptions {
+            batch_size: 16,
+            decode_threads: 0,
+            want_logits: false,
+            thumbnail: None,
+            reduced_jpeg: true,
+            max_file_bytes: crate::files::DEFAULT_MAX_FILE_BYTES,
+        }
     }
 }
 
@@ -127,6 +137,7 @@ fn run(
     let mut preprocess = backbone.preprocess();
     preprocess.thumbnail = options.thumbnail;
     preprocess.reduced_jpeg = options.reduced_jpeg;
+    preprocess.max_file_bytes = options.max_file_bytes;
     let side = preprocess.size as usize;
     let threads = if options.decode_threads == 0 {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
@@ -151,7 +162,12 @@ fn run(
                     if stop.load(std::sync::atomic::Ordering::Relaxed) {
                         return;
                     }
-                    let _ = tx.send((i, preprocess.prepare_path(path)));
+                    // A panic in a decoder is that photo's error; the others go on.
+                    let prepared = catch_panic(
+                        || preprocess.prepare_path(path),
+                        |message| Error::photo(path, format!("the decoder crashed on this file: {message}")),
+                    );
+                    let _ = tx.send((i, prepared));
                 });
             });
         })
@@ -165,9 +181,15 @@ fn run(
             report.stopped = true;
             break;
         }
-        // Fill a batch; failures are reported at once and do not take a slot.
+        // Fill a batch; failures are reported at once and do not take a slot. The wait wakes
+        // every 100 ms so that a stop is seen while a decoder hangs on a read.
         while batch.len() < batch_size {
-            match rx.recv() {
+            if cx.should_stop() {
+                report.stopped = true;
+                break;
+            }
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
                 Ok((index, Ok(prepared))) => batch.push((index, prepared)),
                 Ok((index, Err(error))) => {
                     report.failed += 1;
@@ -177,7 +199,7 @@ fn run(
                         break;
                     }
                 }
-                Err(_) => {
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
                     open = false;
                     break;
                 }
@@ -192,7 +214,10 @@ fn run(
                 slice.copy_from_slice(&prepared.tensor);
             }
         }
-        let result = backbone.run(input.view(), options.want_logits);
+        let result = catch_panic(
+            || backbone.run(input.view(), options.want_logits),
+            |message| Error::Ort(format!("inference crashed on this batch: {message}")),
+        );
         for (row, (index, prepared)) in batch.drain(..).enumerate() {
             let event = match &result {
                 Ok(out) => {
@@ -223,9 +248,12 @@ fn run(
             }
         }
     }
-    // Unblock and finish the decoders before reporting.
+    // Unblock and finish the decoders before reporting; after a stop, a decoder stuck in a
+    // read that never returns is left behind (it ends with its read) instead of holding the job.
     drop(rx);
-    let _ = decoder.join();
+    if !report.stopped && !cx.should_stop() {
+        let _ = decoder.join();
+    }
     // The decoders may have seen the stop first and closed the channel.
     report.stopped |= cx.should_stop();
     report.elapsed = started.elapsed();

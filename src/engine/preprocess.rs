@@ -26,6 +26,9 @@ pub struct Preprocess {
     pub std: [f32; 3],
     /// Largest accepted width × height.
     pub max_pixels: u64,
+    /// Largest photo file read, in bytes (see [`crate::files`]); larger files are refused
+    /// before a byte is read.
+    pub max_file_bytes: u64,
     /// Also produce a thumbnail that fits in this square, from the same decode.
     pub thumbnail: Option<u32>,
     /// Decode large JPEGs at 1/2, 1/4 or 1/8 size in the IDCT (libjpeg-turbo) when the
@@ -64,6 +67,7 @@ impl Preprocess {
             mean: manifest.normalize.mean,
             std: manifest.normalize.std,
             max_pixels: DEFAULT_MAX_PIXELS,
+            max_file_bytes: crate::files::DEFAULT_MAX_FILE_BYTES,
             thumbnail: None,
             reduced_jpeg: true,
         }
@@ -83,8 +87,14 @@ impl Preprocess {
 
     /// Reads and prepares one photo file.
     pub fn prepare_path(&self, path: &Path) -> Result<Prepared> {
-        let bytes = std::fs::read(path).map_err(|e| Error::photo(path, format!("cannot read: {e}")))?;
+        let bytes = self.read(path)?;
         self.prepare_bytes(&bytes).map_err(|reason| Error::photo(path, reason))
+    }
+
+    /// A photo file's bytes: regular files only, opened without blocking, at most
+    /// [`Preprocess::max_file_bytes`].
+    fn read(&self, path: &Path) -> Result<Vec<u8>> {
+        crate::files::read_regular(path, self.max_file_bytes).map_err(|refusal| Error::photo(path, refusal.to_string()))
     }
 
     /// Prepares one encoded photo held in memory; the error is the reason, for the caller
@@ -103,7 +113,7 @@ impl Preprocess {
     /// orientation, alpha over white, pixel limit, reduced-size IDCT for big JPEGs) and fitted
     /// within `side` pixels.
     pub fn display_path(&self, path: &Path, side: u32) -> Result<RgbImage> {
-        let bytes = std::fs::read(path).map_err(|e| Error::photo(path, format!("cannot read: {e}")))?;
+        let bytes = self.read(path)?;
         let for_display = Preprocess { size: 1, thumbnail: Some(side), ..self.clone() };
         let decoded = for_display.decode(&bytes).map_err(|reason| Error::photo(path, reason))?;
         fit_within(&decoded.rgb, side).map_err(|reason| Error::photo(path, reason))

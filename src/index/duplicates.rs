@@ -167,7 +167,8 @@ pub fn library_groups(library: &Library, threshold: f32) -> Vec<Vec<DuplicatePho
                 .map(|i| {
                     let e = &data.photos[i];
                     let (date, date_source) = date_of(e);
-                    let thumbnail = Some(thumbs.path(&e.hash)).filter(|p| p.is_file());
+                    // Missing or broken thumbnails are remade from the photo when drawn.
+                    let thumbnail = Some(thumbs.path(&e.hash));
                     DuplicatePhoto {
                         path: e.path(),
                         bytes: e.size,

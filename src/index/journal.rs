@@ -52,14 +52,24 @@ pub fn journal_path(index: &Path) -> PathBuf {
 /// Reads the complete records of a journal written for `generation`. A journal of another
 /// generation (left over from before the index was last written whole) yields nothing.
 pub fn replay(path: &Path, generation: u64) -> Vec<JournalRecord> {
-    let Ok(bytes) = std::fs::read(path) else { return Vec::new() };
+    read_records(path, Some(generation))
+}
+
+/// Reads the complete records of a journal whatever its generation: what can be salvaged
+/// when its index file is damaged.
+pub fn replay_any(path: &Path) -> Vec<JournalRecord> {
+    read_records(path, None)
+}
+
+fn read_records(path: &Path, generation: Option<u64>) -> Vec<JournalRecord> {
+    let Ok(bytes) = crate::files::read_regular(path, u64::MAX) else { return Vec::new() };
     if bytes.len() < 20 || &bytes[..8] != MAGIC {
         return Vec::new();
     }
     let format = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
     let mut gen_bytes = [0u8; 8];
     gen_bytes.copy_from_slice(&bytes[12..20]);
-    if format != FORMAT || u64::from_le_bytes(gen_bytes) != generation {
+    if format != FORMAT || generation.is_some_and(|g| u64::from_le_bytes(gen_bytes) != g) {
         return Vec::new();
     }
     let mut records = Vec::new();

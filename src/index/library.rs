@@ -21,6 +21,45 @@ pub struct Library {
     /// Unit-length joint-space vectors, when every photo has one (see
     /// [`super::update::project`]); text queries rank against these.
     pub joint: Option<Matrix>,
+    /// Folders that are offline now (see [`Library::offline`]).
+    offline: Vec<OfflineFolder>,
+    /// Per photo: true when it lies in an offline folder and is left out of results.
+    hidden: Vec<bool>,
+}
+
+/// A library folder whose photos are kept but not shown, because it is not there now.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct OfflineFolder {
+    /// The folder.
+    pub folder: PathBuf,
+    /// Why it counts as offline.
+    pub reason: String,
+    /// Indexed photos in it.
+    pub photos: usize,
+}
+
+/// The library's folders that are offline now: missing, not a folder or unreadable, empty
+/// while the index has photos in them, or found without photos at the last indexing run
+/// (and not back since).
+pub fn offline_folders(data: &super::store::IndexData) -> Vec<OfflineFolder> {
+    let mut offline = Vec::new();
+    for root in data.roots.iter().map(|r| super::store::bytes_path(r)) {
+        let photos = data.photos.iter().filter(|p| p.path().starts_with(&root)).count();
+        let reason = match super::scan::root_unavailable(&root) {
+            Some(reason) => Some(reason),
+            None if photos > 0 && super::scan::root_is_empty(&root) => {
+                Some("the folder is empty (is its drive unplugged?)".to_string())
+            }
+            None if data.is_offline(&root) => {
+                Some("none of its photos were there at the last indexing run (is its drive unplugged?)".to_string())
+            }
+            None => None,
+        };
+        if let Some(reason) = reason {
+            offline.push(OfflineFolder { folder: root, reason, photos });
+        }
+    }
+    offline
 }
 
 /// One ranked photo.
@@ -86,7 +125,23 @@ impl Library {
             }
             joint
         });
-        Ok(Library { index, features: std::sync::OnceLock::new(), joint })
+        let offline = offline_folders(&index.data);
+        let hidden = index
+            .data
+            .photos
+            .iter()
+            .map(|p| {
+                let path = p.path();
+                offline.iter().any(|o| path.starts_with(&o.folder))
+            })
+            .collect();
+        Ok(Library { index, features: std::sync::OnceLock::new(), joint, offline, hidden })
+    }
+
+    /// The library's folders that were offline when it was opened; their photos are left
+    /// out of every result until the folder is back.
+    pub fn offline(&self) -> &[OfflineFolder] {
+        &self.offline
     }
 
     /// The backbone-feature matrix (built on the first call).
@@ -118,7 +173,10 @@ impl Library {
             SortOrder::Newest | SortOrder::Oldest => options.pool.max(options.k),
         };
         let mut hits: Vec<(SearchHit, (i64, DateSource))> = matrix
-            .top_k(query, wanted, |row| options.filter.is_empty() || options.filter.accepts(&photos[row]))
+            .top_k(query, wanted, |row| {
+                !self.hidden.get(row).copied().unwrap_or(false)
+                    && (options.filter.is_empty() || options.filter.accepts(&photos[row]))
+            })
             .into_iter()
             .map(|hit| (hit, date_of(&photos[hit.row])))
             .collect();

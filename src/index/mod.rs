@@ -9,6 +9,7 @@ pub mod filter;
 pub mod hash;
 pub mod journal;
 pub mod library;
+pub mod lock;
 pub mod query;
 pub mod scan;
 pub mod search;

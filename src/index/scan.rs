@@ -29,6 +29,29 @@ pub struct ScanResult {
     pub photos: Vec<Found>,
     /// Places that could not be read (permissions, symlink loops), with why.
     pub problems: Vec<(PathBuf, String)>,
+    /// Library folders that are not there (missing, not a folder, unreadable), with why:
+    /// not walked, and their photos are not "gone".
+    pub unavailable: Vec<(PathBuf, String)>,
+}
+
+/// Why a library folder cannot be walked now, or `None` when it can: missing (an unplugged
+/// drive whose mount point was removed, a renamed folder), not a folder, or unreadable.
+pub fn root_unavailable(root: &Path) -> Option<String> {
+    match std::fs::metadata(root) {
+        Ok(meta) if meta.is_dir() => match std::fs::read_dir(root) {
+            Ok(_) => None,
+            Err(e) => Some(format!("the folder cannot be read: {e}")),
+        },
+        Ok(_) => Some("it is not a folder".into()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some("the folder is missing".into()),
+        Err(e) => Some(format!("the folder cannot be reached: {e}")),
+    }
+}
+
+/// True when `root` is a folder with nothing at all in it: how the mount point of an
+/// unplugged drive looks.
+pub fn root_is_empty(root: &Path) -> bool {
+    std::fs::read_dir(root).is_ok_and(|mut entries| entries.next().is_none())
 }
 
 /// Modification time of file metadata in nanoseconds since the epoch (0 when unknown).
@@ -47,8 +70,9 @@ pub fn scan(roots: &[PathBuf], excludes: &[String], stop: &AtomicBool) -> Result
     let mut result = ScanResult::default();
     let mut seen = HashSet::new();
     for root in roots {
-        if !root.is_dir() {
-            return Err(Error::Invalid(format!("{} is not a folder", root.display())));
+        if let Some(reason) = root_unavailable(root) {
+            result.unavailable.push((root.clone(), reason));
+            continue;
         }
         let mut overrides = ignore::overrides::OverrideBuilder::new(root);
         for pattern in excludes {
@@ -75,8 +99,20 @@ pub fn scan(roots: &[PathBuf], excludes: &[String], stop: &AtomicBool) -> Result
                 }
             };
             let path = entry.path();
-            if !entry.file_type().is_some_and(|t| t.is_file()) || !has_photo_extension(path) {
+            if !has_photo_extension(path) {
                 continue;
+            }
+            match entry.file_type() {
+                Some(t) if t.is_file() => {}
+                // A folder named like a photo is walked into like any folder.
+                Some(t) if t.is_dir() => continue,
+                _ => {
+                    result.problems.push((
+                        path.to_path_buf(),
+                        "not a regular file (a FIFO, socket or device); only photo files are read".into(),
+                    ));
+                    continue;
+                }
             }
             let Ok(meta) = std::fs::metadata(path) else { continue };
             let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
@@ -96,11 +132,6 @@ fn problem_path(error: &ignore::Error) -> Option<PathBuf> {
         ignore::Error::Loop { child, .. } => Some(child.clone()),
         _ => None,
     }
-}
-
-/// True when `path` lies under one of `roots`.
-pub fn is_under(path: &Path, roots: &[PathBuf]) -> bool {
-    roots.iter().any(|r| path.starts_with(r))
 }
 
 #[cfg(test)]
@@ -149,5 +180,23 @@ mod tests {
         let found = scan(&[d.join("photos")], &[], &AtomicBool::new(false)).unwrap();
         assert_eq!(found.photos.len(), 1);
         assert!(!found.problems.is_empty(), "the loop should be reported");
+    }
+
+    #[test]
+    fn a_missing_root_or_a_file_as_root_is_unavailable_and_the_other_roots_are_still_walked() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        touch(&d.join("here/a.jpg"));
+        touch(&d.join("file.jpg"));
+        std::fs::create_dir(d.join("empty")).unwrap();
+        let roots = [d.join("gone"), d.join("file.jpg"), d.join("here"), d.join("empty")];
+        let found = scan(&roots, &[], &AtomicBool::new(false)).unwrap();
+        assert_eq!(found.photos.len(), 1);
+        let why: Vec<(PathBuf, String)> = found.unavailable;
+        assert_eq!(why.len(), 2, "{why:?}");
+        assert!(why[0].1.contains("missing"), "{why:?}");
+        assert!(why[1].1.contains("not a folder"), "{why:?}");
+        assert!(root_is_empty(&d.join("empty")));
+        assert!(!root_is_empty(&d.join("here")));
     }
 }

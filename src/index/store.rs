@@ -4,8 +4,10 @@
 //! "GLMPSIDX" | format u32 LE | payload length u64 LE | blake3(payload) 32 bytes | payload
 //! ```
 //!
-//! A file that is too short, foreign, of another format, truncated or altered is refused
-//! with a reason; nothing is guessed from a damaged file.
+//! A file that does not start with the magic is not ours: it is refused and never touched.
+//! An index of a newer format is refused; one of an older format is converted as it is read.
+//! A file that is truncated or altered is refused with a reason; nothing is guessed from a
+//! damaged file.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -19,7 +21,10 @@ use crate::{Error, Result};
 /// First bytes of every index file.
 pub const MAGIC: &[u8; 8] = b"GLMPSIDX";
 /// The payload format this build writes and reads.
-pub const FORMAT: u32 = 1;
+/// 2 added the folders found offline; 1 is converted when read.
+pub const FORMAT: u32 = 2;
+/// The oldest format this build converts.
+pub const OLDEST_FORMAT: u32 = 1;
 const HEADER_LEN: usize = 8 + 4 + 8 + 32;
 
 /// Raw bytes of a path, so that file names that are not UTF-8 survive.
@@ -135,6 +140,86 @@ pub struct IndexData {
     pub photos: Vec<PhotoEntry>,
     /// Files that were skipped, with reasons.
     pub skipped: Vec<Skipped>,
+    /// Folders of the library that were offline (missing, not a folder, or without any photo
+    /// while the index has photos there) at the last indexing run: their photos are kept but
+    /// left out of results until the folder is back.
+    pub offline: Vec<serde_bytes::ByteBuf>,
+    /// Where each photo and skip record is, by path (not stored; rebuilt when stale).
+    #[serde(skip)]
+    rows: Rows,
+}
+
+/// Format 1's payload, read to convert an index written by an earlier Glimpse.
+#[derive(Deserialize)]
+struct IndexDataV1 {
+    model_id: String,
+    backbone: String,
+    preprocess: String,
+    feature_dim: usize,
+    head_id: String,
+    joint_dim: usize,
+    generation: u64,
+    roots: Vec<serde_bytes::ByteBuf>,
+    excludes: Vec<String>,
+    photos: Vec<PhotoEntry>,
+    skipped: Vec<Skipped>,
+}
+
+impl From<IndexDataV1> for IndexData {
+    fn from(v1: IndexDataV1) -> Self {
+        IndexData {
+            model_id: v1.model_id,
+            backbone: v1.backbone,
+            preprocess: v1.preprocess,
+            feature_dim: v1.feature_dim,
+            head_id: v1.head_id,
+            joint_dim: v1.joint_dim,
+            generation: v1.generation,
+            roots: v1.roots,
+            excludes: v1.excludes,
+            photos: v1.photos,
+            skipped: v1.skipped,
+            offline: Vec::new(),
+            rows: Rows::default(),
+        }
+    }
+}
+
+/// Positions of photos and skip records by path, so that changing one entry costs O(1)
+/// instead of a scan of every entry (a first index of 100k photos was quadratic). It is a
+/// cache: checked against the vectors on every use and rebuilt when they were changed
+/// behind its back, so it can never point at the wrong entry.
+#[derive(Clone, Debug, Default)]
+struct Rows {
+    photos: HashMap<Vec<u8>, usize>,
+    skipped: HashMap<Vec<u8>, usize>,
+}
+
+// A cache of the data, not part of it.
+impl PartialEq for Rows {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+/// The position of `path` in `items` through `map`, rebuilding `map` when it does not match.
+fn find<T>(map: &mut HashMap<Vec<u8>, usize>, items: &[T], path: &[u8], key: impl Fn(&T) -> &[u8]) -> Option<usize> {
+    let fresh = |map: &HashMap<Vec<u8>, usize>| {
+        map.len() == items.len() && map.get(path).is_none_or(|&i| items.get(i).is_some_and(|t| key(t) == path))
+    };
+    if !fresh(map) {
+        *map = items.iter().enumerate().map(|(i, t)| (key(t).to_vec(), i)).collect();
+    }
+    map.get(path).copied()
+}
+
+/// Removes `items[i]` by moving the last item into its place, keeping `map` true.
+fn swap_remove<T>(map: &mut HashMap<Vec<u8>, usize>, items: &mut Vec<T>, i: usize, key: impl Fn(&T) -> &[u8]) {
+    let gone = items.swap_remove(i);
+    map.remove(key(&gone));
+    if let Some(moved) = items.get(i) {
+        map.insert(key(moved).to_vec(), i);
+    }
 }
 
 impl IndexData {
@@ -143,26 +228,51 @@ impl IndexData {
         self.photos.iter().enumerate().map(|(i, p)| (p.path.clone(), i)).collect()
     }
 
+    fn photo_row(&mut self, path: &[u8]) -> Option<usize> {
+        find(&mut self.rows.photos, &self.photos, path, |p| &p.path)
+    }
+
+    fn drop_skip(&mut self, path: &[u8]) {
+        if let Some(i) = find(&mut self.rows.skipped, &self.skipped, path, |s| &s.path) {
+            swap_remove(&mut self.rows.skipped, &mut self.skipped, i, |s| &s.path);
+        }
+    }
+
+    fn drop_photo(&mut self, path: &[u8]) {
+        if let Some(i) = self.photo_row(path) {
+            swap_remove(&mut self.rows.photos, &mut self.photos, i, |p| &p.path);
+        }
+    }
+
     /// Inserts or replaces the entry with the same path.
     pub fn upsert(&mut self, entry: PhotoEntry) {
-        self.skipped.retain(|s| s.path != entry.path);
-        match self.photos.iter().position(|p| p.path == entry.path) {
+        self.drop_skip(&entry.path);
+        match self.photo_row(&entry.path) {
             Some(i) => self.photos[i] = entry,
-            None => self.photos.push(entry),
+            None => {
+                self.rows.photos.insert(entry.path.clone(), self.photos.len());
+                self.photos.push(entry);
+            }
         }
     }
 
     /// Removes a photo (and any skip record) by path.
     pub fn remove(&mut self, path: &[u8]) {
-        self.photos.retain(|p| p.path != path);
-        self.skipped.retain(|s| s.path != path);
+        self.drop_photo(path);
+        self.drop_skip(path);
     }
 
     /// Records a skipped file, replacing an older record of it.
     pub fn skip(&mut self, skipped: Skipped) {
-        self.photos.retain(|p| p.path != skipped.path);
-        self.skipped.retain(|s| s.path != skipped.path);
+        self.drop_photo(&skipped.path);
+        self.drop_skip(&skipped.path);
+        self.rows.skipped.insert(skipped.path.clone(), self.skipped.len());
         self.skipped.push(skipped);
+    }
+
+    /// True when `path` lies under one of the folders found offline at the last run.
+    pub fn is_offline(&self, path: &Path) -> bool {
+        self.offline.iter().any(|root| path.starts_with(bytes_path(root)))
     }
 }
 
@@ -201,22 +311,61 @@ impl Index {
 
     /// Reads and checks an index file (without its journal).
     pub fn read(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let data = Self::parse(path, &bytes)?;
-        Ok(Index { path: path.to_path_buf(), data })
+        Self::read_converting(path).map(|(index, _)| index)
     }
 
-    fn parse(path: &Path, bytes: &[u8]) -> Result<IndexData> {
+    /// [`Index::read`], also telling the format the file had when it was older than
+    /// [`FORMAT`] and was converted (it is written in the new format at the next save).
+    pub fn read_converting(path: &Path) -> Result<(Self, Option<u32>)> {
+        let bytes = crate::files::read_regular(path, u64::MAX).map_err(|refusal| match refusal {
+            crate::files::ReadRefusal::Io(e) => Error::io(path, e),
+            _ => Error::NotAnIndex { path: path.to_path_buf() },
+        })?;
+        let (data, format) = Self::parse(path, &bytes)?;
+        Ok((Index { path: path.to_path_buf(), data }, (format < FORMAT).then_some(format)))
+    }
+
+    /// Checks that `path` is absent or starts like a Glimpse index of a format this build
+    /// reads, reading only its header: a foreign file or a newer index must never be moved
+    /// or written over, nor get a lock file beside it.
+    pub fn check_ours(path: &Path) -> Result<()> {
+        use std::io::Read;
+        let mut file = match crate::files::open_regular(path, u64::MAX) {
+            Ok((file, _)) => file,
+            Err(crate::files::ReadRefusal::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(crate::files::ReadRefusal::Io(e)) => return Err(Error::io(path, e)),
+            Err(_) => return Err(Error::NotAnIndex { path: path.to_path_buf() }),
+        };
+        let mut head = Vec::with_capacity(12);
+        file.by_ref().take(12).read_to_end(&mut head).map_err(|e| Error::io(path, e))?;
+        if head.len() < 8 || &head[..8] != MAGIC {
+            return Err(Error::NotAnIndex { path: path.to_path_buf() });
+        }
+        if head.len() == 12 {
+            let format = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
+            if format > FORMAT {
+                return Err(Error::IndexTooNew { path: path.to_path_buf(), format, reads: FORMAT });
+            }
+        }
+        Ok(())
+    }
+
+    fn parse(path: &Path, bytes: &[u8]) -> Result<(IndexData, u32)> {
         if bytes.len() < 8 || &bytes[..8] != MAGIC {
-            return Err(damaged(path, "this is not a Glimpse index file"));
+            return Err(Error::NotAnIndex { path: path.to_path_buf() });
         }
         if bytes.len() < HEADER_LEN {
             return Err(damaged(path, "the file is truncated (its header is incomplete)"));
         }
         let format = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-        if format != FORMAT {
-            let age = if format < FORMAT { "an older" } else { "a newer" };
-            return Err(damaged(path, format!("it has {age} format ({format}; this Glimpse reads {FORMAT})")));
+        if format > FORMAT {
+            return Err(Error::IndexTooNew { path: path.to_path_buf(), format, reads: FORMAT });
+        }
+        if format < OLDEST_FORMAT {
+            return Err(damaged(
+                path,
+                format!("it has format {format}, which no Glimpse wrote (this one reads {OLDEST_FORMAT} to {FORMAT})"),
+            ));
         }
         let mut len = [0u8; 8];
         len.copy_from_slice(&bytes[12..20]);
@@ -231,7 +380,8 @@ impl Index {
         if blake3::hash(payload).as_bytes() != &bytes[20..52] {
             return Err(damaged(path, "its checksum does not match (the file was altered or damaged)"));
         }
-        decode(payload).map_err(|e| damaged(path, format!("its contents cannot be read: {e}")))
+        let data = if format == 1 { decode::<IndexDataV1>(payload).map(IndexData::from) } else { decode(payload) };
+        data.map(|d| (d, format)).map_err(|e| damaged(path, format!("its contents cannot be read: {e}")))
     }
 
     /// Writes the whole index atomically: a temporary file in the same folder, fsync,
@@ -296,7 +446,8 @@ mod tests {
             ("header only", good[..30].to_vec(), "header is incomplete"),
             ("foreign", b"PK\x03\x04 a zip file".to_vec(), "not a Glimpse index"),
             ("empty", Vec::new(), "not a Glimpse index"),
-            ("older", [&good[..8], &0u32.to_le_bytes()[..], &good[12..]].concat(), "an older format"),
+            ("never written", [&good[..8], &0u32.to_le_bytes()[..], &good[12..]].concat(), "which no Glimpse wrote"),
+            ("newer", [&good[..8], &(FORMAT + 1).to_le_bytes()[..], &good[12..]].concat(), "made by a newer Glimpse"),
             (
                 "altered",
                 {
@@ -313,5 +464,94 @@ mod tests {
             let err = Index::read(&path).unwrap_err().to_string();
             assert!(err.contains(reason), "{what}: {err}");
         }
+    }
+
+    /// Format 1 exactly as the earlier writer laid it out (field order is the format).
+    #[derive(Serialize)]
+    struct WrittenByFormat1 {
+        model_id: String,
+        backbone: String,
+        preprocess: String,
+        feature_dim: usize,
+        head_id: String,
+        joint_dim: usize,
+        generation: u64,
+        roots: Vec<serde_bytes::ByteBuf>,
+        excludes: Vec<String>,
+        photos: Vec<PhotoEntry>,
+        skipped: Vec<Skipped>,
+    }
+
+    #[test]
+    fn an_index_of_format_1_is_converted_when_read_and_saved_in_the_new_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("library.glimpse");
+        let old = sample();
+        let payload = encode(&WrittenByFormat1 {
+            model_id: old.model_id.clone(),
+            backbone: old.backbone.clone(),
+            preprocess: old.preprocess.clone(),
+            feature_dim: old.feature_dim,
+            head_id: old.head_id.clone(),
+            joint_dim: old.joint_dim,
+            generation: 4,
+            roots: vec![serde_bytes::ByteBuf::from(b"/p".to_vec())],
+            excludes: vec![".git".into()],
+            photos: old.photos.clone(),
+            skipped: Vec::new(),
+        })
+        .unwrap();
+        let header =
+            [&MAGIC[..], &1u32.to_le_bytes(), &(payload.len() as u64).to_le_bytes(), blake3::hash(&payload).as_bytes()]
+                .concat();
+        std::fs::write(&path, [header, payload].concat()).unwrap();
+        let (mut index, converted) = Index::read_converting(&path).unwrap();
+        assert_eq!(converted, Some(1));
+        assert_eq!(index.data.photos, old.photos);
+        assert_eq!(index.data.generation, 4);
+        assert_eq!(index.data.roots, vec![serde_bytes::ByteBuf::from(b"/p".to_vec())]);
+        assert!(index.data.offline.is_empty());
+        index.save().unwrap();
+        let (again, converted) = Index::read_converting(&path).unwrap();
+        assert_eq!(converted, None);
+        assert_eq!(again.data.photos, old.photos);
+    }
+
+    #[test]
+    fn a_foreign_file_or_a_newer_index_is_refused_by_its_header_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let photo = dir.path().join("mine.jpg");
+        std::fs::write(&photo, b"\xff\xd8\xff\xe0 a photo").unwrap();
+        assert!(matches!(Index::check_ours(&photo), Err(Error::NotAnIndex { .. })));
+        let newer = dir.path().join("newer.glimpse");
+        std::fs::write(&newer, [&MAGIC[..], &(FORMAT + 1).to_le_bytes()].concat()).unwrap();
+        assert!(matches!(Index::check_ours(&newer), Err(Error::IndexTooNew { .. })));
+        assert!(Index::check_ours(&dir.path().join("absent.glimpse")).is_ok());
+        assert!(matches!(Index::check_ours(dir.path()), Err(Error::NotAnIndex { .. })));
+    }
+
+    #[test]
+    fn changing_one_entry_finds_it_by_path_even_after_the_photos_were_changed_directly() {
+        let mut data = IndexData::default();
+        let entry = |name: &str| PhotoEntry { path: name.as_bytes().to_vec(), ..sample().photos[0].clone() };
+        for name in ["a", "b", "c", "d"] {
+            data.upsert(entry(name));
+        }
+        data.remove(b"b");
+        let names =
+            |d: &IndexData| d.photos.iter().map(|p| String::from_utf8(p.path.clone()).unwrap()).collect::<Vec<_>>();
+        assert_eq!(names(&data), ["a", "d", "c"]);
+        data.skip(Skipped { path: b"c".to_vec(), size: 1, mtime_ns: 1, reason: "bad".into() });
+        assert_eq!(names(&data), ["a", "d"]);
+        data.upsert(entry("c"));
+        assert!(data.skipped.is_empty());
+        // Changed behind the cache's back: it must notice, not point at the wrong row.
+        data.photos.swap(0, 1);
+        data.photos.push(entry("e"));
+        let mut replaced = entry("a");
+        replaced.size = 99;
+        data.upsert(replaced);
+        assert_eq!(names(&data), ["d", "a", "c", "e"]);
+        assert_eq!(data.photos[1].size, 99);
     }
 }

@@ -8,6 +8,9 @@ use image::RgbImage;
 use super::hash::{ContentHash, hex};
 use crate::{Error, Result};
 
+/// Names of thumbnails being written start with this.
+const TEMP_PREFIX: &str = ".glimpse-";
+
 /// Longest side of a thumbnail: sharp in a grid of ~200 px cells on a HiDPI screen.
 pub const THUMBNAIL_SIDE: u32 = 256;
 
@@ -35,19 +38,83 @@ impl ThumbCache {
         if path.is_file() {
             return Ok(());
         }
-        let mut bytes = Vec::new();
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 85)
-            .encode_image(thumb)
-            .map_err(|e| Error::Invalid(format!("cannot encode a thumbnail: {e}")))?;
-        let dir = path.parent().unwrap_or(&self.dir);
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, &bytes).map_err(|e| Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
+        self.write(&path, &encode(thumb)?)
+    }
+
+    /// Writes through a temporary file of a unique name and a rename (see [`rewrite`]).
+    fn write(&self, path: &Path, bytes: &[u8]) -> Result<()> {
+        write_whole(path.parent().unwrap_or(&self.dir), path, bytes)
+    }
+
+    /// Removes temporaries left by a writer that was killed mid-write.
+    pub fn remove_temporaries(&self) {
+        let Ok(shards) = std::fs::read_dir(&self.dir) else { return };
+        for shard in shards.flatten() {
+            let Ok(files) = std::fs::read_dir(shard.path()) else { continue };
+            for file in files.flatten() {
+                if file.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+                    let _ = std::fs::remove_file(file.path());
+                }
+            }
+        }
     }
 
     /// Deletes the thumbnail of `hash`, if any.
     pub fn remove(&self, hash: &ContentHash) {
         let _ = std::fs::remove_file(self.path(hash));
+    }
+}
+
+/// Writes `thumb` as the thumbnail file `path`, replacing one that is missing or fails to
+/// decode (the window remakes such a thumbnail from its photo).
+pub fn rewrite(path: &Path, thumb: &RgbImage) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    write_whole(dir, path, &encode(thumb)?)
+}
+
+fn encode(thumb: &RgbImage) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 85)
+        .encode_image(thumb)
+        .map_err(|e| Error::Invalid(format!("cannot encode a thumbnail: {e}")))?;
+    Ok(bytes)
+}
+
+/// Writes through a temporary file of a unique name and a rename, so a reader sees the old
+/// thumbnail, the new one or none, never half of one, and two writers never share a
+/// temporary. No fsync: a thumbnail lost in a crash is remade from its photo.
+fn write_whole(dir: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut tmp =
+        tempfile::Builder::new().prefix(TEMP_PREFIX).suffix(".tmp").tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
+    tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thumbnail_is_written_whole_a_broken_one_is_replaced_and_leftover_temporaries_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ThumbCache::for_index(&dir.path().join("library.glimpse"));
+        let hash = [3u8; 16];
+        cache.store(&hash, &RgbImage::new(4, 3)).unwrap();
+        let path = cache.path(&hash);
+        assert!(image::open(&path).is_ok());
+        std::fs::write(&path, b"half a jpeg").unwrap();
+        rewrite(&path, &RgbImage::new(4, 3)).unwrap();
+        assert_eq!(image::open(&path).unwrap().width(), 4);
+        let leftover = path.parent().unwrap().join(".glimpse-abc.tmp");
+        std::fs::write(&leftover, b"killed mid-write").unwrap();
+        cache.remove_temporaries();
+        assert!(!leftover.exists());
+        assert!(path.exists());
+        let names: Vec<_> =
+            std::fs::read_dir(path.parent().unwrap()).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(names.len(), 1, "{names:?}");
     }
 }

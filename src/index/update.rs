@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use super::hash::{ContentHash, content_hash};
 use super::journal::{self, Journal, JournalRecord};
+use super::lock::{WhenBusy, WriterLock};
 use super::scan::{self, Found};
-use super::store::{Index, PhotoEntry, Skipped, bytes_path, path_bytes};
+use super::store::{Index, IndexData, PhotoEntry, Skipped, bytes_path, path_bytes};
 use super::thumbs::{THUMBNAIL_SIDE, ThumbCache};
 use crate::engine::pipeline::{self, EmbedEvent, EmbedOptions};
 use crate::engine::{Backbone, ProjectionHead};
@@ -33,6 +34,15 @@ pub struct IndexOptions {
     /// The image head of the text model: when given, every photo also gets a joint-space
     /// vector, re-projected from stored features whenever the head changes.
     pub head: Option<ProjectionHead>,
+    /// What to do when another process is updating the library: wait for it or fail.
+    pub when_busy: WhenBusy,
+}
+
+impl IndexOptions {
+    /// The largest photo file this run reads.
+    fn embed_cap(&self) -> u64 {
+        self.embed.max_file_bytes
+    }
 }
 
 impl Default for IndexOptions {
@@ -47,6 +57,7 @@ impl Default for IndexOptions {
             checkpoint_photos: 64,
             checkpoint_interval: Duration::from_secs(2),
             head: None,
+            when_busy: WhenBusy::Wait,
         }
     }
 }
@@ -56,6 +67,21 @@ impl Default for IndexOptions {
 pub enum IndexEvent {
     /// Something the user should know (a damaged index was set aside, the model changed).
     Notice(String),
+    /// Another process is updating the library; this run waits for it (Stop ends the wait).
+    Waiting {
+        /// The other process, when known.
+        pid: Option<u32>,
+    },
+    /// A library folder is offline: its photos stay in the index, left out of results,
+    /// until it is back.
+    Offline {
+        /// The folder.
+        folder: PathBuf,
+        /// Why it counts as offline.
+        reason: String,
+        /// Photos of the index under it.
+        photos: usize,
+    },
     /// The scan is done: how the found files divide up.
     Planned {
         /// Photo files found.
@@ -109,6 +135,9 @@ pub struct IndexReport {
     pub projected: usize,
     /// Files skipped in this run.
     pub skipped: usize,
+    /// Photos kept in the index whose folder is offline (missing, or empty where the index
+    /// has photos): back without re-embedding when the folder returns.
+    pub offline: usize,
     /// True when stopped early; finished work is kept and the next run resumes.
     pub stopped: bool,
     /// Wall-clock time.
@@ -116,23 +145,56 @@ pub struct IndexReport {
 }
 
 /// Opens an index with its journal applied. A missing file is an empty index; a damaged
-/// one is an [`Error::IndexDamaged`].
+/// one is an [`Error::IndexDamaged`]; a foreign file or a newer index is refused untouched.
 pub fn open(path: &Path) -> Result<Index> {
-    open_counting(path).map(|(index, _)| index)
+    open_counting(path).map(|opened| opened.index)
 }
 
-/// [`open`], also telling how many journal records were applied (0 for a missing file).
-fn open_counting(path: &Path) -> Result<(Index, usize)> {
+/// An index as opened, with what opening it involved.
+struct Opened {
+    index: Index,
+    /// Journal records applied.
+    replayed: usize,
+    /// The older format it was converted from.
+    converted_from: Option<u32>,
+}
+
+fn open_counting(path: &Path) -> Result<Opened> {
     if !path.exists() {
-        return Ok((Index::empty(path), 0));
+        return Ok(Opened { index: Index::empty(path), replayed: 0, converted_from: None });
     }
-    let mut index = Index::read(path)?;
+    let (mut index, converted_from) = Index::read_converting(path)?;
     let records = journal::replay(&journal::journal_path(path), index.data.generation);
-    let count = records.len();
+    let replayed = records.len();
     for record in records {
         record.apply(&mut index.data);
     }
-    Ok((index, count))
+    Ok(Opened { index, replayed, converted_from })
+}
+
+/// A name beside `path` for a damaged index that no earlier one has: `NAME.damaged`, then
+/// `NAME.damaged.2`, … Hard-linking never replaces an existing file, so nothing set aside
+/// before is lost; where links are not possible the old name is checked first.
+fn set_aside(path: &Path) -> Result<PathBuf> {
+    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".damaged");
+    let first = path.with_file_name(&name);
+    for n in 1..10_000u32 {
+        let aside = if n == 1 { first.clone() } else { PathBuf::from(format!("{}.{n}", first.display())) };
+        match std::fs::hard_link(path, &aside) {
+            Ok(()) => {
+                std::fs::remove_file(path).map_err(|e| Error::io(path, e))?;
+                return Ok(aside);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(_) if !aside.exists() => {
+                std::fs::rename(path, &aside).map_err(|e| Error::io(path, e))?;
+                return Ok(aside);
+            }
+            Err(_) => continue,
+        }
+    }
+    Err(Error::Invalid(format!("too many damaged copies beside {}; remove some", path.display())))
 }
 
 /// The identity of the vectors a backbone makes: its graph's sha256.
@@ -158,22 +220,45 @@ fn prepare(
     cx: &JobContext<IndexEvent>,
 ) -> Result<Index> {
     let exists = index_path.exists();
-    let (mut index, replayed) = match open_counting(index_path) {
+    let opened = match open_counting(index_path) {
         Ok(opened) => opened,
         Err(Error::IndexDamaged { reason, .. }) => {
-            let aside = index_path.with_extension("glimpse.damaged");
-            std::fs::rename(index_path, &aside).map_err(|e| Error::io(index_path, e))?;
-            let _ = std::fs::remove_file(journal::journal_path(index_path));
+            let aside = set_aside(index_path)?;
+            // Photos embedded since the damaged file was last written whole are still in its
+            // journal; those of this backbone's length are kept.
+            let journal_path = journal::journal_path(index_path);
+            let mut index = Index::empty(index_path);
+            for record in journal::replay_any(&journal_path) {
+                if let journal::JournalRecord::Upsert(entry) = &record
+                    && entry.features.len() != 2 * backbone.dim()
+                {
+                    continue;
+                }
+                record.apply(&mut index.data);
+            }
+            let _ = std::fs::remove_file(&journal_path);
+            let salvaged = index.data.photos.len();
             cx.send(IndexEvent::Notice(format!(
-                "the index could not be read ({reason}); it was moved to {} and is being rebuilt",
-                aside.display()
+                "the index could not be read ({reason}); it was moved to {}{}",
+                aside.display(),
+                if salvaged > 0 {
+                    format!("; {salvaged} photos were recovered from its journal and the rest is being rebuilt")
+                } else {
+                    " and is being rebuilt".to_string()
+                }
             )));
-            (Index::empty(index_path), 0)
+            Opened { index, replayed: 1, converted_from: None }
         }
         Err(e) => return Err(e),
     };
+    if let Some(format) = opened.converted_from {
+        cx.send(IndexEvent::Notice(format!(
+            "the index was written by an earlier Glimpse (format {format}); it is converted from its stored vectors, no photo is decoded again"
+        )));
+    }
+    let (mut index, replayed) = (opened.index, opened.replayed + usize::from(opened.converted_from.is_some()));
     let data = &mut index.data;
-    let settings = |d: &super::store::IndexData| {
+    let settings = |d: &IndexData| {
         (d.model_id.clone(), d.preprocess.clone(), d.feature_dim, d.excludes.clone(), d.roots.clone(), d.photos.len())
     };
     let before = settings(data);
@@ -232,13 +317,39 @@ struct Plan {
     found: usize,
 }
 
-fn plan(index: &Index, found: Vec<Found>, cx: &JobContext<IndexEvent>) -> Plan {
+/// The library's folders that count as offline, with why and how many indexed photos lie
+/// under each: unavailable ones, and ones where nothing was found while the index has photos
+/// (the empty mount point of an unplugged drive). Their photos are kept, not "gone".
+fn offline_roots(data: &IndexData, roots: &[PathBuf], scanned: &scan::ScanResult) -> Vec<(PathBuf, String, usize)> {
+    let indexed_under = |root: &Path| data.photos.iter().filter(|p| p.path().starts_with(root)).count();
+    let mut offline = Vec::new();
+    for root in roots {
+        let photos = indexed_under(root);
+        if let Some((_, reason)) = scanned.unavailable.iter().find(|(r, _)| r == root) {
+            offline.push((root.clone(), reason.clone(), photos));
+        } else if photos > 0 && !scanned.photos.iter().any(|f| f.path.starts_with(root)) {
+            let reason = if scan::root_is_empty(root) {
+                "the folder is empty (is its drive unplugged?)".to_string()
+            } else {
+                "none of its photos are there now (is its drive unplugged?)".to_string()
+            };
+            offline.push((root.clone(), reason, photos));
+        }
+    }
+    offline
+}
+
+fn plan(index: &Index, found: Vec<Found>, cap: u64, cx: &JobContext<IndexEvent>) -> Plan {
     let data = &index.data;
     let by_path = data.positions();
     let skipped: HashMap<&[u8], &Skipped> = data.skipped.iter().map(|s| (s.path.as_slice(), s)).collect();
     let found_paths: HashSet<Vec<u8>> = found.iter().map(|f| path_bytes(&f.path)).collect();
-    let removed: Vec<(Vec<u8>, ContentHash)> =
-        data.photos.iter().filter(|p| !found_paths.contains(&p.path)).map(|p| (p.path.clone(), p.hash)).collect();
+    let removed: Vec<(Vec<u8>, ContentHash)> = data
+        .photos
+        .iter()
+        .filter(|p| !found_paths.contains(&p.path) && !data.is_offline(&p.path()))
+        .map(|p| (p.path.clone(), p.hash))
+        .collect();
     let mut by_hash: HashMap<ContentHash, &PhotoEntry> = HashMap::new();
     for p in &data.photos {
         by_hash.entry(p.hash).or_insert(p);
@@ -262,10 +373,14 @@ fn plan(index: &Index, found: Vec<Found>, cx: &JobContext<IndexEvent>) -> Plan {
         {
             continue;
         }
-        let hash = match content_hash(&f.path) {
+        let hash = match content_hash(&f.path, cap) {
             Ok((hash, _)) => hash,
             Err(e) => {
-                cx.send(IndexEvent::Skipped { path: f.path.clone(), reason: e.to_string() });
+                let reason = match e {
+                    Error::Photo { reason, .. } => reason,
+                    other => other.to_string(),
+                };
+                cx.send(IndexEvent::Skipped { path: f.path.clone(), reason });
                 continue;
             }
         };
@@ -281,7 +396,7 @@ fn plan(index: &Index, found: Vec<Found>, cx: &JobContext<IndexEvent>) -> Plan {
 
 /// EXIF DateTimeOriginal as seconds since the epoch (camera local time taken as UTC).
 pub fn exif_taken(path: &Path) -> Option<i64> {
-    let file = std::fs::File::open(path).ok()?;
+    let (file, _) = crate::files::open_regular(path, u64::MAX).ok()?;
     let exif = exif::Reader::new().read_from_container(&mut std::io::BufReader::new(file)).ok()?;
     let field = exif.get_field(exif::Tag::DateTimeOriginal, exif::In::PRIMARY)?;
     let exif::Value::Ascii(ref v) = field.value else { return None };
@@ -324,20 +439,44 @@ fn run(
     cx: &JobContext<IndexEvent>,
 ) -> Result<IndexReport> {
     let started = Instant::now();
+    // A foreign file or a newer index is refused before anything is written beside it.
+    Index::check_ours(index_path)?;
+    if let Some(dir) = index_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let Some(_lock) = WriterLock::acquire(index_path, options.when_busy, &cx.stop_flag(), |pid| {
+        cx.send(IndexEvent::Waiting { pid });
+    })?
+    else {
+        return Ok(IndexReport { stopped: true, elapsed_s: started.elapsed().as_secs_f64(), ..IndexReport::default() });
+    };
     let mut index = prepare(index_path, backbone, options, cx)?;
     let thumbs = ThumbCache::for_index(index_path);
+    // Only the lock holder writes thumbnails, so any temporary there is a leftover.
+    thumbs.remove_temporaries();
     let roots: Vec<PathBuf> = index.data.roots.iter().map(|r| bytes_path(r)).collect();
     let scanned = scan::scan(&roots, &index.data.excludes, &cx.stop_flag())?;
     for (path, reason) in &scanned.problems {
         cx.send(IndexEvent::Skipped { path: path.clone(), reason: reason.clone() });
     }
-    let plan = plan(&index, scanned.photos, cx);
-    let mut report = IndexReport { unchanged: plan.unchanged, ..IndexReport::default() };
+    let offline_before = index.data.offline.clone();
+    let offline = offline_roots(&index.data, &roots, &scanned);
+    index.data.offline = offline.iter().map(|(root, ..)| serde_bytes::ByteBuf::from(path_bytes(root))).collect();
+    for (folder, reason, photos) in &offline {
+        cx.send(IndexEvent::Offline { folder: folder.clone(), reason: reason.clone(), photos: *photos });
+    }
+    let plan = plan(&index, scanned.photos, options.embed_cap(), cx);
+    let mut report = IndexReport {
+        unchanged: plan.unchanged,
+        offline: offline.iter().map(|(_, _, n)| n).sum(),
+        ..IndexReport::default()
+    };
+    let moved_hashes: HashSet<ContentHash> = plan.moved.iter().map(|p| p.hash).collect();
     cx.send(IndexEvent::Planned {
         found: plan.found,
         unchanged: plan.unchanged,
         moved: plan.moved.len(),
-        removed: plan.removed.iter().filter(|(_, h)| !plan.moved.iter().any(|m| m.hash == *h)).count(),
+        removed: plan.removed.iter().filter(|(_, h)| !moved_hashes.contains(h)).count(),
         to_embed: plan.to_embed.len(),
     });
     let mut journal = Journal::create(&journal::journal_path(index_path), index.data.generation)?;
@@ -370,10 +509,16 @@ fn run(
     let mut done = 0;
     let mut since_sync = 0;
     let mut last_sync = Instant::now();
-    for event in job.events() {
+    loop {
         if cx.should_stop() {
             job.stop();
         }
+        // Woken every 100 ms, so a stop is seen even while a photo's read hangs.
+        let event = match job.events().recv_timeout(Duration::from_millis(100)) {
+            Ok(event) => event,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+        };
         let rec = match event {
             EmbedEvent::Embedded(e) => {
                 let Some((found, hash)) = pending.remove(&e.index) else { continue };
@@ -436,7 +581,9 @@ fn run(
             thumbs.remove(hash);
         }
     }
-    let changed = report.embedded + report.moved + report.skipped + report.projected > 0 || !plan.removed.is_empty();
+    let changed = report.embedded + report.moved + report.skipped + report.projected > 0
+        || !plan.removed.is_empty()
+        || index.data.offline != offline_before;
     if changed {
         index.save()?;
     }

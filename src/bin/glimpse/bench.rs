@@ -24,6 +24,25 @@ pub enum BenchCommand {
     Duplicates(DuplicatesBenchArgs),
     /// Training speed: seconds per epoch over the Flickr8k training captions on cached features.
     Epoch(EpochArgs),
+    /// Keeping a large library up to date: one-entry updates, the journal's write and replay, whole-file hashing vs decoding.
+    Updates(UpdatesArgs),
+}
+
+/// Options of `glimpse bench updates`.
+#[derive(clap::Args, Debug)]
+pub struct UpdatesArgs {
+    /// Entries in the library.
+    #[arg(long, default_value_t = 100_000)]
+    photos: usize,
+    /// Entries for the comparison with a scan per update (quadratic, so fewer).
+    #[arg(long, default_value_t = 20_000)]
+    baseline: usize,
+    /// Photos to hash and decode.
+    #[arg(long, value_name = "DIR", default_value = "../shared/photos")]
+    hash_photos: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Options of `glimpse bench epoch`: the options of `glimpse train` (its --epochs is not
@@ -138,7 +157,49 @@ pub fn run(cli: &Cli, command: &BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Cue(args) => cue_bench(cli, args),
         BenchCommand::Duplicates(args) => duplicates_bench(cli, args),
         BenchCommand::Epoch(args) => epoch_bench(cli, args),
+        BenchCommand::Updates(args) => updates_bench(args),
     }
+}
+
+fn updates_bench(args: &UpdatesArgs) -> anyhow::Result<ExitCode> {
+    use glimpse::bench::updates::{hash_cost, update_cost};
+    let dim = BackboneModel::find(DEFAULT_BACKBONE)?.manifest.features.dim;
+    let work = tempfile::tempdir()?;
+    eprintln!("updating {} entries of {dim} features…", args.photos);
+    let updates = update_cost(args.photos, dim, args.baseline, work.path())?;
+    let photos = photos_in(&args.hash_photos)?;
+    let preprocess = glimpse::engine::Preprocess::from_manifest(&BackboneModel::find(DEFAULT_BACKBONE)?.manifest);
+    eprintln!("hashing and decoding {} photos…", photos.len());
+    let hashing = hash_cost(&photos, &preprocess)?;
+    if args.json {
+        println!("{}", serde_json::json!({"updates": updates, "hashing": hashing}));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let u = &updates;
+    println!(
+        "{} entries ({} features): adding each {:.2} s ({:.1} µs each); journal written in {:.2} s ({:.0} MB), replayed in {:.2} s",
+        u.photos,
+        u.feature_dim,
+        u.upsert_s,
+        u.upsert_s * 1e6 / u.photos.max(1) as f64,
+        u.journal_write_s,
+        u.journal_bytes as f64 / 1e6,
+        u.journal_replay_s
+    );
+    println!(
+        "{} adds: {:.2} s scanning every entry per add, {:.3} s with the path map ({:.0}x)",
+        u.baseline_photos, u.baseline_scan_s, u.baseline_map_s, u.speedup
+    );
+    let h = &hashing;
+    println!(
+        "{} photos ({:.1} MB): hashing every byte {:.3} s, decoding {:.3} s; the hash is {:.1} % of the decode",
+        h.photos,
+        h.bytes as f64 / 1e6,
+        h.hash_s,
+        h.decode_s,
+        100.0 * h.ratio
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The goal for one epoch over the training captions on this kind of machine (2 cores).

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use glimpse::finder::{Feedback, Finder, Query, projection_head_for};
 use glimpse::index::filter::{Filter, SortOrder};
-use glimpse::index::library::{Ranked, SearchOptions};
+use glimpse::index::library::{Ranked, SearchOptions, offline_folders};
+use glimpse::index::lock::{WhenBusy, waiting_message};
 use glimpse::index::query;
 use glimpse::index::store::bytes_path;
 use glimpse::index::update::{self, IndexEvent, IndexOptions};
@@ -54,6 +55,12 @@ pub struct IndexArgs {
     /// Photos per backbone call.
     #[arg(long, default_value_t = 16)]
     batch: usize,
+    /// When another Glimpse is updating this library, stop with an error instead of waiting.
+    #[arg(long)]
+    no_wait: bool,
+    /// Largest photo file to read, in MB; larger files are skipped unread.
+    #[arg(long, value_name = "MB", default_value_t = glimpse::files::DEFAULT_MAX_FILE_BYTES >> 20)]
+    max_file_mb: u64,
     /// Print the final report as JSON.
     #[arg(long)]
     json: bool,
@@ -61,6 +68,8 @@ pub struct IndexArgs {
 
 pub fn index(cli: &Cli, args: &IndexArgs) -> anyhow::Result<ExitCode> {
     let path = args.index.path();
+    // A photo or a newer index named by --index is refused before any model loads.
+    glimpse::index::Index::check_ours(&path)?;
     let backbone = cli.backbone(args.backbone.as_deref())?;
     let mut options = IndexOptions {
         add_roots: args.dirs.clone(),
@@ -69,6 +78,8 @@ pub fn index(cli: &Cli, args: &IndexArgs) -> anyhow::Result<ExitCode> {
         ..IndexOptions::default()
     };
     options.embed.batch_size = args.batch;
+    options.embed.max_file_bytes = args.max_file_mb.saturating_mul(1 << 20);
+    options.when_busy = if args.no_wait { WhenBusy::Fail } else { WhenBusy::Wait };
     options.head = projection_head_for(cli.runtime()?, &backbone, args.model.as_deref(), &cli.session_options())?;
     if args.dirs.is_empty() && !path.exists() {
         anyhow::bail!("name the folders to index: glimpse index ~/Pictures");
@@ -86,6 +97,13 @@ pub fn index(cli: &Cli, args: &IndexArgs) -> anyhow::Result<ExitCode> {
         }
         match job.events().recv_timeout(std::time::Duration::from_millis(100)) {
             Ok(IndexEvent::Notice(n)) => bar.suspend(|| eprintln!("note: {n}")),
+            Ok(IndexEvent::Waiting { pid }) => bar.suspend(|| eprintln!("{}", waiting_message(pid))),
+            Ok(IndexEvent::Offline { folder, reason, photos }) => bar.suspend(|| {
+                eprintln!(
+                    "offline: {} ({reason}); its {photos} photos are kept, left out of results until it is back",
+                    folder.display()
+                )
+            }),
             Ok(IndexEvent::Planned { found, unchanged, moved, removed, to_embed }) => {
                 bar.suspend(|| {
                     eprintln!("{found} photos found: {unchanged} unchanged, {moved} moved, {removed} gone, {to_embed} to embed")
@@ -112,7 +130,7 @@ pub fn index(cli: &Cli, args: &IndexArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!(
-            "{} photos in {} ({} embedded, {} moved, {} unchanged, {} removed, {} skipped, {} projected) in {:.1} s{}",
+            "{} photos in {} ({} embedded, {} moved, {} unchanged, {} removed, {} skipped, {} projected{}) in {:.1} s{}",
             report.photos,
             path.display(),
             report.embedded,
@@ -121,6 +139,7 @@ pub fn index(cli: &Cli, args: &IndexArgs) -> anyhow::Result<ExitCode> {
             report.removed,
             report.skipped,
             report.projected,
+            if report.offline > 0 { format!(", {} offline", report.offline) } else { String::new() },
             report.elapsed_s,
             if report.stopped { " — stopped; run again to finish" } else { "" }
         );
@@ -145,6 +164,7 @@ pub fn status(_cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
     }
     let index = update::open(&path)?;
     let d = &index.data;
+    let offline = offline_folders(d);
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     let folders: Vec<String> = d.roots.iter().map(|r| bytes_path(r).display().to_string()).collect();
     let skipped: Vec<serde_json::Value> = d
@@ -156,7 +176,7 @@ pub fn status(_cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
         let value = json!({
             "index": path, "photos": d.photos.len(), "folders": folders, "model_id": d.model_id,
             "backbone": d.backbone, "feature_dim": d.feature_dim, "index_bytes": size,
-            "excludes": d.excludes, "skipped": skipped,
+            "excludes": d.excludes, "skipped": skipped, "offline": offline,
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
@@ -165,6 +185,9 @@ pub fn status(_cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
         println!("folders  {}", if folders.is_empty() { "(none)".to_string() } else { folders.join(", ") });
         println!("model    {} ({})", d.backbone, d.model_id);
         println!("excludes {}", d.excludes.join(" "));
+        for o in &offline {
+            println!("offline  {} ({}; {} photos kept, not shown in results)", o.folder.display(), o.reason, o.photos);
+        }
         println!("skipped  {}", d.skipped.len());
         for s in &d.skipped {
             println!("  {}: {}", bytes_path(&s.path).display(), s.reason);
