@@ -95,9 +95,7 @@ pub fn update_cost(photos: usize, feature_dim: usize, baseline_photos: usize, di
     let journal_bytes = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
     let started = Instant::now();
     let mut replayed = IndexData::default();
-    for record in journal::replay(&path, 1) {
-        record.apply(&mut replayed);
-    }
+    journal::replay_onto(&path, 1, &mut replayed);
     let journal_replay_s = started.elapsed().as_secs_f64();
     if replayed.photos.len() != photos {
         return Err(Error::Invalid(format!("the journal replayed {} of {photos} entries", replayed.photos.len())));

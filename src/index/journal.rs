@@ -52,42 +52,56 @@ pub fn journal_path(index: &Path) -> PathBuf {
 /// Reads the complete records of a journal written for `generation`. A journal of another
 /// generation (left over from before the index was last written whole) yields nothing.
 pub fn replay(path: &Path, generation: u64) -> Vec<JournalRecord> {
-    read_records(path, Some(generation))
+    let mut records = Vec::new();
+    read_records(path, Some(generation), |r| records.push(r));
+    records
+}
+
+/// Applies the complete records of a journal written for `generation` to `data` as they are
+/// read (no copy of the whole journal in memory); returns how many were applied.
+pub fn replay_onto(path: &Path, generation: u64, data: &mut IndexData) -> usize {
+    read_records(path, Some(generation), |r| r.apply(data))
 }
 
 /// Reads the complete records of a journal whatever its generation: what can be salvaged
 /// when its index file is damaged.
 pub fn replay_any(path: &Path) -> Vec<JournalRecord> {
-    read_records(path, None)
+    let mut records = Vec::new();
+    read_records(path, None, |r| records.push(r));
+    records
 }
 
-fn read_records(path: &Path, generation: Option<u64>) -> Vec<JournalRecord> {
-    let Ok(bytes) = crate::files::read_regular(path, u64::MAX) else { return Vec::new() };
-    if bytes.len() < 20 || &bytes[..8] != MAGIC {
-        return Vec::new();
+/// Streams the journal's records to `each`, stopping at the first torn or altered one.
+fn read_records(path: &Path, generation: Option<u64>, mut each: impl FnMut(JournalRecord)) -> usize {
+    use std::io::Read;
+    let Ok((file, _)) = crate::files::open_regular(path, u64::MAX) else { return 0 };
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let mut header = [0u8; 20];
+    if reader.read_exact(&mut header).is_err() || &header[..8] != MAGIC {
+        return 0;
     }
-    let format = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+    let format = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
     let mut gen_bytes = [0u8; 8];
-    gen_bytes.copy_from_slice(&bytes[12..20]);
+    gen_bytes.copy_from_slice(&header[12..20]);
     if format != FORMAT || generation.is_some_and(|g| u64::from_le_bytes(gen_bytes) != g) {
-        return Vec::new();
+        return 0;
     }
-    let mut records = Vec::new();
-    let mut at = 20;
-    while at + 20 <= bytes.len() {
-        let len = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
-        let start = at + 20;
-        let Some(payload) = bytes.get(start..start + len) else { break };
-        if blake3::hash(payload).as_bytes()[..16] != bytes[at + 4..at + 20] {
+    let mut count = 0;
+    let mut head = [0u8; 20];
+    let mut payload = Vec::new();
+    while reader.read_exact(&mut head).is_ok() {
+        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        payload.resize(len, 0);
+        if reader.read_exact(&mut payload).is_err() || blake3::hash(&payload).as_bytes()[..16] != head[4..20] {
             break;
         }
-        match store::decode::<JournalRecord>(payload) {
-            Ok(record) => records.push(record),
+        match store::decode::<JournalRecord>(&payload) {
+            Ok(record) => each(record),
             Err(_) => break,
         }
-        at = start + len;
+        count += 1;
     }
-    records
+    count
 }
 
 /// An open journal being appended to.

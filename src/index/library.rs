@@ -48,10 +48,10 @@ pub fn offline_folders(data: &super::store::IndexData) -> Vec<OfflineFolder> {
         let reason = match super::scan::root_unavailable(&root) {
             Some(reason) => Some(reason),
             None if photos > 0 && super::scan::root_is_empty(&root) => {
-                Some("the folder is empty (is its drive unplugged?)".to_string())
+                Some("the folder is empty; is its drive unplugged?".to_string())
             }
             None if data.is_offline(&root) => {
-                Some("none of its photos were there at the last indexing run (is its drive unplugged?)".to_string())
+                Some("none of its photos were there at the last indexing run; is its drive unplugged?".to_string())
             }
             None => None,
         };

@@ -164,11 +164,8 @@ fn open_counting(path: &Path) -> Result<Opened> {
         return Ok(Opened { index: Index::empty(path), replayed: 0, converted_from: None });
     }
     let (mut index, converted_from) = Index::read_converting(path)?;
-    let records = journal::replay(&journal::journal_path(path), index.data.generation);
-    let replayed = records.len();
-    for record in records {
-        record.apply(&mut index.data);
-    }
+    let generation = index.data.generation;
+    let replayed = journal::replay_onto(&journal::journal_path(path), generation, &mut index.data);
     Ok(Opened { index, replayed, converted_from })
 }
 
@@ -329,9 +326,9 @@ fn offline_roots(data: &IndexData, roots: &[PathBuf], scanned: &scan::ScanResult
             offline.push((root.clone(), reason.clone(), photos));
         } else if photos > 0 && !scanned.photos.iter().any(|f| f.path.starts_with(root)) {
             let reason = if scan::root_is_empty(root) {
-                "the folder is empty (is its drive unplugged?)".to_string()
+                "the folder is empty; is its drive unplugged?".to_string()
             } else {
-                "none of its photos are there now (is its drive unplugged?)".to_string()
+                "none of its photos are there now; is its drive unplugged?".to_string()
             };
             offline.push((root.clone(), reason, photos));
         }
