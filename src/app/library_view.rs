@@ -32,7 +32,10 @@ fn folders(app: &mut GlimpseApp, ui: &mut egui::Ui) {
             ui.label(format!("Adding {}", dir.display()));
         }
     }
-    if roots.is_empty() && app.state.indexing.adding.is_empty() {
+    for dir in &app.state.indexing.queued {
+        ui.label(format!("Adding {} after the current run", dir.display()));
+    }
+    if roots.is_empty() && app.state.indexing.adding.is_empty() && app.state.indexing.queued.is_empty() {
         ui.label("No folders yet. Add the folders that hold your photos; Glimpse never changes or deletes them.");
         return;
     }
@@ -43,10 +46,13 @@ fn folders(app: &mut GlimpseApp, ui: &mut egui::Ui) {
             ui.label(root.display().to_string());
             match offline.iter().find(|o| o.folder == root) {
                 Some(o) => {
-                    ui.colored_label(ui.visuals().warn_fg_color, "offline").on_hover_text(format!(
-                        "{}. Its {} photos stay in the library and come back without being looked at again when the folder is there; until then they are left out of results.",
-                        o.reason, o.photos
-                    ));
+                    ui.colored_label(
+                        ui.visuals().warn_fg_color,
+                        format!("offline: {} · {} photos kept, left out of results", o.reason, o.photos),
+                    )
+                    .on_hover_text(
+                        "They stay in the library and come back without being looked at again when the folder is there. Remove takes them out.",
+                    );
                 }
                 None => {
                     ui.label("");

@@ -237,6 +237,8 @@ pub struct IndexingState {
     pub plan: Option<String>,
     /// Set while the run waits for another process that is updating the library.
     pub waiting: Option<String>,
+    /// Folders added while a run was going, added when it ends.
+    pub queued: Vec<PathBuf>,
     /// Folders the current run adds.
     pub adding: Vec<PathBuf>,
     /// The running indexing job.
@@ -442,6 +444,9 @@ impl State {
             | Command::PickFlickr8k
             | Command::PickGlove
             | Command::PickModel => note(self.start_picker(command)),
+            // A folder added while a run goes on (say the re-projection after a model change)
+            // is added right after it, not refused.
+            Command::AddFolder(dir) if self.indexing.running() => self.indexing.queued.push(dir),
             Command::AddFolder(dir) => note(self.start_indexing(settings, vec![dir], vec![])),
             Command::RemoveFolder(dir) => note(self.start_indexing(settings, vec![], vec![dir])),
             Command::Reindex => note(self.start_indexing(settings, vec![], vec![])),
@@ -908,6 +913,12 @@ impl State {
             Err(e) => notices.push((format!("indexing failed: {e}"), true)),
         }
         if let Err(e) = self.reopen_library(settings) {
+            notices.push((e.to_string(), true));
+        }
+        let queued = std::mem::take(&mut self.indexing.queued);
+        if !queued.is_empty()
+            && let Err(e) = self.start_indexing(settings, queued, vec![])
+        {
             notices.push((e.to_string(), true));
         }
     }
