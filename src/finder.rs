@@ -133,11 +133,6 @@ impl Finder {
         &self.backbone
     }
 
-    /// The folder of the text model in use, if any.
-    pub fn model_dir(&self) -> Option<&Path> {
-        self.text.as_ref().map(|t| t.model.dir.as_path())
-    }
-
     /// Why text queries cannot be answered, or `None` when they can.
     pub fn text_problem(&self) -> Option<&str> {
         self.text_problem.as_deref()

@@ -26,21 +26,26 @@ fn options(roots: &[PathBuf]) -> IndexOptions {
     IndexOptions { add_roots: roots.to_vec(), ..IndexOptions::default() }
 }
 
-/// Runs an indexing job to its end within a minute (a hang fails the test instead of
-/// stalling the suite); returns its result and every event.
-fn run(index: &Path, backbone: &Backbone, options: IndexOptions) -> (glimpse::Result<IndexReport>, Vec<IndexEvent>) {
-    let job = update::start(index.to_path_buf(), backbone, options, None).unwrap();
-    let mut events = Vec::new();
+/// Every event of a job until it ends; a job still going after a minute fails the test
+/// instead of stalling the suite.
+fn drain<E: std::fmt::Debug>(events: &crossbeam_channel::Receiver<E>) -> Vec<E> {
+    let mut seen = Vec::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
-        match job.events().recv_timeout(Duration::from_millis(50)) {
-            Ok(e) => events.push(e),
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+        match events.recv_timeout(Duration::from_millis(50)) {
+            Ok(e) => seen.push(e),
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return seen,
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                assert!(std::time::Instant::now() < deadline, "indexing did not finish within a minute: {events:?}")
+                assert!(std::time::Instant::now() < deadline, "the job did not end within a minute: {seen:?}")
             }
         }
     }
+}
+
+/// Runs an indexing job to its end; returns its result and every event.
+fn run(index: &Path, backbone: &Backbone, options: IndexOptions) -> (glimpse::Result<IndexReport>, Vec<IndexEvent>) {
+    let job = update::start(index.to_path_buf(), backbone, options, None).unwrap();
+    let events = drain(job.events());
     (job.wait().unwrap(), events)
 }
 
@@ -216,15 +221,10 @@ fn files_that_became_a_fifo_a_socket_a_device_or_a_folder_after_the_scan_are_ref
     let paths = vec![fifo, socket, device, folder, vanished, good];
     let job = pipeline::embed(&backbone, paths.clone(), EmbedOptions::default(), None).unwrap();
     let mut outcomes = vec![String::new(); paths.len()];
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        match job.events().recv_timeout(Duration::from_millis(50)) {
-            Ok(EmbedEvent::Embedded(e)) => outcomes[e.index] = "embedded".into(),
-            Ok(EmbedEvent::Failed { index, error, .. }) => outcomes[index] = error.to_string(),
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                assert!(std::time::Instant::now() < deadline, "the pipeline hung: {outcomes:?}")
-            }
+    for event in drain(job.events()) {
+        match event {
+            EmbedEvent::Embedded(e) => outcomes[e.index] = "embedded".into(),
+            EmbedEvent::Failed { index, error, .. } => outcomes[index] = error.to_string(),
         }
     }
     job.wait().unwrap().unwrap();

@@ -162,11 +162,6 @@ impl Flickr8k {
         &self.images_dir
     }
 
-    /// How many images have at least one caption.
-    pub fn captioned_images(&self) -> usize {
-        self.captions.len()
-    }
-
     /// The image names of `split`, in the order of its official list.
     pub fn split_names(&self, split: Split) -> Result<Vec<String>> {
         let (list, origin) = match (self.layout, split) {
@@ -432,7 +427,6 @@ mod tests {
         assert!(w[4].contains("line 11: t1.jpg#0 appears twice"));
         assert!(w[5].contains("line 12: t2.jpg#3 has an empty caption"));
         assert_eq!(data.split(Split::Train).unwrap()[0].captions, ["A brown dog .", "A dog runs ."]);
-        assert_eq!(data.captioned_images(), 3);
     }
 
     #[test]

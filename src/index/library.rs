@@ -155,11 +155,6 @@ impl Library {
         })
     }
 
-    /// Ranks the library against a query vector in backbone-feature space.
-    pub fn rank(&self, query: &[f32], k: usize) -> Vec<Ranked> {
-        self.rank_in(self.features(), query, k)
-    }
-
     /// Ranks the library against a query vector in `matrix` (the features or the joint space).
     pub fn rank_in(&self, matrix: &Matrix, query: &[f32], k: usize) -> Vec<Ranked> {
         self.search_in(matrix, query, &SearchOptions { k, ..SearchOptions::default() })

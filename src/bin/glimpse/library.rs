@@ -253,6 +253,10 @@ pub struct RankingArgs {
     /// Photos of the library that are bad results: the query moves away from them.
     #[arg(long, value_name = "PHOTO", num_args = 1..)]
     less_like: Vec<PathBuf>,
+    /// The text model folder for text terms (default: the installed one, models/text); the
+    /// library must have been indexed with it (`glimpse index --model DIR`).
+    #[arg(long, value_name = "DIR")]
+    model: Option<PathBuf>,
 }
 
 impl RankingArgs {
@@ -270,7 +274,7 @@ impl RankingArgs {
     /// options, prints the ranking.
     fn run(&self, cli: &Cli, query: Query) -> anyhow::Result<ExitCode> {
         let options = self.options()?;
-        let finder = Finder::open(&self.index.path(), cli.runtime()?, &cli.session_options(), None)?;
+        let finder = Finder::open(&self.index.path(), cli.runtime()?, &cli.session_options(), self.model.as_deref())?;
         if let Some(notice) = finder.backbone().notice() {
             eprintln!("note: {notice}");
         }
