@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 
 use crate::engine::{Backbone, BackboneModel, ProjectionHead, Runtime, SessionOptions};
 use crate::index::feedback::Rocchio;
+use crate::index::filter::{Filter, SortOrder};
 use crate::index::library::{Library, Ranked, SearchOptions, embed_photo};
-use crate::index::query::{QueryPart, Term};
+use crate::index::query::{self, QueryPart, Term};
 use crate::index::search::Matrix;
 use crate::train::export::JointManifest;
 use crate::train::exported::{ExportedModel, default_model_dir};
@@ -36,6 +37,84 @@ impl Feedback {
     pub fn is_empty(&self) -> bool {
         self.good.is_empty() && self.bad.is_empty()
     }
+}
+
+/// What a search is about: what the query box or `glimpse search` says, or a photo
+/// ("find similar", a dropped file, `glimpse similar`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Subject {
+    /// Query algebra as typed: text and photo terms with weights (`index::query::parse`).
+    Text(String),
+    /// Photos that look like this one, by backbone features.
+    Photo(PathBuf),
+}
+
+impl Default for Subject {
+    fn default() -> Self {
+        Subject::Text(String::new())
+    }
+}
+
+impl Subject {
+    /// True for a query with nothing typed.
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Subject::Text(t) if t.trim().is_empty())
+    }
+}
+
+/// Filters as the user gave them; each absent one sets no condition.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FilterText {
+    /// Only photos under this folder.
+    pub folder: Option<PathBuf>,
+    /// Only photos taken on or after this day (YYYY-MM-DD).
+    pub after: Option<String>,
+    /// Only photos taken before this day (YYYY-MM-DD).
+    pub before: Option<String>,
+    /// Only these file types, e.g. `jpg,png`.
+    pub types: Option<String>,
+}
+
+/// One search, as the CLI and the window both ask it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SearchRequest {
+    /// What to look for.
+    pub subject: Subject,
+    /// Which photos may be returned.
+    pub filter: FilterText,
+    /// Results marked good or bad.
+    pub feedback: Feedback,
+    /// How many results.
+    pub k: usize,
+    /// Best match first, or newest/oldest first among the `pool` best matches.
+    pub sort: SortOrder,
+    /// How many best matches a date order chooses from.
+    pub pool: usize,
+}
+
+impl Default for SearchRequest {
+    fn default() -> Self {
+        let options = SearchOptions::default();
+        SearchRequest {
+            subject: Subject::default(),
+            filter: FilterText::default(),
+            feedback: Feedback::default(),
+            k: options.k,
+            sort: options.sort,
+            pool: options.pool,
+        }
+    }
+}
+
+/// The answer to a [`SearchRequest`].
+#[derive(Clone, Debug)]
+pub struct SearchAnswer {
+    /// The ranked photos, best first (or in date order).
+    pub hits: Vec<Ranked>,
+    /// The best match is weak enough that the model's cue says "no strong match".
+    pub no_strong_match: bool,
+    /// What was searched for, in words (`“a dog”`, `photos like x.jpg`).
+    pub label: String,
 }
 
 /// The text model's two halves, as search uses them.
@@ -186,8 +265,28 @@ impl Finder {
         has_text && text.model.manifest.no_match.as_ref().is_some_and(|cue| cue.fires(best))
     }
 
+    /// Answers a search request: parses the subject and the filters, ranks (with the
+    /// feedback), and says whether the best match is weak. The CLI and the window both ask
+    /// here, so the same request gives the same answer.
+    pub fn search(&self, request: &SearchRequest) -> Result<SearchAnswer> {
+        let (query, label) = match &request.subject {
+            Subject::Text(text) => {
+                let text = text.trim();
+                (Query::Terms(query::parse(text)?), format!("\u{201c}{text}\u{201d}"))
+            }
+            Subject::Photo(photo) => (Query::LooksLike(photo.clone()), format!("photos like {}", photo.display())),
+        };
+        let f = &request.filter;
+        let filter =
+            Filter::from_text(f.folder.as_deref(), f.after.as_deref(), f.before.as_deref(), f.types.as_deref())?;
+        let options = SearchOptions { k: request.k.max(1), filter, sort: request.sort, pool: request.pool };
+        let hits = self.rank(&query, &options, &request.feedback)?;
+        let no_strong_match = self.no_strong_match(&query, &hits);
+        Ok(SearchAnswer { hits, no_strong_match, label })
+    }
+
     /// Ranks the library against `query`, moved by `feedback` (Rocchio), as `options` say.
-    pub fn search(&self, query: &Query, options: &SearchOptions, feedback: &Feedback) -> Result<Vec<Ranked>> {
+    pub fn rank(&self, query: &Query, options: &SearchOptions, feedback: &Feedback) -> Result<Vec<Ranked>> {
         let (matrix, mut q) = self.query_vector(query)?;
         if !feedback.is_empty() {
             let good = self.library.vectors_of(matrix, &feedback.good)?;

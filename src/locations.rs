@@ -39,3 +39,10 @@ pub fn model_roots() -> Vec<PathBuf> {
 pub fn default_index() -> PathBuf {
     data_dir().unwrap_or_else(|| PathBuf::from(".")).join("library.glimpse")
 }
+/// A path as a person typed it: `~/x` is `x` in the home folder; anything else as is.
+pub fn expand_home(typed: &str) -> PathBuf {
+    match (typed.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(typed),
+    }
+}

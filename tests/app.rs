@@ -138,7 +138,7 @@ fn a_new_user_adds_the_sample_photos_types_a_query_and_sees_ten_dogs_first_then_
     assert_eq!(h.state().state.search.preview, None);
     h.key_press(egui::Key::Escape);
     h.step();
-    assert!(h.state().state.search.query.is_empty());
+    assert!(h.state().state.search.subject.is_empty());
 }
 
 #[test]

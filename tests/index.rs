@@ -59,7 +59,7 @@ fn renamed_touched_and_deleted_photos_are_each_handled_without_decoding_again() 
     let backbone = lite0();
     let idx = dir.path().join("library.glimpse");
     index(&idx, &backbone, std::slice::from_ref(&photos));
-    let before = update::open(&idx).unwrap();
+    let before = glimpse::index::open(&idx).unwrap();
     let vector_of = |index: &glimpse::index::Index, path: &Path| {
         index.data.photos.iter().find(|p| p.path() == path).map(|p| p.features.clone())
     };
@@ -83,7 +83,7 @@ fn renamed_touched_and_deleted_photos_are_each_handled_without_decoding_again() 
     assert_eq!(report.moved, 2, "{report:?}");
     assert_eq!(report.removed, 1, "{report:?}");
     assert_eq!(report.photos, 5);
-    let after = update::open(&idx).unwrap();
+    let after = glimpse::index::open(&idx).unwrap();
     assert_eq!(vector_of(&after, &renamed), vector_of(&before, &copied[0]));
     assert!(vector_of(&after, &copied[0]).is_none());
     assert!(vector_of(&after, &copied[2]).is_none());
@@ -103,7 +103,7 @@ fn a_truncated_index_is_set_aside_and_rebuilt_with_a_notice() {
     index(&idx, &backbone, std::slice::from_ref(&photos));
     let bytes = std::fs::read(&idx).unwrap();
     std::fs::write(&idx, &bytes[..bytes.len() / 2]).unwrap();
-    let err = update::open(&idx).unwrap_err().to_string();
+    let err = glimpse::index::open(&idx).unwrap_err().to_string();
     assert!(err.contains("truncated") && err.contains("glimpse index"), "{err}");
     let (report, events) = index(&idx, &backbone, &[photos]);
     assert_eq!(report.photos, 5);
@@ -238,7 +238,7 @@ fn every_file_of_a_hostile_corpus_is_indexed_or_skipped_with_a_reason() {
     let photos = 20_008 + usize::from(as_root);
     assert_eq!(report.photos, photos, "{report:?}");
     assert_eq!(report.skipped, 4, "{report:?}");
-    let opened = update::open(&idx).unwrap();
+    let opened = glimpse::index::open(&idx).unwrap();
     assert_eq!(opened.data.photos.len(), photos);
     assert!(opened.data.photos.iter().any(|p| p.path.ends_with(b"new\nline.jpg")));
     assert_eq!(opened.data.skipped.len(), 4);
@@ -306,7 +306,8 @@ fn an_index_survives_sigkill_at_twenty_moments_and_resumes() {
         if !idx.exists() {
             continue;
         }
-        let index = update::open(&idx).unwrap_or_else(|e| panic!("round {round}: the index does not open: {e}"));
+        let index =
+            glimpse::index::open(&idx).unwrap_or_else(|e| panic!("round {round}: the index does not open: {e}"));
         for p in &index.data.photos {
             let f = p.features_f32();
             assert_eq!(f.len(), 1280, "round {round}: incomplete entry");
@@ -501,7 +502,7 @@ fn a_new_image_head_re_projects_the_library_from_stored_features_without_decodin
         job.wait().unwrap().unwrap()
     };
     let check = |w: &[f32]| {
-        let index = update::open(&idx).unwrap();
+        let index = glimpse::index::open(&idx).unwrap();
         assert_eq!(index.data.joint_dim, 3);
         for p in &index.data.photos {
             let f = p.features_f32();

@@ -111,7 +111,7 @@ fn a_damaged_index_goes_aside_under_a_new_name_each_time_and_its_journal_is_salv
     let idx = dir.path().join("library.glimpse");
     assert_eq!(index_ok(&idx, &backbone, std::slice::from_ref(&photos)).embedded, 4);
     // A run killed after embedding two photos leaves them in the journal; then the index is damaged.
-    let kept = update::open(&idx).unwrap();
+    let kept = glimpse::index::open(&idx).unwrap();
     let mut journal = Journal::create(&journal::journal_path(&idx), kept.data.generation).unwrap();
     for entry in kept.data.photos.iter().take(2) {
         journal.append(&JournalRecord::Upsert(entry.clone())).unwrap();
@@ -161,7 +161,7 @@ fn a_second_writer_waits_or_fails_and_two_writers_at_once_embed_nothing_twice() 
     let two = update::start(idx.clone(), &backbone, options(std::slice::from_ref(&c)), None).unwrap();
     let (one, two) = (one.wait().unwrap().unwrap(), two.wait().unwrap().unwrap());
     assert_eq!(one.embedded + two.embedded, 11, "{one:?} {two:?}");
-    assert_eq!(update::open(&idx).unwrap().data.photos.len(), 17);
+    assert_eq!(glimpse::index::open(&idx).unwrap().data.photos.len(), 17);
 }
 
 #[test]

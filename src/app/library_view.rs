@@ -1,8 +1,6 @@
 //! The library view: its folders, adding and removing them, exclude patterns, indexing with
 //! progress, rate, ETA and cancel, and the files that were skipped with why.
 
-use std::path::PathBuf;
-
 use eframe::egui;
 
 use super::GlimpseApp;
@@ -72,8 +70,9 @@ fn folders(app: &mut GlimpseApp, ui: &mut egui::Ui) {
 
 fn add_row(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     let running = app.state.indexing.running();
+    // Adding works during a run too: the folder is added right after it.
     ui.horizontal(|ui| {
-        if ui.add_enabled(!running, egui::Button::new("Add a folder…")).clicked() {
+        if ui.button("Add a folder…").clicked() {
             app.send(Command::PickFolder);
         }
         let label = ui.label("or type its path");
@@ -83,10 +82,9 @@ fn add_row(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         let response = ui.add(edit).labelled_by(label.id);
         let typed = app.state.indexing.typed_folder.trim().to_string();
         let enter = response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-        if (ui.add_enabled(!running && !typed.is_empty(), egui::Button::new("Add folder")).clicked() || enter)
-            && !typed.is_empty()
+        if (ui.add_enabled(!typed.is_empty(), egui::Button::new("Add folder")).clicked() || enter) && !typed.is_empty()
         {
-            let path = expand_home(&typed);
+            let path = crate::locations::expand_home(&typed);
             app.state.indexing.typed_folder.clear();
             app.send(Command::AddFolder(path));
         }
@@ -96,28 +94,14 @@ fn add_row(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     });
 }
 
-/// `~/x` → the home folder's `x`.
-fn expand_home(typed: &str) -> PathBuf {
-    match (typed.strip_prefix("~/"), std::env::var_os("HOME")) {
-        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
-        _ => PathBuf::from(typed),
-    }
-}
-
 fn progress(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     let ix = &app.state.indexing;
     if !ix.running() {
         match &ix.report {
             Some(r) => {
                 ui.label(format!(
-                    "Last run: {} photos ({} embedded, {} moved, {} unchanged, {} removed, {} skipped) in {:.1} s{}",
-                    r.photos,
-                    r.embedded,
-                    r.moved,
-                    r.unchanged,
-                    r.removed,
-                    r.skipped,
-                    r.elapsed_s,
+                    "Last run: {}{}",
+                    r.summary(),
                     if r.stopped { " — stopped; update the index to finish" } else { "" }
                 ));
             }

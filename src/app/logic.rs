@@ -3,7 +3,7 @@
 //! pickers all run on worker threads; each frame only drains their channels.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,12 +15,11 @@ use super::{Startup, desktop};
 use crate::dataset::{Flickr8k, ImageCaptions, Split};
 use crate::engine::manifest::DEFAULT_BACKBONE;
 use crate::engine::{Backbone, BackboneModel, ProjectionHead, Runtime};
-use crate::finder::{Feedback, Finder, Query, projection_head_for};
+use crate::finder::{Feedback, FilterText, Finder, SearchRequest, Subject, projection_head_for};
 use crate::index::duplicates::{DEFAULT_THRESHOLD, DuplicatePhoto, library_groups};
-use crate::index::filter::{DateSource, Filter, format_date};
-use crate::index::library::{Ranked, SearchOptions};
+use crate::index::filter::{DateSource, format_date};
+use crate::index::library::Ranked;
 use crate::index::lock::waiting_message;
-use crate::index::query;
 use crate::index::store::bytes_path;
 use crate::index::thumbs::ThumbCache;
 use crate::index::update::{self, IndexEvent, IndexOptions, IndexReport};
@@ -136,7 +135,8 @@ pub struct ResultItem {
 }
 
 /// A running search, answering one query.
-type SearchJob = Job<(), Result<(Vec<ResultItem>, bool)>>;
+/// A search's results with the "no strong match" flag and what was searched for.
+type SearchJob = Job<(), Result<(Vec<ResultItem>, bool, String)>>;
 /// Loading a Flickr8k split for the annotator.
 type LoadJob = Job<(), Result<(Split, Vec<ImageCaptions>)>>;
 
@@ -154,24 +154,28 @@ pub struct FilterForm {
 }
 
 impl FilterForm {
-    fn filter(&self) -> Result<Filter> {
-        // An empty field sets no condition.
-        fn text(s: &str) -> Option<&str> {
-            Some(s.trim()).filter(|t| !t.is_empty())
+    /// The filters as a search request takes them: an empty field sets no condition.
+    fn text(&self) -> FilterText {
+        fn field(s: &str) -> Option<String> {
+            Some(s.trim().to_string()).filter(|t| !t.is_empty())
         }
-        Filter::from_text(text(&self.folder).map(Path::new), text(&self.after), text(&self.before), text(&self.types))
+        FilterText {
+            folder: field(&self.folder).map(PathBuf::from),
+            after: field(&self.after),
+            before: field(&self.before),
+            types: field(&self.types),
+        }
     }
 }
 
 /// The search view's state.
 #[derive(Default)]
 pub struct SearchState {
-    /// The query box.
-    pub query: String,
+    /// What is searched for: the query box's text, or a photo ("find similar", a dropped
+    /// file), whose query box then shows nothing.
+    pub subject: Subject,
     /// When the query last changed and has not been searched yet.
     pub edited: Option<Instant>,
-    /// Photo searched by ("find similar" or a dropped file) instead of the query box.
-    pub photo: Option<PathBuf>,
     /// How many results.
     pub k: usize,
     /// Filters.
@@ -190,7 +194,7 @@ pub struct SearchState {
     pub preview: Option<usize>,
     /// Good/bad marks.
     pub marks: BTreeMap<PathBuf, Mark>,
-    job: Option<(String, SearchJob)>,
+    job: Option<SearchJob>,
 }
 
 impl SearchState {
@@ -435,7 +439,7 @@ impl State {
             Command::Reopen => note(self.reopen(settings)),
             Command::Search => note(self.start_search(settings)),
             Command::FindSimilar(photo) => {
-                self.search.photo = Some(photo);
+                self.search.subject = Subject::Photo(photo);
                 self.search.marks.clear();
                 note(self.start_search(settings));
             }
@@ -567,23 +571,13 @@ impl State {
             self.search.results.clear();
             return Ok(());
         };
-        // Parsing the query and the folder filter looks at files (is a term a photo? which
-        // folder?), so it happens in the search job, never on the UI thread.
-        let photo = self.search.photo.clone();
-        let text = self.search.query.trim().to_string();
-        let label = match &photo {
-            Some(photo) => format!("photos like {}", photo.display()),
-            None if text.is_empty() => {
-                self.search.results.clear();
-                self.search.answered = None;
-                self.search.error = None;
-                self.search.job = None;
-                return Ok(());
-            }
-            None => format!("\u{201c}{text}\u{201d}"),
-        };
-        let form = self.search.filter.clone();
-        let (k, sort, pool) = (self.search.k.max(1), settings.sort_order(), settings.pool);
+        if self.search.subject.is_empty() {
+            self.search.results.clear();
+            self.search.answered = None;
+            self.search.error = None;
+            self.search.job = None;
+            return Ok(());
+        }
         let mut feedback = Feedback::default();
         for (path, mark) in &self.search.marks {
             match mark {
@@ -591,17 +585,21 @@ impl State {
                 Mark::Bad => feedback.bad.push(path.clone()),
             }
         }
+        let request = SearchRequest {
+            subject: self.search.subject.clone(),
+            filter: self.search.filter.text(),
+            feedback,
+            k: self.search.k.max(1),
+            sort: settings.sort_order(),
+            pool: settings.pool,
+        };
+        // The request is answered (its query parsed, its folder looked up: both touch files)
+        // in the search job, never on the UI thread.
         let job = Job::spawn("glimpse-search", 1, self.waker(), move |_cx| {
-            let query = match photo {
-                Some(photo) => Query::LooksLike(photo),
-                None => Query::Terms(query::parse(&text)?),
-            };
-            let options = SearchOptions { k, filter: form.filter()?, sort, pool };
-            let ranked = finder.search(&query, &options, &feedback)?;
-            let weak = finder.no_strong_match(&query, &ranked);
-            Ok((describe(&finder, ranked), weak))
+            let answer = finder.search(&request)?;
+            Ok((describe(&finder, answer.hits), answer.no_strong_match, answer.label))
         })?;
-        self.search.job = Some((label, job));
+        self.search.job = Some(job);
         Ok(())
     }
 
@@ -808,7 +806,7 @@ impl State {
                         commands.push(Command::Reindex);
                     }
                 }
-                if !self.search.query.trim().is_empty() || self.search.photo.is_some() {
+                if !self.search.subject.is_empty() {
                     commands.push(Command::Search);
                 }
                 commands.append(&mut self.after_open);
@@ -823,13 +821,13 @@ impl State {
     }
 
     fn poll_search(&mut self) {
-        let Some((_, job)) = &self.search.job else { return };
+        let Some(job) = &self.search.job else { return };
         if !job.is_finished() {
             return;
         }
-        let Some((label, job)) = self.search.job.take() else { return };
+        let Some(job) = self.search.job.take() else { return };
         match job.wait().and_then(|r| r) {
-            Ok((results, weak)) => {
+            Ok((results, weak, label)) => {
                 self.search.results = results;
                 self.search.weak = weak;
                 self.search.error = None;
@@ -866,16 +864,16 @@ impl State {
         let events: Vec<IndexEvent> = job.events().try_iter().collect();
         let ix = &mut self.indexing;
         for event in events {
+            if let Some(line) = event.planned_line() {
+                ix.plan = Some(line);
+            }
             match event {
                 IndexEvent::Notice(n) => notices.push((n, false)),
                 IndexEvent::Waiting { pid } => ix.waiting = Some(waiting_message(pid).replace("Ctrl-C", "Cancel")),
                 // The library view marks offline folders from the reopened library.
                 IndexEvent::Offline { .. } => {}
-                IndexEvent::Planned { found, unchanged, moved, removed, to_embed } => {
+                IndexEvent::Planned { to_embed, .. } => {
                     ix.waiting = None;
-                    ix.plan = Some(format!(
-                        "{found} photos found: {unchanged} unchanged, {moved} moved, {removed} gone, {to_embed} to embed"
-                    ));
                     ix.phase = Phase::Embedding;
                     ix.done = 0;
                     ix.total = to_embed;
@@ -1041,7 +1039,6 @@ pub fn library_roots(finder: &Finder) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::index::filter::parse_date;
 
     #[test]
     fn dates_print_as_calendar_days_with_their_source() {
@@ -1051,12 +1048,16 @@ mod tests {
     }
 
     #[test]
-    fn filter_form_turns_typed_fields_into_a_filter_and_refuses_a_bad_date() {
-        let form = FilterForm { after: "2020-01-02".into(), types: "jpg, PNG".into(), ..FilterForm::default() };
-        let filter = form.filter().unwrap();
-        assert_eq!(filter.after, Some(parse_date("2020-01-02").unwrap()));
-        assert_eq!(filter.types, Filter::parse_types("jpg,png"));
-        let bad = FilterForm { before: "yesterday".into(), ..FilterForm::default() };
-        assert!(bad.filter().is_err());
+    fn filter_form_gives_the_typed_fields_and_leaves_out_blank_ones() {
+        let form = FilterForm {
+            after: " 2020-01-02 ".into(),
+            types: "jpg, PNG".into(),
+            folder: "  ".into(),
+            ..FilterForm::default()
+        };
+        let text = form.text();
+        assert_eq!(text.after.as_deref(), Some("2020-01-02"));
+        assert_eq!(text.types.as_deref(), Some("jpg, PNG"));
+        assert_eq!((text.folder, text.before), (None, None));
     }
 }

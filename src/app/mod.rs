@@ -139,7 +139,7 @@ impl GlimpseApp {
         app.state.search.k = app.settings.k;
         app.state.after_open = after_open;
         if let Some(query) = query {
-            app.state.search.query = query;
+            app.state.search.subject = crate::finder::Subject::Text(query);
         }
         app
     }

@@ -7,6 +7,7 @@ use eframe::egui;
 
 use super::logic::{Command, Mark, ResultItem, date_label, library_roots};
 use super::{GlimpseApp, Tab};
+use crate::finder::Subject;
 
 /// Side of a grid cell's thumbnail, in points.
 const CELL: f32 = 168.0;
@@ -36,20 +37,24 @@ pub fn show(app: &mut GlimpseApp, ui: &mut egui::Ui) {
 fn query_row(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
         let label = ui.label("Query");
-        let edit = egui::TextEdit::singleline(&mut app.state.search.query)
+        // A photo search shows an empty box; typing starts a text search.
+        let mut text = match &app.state.search.subject {
+            Subject::Text(text) => text.clone(),
+            Subject::Photo(_) => String::new(),
+        };
+        let edit = egui::TextEdit::singleline(&mut text)
             .hint_text("a dog running through water   ·   \"beach\" - people   ·   2:sunset + ./photo.jpg")
             .desired_width(ui.available_width() - 170.0);
         let response = ui.add(edit).labelled_by(label.id);
         if response.changed() {
-            app.state.search.photo = None;
+            app.state.search.subject = Subject::Text(text);
             app.state.search.marks.clear();
             app.state.search.edited = Some(std::time::Instant::now());
         }
         if response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
             app.send(Command::Search);
         }
-        if app.state.search.query.is_empty()
-            && app.state.search.photo.is_none()
+        if app.state.search.subject.is_empty()
             && !ui.memory(|m| m.has_focus(response.id))
             && ui.memory(|m| m.focused().is_none())
         {
@@ -133,7 +138,6 @@ fn options_row(app: &mut GlimpseApp, ui: &mut egui::Ui) {
 fn take_dropped_photo(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     let dropped: Option<std::path::PathBuf> = ui.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf()));
     if let Some(path) = dropped.filter(|p| !p.as_os_str().is_empty()) {
-        app.state.search.query.clear();
         app.send(Command::FindSimilar(path));
     }
 }
@@ -187,9 +191,8 @@ fn keyboard(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     if escape {
         if search.preview.is_some() {
             search.preview = None;
-        } else if !search.query.is_empty() || search.photo.is_some() {
-            search.query.clear();
-            search.photo = None;
+        } else if search.subject != Subject::default() {
+            search.subject = Subject::default();
             search.marks.clear();
             search.edited = Some(std::time::Instant::now());
         }
@@ -251,7 +254,7 @@ fn results_heading(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         Some(label) => {
             ui.label(format!("{} best matches for {label}", search.results.len()));
         }
-        None if search.query.trim().is_empty() && search.photo.is_none() => {
+        None if search.subject.is_empty() => {
             let photos = app.state.finder.as_ref().map_or(0, |f| f.library.index.data.photos.len());
             ui.label(format!(
                 "{photos} photos in your library. Type what you are looking for, or drop a photo here to find ones like it."
@@ -277,7 +280,6 @@ fn result_actions(app: &mut GlimpseApp, ui: &mut egui::Ui, item: &ResultItem) {
         ui.close();
     }
     if ui.button("Find similar").clicked() {
-        app.state.search.query.clear();
         app.send(Command::FindSimilar(path.clone()));
         ui.close();
     }

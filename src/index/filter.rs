@@ -1,5 +1,6 @@
 //! Narrowing a search: by folder, date and file type, applied before top-K so that K
-//! results come back whenever K photos pass; and ordering the best matches by date.
+//! results come back whenever K photos pass; ordering the best matches by date; and the
+//! dates themselves (EXIF, calendar days).
 
 use std::path::{Path, PathBuf};
 
@@ -122,12 +123,12 @@ pub fn parse_date(text: &str) -> Result<i64> {
         return Err(bad());
     };
     let (y, m, d) = (y.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?, d.parse().map_err(|_| bad())?);
-    super::update::days_from_civil(y, m, d).map(|days| days * 86_400).ok_or_else(bad)
+    days_from_civil(y, m, d).map(|days| days * 86_400).ok_or_else(bad)
 }
 
 /// Seconds since the epoch → the UTC day as `YYYY-MM-DD` (what [`parse_date`] reads).
 pub fn format_date(seconds: i64) -> String {
-    let (y, m, d) = super::update::civil_from_days(seconds.div_euclid(86_400));
+    let (y, m, d) = civil_from_days(seconds.div_euclid(86_400));
     format!("{y:04}-{m:02}-{d:02}")
 }
 
@@ -153,6 +154,44 @@ impl std::str::FromStr for SortOrder {
             other => Err(Error::Invalid(format!("unknown order '{other}': use relevance, newest or oldest"))),
         }
     }
+}
+
+/// EXIF DateTimeOriginal as seconds since the epoch (camera local time taken as UTC).
+pub fn exif_taken(path: &Path) -> Option<i64> {
+    let (file, _) = crate::files::open_regular(path, u64::MAX).ok()?;
+    let exif = exif::Reader::new().read_from_container(&mut std::io::BufReader::new(file)).ok()?;
+    let field = exif.get_field(exif::Tag::DateTimeOriginal, exif::In::PRIMARY)?;
+    let exif::Value::Ascii(ref v) = field.value else { return None };
+    let dt = exif::DateTime::from_ascii(v.first()?).ok()?;
+    days_from_civil(i64::from(dt.year), i64::from(dt.month), i64::from(dt.day))
+        .map(|days| days * 86_400 + i64::from(dt.hour) * 3600 + i64::from(dt.minute) * 60 + i64::from(dt.second))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> Option<i64> {
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
+}
+
+/// The inverse of [`days_from_civil`]: days since 1970-01-01 → (year, month, day).
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 #[cfg(test)]
@@ -227,5 +266,13 @@ mod tests {
         assert_eq!(parse_date("1970-01-02").unwrap(), 86_400);
         assert!(parse_date("2024-13-01").is_err());
         assert!(parse_date("yesterday").unwrap_err().to_string().contains("YYYY-MM-DD"));
+    }
+
+    #[test]
+    fn civil_dates_convert_to_unix_days() {
+        assert_eq!(days_from_civil(1970, 1, 1), Some(0));
+        assert_eq!(days_from_civil(2000, 3, 1), Some(11_017));
+        assert_eq!(days_from_civil(2024, 2, 29), Some(19_782));
+        assert_eq!(days_from_civil(2024, 13, 1), None);
     }
 }

@@ -6,7 +6,6 @@ use super::filter::{DateSource, Filter, SortOrder, date_of};
 use super::query::{QueryPart, Term};
 use super::search::{Matrix, SearchHit, normalize};
 use super::store::Index;
-use super::update;
 use crate::engine::pipeline::{self, EmbedEvent, EmbedOptions};
 use crate::engine::{Backbone, ProjectionHead};
 use crate::{Error, Result};
@@ -19,7 +18,7 @@ pub struct Library {
     /// use (only search by photo needs them, and at 100k photos they take 512 MB as f32).
     features: std::sync::OnceLock<Matrix>,
     /// Unit-length joint-space vectors, when every photo has one (see
-    /// [`super::update::project`]); text queries rank against these.
+    /// [`super::project::project`]); text queries rank against these.
     pub joint: Option<Matrix>,
     /// Folders that are offline now (see [`Library::offline`]).
     offline: Vec<OfflineFolder>,
@@ -108,7 +107,7 @@ impl Library {
                 path.display()
             )));
         }
-        let index = update::open(path)?;
+        let index = super::opening::open(path)?;
         let dim = index.data.joint_dim;
         let all_of_len = |values: usize| index.data.photos.iter().all(|p| p.joint.len() == 4 * values);
         // Every photo has a vector, or every photo has a vector and an offset (a calibrated head).

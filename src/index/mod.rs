@@ -10,6 +10,8 @@ pub mod hash;
 pub mod journal;
 pub mod library;
 pub mod lock;
+pub mod opening;
+pub mod project;
 pub mod query;
 pub mod scan;
 pub mod search;
@@ -18,6 +20,7 @@ pub mod thumbs;
 pub mod update;
 
 pub use library::{Library, Ranked};
+pub use opening::open;
 pub use search::{Matrix, SearchHit};
 pub use store::{Index, PhotoEntry, Skipped};
 pub use update::{IndexEvent, IndexOptions, IndexReport};

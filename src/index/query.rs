@@ -77,12 +77,7 @@ pub fn parse(query: &str) -> Result<Vec<QueryPart>> {
             continue;
         }
         let looks_like_path = ["./", "../", "/", "~/"].iter().any(|p| unquoted.starts_with(p));
-        let expanded = match unquoted.strip_prefix("~/") {
-            Some(rest) => {
-                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(rest)).unwrap_or_else(|| unquoted.into())
-            }
-            None => PathBuf::from(unquoted),
-        };
+        let expanded = crate::locations::expand_home(unquoted);
         let term = if looks_like_path || expanded.is_file() {
             Term::Photo(expanded)
         } else {

@@ -5,9 +5,11 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::filter::exif_taken;
 use super::hash::{ContentHash, content_hash};
 use super::journal::{self, Journal, JournalRecord};
 use super::lock::{WhenBusy, WriterLock};
+use super::opening::{Opened, open_counting, set_aside};
 use super::scan::{self, Found};
 use super::store::{Index, IndexData, PhotoEntry, Skipped, bytes_path, path_bytes};
 use super::thumbs::{THUMBNAIL_SIDE, ThumbCache};
@@ -36,6 +38,37 @@ pub struct IndexOptions {
     pub head: Option<ProjectionHead>,
     /// What to do when another process is updating the library: wait for it or fail.
     pub when_busy: WhenBusy,
+}
+
+impl IndexEvent {
+    /// The one line that says how the found files divide up, for a
+    /// [`IndexEvent::Planned`] (`None` for other events).
+    pub fn planned_line(&self) -> Option<String> {
+        match self {
+            IndexEvent::Planned { found, unchanged, moved, removed, to_embed } => Some(format!(
+                "{found} photos found: {unchanged} unchanged, {moved} moved, {removed} gone, {to_embed} to embed"
+            )),
+            _ => None,
+        }
+    }
+}
+
+impl IndexReport {
+    /// What the run did, in one line: "120 photos (60 embedded, …) in 2.3 s".
+    pub fn summary(&self) -> String {
+        format!(
+            "{} photos ({} embedded, {} moved, {} unchanged, {} removed, {} skipped, {} projected{}) in {:.1} s",
+            self.photos,
+            self.embedded,
+            self.moved,
+            self.unchanged,
+            self.removed,
+            self.skipped,
+            self.projected,
+            if self.offline > 0 { format!(", {} offline", self.offline) } else { String::new() },
+            self.elapsed_s
+        )
+    }
 }
 
 impl IndexOptions {
@@ -142,56 +175,6 @@ pub struct IndexReport {
     pub stopped: bool,
     /// Wall-clock time.
     pub elapsed_s: f64,
-}
-
-/// Opens an index with its journal applied. A missing file is an empty index; a damaged
-/// one is an [`Error::IndexDamaged`]; a foreign file or a newer index is refused untouched.
-pub fn open(path: &Path) -> Result<Index> {
-    open_counting(path).map(|opened| opened.index)
-}
-
-/// An index as opened, with what opening it involved.
-struct Opened {
-    index: Index,
-    /// Journal records applied.
-    replayed: usize,
-    /// The older format it was converted from.
-    converted_from: Option<u32>,
-}
-
-fn open_counting(path: &Path) -> Result<Opened> {
-    if !path.exists() {
-        return Ok(Opened { index: Index::empty(path), replayed: 0, converted_from: None });
-    }
-    let (mut index, converted_from) = Index::read_converting(path)?;
-    let generation = index.data.generation;
-    let replayed = journal::replay_onto(&journal::journal_path(path), generation, &mut index.data);
-    Ok(Opened { index, replayed, converted_from })
-}
-
-/// A name beside `path` for a damaged index that no earlier one has: `NAME.damaged`, then
-/// `NAME.damaged.2`, … Hard-linking never replaces an existing file, so nothing set aside
-/// before is lost; where links are not possible the old name is checked first.
-fn set_aside(path: &Path) -> Result<PathBuf> {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-    name.push(".damaged");
-    let first = path.with_file_name(&name);
-    for n in 1..10_000u32 {
-        let aside = if n == 1 { first.clone() } else { PathBuf::from(format!("{}.{n}", first.display())) };
-        match std::fs::hard_link(path, &aside) {
-            Ok(()) => {
-                std::fs::remove_file(path).map_err(|e| Error::io(path, e))?;
-                return Ok(aside);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(_) if !aside.exists() => {
-                std::fs::rename(path, &aside).map_err(|e| Error::io(path, e))?;
-                return Ok(aside);
-            }
-            Err(_) => continue,
-        }
-    }
-    Err(Error::Invalid(format!("too many damaged copies beside {}; remove some", path.display())))
 }
 
 /// The identity of the vectors a backbone makes: its graph's sha256.
@@ -391,44 +374,6 @@ fn plan(index: &Index, found: Vec<Found>, cap: u64, cx: &JobContext<IndexEvent>)
     plan
 }
 
-/// EXIF DateTimeOriginal as seconds since the epoch (camera local time taken as UTC).
-pub fn exif_taken(path: &Path) -> Option<i64> {
-    let (file, _) = crate::files::open_regular(path, u64::MAX).ok()?;
-    let exif = exif::Reader::new().read_from_container(&mut std::io::BufReader::new(file)).ok()?;
-    let field = exif.get_field(exif::Tag::DateTimeOriginal, exif::In::PRIMARY)?;
-    let exif::Value::Ascii(ref v) = field.value else { return None };
-    let dt = exif::DateTime::from_ascii(v.first()?).ok()?;
-    days_from_civil(i64::from(dt.year), i64::from(dt.month), i64::from(dt.day))
-        .map(|days| days * 86_400 + i64::from(dt.hour) * 3600 + i64::from(dt.minute) * 60 + i64::from(dt.second))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> Option<i64> {
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some(era * 146_097 + doe - 719_468)
-}
-
-/// The inverse of [`days_from_civil`]: days since 1970-01-01 → (year, month, day).
-pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 fn run(
     index_path: &Path,
     backbone: &Backbone,
@@ -569,7 +514,9 @@ fn run(
     if let Some(head) = &options.head
         && !cx.should_stop()
     {
-        report.projected = project(&mut index, head, cx)?;
+        report.projected = super::project::project(&mut index, head, &cx.stop_flag(), |done, total| {
+            cx.send(IndexEvent::Projected { done, total });
+        })?;
     }
     // Thumbnails of photos that left the index, unless another photo has the same content.
     let live: HashSet<ContentHash> = index.data.photos.iter().map(|p| p.hash).collect();
@@ -589,57 +536,4 @@ fn run(
     report.stopped = embed_report.stopped || cx.should_stop();
     report.elapsed_s = started.elapsed().as_secs_f64();
     Ok(report)
-}
-
-/// Gives every photo without a joint vector from `head` one, from its stored features;
-/// a different head than the index's re-projects them all. Returns how many were projected.
-pub fn project(index: &mut Index, head: &ProjectionHead, cx: &JobContext<IndexEvent>) -> Result<usize> {
-    let data = &mut index.data;
-    if head.in_dim() != data.feature_dim {
-        return Err(Error::Invalid(format!(
-            "the text model's image head takes {}-long features but the index holds {}-long ones: pick the backbone the model was trained on",
-            head.in_dim(),
-            data.feature_dim
-        )));
-    }
-    if data.head_id != head.id() {
-        data.photos.iter_mut().for_each(|p| p.joint.clear());
-        data.head_id = head.id().to_string();
-        data.joint_dim = head.out_dim();
-    }
-    let todo: Vec<usize> = (0..data.photos.len()).filter(|&i| data.photos[i].joint.is_empty()).collect();
-    let mut done = 0;
-    // 256 rows keep one call at ~1 MB of input while amortising the call's overhead.
-    for chunk in todo.chunks(256) {
-        if cx.should_stop() {
-            break;
-        }
-        let mut batch = ndarray::Array2::<f32>::zeros((chunk.len(), data.feature_dim));
-        for (row, &i) in chunk.iter().enumerate() {
-            let features = data.photos[i].features_f32();
-            batch.row_mut(row).iter_mut().zip(&features).for_each(|(b, f)| *b = *f);
-        }
-        let (rows, offsets) = head.project_with_offsets(batch.view())?;
-        for (n, (&i, mut joint)) in chunk.iter().zip(rows).enumerate() {
-            // A calibrated head's offset is stored after the vector.
-            joint.extend(offsets.as_ref().map(|o| o[n]));
-            data.photos[i].joint = PhotoEntry::encode_joint(&joint);
-        }
-        done += chunk.len();
-        cx.send(IndexEvent::Projected { done, total: todo.len() });
-    }
-    Ok(done)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn civil_dates_convert_to_unix_days() {
-        assert_eq!(days_from_civil(1970, 1, 1), Some(0));
-        assert_eq!(days_from_civil(2000, 3, 1), Some(11_017));
-        assert_eq!(days_from_civil(2024, 2, 29), Some(19_782));
-        assert_eq!(days_from_civil(2024, 13, 1), None);
-    }
 }

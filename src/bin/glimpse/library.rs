@@ -5,11 +5,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use glimpse::finder::{Feedback, Finder, Query, projection_head_for};
-use glimpse::index::filter::{Filter, SortOrder};
-use glimpse::index::library::{Ranked, SearchOptions, offline_folders};
+use glimpse::finder::{Feedback, FilterText, Finder, SearchRequest, Subject, projection_head_for};
+use glimpse::index::filter::SortOrder;
+use glimpse::index::library::{Ranked, offline_folders};
 use glimpse::index::lock::{WhenBusy, waiting_message};
-use glimpse::index::query;
 use glimpse::index::store::bytes_path;
 use glimpse::index::update::{self, IndexEvent, IndexOptions};
 use serde_json::json;
@@ -104,11 +103,11 @@ pub fn index(cli: &Cli, args: &IndexArgs) -> anyhow::Result<ExitCode> {
                     folder.display()
                 )
             }),
-            Ok(IndexEvent::Planned { found, unchanged, moved, removed, to_embed }) => {
-                bar.suspend(|| {
-                    eprintln!("{found} photos found: {unchanged} unchanged, {moved} moved, {removed} gone, {to_embed} to embed")
-                });
-                bar.set_length(to_embed as u64);
+            Ok(event @ IndexEvent::Planned { .. }) => {
+                bar.suspend(|| eprintln!("{}", event.planned_line().unwrap_or_default()));
+                if let IndexEvent::Planned { to_embed, .. } = event {
+                    bar.set_length(to_embed as u64);
+                }
             }
             Ok(IndexEvent::Progress { done, .. }) => bar.set_position(done as u64),
             Ok(IndexEvent::Projected { done, total }) => {
@@ -130,17 +129,9 @@ pub fn index(cli: &Cli, args: &IndexArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!(
-            "{} photos in {} ({} embedded, {} moved, {} unchanged, {} removed, {} skipped, {} projected{}) in {:.1} s{}",
-            report.photos,
+            "{}: {}{}",
             path.display(),
-            report.embedded,
-            report.moved,
-            report.unchanged,
-            report.removed,
-            report.skipped,
-            report.projected,
-            if report.offline > 0 { format!(", {} offline", report.offline) } else { String::new() },
-            report.elapsed_s,
+            report.summary(),
             if report.stopped { " — stopped; run again to finish" } else { "" }
         );
     }
@@ -162,7 +153,7 @@ pub fn status(_cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
     if !path.exists() {
         anyhow::bail!("there is no index at {} yet: run `glimpse index FOLDER`", path.display());
     }
-    let index = update::open(&path)?;
+    let index = glimpse::index::open(&path)?;
     let d = &index.data;
     let offline = offline_folders(d);
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
@@ -260,30 +251,31 @@ pub struct RankingArgs {
 }
 
 impl RankingArgs {
-    fn options(&self) -> anyhow::Result<SearchOptions> {
-        let filter = Filter::from_text(
-            self.folder.as_deref(),
-            self.after.as_deref(),
-            self.before.as_deref(),
-            self.types.as_deref(),
-        )?;
-        Ok(SearchOptions { k: self.k, filter, sort: self.sort.parse::<SortOrder>()?, pool: self.pool })
-    }
-
-    /// Opens the library with its models, ranks it against `query` moved by the feedback
-    /// options, prints the ranking.
-    fn run(&self, cli: &Cli, query: Query) -> anyhow::Result<ExitCode> {
-        let options = self.options()?;
+    /// Opens the library with its models and answers `subject` with these options, as the
+    /// window would; prints the ranking.
+    fn run(&self, cli: &Cli, subject: Subject) -> anyhow::Result<ExitCode> {
+        let request = SearchRequest {
+            subject,
+            filter: FilterText {
+                folder: self.folder.clone(),
+                after: self.after.clone(),
+                before: self.before.clone(),
+                types: self.types.clone(),
+            },
+            feedback: Feedback { good: self.more_like.clone(), bad: self.less_like.clone() },
+            k: self.k,
+            sort: self.sort.parse::<SortOrder>()?,
+            pool: self.pool,
+        };
         let finder = Finder::open(&self.index.path(), cli.runtime()?, &cli.session_options(), self.model.as_deref())?;
         if let Some(notice) = finder.backbone().notice() {
             eprintln!("note: {notice}");
         }
-        let feedback = Feedback { good: self.more_like.clone(), bad: self.less_like.clone() };
-        let ranked = finder.search(&query, &options, &feedback)?;
-        if finder.no_strong_match(&query, &ranked) {
+        let answer = finder.search(&request)?;
+        if answer.no_strong_match {
             eprintln!("note: no strong match; the closest results:");
         }
-        print_ranked(&ranked, self.json)?;
+        print_ranked(&answer.hits, self.json)?;
         Ok(ExitCode::SUCCESS)
     }
 }
@@ -302,11 +294,11 @@ fn print_ranked(ranked: &[Ranked], json: bool) -> anyhow::Result<()> {
 }
 
 pub fn search(cli: &Cli, args: &SearchArgs) -> anyhow::Result<ExitCode> {
-    args.ranking.run(cli, Query::Terms(query::parse(&args.query)?))
+    args.ranking.run(cli, Subject::Text(args.query.clone()))
 }
 
 pub fn similar(cli: &Cli, args: &SimilarArgs) -> anyhow::Result<ExitCode> {
-    args.ranking.run(cli, Query::LooksLike(args.photo.clone()))
+    args.ranking.run(cli, Subject::Photo(args.photo.clone()))
 }
 
 /// Options of `glimpse duplicates`.
