@@ -10,8 +10,7 @@ use crate::index::filter::{Filter, SortOrder};
 use crate::index::library::{Library, Ranked, SearchOptions, embed_photo};
 use crate::index::query::{self, QueryPart, Term};
 use crate::index::search::Matrix;
-use crate::train::export::JointManifest;
-use crate::train::exported::{ExportedModel, default_model_dir};
+use crate::model::{ExportedModel, JointManifest, default_model_dir};
 use crate::{Error, Result};
 
 /// What to look for.

@@ -20,6 +20,7 @@ pub mod finder;
 pub mod index;
 pub mod job;
 pub mod locations;
+pub mod model;
 pub mod onnx;
 pub mod text;
 pub mod train;

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use glimpse::dataset::Split;
 use glimpse::engine::{Backbone, BackboneModel, ProviderChoice, Runtime, SessionOptions};
 use glimpse::job::Job;
+use glimpse::model::ExportedModel;
 use glimpse::text::{Vocab, VocabSettings, WordCounts};
 use glimpse::train::export::export;
-use glimpse::train::exported::ExportedModel;
 use glimpse::train::features::FeatureCache;
 use glimpse::train::loss::Mining;
 use glimpse::train::model::{FeatureSlice, ModelConfig, TextEncoderKind, TwoTower, init_vars};
@@ -331,7 +331,8 @@ fn a_combined_model_gives_each_member_s_vectors_side_by_side_and_refuses_mismatc
 
 #[test]
 fn a_calibrated_model_gives_each_photo_the_offset_of_its_nearest_bank_captions_and_keeps_its_vectors() {
-    use glimpse::train::hubness::{Hubness, calibrate, reference_offset};
+    use glimpse::model::manifest::Hubness;
+    use glimpse::train::hubness::{calibrate, reference_offset};
     let dir = tempfile::tempdir().unwrap();
     let backbone = tiny_backbone(dir.path());
     let vocab = Vocab::build(

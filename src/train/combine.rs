@@ -7,38 +7,16 @@
 use std::path::{Path, PathBuf};
 
 use prost::Message;
-use serde::{Deserialize, Serialize};
 
-use super::eval::Metrics;
-use super::export::{
-    EMBEDDING_OUTPUT, FEATURES_INPUT, GraphRef, IDS_INPUT, IMAGE_GRAPH, JointManifest, MODEL_FORMAT, MODEL_VERSION,
-    TEXT_GRAPH, TrainingRecord, VOCAB_FILE, sha256,
-};
 use super::model::ModelConfig;
 use crate::durable::write_atomically;
+use crate::model::manifest::{
+    Combination, EMBEDDING_OUTPUT, FEATURES_INPUT, GraphRef, IDS_INPUT, IMAGE_GRAPH, JointManifest, MODEL_FORMAT,
+    MODEL_VERSION, Member, TEXT_GRAPH, VOCAB_FILE, sha256,
+};
 use crate::onnx::proto::{GraphProto, ModelProto};
 use crate::onnx::{Dim, GraphBuilder};
 use crate::{Error, Result};
-
-/// One member of a combined model, as its own manifest described it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Member {
-    /// The member's shape.
-    pub model: ModelConfig,
-    /// How it was trained, when known.
-    pub training: Option<TrainingRecord>,
-}
-
-/// What a combined model is made of, and how the combination measured.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Combination {
-    /// The members, in the order of their parts of the joint vector.
-    pub members: Vec<Member>,
-    /// Dev metrics of the combination (through the exported graphs), when measured.
-    pub dev: Option<Metrics>,
-}
 
 /// The graph of the ONNX model at `path`.
 pub(crate) fn read_graph(path: &Path) -> Result<GraphProto> {

@@ -6,61 +6,10 @@
 //! more similar. The median rank is the lower median.
 
 use candle_core::{Device, Tensor};
-use serde::{Deserialize, Serialize};
 
 use super::model::candle_err;
+pub use crate::model::config::{Metrics, Recall};
 use crate::{Error, Result};
-
-/// Recalls (percent) and median rank of one direction.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Recall {
-    /// Percent of queries whose true item is ranked first.
-    pub r1: f64,
-    /// … in the first five.
-    pub r5: f64,
-    /// … in the first ten.
-    pub r10: f64,
-    /// Median rank of the true item (1 is best).
-    pub medr: f64,
-}
-
-impl Recall {
-    /// From 1-based ranks.
-    pub fn from_ranks(ranks: &[usize]) -> Recall {
-        if ranks.is_empty() {
-            return Recall::default();
-        }
-        let pct = |k: usize| 100.0 * ranks.iter().filter(|&&r| r <= k).count() as f64 / ranks.len() as f64;
-        let mut sorted = ranks.to_vec();
-        sorted.sort_unstable();
-        Recall { r1: pct(1), r5: pct(5), r10: pct(10), medr: sorted[(sorted.len() - 1) / 2] as f64 }
-    }
-
-    /// R@1 + R@5 + R@10.
-    pub fn sum(&self) -> f64 {
-        self.r1 + self.r5 + self.r10
-    }
-}
-
-/// Both directions over a set of photos and their captions.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Metrics {
-    /// Photos ranked.
-    pub images: usize,
-    /// Captions ranked.
-    pub captions: usize,
-    /// Text→image: captions as queries.
-    pub t2i: Recall,
-    /// Image→text: photos as queries.
-    pub i2t: Recall,
-}
-
-impl Metrics {
-    /// The sum of all six recalls, the usual single number to choose models by.
-    pub fn rsum(&self) -> f64 {
-        self.t2i.sum() + self.i2t.sum()
-    }
-}
 
 /// Ranks every photo for every caption and every caption for every photo. `images` is
 /// `n_images × dim`, `captions` is `n_captions × dim` (both unit rows, row-major), and

@@ -13,44 +13,16 @@
 
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-
-use super::eval::Metrics;
-use super::export::{EMBEDDING_OUTPUT, FEATURES_INPUT, GraphRef, IMAGE_GRAPH, JointManifest, sha256};
 use super::rng::Rng;
 use crate::dataset::flickr8k::ImageCaptions;
 use crate::durable::write_atomically;
+use crate::model::manifest::{EMBEDDING_OUTPUT, FEATURES_INPUT, GraphRef, Hubness, IMAGE_GRAPH, JointManifest, sha256};
 use crate::onnx::graph::Attr;
 use crate::onnx::proto;
 use crate::onnx::{Dim, GraphBuilder};
 use crate::{Error, Result};
 
 pub use crate::engine::head::OFFSET_OUTPUT;
-
-/// How a model's offsets were made, recorded in its manifest.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Hubness {
-    /// Training captions in the bank.
-    pub bank: usize,
-    /// Nearest bank captions averaged per photo.
-    pub k: usize,
-    /// The offset is this times that mean cosine.
-    pub weight: f32,
-    /// Seed of the choice of bank captions.
-    pub seed: u64,
-    /// Dev metrics with the offsets (through the exported graphs), when measured.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dev: Option<Metrics>,
-}
-
-impl Default for Hubness {
-    /// The settings of the shipped model, chosen on the dev split: the gain holds from 2000
-    /// to 30,000 bank captions, k from 5 to 200 and weights 0.4 to 0.6 (see the model card).
-    fn default() -> Self {
-        Hubness { bank: 4000, k: 10, weight: 0.5, seed: 1, dev: None }
-    }
-}
 
 /// `n` of `items`' captions (all of them when there are fewer), chosen at random with
 /// `seed`: the same data and seed give the same bank.

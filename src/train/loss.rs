@@ -9,53 +9,7 @@
 use candle_core::Tensor;
 
 use super::rng::Rng;
-use crate::{Error, Result};
-
-/// Which in-batch negatives an anchor is trained against.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Mining {
-    /// One negative drawn at random.
-    Easy,
-    /// The most similar negative that is still less similar than the positive; the most
-    /// similar one when none is.
-    SemiHard,
-    /// The most similar negative (VSE++'s max of hinges).
-    Hard,
-    /// Every negative, summed (a gentler start before hard mining).
-    Sum,
-}
-
-impl Mining {
-    /// The name users type.
-    pub fn name(self) -> &'static str {
-        match self {
-            Mining::Easy => "easy",
-            Mining::SemiHard => "semi-hard",
-            Mining::Hard => "hard",
-            Mining::Sum => "sum",
-        }
-    }
-}
-
-impl std::fmt::Display for Mining {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for Mining {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().replace('_', "-").as_str() {
-            "easy" | "random" => Ok(Mining::Easy),
-            "semi-hard" | "semihard" => Ok(Mining::SemiHard),
-            "hard" | "hardest" => Ok(Mining::Hard),
-            "sum" | "all" => Ok(Mining::Sum),
-            other => Err(Error::Invalid(format!("unknown mining '{other}': use easy, semi-hard, hard or sum"))),
-        }
-    }
-}
+pub use crate::model::config::Mining;
 
 /// The chosen negatives of one anchor among `candidates` (similarity, position).
 fn choose(candidates: &[(f32, usize)], positive: f32, mining: Mining, rng: &mut Rng, out: &mut Vec<usize>) {

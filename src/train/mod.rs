@@ -10,13 +10,11 @@
 //! - [`trainer`]: the training loop (AdamW, schedule, early stopping, best epoch kept).
 //! - [`export`]: both towers as ONNX graphs, the vocabulary and a versioned manifest.
 //! - [`combine`]: several exported models as one ensemble model.
-//! - [`exported`]: an exported model opened in ONNX Runtime, as search runs it.
 //! - [`recipe`]: the whole run on Flickr8k as one job, and evaluation of an exported model.
 
 pub mod combine;
 pub mod eval;
 pub mod export;
-pub mod exported;
 pub mod features;
 pub mod hubness;
 pub mod loss;

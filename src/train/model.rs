@@ -8,143 +8,14 @@
 
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Linear, VarBuilder, VarMap};
-use serde::{Deserialize, Serialize};
 
 use super::rng::Rng;
+pub use crate::model::config::{FeatureSlice, ModelConfig, TextEncoderKind};
 use crate::{Error, Result};
 
 /// Below this norm a vector is not scaled up further (avoids dividing by zero for an empty
 /// caption); the exported graphs use the same floor.
 pub const NORM_EPS: f64 = 1e-12;
-
-/// The shape of a two-tower model; saved in the model manifest.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ModelConfig {
-    /// Backbone feature dimension (Lite0: 1280).
-    pub feature_dim: usize,
-    /// Hidden width of the image head; `None` for a single linear layer.
-    pub image_hidden: Option<usize>,
-    /// Rows of the embedding matrix (vocabulary size, padding and unknown included).
-    pub vocab_size: usize,
-    /// Word vector dimension (the GloVe file's).
-    pub word_dim: usize,
-    /// Dimension of the joint space.
-    pub joint_dim: usize,
-    /// How the text side turns word vectors into one vector (absent in older manifests:
-    /// the mean).
-    #[serde(default)]
-    pub text_encoder: TextEncoderKind,
-    /// The backbone features the image head reads, when not all of them (e.g. one network's
-    /// part of a fused backbone).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub feature_slice: Option<FeatureSlice>,
-}
-
-impl ModelConfig {
-    /// The width of the image head's first layer: the slice's, else every feature.
-    pub fn head_input_dim(&self) -> usize {
-        self.feature_slice.map_or(self.feature_dim, FeatureSlice::len)
-    }
-}
-
-/// Backbone feature columns `start..end` (end exclusive).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FeatureSlice {
-    /// First column.
-    pub start: usize,
-    /// One past the last column.
-    pub end: usize,
-}
-
-impl FeatureSlice {
-    /// Columns in the slice (none when a hand-edited manifest has `end` before `start`).
-    pub fn len(self) -> usize {
-        self.end.saturating_sub(self.start)
-    }
-
-    /// True when the slice has no columns.
-    pub fn is_empty(self) -> bool {
-        self.end <= self.start
-    }
-
-    /// Checks that the slice has columns and fits in `dim` features.
-    pub fn check(self, dim: usize) -> Result<()> {
-        if self.is_empty() || self.end > dim {
-            return Err(Error::Invalid(format!(
-                "feature slice {self} does not fit the backbone's {dim} features (use START:END with START < END <= {dim})"
-            )));
-        }
-        Ok(())
-    }
-}
-
-impl std::fmt::Display for FeatureSlice {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.start, self.end)
-    }
-}
-
-impl std::str::FromStr for FeatureSlice {
-    type Err = Error;
-    /// `START:END`, e.g. `0:1280`.
-    fn from_str(s: &str) -> Result<Self> {
-        let parsed = s.split_once(':').and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
-        match parsed {
-            Some((start, end)) if start < end => Ok(FeatureSlice { start, end }),
-            _ => Err(Error::Invalid(format!("'{s}' is not a feature slice: use START:END, e.g. 0:1280"))),
-        }
-    }
-}
-
-/// The text tower's encoder between the word vectors and the projection.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum TextEncoderKind {
-    /// The mean of the caption's word vectors.
-    #[default]
-    Mean,
-    /// A GRU over the caption's words; the mean of its hidden states over the words.
-    Gru {
-        /// Hidden-state width.
-        hidden: usize,
-    },
-}
-
-impl TextEncoderKind {
-    /// The width of the vector the projection takes.
-    pub fn output_dim(&self, word_dim: usize) -> usize {
-        match *self {
-            TextEncoderKind::Mean => word_dim,
-            TextEncoderKind::Gru { hidden } => hidden,
-        }
-    }
-
-    /// A short name for tables and the model card.
-    pub fn describe(&self) -> String {
-        match *self {
-            TextEncoderKind::Mean => "mean".into(),
-            TextEncoderKind::Gru { hidden } => format!("gru-{hidden}"),
-        }
-    }
-}
-
-impl std::str::FromStr for TextEncoderKind {
-    type Err = Error;
-    /// `mean`, `gru` (hidden 512) or `gru-H`.
-    fn from_str(s: &str) -> Result<Self> {
-        let bad = || Error::Invalid(format!("unknown text encoder '{s}': use mean, gru or gru-WIDTH (e.g. gru-256)"));
-        match s {
-            "mean" => Ok(TextEncoderKind::Mean),
-            "gru" => Ok(TextEncoderKind::Gru { hidden: 512 }),
-            _ => match s.strip_prefix("gru-").map(str::parse::<usize>) {
-                Some(Ok(hidden)) if hidden > 0 => Ok(TextEncoderKind::Gru { hidden }),
-                _ => Err(bad()),
-            },
-        }
-    }
-}
 
 /// Turns training errors of candle into library errors.
 pub(crate) fn candle_err(e: candle_core::Error) -> Error {

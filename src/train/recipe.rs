@@ -9,14 +9,15 @@ use std::time::Instant;
 use ndarray::Array2;
 
 use super::eval::{Metrics, evaluate_with_ranks};
-use super::export::{JointManifest, TrainingRecord, export};
-use super::exported::ExportedModel;
+use super::export::export;
 use super::features::{FeatureCache, PhotoFeatures};
 use super::model::{FeatureSlice, ModelConfig, TextEncoderKind};
 use super::trainer::{EpochReport, Pairs, TrainConfig, TrainEvent, train};
 use crate::dataset::{Flickr8k, ImageCaptions, Split};
 use crate::engine::Backbone;
 use crate::job::{Job, JobContext, Waker};
+use crate::model::ExportedModel;
+use crate::model::manifest::{JointManifest, TrainingRecord};
 use crate::text::{DEFAULT_OOV_SEED, Glove, Vocab, VocabSettings, WordCounts, embedding_matrix};
 use crate::{Error, Result};
 

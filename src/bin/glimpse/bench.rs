@@ -266,7 +266,7 @@ fn epoch_bench(cli: &Cli, args: &EpochArgs) -> anyhow::Result<ExitCode> {
 /// The model folder and a split embedded through it, as search runs them.
 fn embedded_split(cli: &Cli, args: &FeedbackArgs) -> anyhow::Result<(PathBuf, glimpse::train::recipe::EmbeddedSplit)> {
     use anyhow::Context;
-    use glimpse::train::exported::{ExportedModel, default_model_dir};
+    use glimpse::model::{ExportedModel, default_model_dir};
     let dir = match &args.model {
         Some(dir) => dir.clone(),
         None => default_model_dir().context("no text model is installed: pass --model DIR")?,
@@ -312,7 +312,7 @@ fn duplicates_bench(cli: &Cli, args: &DuplicatesBenchArgs) -> anyhow::Result<Exi
 
 fn cue_bench(cli: &Cli, args: &CueArgs) -> anyhow::Result<ExitCode> {
     use glimpse::bench::cue::{CueStatistic, measure};
-    use glimpse::train::export::{JointManifest, NoMatchCue};
+    use glimpse::model::manifest::{JointManifest, NoMatchCue};
     let (dir, split) = embedded_split(cli, &args.split)?;
     let results = measure(&split.images, &split.offsets, &split.captions, split.dim, &split.caption_image);
     if args.split.json {
@@ -384,9 +384,9 @@ fn search_bench(cli: &Cli, args: &SearchArgs) -> anyhow::Result<ExitCode> {
         latencies.push(glimpse::bench::search::latency(n, args.dim, args.queries));
     }
     // Text encoding of a query through the shipped model, as `glimpse search` runs it.
-    let text = match glimpse::train::exported::default_model_dir() {
+    let text = match glimpse::model::default_model_dir() {
         Some(dir) => {
-            let model = glimpse::train::exported::ExportedModel::open(
+            let model = glimpse::model::ExportedModel::open(
                 Runtime::load(cli.ort_lib.as_deref())?,
                 &dir,
                 &cli.session_options(),

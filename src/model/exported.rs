@@ -9,8 +9,8 @@ use ndarray::{Array2, ArrayView2, Ix2};
 use ort::session::Session;
 use ort::value::TensorRef;
 
-use super::export::{EMBEDDING_OUTPUT, FEATURES_INPUT, IDS_INPUT, JointManifest, MANIFEST_FILE};
-use super::hubness::OFFSET_OUTPUT;
+use super::manifest::{EMBEDDING_OUTPUT, FEATURES_INPUT, IDS_INPUT, JointManifest, MANIFEST_FILE};
+use crate::engine::head::OFFSET_OUTPUT;
 use crate::engine::manifest::sha256_file;
 use crate::engine::{BackboneModel, Runtime, SessionOptions, session};
 use crate::text::Vocab;

@@ -1,0 +1,13 @@
+//! The joint text–image model as data and files: what it is and how it was made
+//! ([`config`]), its folder's manifest with the records of training, combination and
+//! calibration ([`manifest`]), and the model opened in ONNX Runtime ([`exported`]).
+//!
+//! Training, combining and calibrating write model folders and search reads them; all of
+//! them depend on this module and none on another.
+
+pub mod config;
+pub mod exported;
+pub mod manifest;
+
+pub use exported::{ExportedModel, default_model_dir};
+pub use manifest::JointManifest;
