@@ -1,0 +1,187 @@
+//! The library view's state and work: indexing runs with their phase, progress, rate and ETA, folders waiting to be added, and what was skipped.
+
+use super::*;
+
+/// What indexing is doing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Phase {
+    /// Nothing runs.
+    #[default]
+    Idle,
+    /// Loading models, walking folders.
+    Scanning,
+    /// Decoding and embedding photos.
+    Embedding,
+    /// Making joint vectors from stored features.
+    Projecting,
+}
+
+/// The library view's state.
+#[derive(Default)]
+pub struct IndexingState {
+    /// What runs.
+    pub phase: Phase,
+    /// Photos done in this phase.
+    pub done: usize,
+    /// Photos to do in this phase.
+    pub total: usize,
+    /// When this phase started.
+    pub phase_started: Option<Instant>,
+    /// Files skipped in this run, with why.
+    pub skipped: Vec<(PathBuf, String)>,
+    /// The last finished run.
+    pub report: Option<IndexReport>,
+    /// The folder typed in the library view.
+    pub typed_folder: String,
+    /// Exclude patterns, one per line (empty: the defaults).
+    pub excludes: String,
+    /// The "found N photos" line of the current run.
+    pub plan: Option<String>,
+    /// Set while the run waits for another process that is updating the library.
+    pub waiting: Option<String>,
+    /// Folders added while a run was going, added when it ends.
+    pub queued: Vec<PathBuf>,
+    /// Folders the current run adds.
+    pub adding: Vec<PathBuf>,
+    /// The running indexing job.
+    pub(super) job: Option<Job<IndexEvent, Result<IndexReport>>>,
+    pub(super) stopping: bool,
+}
+
+impl IndexingState {
+    /// Photos a second in this phase, and the seconds left, once there is enough to say.
+    pub fn rate_and_eta(&self) -> Option<(f64, f64)> {
+        let elapsed = self.phase_started?.elapsed().as_secs_f64();
+        if self.done == 0 || elapsed < 0.5 {
+            return None;
+        }
+        let rate = self.done as f64 / elapsed;
+        Some((rate, (self.total.saturating_sub(self.done)) as f64 / rate))
+    }
+
+    /// True while a run is going.
+    pub fn running(&self) -> bool {
+        self.job.is_some()
+    }
+
+    /// True after cancel was asked and before the run ended.
+    pub fn stopping(&self) -> bool {
+        self.stopping
+    }
+}
+
+/// The library's folders, as paths.
+pub fn library_roots(finder: &Finder) -> Vec<PathBuf> {
+    finder.library.index.data.roots.iter().map(|r| bytes_path(r)).collect()
+}
+
+impl State {
+    pub(super) fn start_indexing(
+        &mut self,
+        settings: &Settings,
+        add: Vec<PathBuf>,
+        remove: Vec<PathBuf>,
+    ) -> Result<()> {
+        if self.indexing.running() {
+            return Err(Error::Invalid("indexing is already running: cancel it first, or wait".into()));
+        }
+        let Some(engine) = &self.engine else {
+            return Err(Error::Invalid(
+                self.engine_error
+                    .clone()
+                    .unwrap_or_else(|| "the models are still loading; try again in a moment".into()),
+            ));
+        };
+        // Folders are checked by the job (the UI thread never touches the file system: a
+        // hung network mount must not freeze the window).
+        if add.is_empty() && self.finder.as_ref().is_none_or(|f| f.library.index.data.roots.is_empty()) {
+            return Err(Error::Invalid("add a folder of photos first".into()));
+        }
+        let excludes: Vec<String> =
+            self.indexing.excludes.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
+        let adding = add.clone();
+        let mut options = IndexOptions {
+            add_roots: add,
+            remove_roots: remove,
+            excludes: (!excludes.is_empty()).then_some(excludes),
+            head: engine.head.clone(),
+            ..IndexOptions::default()
+        };
+        options.embed.batch_size = settings.batch_size.max(1);
+        let job = update::start(settings.index.clone(), &engine.backbone, options, self.waker())?;
+        self.indexing = IndexingState {
+            phase: Phase::Scanning,
+            phase_started: Some(Instant::now()),
+            typed_folder: std::mem::take(&mut self.indexing.typed_folder),
+            excludes: std::mem::take(&mut self.indexing.excludes),
+            adding,
+            job: Some(job),
+            ..IndexingState::default()
+        };
+        Ok(())
+    }
+
+    pub(super) fn poll_indexing(&mut self, settings: &Settings, notices: &mut Notices) {
+        let Some(job) = &self.indexing.job else { return };
+        // Checked before draining, so no event sent before the end is left behind.
+        let finished = job.is_finished();
+        let events: Vec<IndexEvent> = job.events().try_iter().collect();
+        let ix = &mut self.indexing;
+        for event in events {
+            if let Some(line) = event.planned_line() {
+                ix.plan = Some(line);
+            }
+            match event {
+                IndexEvent::Notice(n) => notices.push((n, false)),
+                IndexEvent::Waiting { pid } => ix.waiting = Some(waiting_message(pid).replace("Ctrl-C", "Cancel")),
+                // The library view marks offline folders from the reopened library.
+                IndexEvent::Offline { .. } => {}
+                IndexEvent::Planned { to_embed, .. } => {
+                    ix.waiting = None;
+                    ix.phase = Phase::Embedding;
+                    ix.done = 0;
+                    ix.total = to_embed;
+                    ix.phase_started = Some(Instant::now());
+                }
+                IndexEvent::Progress { done, total } => {
+                    ix.done = done;
+                    ix.total = total;
+                }
+                IndexEvent::Projected { done, total } => {
+                    if ix.phase != Phase::Projecting {
+                        ix.phase = Phase::Projecting;
+                        ix.phase_started = Some(Instant::now());
+                    }
+                    ix.done = done;
+                    ix.total = total;
+                }
+                IndexEvent::Skipped { path, reason } => ix.skipped.push((path, reason)),
+            }
+        }
+        if !finished {
+            return;
+        }
+        let Some(job) = ix.job.take() else { return };
+        ix.phase = Phase::Idle;
+        ix.waiting = None;
+        ix.stopping = false;
+        match job.wait().and_then(|r| r) {
+            Ok(report) => {
+                if report.stopped {
+                    notices.push(("Indexing stopped; finished photos are kept. Index again to finish.".into(), false));
+                }
+                ix.report = Some(report);
+            }
+            Err(e) => notices.push((format!("indexing failed: {e}"), true)),
+        }
+        if let Err(e) = self.reopen_library(settings) {
+            notices.push((e.to_string(), true));
+        }
+        let queued = std::mem::take(&mut self.indexing.queued);
+        if !queued.is_empty()
+            && let Err(e) = self.start_indexing(settings, queued, vec![])
+        {
+            notices.push((e.to_string(), true));
+        }
+    }
+}

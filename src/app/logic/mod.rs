@@ -1,0 +1,327 @@
+//! The one place where commands become jobs, and where the jobs' events become state:
+//! [`State::run`] dispatches a command, [`State::poll`] drains every job once a frame. Each
+//! view's state lives with its start and poll code (`search`, `indexing`, `training`,
+//! `annotator`, `opening`, `pickers`). Nothing here blocks: every job runs on a worker
+//! thread; each frame only drains their channels.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+
+use super::images::Images;
+use super::settings::Settings;
+use super::{Startup, desktop};
+use crate::dataset::{Flickr8k, ImageCaptions, Split};
+use crate::engine::manifest::DEFAULT_BACKBONE;
+use crate::engine::{Backbone, BackboneModel, ProjectionHead, Runtime};
+use crate::finder::{Feedback, FilterText, Finder, SearchRequest, Subject, projection_head_for};
+use crate::index::duplicates::{DEFAULT_THRESHOLD, DuplicatePhoto, library_groups};
+use crate::index::filter::{DateSource, format_date};
+use crate::index::library::Ranked;
+use crate::index::lock::waiting_message;
+use crate::index::store::bytes_path;
+use crate::index::thumbs::ThumbCache;
+use crate::index::update::{self, IndexEvent, IndexOptions, IndexReport};
+use crate::job::{Job, Waker};
+use crate::model::{ExportedModel, JointManifest, default_model_dir};
+use crate::text::VocabSettings;
+use crate::train::eval::Metrics;
+use crate::train::features::default_cache_dir;
+use crate::train::recipe::{self, CaptionRanks, Flickr8kTraining, TrainReport};
+use crate::train::trainer::{EpochReport, TrainConfig, TrainEvent};
+use crate::{Error, Result};
+
+mod annotator;
+mod indexing;
+mod opening;
+mod pickers;
+mod search;
+mod training;
+
+pub use annotator::AnnotatorState;
+pub use indexing::{IndexingState, Phase, library_roots};
+pub use opening::Engine;
+use opening::Opened;
+pub use search::{Mark, ResultItem, SearchState, date_label};
+pub use training::TrainingState;
+
+/// How long typing must pause before a search runs: the query encodes in well under a
+/// millisecond, so this only keeps the grid from flickering on every keystroke.
+pub const SEARCH_DEBOUNCE: Duration = Duration::from_millis(120);
+
+/// Something the user asked for. Widgets push these; [`State::run`] carries them out.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Load the runtime, the backbone, the text model and the library again (settings changed).
+    Reopen,
+    /// Run the query in the search box now.
+    Search,
+    /// Rank the library by how much each photo looks like this one.
+    FindSimilar(PathBuf),
+    /// Pick a folder with the desktop's dialog and add it to the library.
+    PickFolder,
+    /// Pick a photo and find the library's photos that look like it.
+    PickPhoto,
+    /// Pick the Flickr8k folder.
+    PickFlickr8k,
+    /// Pick the GloVe file.
+    PickGlove,
+    /// Pick a text model folder and use it.
+    PickModel,
+    /// Add a folder to the library and index it.
+    AddFolder(PathBuf),
+    /// Take a folder out of the library.
+    RemoveFolder(PathBuf),
+    /// Bring the index up to date with the library's folders.
+    Reindex,
+    /// Stop indexing (finished work is kept).
+    CancelIndexing,
+    /// Start training with the training panel's settings.
+    StartTraining,
+    /// Stop training (the best epoch so far is exported).
+    StopTraining,
+    /// Use the text model in this folder (re-projects the library from stored features).
+    UseModel(PathBuf),
+    /// Go back to the installed text model.
+    UseInstalledModel,
+    /// Load the Flickr8k captions for the annotator.
+    LoadFlickr8k,
+    /// Rank the annotator split's captions with the current text model.
+    RankCaptions,
+    /// Open a photo in the desktop's viewer.
+    Open(PathBuf),
+    /// Show a photo in its folder.
+    Reveal(PathBuf),
+    /// Copy a photo's path to the clipboard.
+    CopyPath(PathBuf),
+    /// Mark a result as a good or bad match, or clear its mark.
+    Mark(PathBuf, Option<Mark>),
+    /// Clear every good/bad mark.
+    ClearMarks,
+    /// Group the library's near-duplicates.
+    FindDuplicates,
+}
+
+/// Everything the app holds apart from its settings.
+pub struct State {
+    /// Decoded thumbnails and previews.
+    pub images: Option<Images>,
+    /// The models, once opened.
+    pub engine: Option<Engine>,
+    /// The library with its models, once opened (none before the first indexing).
+    pub finder: Option<Arc<Finder>>,
+    /// Why the models could not be opened.
+    pub engine_error: Option<String>,
+    /// Search view.
+    pub search: SearchState,
+    /// Library view.
+    pub indexing: IndexingState,
+    /// Training panel.
+    pub training: TrainingState,
+    /// Annotator view.
+    pub annotator: AnnotatorState,
+    startup: Startup,
+    waker: Option<Waker>,
+    opening: Option<Job<(), Result<Opened>>>,
+    picker: Option<(Command, Job<(), Option<PathBuf>>)>,
+    /// Commands to run once the models are open (from the command line).
+    pub after_open: Vec<Command>,
+    /// The library's near-duplicate groups, once found.
+    pub duplicates: Option<Vec<Vec<DuplicatePhoto>>>,
+    duplicates_job: Option<Job<(), Vec<Vec<DuplicatePhoto>>>>,
+}
+
+type Notices = Vec<(String, bool)>;
+
+impl State {
+    /// Fresh state and the image loader.
+    pub fn new(startup: Startup, waker: Waker) -> Result<State> {
+        let images = Images::start(Some(Arc::clone(&waker)))?;
+        let mut state = State::without_images();
+        state.images = Some(images);
+        state.startup = startup;
+        state.waker = Some(waker);
+        Ok(state)
+    }
+
+    /// State with no image loader (when its thread could not start).
+    pub fn without_images() -> State {
+        State {
+            images: None,
+            engine: None,
+            finder: None,
+            engine_error: None,
+            search: SearchState { k: 10, ..SearchState::default() },
+            indexing: IndexingState::default(),
+            training: TrainingState::default(),
+            annotator: AnnotatorState::default(),
+            startup: Startup::default(),
+            waker: None,
+            opening: None,
+            picker: None,
+            after_open: Vec::new(),
+            duplicates: None,
+            duplicates_job: None,
+        }
+    }
+
+    /// One line for the top bar: what the engine runs on and what the library holds.
+    pub fn status_line(&self) -> String {
+        if self.opening.is_some() {
+            return "loading models…".into();
+        }
+        let photos = self.finder.as_ref().map_or(0, |f| f.library.index.data.photos.len());
+        match &self.engine {
+            Some(engine) => format!(
+                "{} photos · {} on {}",
+                photos,
+                engine.backbone.model().manifest.name,
+                engine.backbone.provider()
+            ),
+            None => "models not loaded".into(),
+        }
+    }
+
+    fn waker(&self) -> Option<Waker> {
+        self.waker.clone()
+    }
+
+    /// The folder trained models are written into.
+    fn models_out(&self) -> PathBuf {
+        self.startup
+            .models_out
+            .clone()
+            .unwrap_or_else(|| crate::locations::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("models"))
+    }
+
+    fn feature_cache(&self) -> PathBuf {
+        self.startup.feature_cache.clone().unwrap_or_else(default_cache_dir)
+    }
+
+    /// Carries out one command.
+    pub fn run(&mut self, command: Command, settings: &mut Settings, ctx: &egui::Context) -> Notices {
+        let mut notices = Notices::new();
+        let mut note = |r: Result<()>| {
+            if let Err(e) = r {
+                notices.push((e.to_string(), true));
+            }
+        };
+        match command {
+            Command::Reopen => note(self.reopen(settings)),
+            Command::Search => note(self.start_search(settings)),
+            Command::FindSimilar(photo) => {
+                self.search.subject = Subject::Photo(photo);
+                self.search.marks.clear();
+                note(self.start_search(settings));
+            }
+            Command::PickFolder
+            | Command::PickPhoto
+            | Command::PickFlickr8k
+            | Command::PickGlove
+            | Command::PickModel => note(self.start_picker(command)),
+            // A folder added while a run goes on (say the re-projection after a model change)
+            // is added right after it, not refused.
+            Command::AddFolder(dir) if self.indexing.running() => self.indexing.queued.push(dir),
+            Command::AddFolder(dir) => note(self.start_indexing(settings, vec![dir], vec![])),
+            Command::RemoveFolder(dir) => note(self.start_indexing(settings, vec![], vec![dir])),
+            Command::Reindex => note(self.start_indexing(settings, vec![], vec![])),
+            Command::CancelIndexing => {
+                if let Some(job) = &self.indexing.job {
+                    job.stop();
+                    self.indexing.stopping = true;
+                }
+            }
+            Command::StartTraining => note(self.start_training(settings)),
+            Command::StopTraining => {
+                if let Some(job) = &self.training.job {
+                    job.stop();
+                }
+            }
+            Command::UseModel(dir) => {
+                settings.model = Some(dir);
+                note(self.reopen(settings));
+            }
+            Command::UseInstalledModel => {
+                settings.model = None;
+                note(self.reopen(settings));
+            }
+            Command::LoadFlickr8k => note(self.load_flickr8k(settings)),
+            Command::RankCaptions => note(self.rank_captions()),
+            Command::Open(path) => note(desktop::open(&path)),
+            Command::Reveal(path) => {
+                // A file manager may take a moment to answer; never on the UI thread.
+                let spawned = std::thread::Builder::new().name("glimpse-reveal".into()).spawn(move || {
+                    let _ = desktop::reveal(&path);
+                });
+                note(spawned.map(|_| ()).map_err(|e| Error::Invalid(format!("cannot show the folder: {e}"))));
+            }
+            Command::CopyPath(path) => {
+                ctx.copy_text(path.display().to_string());
+                notices.push((format!("Copied {}", path.display()), false));
+            }
+            Command::Mark(path, mark) => {
+                match mark {
+                    Some(mark) => self.search.marks.insert(path, mark),
+                    None => self.search.marks.remove(&path),
+                };
+                note(self.start_search(settings));
+            }
+            Command::ClearMarks => {
+                self.search.marks.clear();
+                note(self.start_search(settings));
+            }
+            Command::FindDuplicates => {
+                if let Some(finder) = self.finder.clone() {
+                    let job = Job::spawn("glimpse-duplicates", 1, self.waker(), move |_cx| {
+                        library_groups(&finder.library, DEFAULT_THRESHOLD)
+                    });
+                    match job {
+                        Ok(job) => self.duplicates_job = Some(job),
+                        Err(e) => note(Err(e)),
+                    }
+                }
+            }
+        }
+        notices
+    }
+
+    /// Drains every job's events into state; returns notices for the user. Runs each frame
+    /// (and while the window is hidden), never blocks.
+    pub fn poll(&mut self, ctx: &egui::Context, settings: &mut Settings, commands: &mut Vec<Command>) -> Notices {
+        let mut notices = Notices::new();
+        if let Some(images) = &mut self.images {
+            images.poll(ctx);
+        }
+        if let Some(edited) = self.search.edited {
+            let left = SEARCH_DEBOUNCE.saturating_sub(edited.elapsed());
+            if left.is_zero() {
+                commands.push(Command::Search);
+            } else {
+                ctx.request_repaint_after(left);
+            }
+        }
+        self.poll_opening(commands, &mut notices);
+        self.poll_search();
+        self.poll_picker(settings, commands);
+        self.poll_indexing(settings, &mut notices);
+        self.poll_training(&mut notices);
+        self.poll_annotator(commands);
+        if self.duplicates_job.as_ref().is_some_and(Job::is_finished)
+            && let Some(job) = self.duplicates_job.take()
+        {
+            match job.wait() {
+                Ok(groups) => self.duplicates = Some(groups),
+                Err(e) => notices.push((e.to_string(), true)),
+            }
+        }
+        notices
+    }
+
+    /// True while near-duplicates are being grouped.
+    pub fn duplicates_running(&self) -> bool {
+        self.duplicates_job.is_some()
+    }
+}

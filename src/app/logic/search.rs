@@ -1,0 +1,214 @@
+//! The search view's state and work: the query and filters, results with what the grid shows, marks; starting a search in the background and taking its answer.
+
+use super::*;
+
+/// A relevance-feedback mark on a result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mark {
+    /// More like this.
+    Good,
+    /// Less like this.
+    Bad,
+}
+
+/// One result in the grid.
+#[derive(Clone, Debug)]
+pub struct ResultItem {
+    /// Rank, path, score, date.
+    pub ranked: Ranked,
+    /// The cached thumbnail, when the index has one.
+    pub thumbnail: Option<PathBuf>,
+    /// Size in pixels.
+    pub width: u32,
+    /// Size in pixels.
+    pub height: u32,
+    /// File size in bytes.
+    pub bytes: u64,
+}
+
+/// A running search, answering one query.
+/// A search's results with the "no strong match" flag and what was searched for.
+type SearchJob = Job<(), Result<(Vec<ResultItem>, bool, String)>>;
+
+/// Filters as typed in the search view.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FilterForm {
+    /// A folder the results must be under.
+    pub folder: String,
+    /// YYYY-MM-DD, inclusive.
+    pub after: String,
+    /// YYYY-MM-DD, exclusive.
+    pub before: String,
+    /// e.g. `jpg,png`.
+    pub types: String,
+}
+
+impl FilterForm {
+    /// The filters as a search request takes them: an empty field sets no condition.
+    fn text(&self) -> FilterText {
+        fn field(s: &str) -> Option<String> {
+            Some(s.trim().to_string()).filter(|t| !t.is_empty())
+        }
+        FilterText {
+            folder: field(&self.folder).map(PathBuf::from),
+            after: field(&self.after),
+            before: field(&self.before),
+            types: field(&self.types),
+        }
+    }
+}
+
+/// The search view's state.
+#[derive(Default)]
+pub struct SearchState {
+    /// What is searched for: the query box's text, or a photo ("find similar", a dropped
+    /// file), whose query box then shows nothing.
+    pub subject: Subject,
+    /// When the query last changed and has not been searched yet.
+    pub edited: Option<Instant>,
+    /// How many results.
+    pub k: usize,
+    /// Filters.
+    pub filter: FilterForm,
+    /// The grid.
+    pub results: Vec<ResultItem>,
+    /// What the grid answers (for the heading), once a search has run.
+    pub answered: Option<String>,
+    /// Why the last search failed.
+    pub error: Option<String>,
+    /// The best score is below the model's "no strong match" threshold.
+    pub weak: bool,
+    /// The highlighted result.
+    pub selected: Option<usize>,
+    /// The result shown large.
+    pub preview: Option<usize>,
+    /// Good/bad marks.
+    pub marks: BTreeMap<PathBuf, Mark>,
+    pub(super) job: Option<SearchJob>,
+}
+
+impl SearchState {
+    /// True while a search runs.
+    pub fn busy(&self) -> bool {
+        self.job.is_some()
+    }
+}
+
+/// Results with what the grid shows beside each: thumbnail, size, bytes.
+fn describe(finder: &Finder, ranked: Vec<Ranked>) -> Vec<ResultItem> {
+    let data = &finder.library.index.data;
+    let thumbs = ThumbCache::for_index(&finder.library.index.path);
+    ranked
+        .into_iter()
+        .map(|r| {
+            let entry = data.photos.get(r.row);
+            // Missing or broken thumbnails are remade from the photo when drawn.
+            let thumbnail = entry.map(|e| thumbs.path(&e.hash));
+            ResultItem {
+                thumbnail,
+                width: entry.map_or(0, |e| e.width),
+                height: entry.map_or(0, |e| e.height),
+                bytes: entry.map_or(0, |e| e.size),
+                ranked: r,
+            }
+        })
+        .collect()
+}
+
+/// A date as YYYY-MM-DD with where it came from.
+pub fn date_label(seconds: i64, source: DateSource) -> String {
+    let from = match source {
+        DateSource::Exif => "taken (EXIF)",
+        DateSource::Mtime => "file modified",
+    };
+    format!("{}, {from}", format_date(seconds))
+}
+
+impl State {
+    /// Starts a search for the query box (or the photo being searched by), replacing any
+    /// search still running: only the newest query matters.
+    pub(super) fn start_search(&mut self, settings: &Settings) -> Result<()> {
+        self.search.edited = None;
+        let Some(finder) = self.finder.clone() else {
+            self.search.results.clear();
+            return Ok(());
+        };
+        if self.search.subject.is_empty() {
+            self.search.results.clear();
+            self.search.answered = None;
+            self.search.error = None;
+            self.search.job = None;
+            return Ok(());
+        }
+        let mut feedback = Feedback::default();
+        for (path, mark) in &self.search.marks {
+            match mark {
+                Mark::Good => feedback.good.push(path.clone()),
+                Mark::Bad => feedback.bad.push(path.clone()),
+            }
+        }
+        let request = SearchRequest {
+            subject: self.search.subject.clone(),
+            filter: self.search.filter.text(),
+            feedback,
+            k: self.search.k.max(1),
+            sort: settings.sort_order(),
+            pool: settings.pool,
+        };
+        // The request is answered (its query parsed, its folder looked up: both touch files)
+        // in the search job, never on the UI thread.
+        let job = Job::spawn("glimpse-search", 1, self.waker(), move |_cx| {
+            let answer = finder.search(&request)?;
+            Ok((describe(&finder, answer.hits), answer.no_strong_match, answer.label))
+        })?;
+        self.search.job = Some(job);
+        Ok(())
+    }
+
+    pub(super) fn poll_search(&mut self) {
+        let Some(job) = &self.search.job else { return };
+        if !job.is_finished() {
+            return;
+        }
+        let Some(job) = self.search.job.take() else { return };
+        match job.wait().and_then(|r| r) {
+            Ok((results, weak, label)) => {
+                self.search.results = results;
+                self.search.weak = weak;
+                self.search.error = None;
+                self.search.answered = Some(label);
+                if self.search.selected.is_some_and(|s| s >= self.search.results.len()) {
+                    self.search.selected = None;
+                }
+                self.search.preview = None;
+            }
+            Err(e) => self.search.error = Some(e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_print_as_calendar_days_with_their_source() {
+        assert_eq!(date_label(0, DateSource::Mtime), "1970-01-01, file modified");
+        // 2024-02-29 12:00 UTC, a leap day.
+        assert_eq!(date_label(1_709_208_000, DateSource::Exif), "2024-02-29, taken (EXIF)");
+    }
+
+    #[test]
+    fn filter_form_gives_the_typed_fields_and_leaves_out_blank_ones() {
+        let form = FilterForm {
+            after: " 2020-01-02 ".into(),
+            types: "jpg, PNG".into(),
+            folder: "  ".into(),
+            ..FilterForm::default()
+        };
+        let text = form.text();
+        assert_eq!(text.after.as_deref(), Some("2020-01-02"));
+        assert_eq!(text.types.as_deref(), Some("jpg, PNG"));
+        assert_eq!((text.folder, text.before), (None, None));
+    }
+}

@@ -1,0 +1,112 @@
+//! The training panel's state and work: a training run with its epochs, and the current model's metrics.
+
+use super::*;
+
+/// The training panel's state.
+#[derive(Default)]
+pub struct TrainingState {
+    /// Mean loss points: (epoch as a fraction, loss).
+    pub losses: Vec<[f64; 2]>,
+    /// Finished epochs.
+    pub epochs: Vec<EpochReport>,
+    /// Lines from the run.
+    pub notes: Vec<String>,
+    /// Feature progress (done, total) while photo features are computed.
+    pub features: Option<(usize, usize)>,
+    /// The result of the last finished run.
+    pub report: Option<TrainReport>,
+    /// Where the run writes its model.
+    pub out: Option<PathBuf>,
+    /// Why the last run failed.
+    pub error: Option<String>,
+    pub(super) job: Option<Job<TrainEvent, Result<TrainReport>>>,
+}
+
+impl TrainingState {
+    /// True while training runs.
+    pub fn running(&self) -> bool {
+        self.job.is_some()
+    }
+}
+
+impl State {
+    pub(super) fn start_training(&mut self, settings: &Settings) -> Result<()> {
+        if self.training.running() {
+            return Err(Error::Invalid("a training run is already going".into()));
+        }
+        let Some(engine) = &self.engine else {
+            return Err(Error::Invalid("the models are still loading; try again in a moment".into()));
+        };
+        let form = &settings.training;
+        if settings.flickr8k.trim().is_empty() || settings.glove.trim().is_empty() {
+            return Err(Error::Invalid("choose the Flickr8k folder and a GloVe file first".into()));
+        }
+        let config = TrainConfig {
+            mining: form.mining.parse()?,
+            margin: form.margin,
+            epochs: form.epochs,
+            batch_size: form.batch_size,
+            lr: form.lr,
+            ..TrainConfig::default()
+        };
+        config.check()?;
+        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let out = self.models_out().join(format!("model-{stamp}"));
+        let run = Flickr8kTraining {
+            flickr8k: PathBuf::from(settings.flickr8k.trim()),
+            glove: PathBuf::from(settings.glove.trim()),
+            out: out.clone(),
+            cache_dir: self.feature_cache(),
+            backbone: engine.backbone.clone(),
+            vocab: VocabSettings::default(),
+            extra_word_dims: form.extra_word_dims,
+            joint_dim: 512,
+            image_hidden: None,
+            text_encoder: form.encoder.parse()?,
+            feature_slice: None,
+            train: config,
+        };
+        let job = recipe::start(run, self.waker())?;
+        self.training = TrainingState { out: Some(out), job: Some(job), ..TrainingState::default() };
+        Ok(())
+    }
+
+    pub(super) fn poll_training(&mut self, notices: &mut Notices) {
+        let Some(job) = &self.training.job else { return };
+        let finished = job.is_finished();
+        let events: Vec<TrainEvent> = job.events().try_iter().collect();
+        let tr = &mut self.training;
+        for event in events {
+            match event {
+                TrainEvent::Note(line) => tr.notes.push(line),
+                TrainEvent::Features { done, total } => tr.features = Some((done, total)),
+                TrainEvent::Step { epoch, step, steps, loss } => {
+                    tr.features = None;
+                    let x = (epoch - 1) as f64 + step as f64 / steps.max(1) as f64;
+                    tr.losses.push([x, f64::from(loss)]);
+                }
+                TrainEvent::Epoch(e) => tr.epochs.push(e),
+            }
+        }
+        if !finished {
+            return;
+        }
+        let Some(job) = tr.job.take() else { return };
+        match job.wait().and_then(|r| r) {
+            Ok(report) => {
+                notices.push((format!("Training finished: dev R@1 {:.1}", report.dev.t2i.r1), false));
+                tr.report = Some(report);
+            }
+            Err(e) => {
+                tr.error = Some(e.to_string());
+                notices.push((format!("training failed: {e}"), true));
+            }
+        }
+    }
+
+    /// The current model's dev metrics, from its manifest.
+    pub fn current_metrics(&self) -> Option<(PathBuf, Metrics)> {
+        let (dir, manifest) = self.engine.as_ref()?.model.as_ref()?;
+        Some((dir.clone(), manifest.dev_metrics()?))
+    }
+}
