@@ -292,7 +292,20 @@ fn a_combined_model_gives_each_member_s_vectors_side_by_side_and_refuses_mismatc
     let a = member("a", TextEncoderKind::Mean, None, &vocab, 1);
     let b = member("b", TextEncoderKind::Gru { hidden: 5 }, Some(FeatureSlice { start: 1, end: 4 }), &vocab, 2);
     let both = dir.path().join("both");
-    let manifest = glimpse::train::combine::combine(&both, &[a.clone(), b.clone()]).unwrap();
+    // Combined as the CLI and the window do it: a job that says what it made.
+    let job = glimpse::train::workflow::start_combine(both.clone(), vec![a.clone(), b.clone()], None, None).unwrap();
+    let notes: Vec<String> = job
+        .events()
+        .iter()
+        .filter_map(|e| match e {
+            glimpse::train::trainer::TrainEvent::Note(n) => Some(n),
+            _ => None,
+        })
+        .collect();
+    let combined = job.wait().unwrap().unwrap();
+    assert!(notes.iter().any(|n| n.contains("2 models combined, 6-d")), "{notes:?}");
+    assert!(combined.dev.is_none());
+    let manifest = combined.manifest;
     assert_eq!(manifest.model.joint_dim, 6);
     assert_eq!(manifest.combination.as_ref().unwrap().members.len(), 2);
 

@@ -11,7 +11,15 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use std::path::PathBuf;
+
 use super::{SHOWN, best_rows};
+use crate::dataset::Split;
+use crate::job::{Job, Waker};
+use crate::model::manifest::{JointManifest, NoMatchCue};
+use crate::train::trainer::TrainEvent;
+use crate::train::workflow::ModelSetup;
+use crate::{Error, Result};
 
 /// Which number of a ranking the cue looks at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,6 +134,50 @@ pub fn measure(
             choose(s, &with, &without)
         })
         .collect()
+}
+
+/// The cue measured on a split, and what was stored.
+#[derive(Clone, Debug, Serialize)]
+pub struct CueReport {
+    /// Both statistics, measured.
+    pub results: Vec<CueResult>,
+    /// Captions searched.
+    pub captions: usize,
+    /// Photos searched among.
+    pub photos: usize,
+    /// The cue written into the model's manifest, when asked for.
+    pub stored: Option<NoMatchCue>,
+}
+
+/// Starts measuring the cue of the model in `dir` on `split` (`glimpse bench cue`); with
+/// `write`, the top-1 threshold goes into the model's manifest, where search reads it (the
+/// z-score would need every score of the library, and did no better on dev).
+pub fn start(
+    setup: ModelSetup,
+    dir: PathBuf,
+    split: Split,
+    write: bool,
+    waker: Option<Waker>,
+) -> Result<Job<TrainEvent, Result<CueReport>>> {
+    Job::spawn("glimpse-cue", 64, waker, move |cx| {
+        let s = setup.embed_split(&dir, split, &cx)?;
+        let results = measure(&s.images, &s.offsets, &s.captions, s.dim, &s.caption_image);
+        let photos = s.images.len() / s.dim.max(1);
+        let stored = if write {
+            let best = results
+                .iter()
+                .find(|r| r.statistic == CueStatistic::Top1)
+                .ok_or_else(|| Error::Invalid("the cue could not be measured".into()))?;
+            let mut manifest = JointManifest::load(&dir)?;
+            let cue = NoMatchCue { statistic: "top1".into(), threshold: best.threshold };
+            manifest.no_match = Some(cue.clone());
+            manifest.save(&dir)?;
+            Some(cue)
+        } else {
+            None
+        };
+        Ok(CueReport { results, captions: s.caption_image.len(), photos, stored })
+    })
 }
 
 #[cfg(test)]

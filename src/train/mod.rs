@@ -11,6 +11,7 @@
 //! - [`export`]: both towers as ONNX graphs, the vocabulary and a versioned manifest.
 //! - [`combine`]: several exported models as one ensemble model.
 //! - [`recipe`]: the whole run on Flickr8k as one job, and evaluation of an exported model.
+//! - [`workflow`]: measuring, combining and calibrating model folders as jobs, for the CLI and the window.
 
 pub mod combine;
 pub mod eval;
@@ -22,3 +23,4 @@ pub mod model;
 pub mod recipe;
 pub mod rng;
 pub mod trainer;
+pub mod workflow;

@@ -264,22 +264,24 @@ fn epoch_bench(cli: &Cli, args: &EpochArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The model folder and a split embedded through it, as search runs them.
-fn embedded_split(cli: &Cli, args: &FeedbackArgs) -> anyhow::Result<(PathBuf, glimpse::train::recipe::EmbeddedSplit)> {
+/// The model folder a split bench measures (default: the installed one) and what opening
+/// it needs.
+fn split_setup(cli: &Cli, args: &FeedbackArgs) -> anyhow::Result<(glimpse::train::workflow::ModelSetup, PathBuf)> {
     use anyhow::Context;
-    use glimpse::model::{ExportedModel, default_model_dir};
     let dir = match &args.model {
         Some(dir) => dir.clone(),
-        None => default_model_dir().context("no text model is installed: pass --model DIR")?,
+        None => glimpse::model::default_model_dir().context("no text model is installed: pass --model DIR")?,
     };
-    let model = ExportedModel::open(cli.runtime()?, &dir, &cli.session_options())?;
-    let backbone = cli.backbone(Some(&model.manifest.backbone.name))?;
-    let items = glimpse::dataset::Flickr8k::open(&args.flickr8k)?.split(args.split)?;
-    let cache = glimpse::train::features::default_cache_dir();
-    let job = glimpse::job::Job::spawn("glimpse-eval", 64, None, move |cx| {
-        glimpse::train::recipe::embed_split(&model, &backbone, &items, &cache, &cx)
-    })?;
-    for _ in job.events().iter() {}
-    Ok((dir, job.wait()??))
+    Ok((crate::train::model_setup(cli, &args.flickr8k, None)?, dir))
+}
+
+/// A split in the joint space of the model a split bench measures.
+fn embedded_split(cli: &Cli, args: &FeedbackArgs) -> anyhow::Result<glimpse::train::recipe::EmbeddedSplit> {
+    let (setup, dir) = split_setup(cli, args)?;
+    let split = args.split;
+    let job = glimpse::job::Job::spawn("glimpse-eval", 64, None, move |cx| setup.embed_split(&dir, split, &cx))?;
+    crate::train::render(&job);
+    Ok(job.wait()??)
 }
 
 fn duplicates_bench(cli: &Cli, args: &DuplicatesBenchArgs) -> anyhow::Result<ExitCode> {
@@ -311,48 +313,34 @@ fn duplicates_bench(cli: &Cli, args: &DuplicatesBenchArgs) -> anyhow::Result<Exi
 }
 
 fn cue_bench(cli: &Cli, args: &CueArgs) -> anyhow::Result<ExitCode> {
-    use glimpse::bench::cue::{CueStatistic, measure};
-    use glimpse::model::manifest::{JointManifest, NoMatchCue};
-    let (dir, split) = embedded_split(cli, &args.split)?;
-    let results = measure(&split.images, &split.offsets, &split.captions, split.dim, &split.caption_image);
+    let (setup, dir) = split_setup(cli, &args.split)?;
+    let job = glimpse::bench::cue::start(setup, dir.clone(), args.split.split, args.write, None)?;
+    crate::train::render(&job);
+    let report = job.wait()??;
     if args.split.json {
-        println!("{}", serde_json::to_string_pretty(&results)?);
+        println!("{}", serde_json::to_string_pretty(&report.results)?);
     } else {
-        println!(
-            "{} captions, {} photos; the cue fires below the threshold",
-            split.caption_image.len(),
-            split.images.len() / split.dim
-        );
+        println!("{} captions, {} photos; the cue fires below the threshold", report.captions, report.photos);
         println!(
             "| statistic | median, photo there | median, held out | threshold | precision | recall | false alarms |"
         );
         println!("|---|---|---|---|---|---|---|");
-        for r in &results {
+        for r in &report.results {
             println!(
                 "| {:?} | {:.3} | {:.3} | {:.3} | {:.1} | {:.1} | {:.1} |",
                 r.statistic, r.medians.0, r.medians.1, r.threshold, r.precision, r.recall, r.false_alarms
             );
         }
     }
-    if args.write {
-        // Search applies the top-1 score (the z-score would need every score of the
-        // library, and did no better on dev).
-        let best = results
-            .iter()
-            .find(|r| r.statistic == CueStatistic::Top1)
-            .ok_or_else(|| anyhow::anyhow!("nothing measured"))?;
-        let mut manifest = JointManifest::load(&dir)?;
-        let statistic = "top1";
-        manifest.no_match = Some(NoMatchCue { statistic: statistic.into(), threshold: best.threshold });
-        manifest.save(&dir)?;
-        eprintln!("stored {statistic} < {:.3} in {}", best.threshold, dir.join("manifest.json").display());
+    if let Some(cue) = &report.stored {
+        eprintln!("stored {} < {:.3} in {}", cue.statistic, cue.threshold, dir.join("manifest.json").display());
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn feedback_bench(cli: &Cli, args: &FeedbackArgs) -> anyhow::Result<ExitCode> {
     use glimpse::bench::feedback::{Marks, simulate, weight_grid};
-    let (_, split) = embedded_split(cli, args)?;
+    let split = embedded_split(cli, args)?;
     let table =
         simulate(&split.images, &split.offsets, &split.captions, split.dim, &split.caption_image, &weight_grid());
     if args.json {

@@ -9,16 +9,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::Context;
 use glimpse::dataset::Split;
 use glimpse::job::Job;
+use glimpse::model::default_model_dir;
 use glimpse::model::manifest::Hubness;
-use glimpse::model::{ExportedModel, default_model_dir};
 use glimpse::text::VocabSettings;
 use glimpse::train::eval::{Metrics, Recall};
 use glimpse::train::features::default_cache_dir;
-use glimpse::train::hubness;
 use glimpse::train::loss::Mining;
 use glimpse::train::model::{FeatureSlice, TextEncoderKind};
 use glimpse::train::recipe::{self, Flickr8kTraining};
 use glimpse::train::trainer::{Schedule, TrainConfig, TrainEvent};
+use glimpse::train::workflow::{self, ModelSetup};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -318,30 +318,20 @@ pub fn eval(cli: &Cli, args: &EvalArgs) -> anyhow::Result<ExitCode> {
         None => default_model_dir()
             .context("no trained model is installed: pass --model DIR (from `glimpse train --out DIR`)")?,
     };
-    let metrics = measure(cli, &dir, &args.flickr8k, args.split, args.cache.as_ref())?;
-    print_metrics(args.json, args.split, &metrics);
+    let job = workflow::start_measure(model_setup(cli, &args.flickr8k, args.cache.as_ref())?, dir, args.split, None)?;
+    render(&job);
+    print_metrics(args.json, args.split, &job.wait()??);
     Ok(ExitCode::SUCCESS)
 }
 
-/// Opens the model folder `dir` and measures it on a Flickr8k split exactly as search runs
-/// it, with progress on stderr.
-fn measure(
-    cli: &Cli,
-    dir: &std::path::Path,
-    flickr8k: &std::path::Path,
-    split: Split,
-    cache: Option<&PathBuf>,
-) -> anyhow::Result<Metrics> {
-    let model = ExportedModel::open(cli.runtime()?, dir, &cli.session_options())
-        .with_context(|| format!("cannot open the model {}", dir.display()))?;
-    let backbone = cli.backbone(Some(&model.manifest.backbone.name))?;
-    let cache = cache.cloned().unwrap_or_else(default_cache_dir);
-    let flickr8k = flickr8k.to_path_buf();
-    let job = Job::spawn("glimpse-eval", 64, None, move |cx| {
-        recipe::evaluate_exported(&model, &backbone, &flickr8k, split, &cache, &cx)
-    })?;
-    render(&job);
-    Ok(job.wait()??)
+/// What the model workflows open: the runtime with the CLI's options, Flickr8k, the cache.
+pub fn model_setup(cli: &Cli, flickr8k: &std::path::Path, cache: Option<&PathBuf>) -> anyhow::Result<ModelSetup> {
+    Ok(ModelSetup {
+        runtime: cli.runtime()?,
+        options: cli.session_options(),
+        flickr8k: flickr8k.to_path_buf(),
+        cache_dir: cache.cloned().unwrap_or_else(default_cache_dir),
+    })
 }
 
 /// Prints a split's metrics as JSON or as two lines of recalls.
@@ -356,16 +346,11 @@ fn print_metrics(json: bool, split: Split, metrics: &Metrics) {
 }
 
 pub fn combine(cli: &Cli, args: &CombineArgs) -> anyhow::Result<ExitCode> {
-    let mut manifest = glimpse::train::combine::combine(&args.out, &args.models)?;
-    eprintln!("{}: {} models combined, {}-d", args.out.display(), args.models.len(), manifest.model.joint_dim);
-    let Some(flickr8k) = &args.flickr8k else {
-        return Ok(ExitCode::SUCCESS);
-    };
-    let metrics = measure(cli, &args.out, flickr8k, Split::Dev, args.cache.as_ref())?;
-    if let Some(combination) = manifest.combination.as_mut() {
-        combination.dev = Some(metrics);
-    }
-    manifest.save(&args.out)?;
+    let setup = args.flickr8k.as_ref().map(|f| model_setup(cli, f, args.cache.as_ref())).transpose()?;
+    let job = workflow::start_combine(args.out.clone(), args.models.clone(), setup, None)?;
+    render(&job);
+    let combined = job.wait()??;
+    let Some(metrics) = combined.dev else { return Ok(ExitCode::SUCCESS) };
     if args.json {
         println!("{}", metrics_json("dev", &metrics));
     } else {
@@ -376,31 +361,18 @@ pub fn combine(cli: &Cli, args: &CombineArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn calibrate(cli: &Cli, args: &CalibrateArgs) -> anyhow::Result<ExitCode> {
-    hubness::load_uncalibrated(&args.model)?;
     let settings = Hubness { bank: args.bank, k: args.k, weight: args.weight, seed: args.seed, dev: None };
-    let train = glimpse::dataset::Flickr8k::open(&args.flickr8k)?.split(Split::Train)?;
-    let texts = hubness::bank_captions(&train, settings.bank, settings.seed);
-    eprintln!("embedding {} training captions for the bank…", texts.len());
-    let model = ExportedModel::open(cli.runtime()?, &args.model, &cli.session_options())
-        .with_context(|| format!("cannot open the model {}", args.model.display()))?;
-    let mut bank = Vec::with_capacity(texts.len() * model.dim());
-    for chunk in texts.chunks(1024) {
-        bank.extend(model.embed_texts(chunk)?.iter().copied());
-    }
-    drop(model);
-    let mut manifest = hubness::calibrate(&args.model, &bank, &settings)?;
-    let metrics = measure(cli, &args.model, &args.flickr8k, Split::Dev, args.cache.as_ref())?;
-    if let Some(h) = manifest.hubness.as_mut() {
-        h.dev = Some(metrics);
-    }
-    manifest.save(&args.model)?;
+    let setup = model_setup(cli, &args.flickr8k, args.cache.as_ref())?;
+    let job = workflow::start_calibrate(setup, args.model.clone(), settings.clone(), None)?;
+    render(&job);
+    let calibrated = job.wait()??;
     eprintln!(
         "{}: calibrated with {} bank captions, k {}, weight {}; measure the \"no strong match\" cue again with `glimpse bench cue --write`",
         args.model.display(),
-        texts.len(),
+        calibrated.bank,
         settings.k,
         settings.weight
     );
-    print_metrics(args.json, Split::Dev, &metrics);
+    print_metrics(args.json, Split::Dev, &calibrated.dev);
     Ok(ExitCode::SUCCESS)
 }
