@@ -11,6 +11,7 @@
 
 pub mod app;
 pub mod bench;
+pub mod checked;
 pub mod dataset;
 pub mod durable;
 pub mod engine;

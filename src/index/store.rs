@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::hash::ContentHash;
-use crate::durable::write_atomically;
+use crate::checked::{self, Refusal};
 use crate::{Error, Result};
 
 /// First bytes of every index file.
@@ -25,7 +25,6 @@ pub const MAGIC: &[u8; 8] = b"GLMPSIDX";
 pub const FORMAT: u32 = 2;
 /// The oldest format this build converts.
 pub const OLDEST_FORMAT: u32 = 1;
-const HEADER_LEN: usize = 8 + 4 + 8 + 32;
 
 /// Raw bytes of a path, so that file names that are not UTF-8 survive.
 pub fn path_bytes(path: &Path) -> Vec<u8> {
@@ -351,13 +350,10 @@ impl Index {
     }
 
     fn parse(path: &Path, bytes: &[u8]) -> Result<(IndexData, u32)> {
-        if bytes.len() < 8 || &bytes[..8] != MAGIC {
-            return Err(Error::NotAnIndex { path: path.to_path_buf() });
-        }
-        if bytes.len() < HEADER_LEN {
-            return Err(damaged(path, "the file is truncated (its header is incomplete)"));
-        }
-        let format = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+        let format = checked::container_format(bytes, MAGIC).map_err(|refusal| match refusal {
+            Refusal::Foreign => Error::NotAnIndex { path: path.to_path_buf() },
+            other => damaged(path, other.to_string()),
+        })?;
         if format > FORMAT {
             return Err(Error::IndexTooNew { path: path.to_path_buf(), format, reads: FORMAT });
         }
@@ -367,19 +363,7 @@ impl Index {
                 format!("it has format {format}, which no Glimpse wrote (this one reads {OLDEST_FORMAT} to {FORMAT})"),
             ));
         }
-        let mut len = [0u8; 8];
-        len.copy_from_slice(&bytes[12..20]);
-        let len = u64::from_le_bytes(len);
-        let payload = &bytes[HEADER_LEN..];
-        if payload.len() as u64 != len {
-            return Err(damaged(
-                path,
-                format!("the file is truncated or padded ({} payload bytes, header says {len})", payload.len()),
-            ));
-        }
-        if blake3::hash(payload).as_bytes() != &bytes[20..52] {
-            return Err(damaged(path, "its checksum does not match (the file was altered or damaged)"));
-        }
+        let payload = checked::container_payload(bytes).map_err(|refusal| damaged(path, refusal.to_string()))?;
         let data = if format == 1 { decode::<IndexDataV1>(payload).map(IndexData::from) } else { decode(payload) };
         data.map(|d| (d, format)).map_err(|e| damaged(path, format!("its contents cannot be read: {e}")))
     }
@@ -390,12 +374,7 @@ impl Index {
     pub fn save(&mut self) -> Result<()> {
         self.data.generation = self.data.generation.wrapping_add(1);
         let payload = encode(&self.data)?;
-        let mut header = Vec::with_capacity(HEADER_LEN);
-        header.extend_from_slice(MAGIC);
-        header.extend_from_slice(&FORMAT.to_le_bytes());
-        header.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        header.extend_from_slice(blake3::hash(&payload).as_bytes());
-        write_atomically(&self.path, &[&header, &payload])
+        checked::write_container(&self.path, MAGIC, FORMAT, &payload)
     }
 }
 

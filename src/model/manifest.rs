@@ -152,18 +152,8 @@ impl JointManifest {
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
         let value: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| Error::model(&path, format!("damaged JSON: {e}")))?;
-        match (value.get("format").and_then(|f| f.as_str()), value.get("version").and_then(|v| v.as_u64())) {
-            (Some(MODEL_FORMAT), Some(v)) if v == u64::from(MODEL_VERSION) => {}
-            (Some(MODEL_FORMAT), v) => {
-                return Err(Error::model(
-                    &path,
-                    format!(
-                        "model version {v:?}; this Glimpse reads version {MODEL_VERSION}: re-export or update Glimpse"
-                    ),
-                ));
-            }
-            _ => return Err(Error::model(&path, format!("not a Glimpse joint model ('{MODEL_FORMAT}')"))),
-        }
+        crate::checked::check_json_version(&value, "joint model", MODEL_FORMAT, MODEL_VERSION)
+            .map_err(|reason| Error::model(&path, format!("{reason}: re-export the model or update Glimpse")))?;
         serde_json::from_value(value).map_err(|e| Error::model(&path, format!("not a valid manifest: {e}")))
     }
 }

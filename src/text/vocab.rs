@@ -294,20 +294,8 @@ impl Vocab {
         let bad = |reason: String| Error::Invalid(format!("{origin}: {reason}"));
         let value: serde_json::Value = serde_json::from_str(text)
             .map_err(|e| bad(format!("not a vocabulary file (damaged JSON: {e}); rebuild the vocabulary")))?;
-        match value.get("format").and_then(|f| f.as_str()) {
-            Some(VOCAB_FORMAT) => {}
-            Some(other) => return Err(bad(format!("a '{other}' file, not a Glimpse vocabulary ('{VOCAB_FORMAT}')"))),
-            None => return Err(bad(format!("not a Glimpse vocabulary (no \"format\": \"{VOCAB_FORMAT}\" field)"))),
-        }
-        match value.get("version").and_then(|v| v.as_u64()) {
-            Some(v) if v == u64::from(VOCAB_VERSION) => {}
-            Some(v) => {
-                return Err(bad(format!(
-                    "vocabulary version {v}, but this Glimpse reads version {VOCAB_VERSION}; rebuild the vocabulary or use a matching Glimpse"
-                )));
-            }
-            None => return Err(bad("the vocabulary has no version number".into())),
-        }
+        crate::checked::check_json_version(&value, "vocabulary", VOCAB_FORMAT, VOCAB_VERSION)
+            .map_err(|reason| bad(format!("{reason}; rebuild the vocabulary or use a matching Glimpse")))?;
         let file: VocabFile =
             serde_json::from_value(value).map_err(|e| bad(format!("damaged vocabulary: {e}; rebuild it")))?;
         if file.tokenizer != TOKENIZER_RULES {

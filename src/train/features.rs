@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::durable::write_atomically;
+use crate::checked;
 use crate::engine::pipeline::{self, EmbedEvent, EmbedOptions};
 use crate::engine::{Backbone, BackboneModel};
 use crate::{Error, Result};
@@ -21,7 +21,6 @@ use crate::{Error, Result};
 pub const CACHE_MAGIC: &[u8; 8] = b"GLIMFEAT";
 /// The cache format this build writes and reads; other versions are rebuilt.
 pub const CACHE_VERSION: u32 = 1;
-const HEADER_LEN: usize = 8 + 4 + 8 + 32;
 
 /// The default cache folder: `<user cache>/features`.
 pub fn default_cache_dir() -> PathBuf {
@@ -112,19 +111,14 @@ impl FeatureCache {
     }
 
     fn parse(&self, bytes: &[u8]) -> std::result::Result<Entries, String> {
-        if bytes.len() < HEADER_LEN || &bytes[..8] != CACHE_MAGIC {
-            return Err("not a Glimpse feature cache".into());
-        }
-        let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+        let version = checked::container_format(bytes, CACHE_MAGIC).map_err(|refusal| match refusal {
+            checked::Refusal::Foreign => "not a Glimpse feature cache".to_string(),
+            other => format!("damaged: {other}"),
+        })?;
         if version != CACHE_VERSION {
             return Err(format!("cache format {version}, this Glimpse uses {CACHE_VERSION}"));
         }
-        let mut len = [0u8; 8];
-        len.copy_from_slice(&bytes[12..20]);
-        let payload = &bytes[HEADER_LEN..];
-        if u64::from_le_bytes(len) != payload.len() as u64 || blake3::hash(payload).as_bytes() != &bytes[20..52] {
-            return Err("the file is truncated or damaged".into());
-        }
+        let payload = checked::container_payload(bytes).map_err(|refusal| format!("damaged: {refusal}"))?;
         let (payload, _): (Payload, usize) = bincode::serde::decode_from_slice(payload, bincode::config::standard())
             .map_err(|e| format!("damaged payload: {e}"))?;
         if payload.backbone_sha256 != self.backbone_sha256 || payload.dim as usize != self.dim {
@@ -257,12 +251,7 @@ impl FeatureCache {
         let payload = Payload { backbone_sha256: self.backbone_sha256.clone(), dim: self.dim as u32, entries };
         let payload = bincode::serde::encode_to_vec(&payload, bincode::config::standard())
             .map_err(|e| Error::Invalid(format!("could not encode the feature cache: {e}")))?;
-        let mut header = Vec::with_capacity(HEADER_LEN);
-        header.extend_from_slice(CACHE_MAGIC);
-        header.extend_from_slice(&CACHE_VERSION.to_le_bytes());
-        header.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        header.extend_from_slice(blake3::hash(&payload).as_bytes());
-        write_atomically(&self.path, &[&header, &payload])?;
+        checked::write_container(&self.path, CACHE_MAGIC, CACHE_VERSION, &payload)?;
         self.dirty = false;
         Ok(())
     }
