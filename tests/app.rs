@@ -118,7 +118,7 @@ fn a_new_user_adds_the_sample_photos_types_a_query_and_sees_ten_dogs_first_then_
     });
 
     // Newest first: the same best matches, ordered by date.
-    h.state_mut().settings.sort = "newest".into();
+    h.state_mut().settings.sort = glimpse::index::filter::SortOrder::Newest;
     h.state_mut().send(glimpse::app::Command::Search);
     // Commands run after a frame: step once so the search has started before waiting for it to end.
     h.step();
@@ -189,7 +189,7 @@ fn a_tiny_training_run_advances_the_plots_and_its_model_becomes_the_active_one()
     click(&mut h, "Text encoder");
     h.run(); // the list opens over the next frames
     click(&mut h, "GRU (256 wide)");
-    assert_eq!(h.state().settings.training.encoder, "gru-256");
+    assert_eq!(h.state().settings.training.encoder.to_string(), "gru-256");
     click(&mut h, "Start training");
     wait_for(&mut h, "the first epoch", |app| !app.state.training.epochs.is_empty());
     assert!(!h.state().state.training.losses.is_empty(), "no loss point was plotted");

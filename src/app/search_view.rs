@@ -8,6 +8,7 @@ use eframe::egui;
 use super::logic::{Command, Mark, ResultItem, date_label, library_roots};
 use super::{GlimpseApp, Tab};
 use crate::finder::Subject;
+use crate::index::filter::SortOrder;
 
 /// Side of a grid cell's thumbnail, in points.
 const CELL: f32 = 168.0;
@@ -75,22 +76,22 @@ fn options_row(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         let label = ui.label("Results");
         changed |= ui.add(egui::DragValue::new(&mut app.state.search.k).range(1..=200)).labelled_by(label.id).changed();
         let label = ui.label("Order");
-        let before = app.settings.sort.clone();
+        let before = app.settings.sort;
         egui::ComboBox::from_id_salt("sort")
-            .selected_text(match app.settings.sort.as_str() {
-                "newest" => "Newest first",
-                "oldest" => "Oldest first",
-                _ => "Best match",
+            .selected_text(match app.settings.sort {
+                SortOrder::Newest => "Newest first",
+                SortOrder::Oldest => "Oldest first",
+                SortOrder::Relevance => "Best match",
             })
             .show_ui(ui, |ui| {
-                ui.selectable_value(&mut app.settings.sort, "relevance".to_string(), "Best match");
-                ui.selectable_value(&mut app.settings.sort, "newest".to_string(), "Newest first");
-                ui.selectable_value(&mut app.settings.sort, "oldest".to_string(), "Oldest first");
+                ui.selectable_value(&mut app.settings.sort, SortOrder::Relevance, "Best match");
+                ui.selectable_value(&mut app.settings.sort, SortOrder::Newest, "Newest first");
+                ui.selectable_value(&mut app.settings.sort, SortOrder::Oldest, "Oldest first");
             })
             .response
             .labelled_by(label.id);
         changed |= before != app.settings.sort;
-        if app.settings.sort != "relevance" {
+        if app.settings.sort != SortOrder::Relevance {
             let label = ui.label("among the best");
             changed |=
                 ui.add(egui::DragValue::new(&mut app.settings.pool).range(1..=10_000)).labelled_by(label.id).changed();

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{ProviderChoice, SessionOptions};
 use crate::index::filter::SortOrder;
-use crate::train::trainer::TrainConfig;
+use crate::model::config::{Mining, TextEncoderKind, TrainConfig};
 
 /// The key under which eframe stores [`Settings`].
 pub const STORAGE_KEY: &str = "glimpse-settings";
@@ -37,8 +37,9 @@ pub enum Tab {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TrainingForm {
-    /// Negative mining after the warm-up: easy, semi-hard, hard or sum.
-    pub mining: String,
+    /// Negative mining after the warm-up.
+    #[serde(with = "as_text")]
+    pub mining: Mining,
     /// Triplet margin.
     pub margin: f32,
     /// At most this many epochs.
@@ -49,21 +50,22 @@ pub struct TrainingForm {
     pub lr: f64,
     /// Trainable word-vector dimensions added after GloVe's.
     pub extra_word_dims: usize,
-    /// Text encoder: mean, gru or gru-WIDTH.
-    pub encoder: String,
+    /// Text encoder: the mean of word vectors, or a GRU.
+    #[serde(with = "as_text")]
+    pub encoder: TextEncoderKind,
 }
 
 impl Default for TrainingForm {
     /// The recipe of the shipped model's mean-encoder member (see models/text/README.md).
     fn default() -> Self {
         TrainingForm {
-            mining: "semi-hard".into(),
+            mining: Mining::SemiHard,
             margin: TrainConfig::default().margin,
             epochs: 12,
             batch_size: TrainConfig::default().batch_size,
             lr: 2e-3,
             extra_word_dims: 250,
-            encoder: "mean".into(),
+            encoder: TextEncoderKind::Mean,
         }
     }
 }
@@ -76,8 +78,9 @@ pub struct Settings {
     pub version: u32,
     /// The library's index file.
     pub index: PathBuf,
-    /// Execution provider: auto, cpu or cuda.
-    pub provider: String,
+    /// Execution provider.
+    #[serde(with = "as_text")]
+    pub provider: ProviderChoice,
     /// ONNX Runtime threads (0 = one per core).
     pub threads: usize,
     /// Photos per backbone call while indexing.
@@ -86,8 +89,9 @@ pub struct Settings {
     pub model: Option<PathBuf>,
     /// Results shown.
     pub k: usize,
-    /// relevance, newest or oldest.
-    pub sort: String,
+    /// Best match first, or newest/oldest first among the `pool` best matches.
+    #[serde(with = "as_text")]
+    pub sort: SortOrder,
     /// How many best matches a date order chooses from.
     pub pool: usize,
     /// The view shown last.
@@ -105,12 +109,12 @@ impl Default for Settings {
         Settings {
             version: SETTINGS_VERSION,
             index: crate::locations::default_index(),
-            provider: "auto".into(),
+            provider: ProviderChoice::Auto,
             threads: 0,
             batch_size: 16,
             model: None,
             k: 10,
-            sort: "relevance".into(),
+            sort: SortOrder::Relevance,
             pool: 100,
             tab: Tab::Search,
             flickr8k: String::new(),
@@ -136,12 +140,26 @@ impl Settings {
 
     /// The ONNX Runtime session options these settings ask for.
     pub fn session_options(&self) -> SessionOptions {
-        SessionOptions { provider: self.provider.parse().unwrap_or(ProviderChoice::Auto), intra_threads: self.threads }
+        SessionOptions { provider: self.provider, intra_threads: self.threads }
+    }
+}
+
+/// Choices stored as the words the CLI takes (`"cpu"`, `"semi-hard"`, `"gru-256"`), as
+/// every version has stored them; a word this version does not know fails that field alone.
+mod as_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<T: std::fmt::Display, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(value)
     }
 
-    /// The result order these settings ask for.
-    pub fn sort_order(&self) -> SortOrder {
-        self.sort.parse().unwrap_or(SortOrder::Relevance)
+    pub fn deserialize<'de, T, D>(d: D) -> Result<T, D::Error>
+    where
+        T: std::str::FromStr,
+        T::Err: std::fmt::Display,
+        D: Deserializer<'de>,
+    {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -153,25 +171,32 @@ fn raw<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Box<ron::value::
 /// The stored settings with each field as raw RON (fields this version does not know are
 /// ignored), so that each is read into its type on its own.
 macro_rules! stored_fields {
-    ($($name:ident),* $(,)?) => {
+    (values: $($name:ident),*; words: $($word:ident),* $(,)?) => {
         #[derive(Default, Deserialize)]
         #[serde(default)]
         struct StoredFields {
             $(#[serde(deserialize_with = "raw")] $name: Option<Box<ron::value::RawValue>>,)*
+            $(#[serde(deserialize_with = "raw")] $word: Option<Box<ron::value::RawValue>>,)*
         }
 
         impl StoredFields {
-            /// Sets each field of `settings` that was stored and reads as its type.
+            /// Sets each field of `settings` that was stored and reads as its type (the
+            /// choices stored as words through their parsers).
             fn apply(self, settings: &mut Settings) {
                 $(if let Some(value) = self.$name.and_then(|raw| raw.into_rust().ok()) {
                     settings.$name = value;
+                })*
+                $(if let Some(value) =
+                    self.$word.and_then(|raw| raw.into_rust::<String>().ok()).and_then(|w| w.parse().ok())
+                {
+                    settings.$word = value;
                 })*
             }
         }
     };
 }
 
-stored_fields!(index, provider, threads, batch_size, model, k, sort, pool, tab, flickr8k, glove, training);
+stored_fields!(values: index, threads, batch_size, model, k, pool, tab, flickr8k, glove, training; words: provider, sort);
 
 #[cfg(test)]
 mod tests {
@@ -181,7 +206,7 @@ mod tests {
     fn stored_settings_come_back_whole_and_a_field_of_another_shape_resets_only_itself() {
         let mut saved = Settings {
             index: PathBuf::from("/photos/family.glimpse"),
-            provider: "cpu".into(),
+            provider: ProviderChoice::Cpu,
             threads: 3,
             k: 40,
             tab: Tab::Library,
@@ -189,6 +214,8 @@ mod tests {
             ..Settings::default()
         };
         saved.training.epochs = 5;
+        saved.training.encoder = TextEncoderKind::Gru { hidden: 256 };
+        saved.sort = SortOrder::Newest;
         let text = ron::ser::to_string_pretty(&saved, ron::ser::PrettyConfig::default()).unwrap();
         assert_eq!(Settings::from_stored(&text), saved);
         // Another version wrote `threads` as text and has a field this one does not know.
@@ -200,6 +227,8 @@ mod tests {
         assert_eq!(read.index, saved.index);
         assert_eq!(read.tab, Tab::Library);
         assert_eq!(read.training.epochs, 5);
+        assert_eq!(read.training.encoder, TextEncoderKind::Gru { hidden: 256 });
+        assert_eq!((read.provider, read.sort), (ProviderChoice::Cpu, SortOrder::Newest));
         assert_eq!(read.version, SETTINGS_VERSION);
         assert_eq!(Settings::from_stored("not ron at all ("), Settings::default());
     }

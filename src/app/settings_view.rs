@@ -5,19 +5,24 @@ use eframe::egui;
 
 use super::GlimpseApp;
 use super::logic::Command;
+use crate::engine::ProviderChoice;
 
 /// Draws the view.
 pub fn show(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     ui.heading("Engine and model");
-    let before = (app.settings.provider.clone(), app.settings.threads);
+    let before = (app.settings.provider, app.settings.threads);
     egui::Grid::new("settings").num_columns(2).spacing([12.0, 8.0]).show(ui, |ui| {
         let label = ui.label("Execution provider");
         ui.horizontal(|ui| {
             egui::ComboBox::from_id_salt("provider")
-                .selected_text(app.settings.provider.clone())
+                .selected_text(app.settings.provider.to_string())
                 .show_ui(ui, |ui| {
-                    for (value, text) in [("auto", "auto (CUDA when usable)"), ("cpu", "CPU"), ("cuda", "CUDA")] {
-                        ui.selectable_value(&mut app.settings.provider, value.to_string(), text);
+                    for (value, text) in [
+                        (ProviderChoice::Auto, "auto (CUDA when usable)"),
+                        (ProviderChoice::Cpu, "CPU"),
+                        (ProviderChoice::Cuda, "CUDA"),
+                    ] {
+                        ui.selectable_value(&mut app.settings.provider, value, text);
                     }
                 })
                 .response
@@ -54,7 +59,7 @@ pub fn show(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         ui.label(app.settings.index.display().to_string());
         ui.end_row();
     });
-    if (app.settings.provider.clone(), app.settings.threads) != before {
+    if (app.settings.provider, app.settings.threads) != before {
         app.send(Command::Reopen);
     }
     if let Some((dir, metrics)) = app.state.current_metrics() {

@@ -7,6 +7,7 @@ use egui_plot::{Legend, Line, Plot, PlotPoints};
 
 use super::GlimpseApp;
 use super::logic::Command;
+use crate::model::config::{Mining, TextEncoderKind};
 use crate::train::eval::Metrics;
 
 /// Draws the view.
@@ -49,25 +50,28 @@ fn form(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         egui::Grid::new("training-form").num_columns(4).show(ui, |ui| {
             let label = ui.label("Text encoder");
             egui::ComboBox::from_id_salt("encoder")
-                .selected_text(form.encoder.clone())
+                .selected_text(form.encoder.to_string())
                 .show_ui(ui, |ui| {
-                    for (value, text) in [("mean", "mean of word vectors"), ("gru-256", "GRU (256 wide)")] {
-                        ui.selectable_value(&mut form.encoder, value.to_string(), text);
+                    for (value, text) in [
+                        (TextEncoderKind::Mean, "mean of word vectors"),
+                        (TextEncoderKind::Gru { hidden: 256 }, "GRU (256 wide)"),
+                    ] {
+                        ui.selectable_value(&mut form.encoder, value, text);
                     }
                 })
                 .response
                 .labelled_by(label.id);
             let label = ui.label("Mining");
             egui::ComboBox::from_id_salt("mining")
-                .selected_text(form.mining.clone())
+                .selected_text(form.mining.to_string())
                 .show_ui(ui, |ui| {
                     for (value, text) in [
-                        ("easy", "easy (random negatives)"),
-                        ("semi-hard", "semi-hard"),
-                        ("hard", "hard (hardest in batch)"),
-                        ("sum", "sum over all negatives"),
+                        (Mining::Easy, "easy (random negatives)"),
+                        (Mining::SemiHard, "semi-hard"),
+                        (Mining::Hard, "hard (hardest in batch)"),
+                        (Mining::Sum, "sum over all negatives"),
                     ] {
-                        ui.selectable_value(&mut form.mining, value.to_string(), text);
+                        ui.selectable_value(&mut form.mining, value, text);
                     }
                 })
                 .response

@@ -21,6 +21,16 @@ pub enum ProviderChoice {
     Cuda,
 }
 
+impl std::fmt::Display for ProviderChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ProviderChoice::Auto => "auto",
+            ProviderChoice::Cpu => "cpu",
+            ProviderChoice::Cuda => "cuda",
+        })
+    }
+}
+
 impl std::str::FromStr for ProviderChoice {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {

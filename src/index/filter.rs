@@ -144,6 +144,16 @@ pub enum SortOrder {
     Oldest,
 }
 
+impl std::fmt::Display for SortOrder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SortOrder::Relevance => "relevance",
+            SortOrder::Newest => "newest",
+            SortOrder::Oldest => "oldest",
+        })
+    }
+}
+
 impl std::str::FromStr for SortOrder {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {

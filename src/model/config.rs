@@ -119,6 +119,12 @@ impl TextEncoderKind {
     }
 }
 
+impl std::fmt::Display for TextEncoderKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
 impl std::str::FromStr for TextEncoderKind {
     type Err = Error;
     /// `mean`, `gru` (hidden 512) or `gru-H`.

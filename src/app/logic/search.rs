@@ -152,7 +152,7 @@ impl State {
             filter: self.search.filter.text(),
             feedback,
             k: self.search.k.max(1),
-            sort: settings.sort_order(),
+            sort: settings.sort,
             pool: settings.pool,
         };
         // The request is answered (its query parsed, its folder looked up: both touch files)

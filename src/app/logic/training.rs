@@ -42,7 +42,7 @@ impl State {
             return Err(Error::Invalid("choose the Flickr8k folder and a GloVe file first".into()));
         }
         let config = TrainConfig {
-            mining: form.mining.parse()?,
+            mining: form.mining,
             margin: form.margin,
             epochs: form.epochs,
             batch_size: form.batch_size,
@@ -62,7 +62,7 @@ impl State {
             extra_word_dims: form.extra_word_dims,
             joint_dim: 512,
             image_hidden: None,
-            text_encoder: form.encoder.parse()?,
+            text_encoder: form.encoder,
             feature_slice: None,
             train: config,
         };
