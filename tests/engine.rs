@@ -59,7 +59,7 @@ fn the_resnet50_interface_loads_with_imagenet_normalisation_and_2048_features() 
     let photo = dir.path().join("p.png");
     solid_png(&photo, 500, 375, [123, 116, 104]);
     let job = pipeline::embed(&backbone, vec![photo], EmbedOptions::default(), None).unwrap();
-    let events: Vec<EmbedEvent> = job.events().iter().collect();
+    let events: Vec<EmbedEvent> = crate::util::drain(job.events());
     let EmbedEvent::Embedded(e) = &events[0] else { panic!("{events:?}") };
     assert_eq!(e.features.len(), 2048);
     // The photo is the ImageNet mean (to rounding), so every normalised value is near 0.
@@ -143,7 +143,7 @@ fn a_bad_photo_is_an_error_for_that_photo_only() {
     let job = pipeline::embed(&backbone, paths, EmbedOptions { batch_size: 3, ..Default::default() }, None).unwrap();
     let mut embedded: Vec<PathBuf> = Vec::new();
     let mut failed: Vec<(PathBuf, String)> = Vec::new();
-    for event in job.events() {
+    for event in crate::util::drain(job.events()) {
         match event {
             EmbedEvent::Embedded(e) => embedded.push(e.path),
             EmbedEvent::Failed { path, error, .. } => failed.push((path, error.to_string())),
@@ -178,7 +178,7 @@ fn every_photo_gets_the_same_features_alone_or_in_a_batch() {
             pipeline::embed(&backbone, paths.clone(), EmbedOptions { batch_size: batch, ..Default::default() }, None)
                 .unwrap();
         let mut out = vec![Vec::new(); paths.len()];
-        for event in job.events() {
+        for event in crate::util::drain(job.events()) {
             if let EmbedEvent::Embedded(e) = event {
                 out[e.index] = e.features;
             }
@@ -201,10 +201,10 @@ fn stopping_the_pipeline_keeps_what_was_finished_and_says_it_stopped() {
     solid_png(&photo, 64, 64, [9, 9, 9]);
     let paths = vec![photo; 2000];
     let job = pipeline::embed(&backbone, paths, EmbedOptions { batch_size: 4, ..Default::default() }, None).unwrap();
-    let first = job.events().recv().unwrap();
+    let first = crate::util::next(job.events());
     assert!(matches!(first, EmbedEvent::Embedded(_)));
     job.stop();
-    let rest = job.events().iter().count();
+    let rest = crate::util::drain(job.events()).len();
     let report = job.wait().unwrap().unwrap();
     assert!(report.stopped);
     assert!(report.embedded < 2000, "embedded all {} photos despite the stop", report.embedded);

@@ -29,7 +29,7 @@ fn tiny(dir: &Path) -> Backbone {
 fn index(index: &Path, backbone: &Backbone, roots: &[PathBuf]) -> (IndexReport, Vec<IndexEvent>) {
     let options = IndexOptions { add_roots: roots.to_vec(), ..IndexOptions::default() };
     let job = update::start(index.to_path_buf(), backbone, options, None).unwrap();
-    let events: Vec<IndexEvent> = job.events().iter().collect();
+    let events: Vec<IndexEvent> = crate::util::drain(job.events());
     (job.wait().unwrap().unwrap(), events)
 }
 
@@ -433,7 +433,7 @@ fn f16_storage_keeps_the_similar_photo_rankings_of_real_photos() {
     photos.truncate(40);
     let job = pipeline::embed(&lite0(), photos.clone(), EmbedOptions::default(), None).unwrap();
     let mut features = vec![Vec::new(); photos.len()];
-    for event in job.events() {
+    for event in crate::util::drain(job.events()) {
         let EmbedEvent::Embedded(e) = event else { panic!("a shared photo failed") };
         features[e.index] = e.features;
     }
@@ -498,7 +498,7 @@ fn a_new_image_head_re_projects_the_library_from_stored_features_without_decodin
     let run = |head: &ProjectionHead, roots: Vec<PathBuf>| {
         let options = IndexOptions { add_roots: roots, head: Some(head.clone()), ..IndexOptions::default() };
         let job = update::start(idx.clone(), &backbone, options, None).unwrap();
-        job.events().iter().count();
+        crate::util::drain(job.events()).len();
         job.wait().unwrap().unwrap()
     };
     let check = |w: &[f32]| {
@@ -555,7 +555,7 @@ fn a_calibrated_head_stores_each_photo_s_offset_and_search_ranks_by_cosine_minus
     let idx = dir.path().join("library.glimpse");
     let options = IndexOptions { add_roots: vec![photos], head: Some(head), ..IndexOptions::default() };
     let job = update::start(idx.clone(), &backbone, options, None).unwrap();
-    job.events().iter().count();
+    crate::util::drain(job.events()).len();
     assert_eq!(job.wait().unwrap().unwrap().projected, 7);
 
     let library = Library::open(&idx).unwrap();
@@ -604,7 +604,7 @@ fn a_joint_space_query_mixes_text_and_photo_terms_and_ranks_by_the_projected_vec
     let idx = dir.path().join("library.glimpse");
     let options = IndexOptions { add_roots: vec![photos.clone()], head: Some(head.clone()), ..IndexOptions::default() };
     let job = update::start(idx.clone(), &backbone, options, None).unwrap();
-    job.events().iter().count();
+    crate::util::drain(job.events()).len();
     job.wait().unwrap().unwrap();
     let library = Library::open(&idx).unwrap();
     let joint_of =

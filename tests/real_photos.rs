@@ -20,7 +20,7 @@ fn the_dog_photo_has_a_dog_breed_in_its_top_five() {
     let photo = shared.join("photos/1130369873_d80a1aa59c.jpg");
     let options = EmbedOptions { want_logits: true, ..EmbedOptions::default() };
     let job = pipeline::embed(&backbone, vec![photo], options, None).unwrap();
-    let EmbedEvent::Embedded(e) = job.events().recv().unwrap() else { panic!("the dog photo failed") };
+    let EmbedEvent::Embedded(e) = crate::util::next(job.events()) else { panic!("the dog photo failed") };
     let labels = backbone.model().labels.clone().unwrap();
     let top = top_k(e.logits.as_ref().unwrap(), &labels, 5);
     // ImageNet classes 151–268 are dog breeds.
@@ -40,7 +40,7 @@ fn real_photos_get_the_same_features_alone_or_in_a_batch_of_sixteen() {
             pipeline::embed(&backbone, photos.clone(), EmbedOptions { batch_size: batch, ..Default::default() }, None)
                 .unwrap();
         let mut out = vec![Vec::new(); photos.len()];
-        for event in job.events() {
+        for event in crate::util::drain(job.events()) {
             let EmbedEvent::Embedded(e) = event else { panic!("a shared photo failed: {event:?}") };
             out[e.index] = e.features;
         }

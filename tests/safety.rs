@@ -26,26 +26,10 @@ fn options(roots: &[PathBuf]) -> IndexOptions {
     IndexOptions { add_roots: roots.to_vec(), ..IndexOptions::default() }
 }
 
-/// Every event of a job until it ends; a job still going after a minute fails the test
-/// instead of stalling the suite.
-fn drain<E: std::fmt::Debug>(events: &crossbeam_channel::Receiver<E>) -> Vec<E> {
-    let mut seen = Vec::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        match events.recv_timeout(Duration::from_millis(50)) {
-            Ok(e) => seen.push(e),
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return seen,
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                assert!(std::time::Instant::now() < deadline, "the job did not end within a minute: {seen:?}")
-            }
-        }
-    }
-}
-
 /// Runs an indexing job to its end; returns its result and every event.
 fn run(index: &Path, backbone: &Backbone, options: IndexOptions) -> (glimpse::Result<IndexReport>, Vec<IndexEvent>) {
     let job = update::start(index.to_path_buf(), backbone, options, None).unwrap();
-    let events = drain(job.events());
+    let events = crate::util::drain(job.events());
     (job.wait().unwrap(), events)
 }
 
@@ -153,7 +137,7 @@ fn a_second_writer_waits_or_fails_and_two_writers_at_once_embed_nothing_twice() 
     assert!(matches!(first, IndexEvent::Waiting { pid: Some(p) } if p == std::process::id()), "{first:?}");
     assert!(!idx.exists(), "nothing is written while waiting");
     drop(held);
-    let events: Vec<IndexEvent> = waiting.events().iter().collect();
+    let events: Vec<IndexEvent> = crate::util::drain(waiting.events());
     assert_eq!(waiting.wait().unwrap().unwrap().embedded, 6, "{events:?}");
     // Two writers at once, each adding a folder: every photo once, none embedded twice.
     let c = photos_in(&dir.path().join("c"), 5, 90);
@@ -221,7 +205,7 @@ fn files_that_became_a_fifo_a_socket_a_device_or_a_folder_after_the_scan_are_ref
     let paths = vec![fifo, socket, device, folder, vanished, good];
     let job = pipeline::embed(&backbone, paths.clone(), EmbedOptions::default(), None).unwrap();
     let mut outcomes = vec![String::new(); paths.len()];
-    for event in drain(job.events()) {
+    for event in crate::util::drain(job.events()) {
         match event {
             EmbedEvent::Embedded(e) => outcomes[e.index] = "embedded".into(),
             EmbedEvent::Failed { index, error, .. } => outcomes[index] = error.to_string(),

@@ -29,7 +29,7 @@ fn tiny_backbone(dir: &Path) -> Backbone {
 }
 
 fn collect<R: Send + 'static>(job: Job<TrainEvent, R>) -> (Vec<TrainEvent>, R) {
-    let events: Vec<TrainEvent> = job.events().iter().collect();
+    let events: Vec<TrainEvent> = crate::util::drain(job.events());
     (events, job.wait().unwrap())
 }
 
@@ -263,7 +263,7 @@ fn the_same_seed_trains_the_same_model_and_the_stop_flag_keeps_a_model() {
             .map(|t| (t.stopped, t.best_epoch, t.history.len()))
     })
     .unwrap();
-    let first = job.events().recv().unwrap();
+    let first = crate::util::next(job.events());
     assert!(matches!(first, TrainEvent::Step { epoch: 1, step: 1, .. }), "{first:?}");
     job.stop();
     let (stopped, best, epochs) = job.wait().unwrap().unwrap();

@@ -212,3 +212,27 @@ pub fn copy_photos(shared: &Path, to: &Path, n: usize) -> Vec<PathBuf> {
         })
         .collect()
 }
+
+/// Longest a test waits for a background job: a job still going after this fails the test
+/// instead of hanging the suite.
+pub const JOB_PATIENCE: std::time::Duration = std::time::Duration::from_secs(180);
+
+/// Every event of a job until it ends, within [`JOB_PATIENCE`].
+pub fn drain<E: std::fmt::Debug>(events: &crossbeam_channel::Receiver<E>) -> Vec<E> {
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + JOB_PATIENCE;
+    loop {
+        match events.recv_timeout(std::time::Duration::from_millis(50)) {
+            Ok(e) => seen.push(e),
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return seen,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                assert!(std::time::Instant::now() < deadline, "the job did not end in time: {seen:?}")
+            }
+        }
+    }
+}
+
+/// The next event of a job, within [`JOB_PATIENCE`].
+pub fn next<E>(events: &crossbeam_channel::Receiver<E>) -> E {
+    events.recv_timeout(JOB_PATIENCE).expect("the job sent nothing in time")
+}
