@@ -112,6 +112,21 @@ fn a_new_user_adds_the_sample_photos_types_a_query_and_sees_ten_dogs_first_then_
     wait_for(&mut h, "the re-ranked grid", |app| {
         !app.state.search.busy() && app.state.search.results.first().is_some_and(|r| r.ranked.path != first)
     });
+    // The command line answers the same request (query and mark) with the same photos.
+    let shown: Vec<String> =
+        h.state().state.search.results.iter().map(|r| r.ranked.path.display().to_string()).collect();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_glimpse"))
+        .args(["search", "--json", "--index"])
+        .arg(dir.path().join("library.glimpse"))
+        .arg("a dog running through water")
+        .arg("--less-like")
+        .arg(&first)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let cli: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let cli: Vec<String> = cli.iter().map(|r| r["path"].as_str().unwrap().to_string()).collect();
+    assert_eq!(cli, shown, "the CLI and the window disagree");
     click(&mut h, "Clear marks");
     wait_for(&mut h, "the original ranking", |app| {
         !app.state.search.busy() && app.state.search.results.first().is_some_and(|r| r.ranked.path == first)
