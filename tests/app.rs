@@ -132,6 +132,45 @@ fn a_new_user_adds_the_sample_photos_types_a_query_and_sees_ten_dogs_first_then_
         !app.state.search.busy() && app.state.search.results.first().is_some_and(|r| r.ranked.path == first)
     });
 
+    // Marking in the preview: the preview and the highlight follow the marked photo through
+    // the re-ranking, so the next key marks that photo again, never the one now in its slot.
+    let second = h.state().state.search.results[1].ranked.path.clone();
+    h.key_press(egui::Key::ArrowDown);
+    h.step();
+    h.key_press(egui::Key::ArrowRight);
+    h.step();
+    h.key_press(egui::Key::Space);
+    h.step();
+    assert_eq!(h.state().state.search.preview, Some(1));
+    h.key_press(egui::Key::G);
+    h.step();
+    wait_for(&mut h, "the good mark's ranking", |app| {
+        !app.state.search.busy() && app.state.search.marks.get(&second) == Some(&Mark::Good)
+    });
+    let s = &h.state().state.search;
+    let now = s.results.iter().position(|r| r.ranked.path == second);
+    assert!(now.is_some(), "a photo marked good left the results");
+    assert_eq!((s.preview, s.selected), (now, now), "the preview did not follow the marked photo");
+    h.key_press(egui::Key::B);
+    h.step();
+    wait_for(&mut h, "the bad mark's ranking", |app| {
+        !app.state.search.busy() && app.state.search.marks.get(&second) == Some(&Mark::Bad)
+    });
+    assert_eq!(h.state().state.search.marks.len(), 1, "a mark landed on another photo");
+    // Esc closes the preview and keeps the marks; Ctrl+Z undoes one mark at a time.
+    h.key_press(egui::Key::Escape);
+    h.step();
+    assert_eq!(h.state().state.search.preview, None);
+    assert_eq!(h.state().state.search.marks.get(&second), Some(&Mark::Bad));
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.step();
+    assert_eq!(h.state().state.search.marks.get(&second), Some(&Mark::Good));
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.step();
+    assert!(h.state().state.search.marks.is_empty());
+    wait_for(&mut h, "the unmarked ranking", |app| !app.state.search.busy());
+    h.state_mut().state.search.selected = None;
+
     // Newest first: the same best matches, ordered by date.
     h.state_mut().settings.sort = glimpse::index::filter::SortOrder::Newest;
     h.state_mut().send(glimpse::app::Command::Search);
@@ -151,9 +190,14 @@ fn a_new_user_adds_the_sample_photos_types_a_query_and_sees_ten_dogs_first_then_
     h.key_press(egui::Key::Escape);
     h.step();
     assert_eq!(h.state().state.search.preview, None);
+    // A mark made before survives clearing the query (only "Clear marks" clears).
+    let kept = h.state().state.search.results[0].ranked.path.clone();
+    h.state_mut().send(glimpse::app::Command::Mark(kept.clone(), Some(Mark::Good)));
+    h.step();
     h.key_press(egui::Key::Escape);
     h.step();
     assert!(h.state().state.search.subject.is_empty());
+    assert_eq!(h.state().state.search.marks.get(&kept), Some(&Mark::Good));
 }
 
 #[test]

@@ -49,7 +49,6 @@ fn query_row(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         let response = ui.add(edit).labelled_by(label.id);
         if response.changed() {
             app.state.search.subject = Subject::Text(text);
-            app.state.search.marks.clear();
             app.state.search.edited = Some(std::time::Instant::now());
         }
         if response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
@@ -148,7 +147,7 @@ fn keyboard(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     // Only a focused text box keeps the keys; buttons with focus do not.
     let typing = ui.ctx().egui_wants_keyboard_input();
     let columns = columns(ui);
-    let (mut step, mut open, mut escape, mut mark) = (0isize, false, false, None);
+    let (mut step, mut open, mut escape, mut mark, mut undo) = (0isize, false, false, None, false);
     ui.input(|i| {
         if i.key_pressed(egui::Key::ArrowRight) && !typing {
             step = 1;
@@ -164,6 +163,7 @@ fn keyboard(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         }
         open = !typing && (i.key_pressed(egui::Key::Space) || i.key_pressed(egui::Key::Enter));
         escape = i.key_pressed(egui::Key::Escape);
+        undo = !typing && i.modifiers.command && i.key_pressed(egui::Key::Z);
         if !typing && i.key_pressed(egui::Key::G) {
             mark = Some(Mark::Good);
         }
@@ -193,12 +193,17 @@ fn keyboard(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         if search.preview.is_some() {
             search.preview = None;
         } else if search.subject != Subject::default() {
+            // Marks stay: "Clear marks" clears them, Ctrl+Z undoes one.
             search.subject = Subject::default();
-            search.marks.clear();
             search.edited = Some(std::time::Instant::now());
         }
     }
-    if let (Some(mark), Some(s)) = (mark, search.selected)
+    if undo {
+        app.send(Command::UndoMark);
+        return;
+    }
+    // In the preview, a mark is for the photo shown large.
+    if let (Some(mark), Some(s)) = (mark, search.preview.or(search.selected))
         && let Some(item) = search.results.get(s)
     {
         let path = item.ranked.path.clone();

@@ -99,6 +99,8 @@ pub enum Command {
     CopyPath(PathBuf),
     /// Mark a result as a good or bad match, or clear its mark.
     Mark(PathBuf, Option<Mark>),
+    /// Undo the last mark change (Ctrl+Z).
+    UndoMark,
     /// Clear every good/bad mark.
     ClearMarks,
     /// Group the library's near-duplicates.
@@ -214,7 +216,6 @@ impl State {
             Command::Search => note(self.start_search(settings)),
             Command::FindSimilar(photo) => {
                 self.search.subject = Subject::Photo(photo);
-                self.search.marks.clear();
                 note(self.start_search(settings));
             }
             Command::PickFolder
@@ -263,14 +264,25 @@ impl State {
                 notices.push((format!("Copied {}", path.display()), false));
             }
             Command::Mark(path, mark) => {
-                match mark {
-                    Some(mark) => self.search.marks.insert(path, mark),
+                let before = match mark {
+                    Some(mark) => self.search.marks.insert(path.clone(), mark),
                     None => self.search.marks.remove(&path),
                 };
+                self.search.mark_history.push((path, before));
                 note(self.start_search(settings));
+            }
+            Command::UndoMark => {
+                if let Some((path, before)) = self.search.mark_history.pop() {
+                    match before {
+                        Some(mark) => self.search.marks.insert(path, mark),
+                        None => self.search.marks.remove(&path),
+                    };
+                    note(self.start_search(settings));
+                }
             }
             Command::ClearMarks => {
                 self.search.marks.clear();
+                self.search.mark_history.clear();
                 note(self.start_search(settings));
             }
             Command::FindDuplicates => {

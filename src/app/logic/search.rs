@@ -82,8 +82,10 @@ pub struct SearchState {
     pub selected: Option<usize>,
     /// The result shown large.
     pub preview: Option<usize>,
-    /// Good/bad marks.
+    /// Good/bad marks. They stay until "Clear marks" (Esc and a new query keep them).
     pub marks: BTreeMap<PathBuf, Mark>,
+    /// Each mark change as (photo, its mark before), newest last: Ctrl+Z undoes the last.
+    pub mark_history: Vec<(PathBuf, Option<Mark>)>,
     pub(super) job: Option<SearchJob>,
 }
 
@@ -173,14 +175,20 @@ impl State {
         let Some(job) = self.search.job.take() else { return };
         match job.wait().and_then(|r| r) {
             Ok((results, weak, label)) => {
-                self.search.results = results;
-                self.search.weak = weak;
-                self.search.error = None;
-                self.search.answered = Some(label);
-                if self.search.selected.is_some_and(|s| s >= self.search.results.len()) {
-                    self.search.selected = None;
-                }
-                self.search.preview = None;
+                // The highlight and the preview follow their photo to its new place (or go
+                // when it left the results), so the next mark can only land on that photo.
+                let search = &mut self.search;
+                let path_at = |i: Option<usize>| i.and_then(|i| search.results.get(i)).map(|r| r.ranked.path.clone());
+                let (selected, preview) = (path_at(search.selected), path_at(search.preview));
+                let place = |path: &Option<PathBuf>| {
+                    path.as_ref().and_then(|p| results.iter().position(|r| &r.ranked.path == p))
+                };
+                search.selected = place(&selected);
+                search.preview = place(&preview);
+                search.results = results;
+                search.weak = weak;
+                search.error = None;
+                search.answered = Some(label);
             }
             Err(e) => self.search.error = Some(e.to_string()),
         }
