@@ -249,7 +249,13 @@ fn a_tiny_training_run_advances_the_plots_and_its_model_becomes_the_active_one()
     h.run(); // the list opens over the next frames
     click(&mut h, "GRU (256 wide)");
     assert_eq!(h.state().settings.training.encoder.to_string(), "gru-256");
+    // Asked to start without its data, training says why; once it starts, that error is gone.
+    let flickr8k = std::mem::take(&mut h.state_mut().settings.flickr8k);
     click(&mut h, "Start training");
+    assert!(h.state().notices.iter().any(|n| n.error && n.text.contains("Flickr8k")), "{:?}", h.state().notices);
+    h.state_mut().settings.flickr8k = flickr8k;
+    click(&mut h, "Start training");
+    assert!(!h.state().notices.iter().any(|n| n.error), "a stale error stayed: {:?}", h.state().notices);
     wait_for(&mut h, "the first epoch", |app| !app.state.training.epochs.is_empty());
     assert!(!h.state().state.training.losses.is_empty(), "no loss point was plotted");
     wait_for(&mut h, "training to finish", |app| !app.state.training.running());

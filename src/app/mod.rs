@@ -69,6 +69,8 @@ pub struct Notice {
     pub error: bool,
     /// When it was raised.
     pub at: Instant,
+    /// The kind of command whose failure it reports: it goes when such a command succeeds.
+    pub about: Option<std::mem::Discriminant<Command>>,
 }
 
 /// How long an informational notice stays.
@@ -131,7 +133,7 @@ impl GlimpseApp {
         let state = match logic::State::new(startup, waker) {
             Ok(state) => state,
             Err(e) => {
-                notices.push(Notice { text: e.to_string(), error: true, at: Instant::now() });
+                notices.push(Notice { text: e.to_string(), error: true, at: Instant::now(), about: None });
                 logic::State::without_images()
             }
         };
@@ -151,9 +153,13 @@ impl GlimpseApp {
 
     /// Adds a notice for the user.
     pub fn notify(&mut self, text: impl Into<String>, error: bool) {
+        self.notify_about(text, error, None);
+    }
+
+    fn notify_about(&mut self, text: impl Into<String>, error: bool, about: Option<std::mem::Discriminant<Command>>) {
         let text = text.into();
         if !self.notices.iter().any(|n| n.text == text) {
-            self.notices.push(Notice { text, error, at: Instant::now() });
+            self.notices.push(Notice { text, error, at: Instant::now(), about });
         }
     }
 
@@ -225,9 +231,14 @@ impl eframe::App for GlimpseApp {
         // Commands run after drawing, so no widget sees a half-applied change.
         let commands = std::mem::take(&mut self.commands);
         for command in commands {
+            let kind = std::mem::discriminant(&command);
             let notices = self.state.run(command, &mut self.settings, ui.ctx());
+            // A command that now succeeds resolves the errors an earlier try of it left.
+            if !notices.iter().any(|(_, error)| *error) {
+                self.notices.retain(|n| n.about != Some(kind));
+            }
             for (text, error) in notices {
-                self.notify(text, error);
+                self.notify_about(text, error, error.then_some(kind));
             }
         }
     }

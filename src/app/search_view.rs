@@ -8,7 +8,7 @@ use eframe::egui;
 use super::logic::{Command, Mark, ResultItem, date_label, library_roots};
 use super::{GlimpseApp, Tab};
 use crate::finder::Subject;
-use crate::index::filter::SortOrder;
+use crate::index::filter::{SortOrder, format_date};
 
 /// Side of a grid cell's thumbnail, in points.
 const CELL: f32 = 168.0;
@@ -250,6 +250,21 @@ fn results_heading(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     if let Some(error) = &search.error {
         ui.colored_label(ui.visuals().error_fg_color, error);
     }
+    let ix = &app.state.indexing;
+    if ix.running() {
+        ui.colored_label(
+            ui.visuals().warn_fg_color,
+            format!(
+                "Indexing is running ({} of {}): photos not looked at yet are missing from these results.",
+                ix.done, ix.total
+            ),
+        );
+    }
+    let order = match app.settings.sort {
+        SortOrder::Relevance => "",
+        SortOrder::Newest => ", newest first",
+        SortOrder::Oldest => ", oldest first",
+    };
     match &search.answered {
         Some(label) if search.results.is_empty() => {
             ui.label(format!("No photo passes the filters for {label}."));
@@ -258,7 +273,7 @@ fn results_heading(app: &mut GlimpseApp, ui: &mut egui::Ui) {
             ui.label(format!("No strong match for {label} \u{2014} the closest results:"));
         }
         Some(label) => {
-            ui.label(format!("{} best matches for {label}", search.results.len()));
+            ui.label(format!("{} best matches for {label}{order}", search.results.len()));
         }
         None if search.subject.is_empty() => {
             let photos = app.state.finder.as_ref().map_or(0, |f| f.library.index.data.photos.len());
@@ -332,7 +347,18 @@ fn cell(app: &mut GlimpseApp, ui: &mut egui::Ui, i: usize, item: &ResultItem) {
             }
             response.context_menu(|ui| result_actions(app, ui, item));
             ui.horizontal(|ui| {
-                ui.label(format!("#{} · {:.3}", item.ranked.rank, item.ranked.score));
+                // Sorted by date, the tile says the date; the score is in its tooltip.
+                let caption = match app.settings.sort {
+                    SortOrder::Relevance => format!("#{} · {:.3}", item.ranked.rank, item.ranked.score),
+                    SortOrder::Newest | SortOrder::Oldest => {
+                        format!("#{} · {}", item.ranked.rank, format_date(item.ranked.date))
+                    }
+                };
+                ui.label(caption).on_hover_text(format!(
+                    "score {:.3} · {}",
+                    item.ranked.score,
+                    date_label(item.ranked.date, item.ranked.date_source)
+                ));
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                     let path = item.ranked.path.clone();
                     let bad = ui.selectable_label(mark == Some(Mark::Bad), "Bad").on_hover_text("Less like this (B)");

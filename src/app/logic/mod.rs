@@ -128,7 +128,7 @@ pub struct State {
     startup: Startup,
     waker: Option<Waker>,
     opening: Option<Job<(), Result<Opened>>>,
-    picker: Option<(Command, Job<(), Option<PathBuf>>)>,
+    picker: Option<(Command, Instant, Job<(), Option<PathBuf>>)>,
     /// Commands to run once the models are open (from the command line).
     pub after_open: Vec<Command>,
     /// The library's near-duplicate groups, once found.
@@ -317,7 +317,7 @@ impl State {
         }
         self.poll_opening(commands, &mut notices);
         self.poll_search();
-        self.poll_picker(settings, commands);
+        self.poll_picker(settings, commands, &mut notices);
         self.poll_indexing(settings, &mut notices);
         self.poll_training(&mut notices);
         self.poll_annotator(commands);

@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// A chooser that gives nothing back sooner than this never opened.
+const NO_PICKER: Duration = Duration::from_millis(700);
+
 impl State {
     pub(super) fn start_picker(&mut self, command: Command) -> Result<()> {
         if self.picker.is_some() {
@@ -21,17 +24,31 @@ impl State {
                 .pick_file(),
             _ => rfd::FileDialog::new().set_title("Add a folder of photos").pick_folder(),
         })?;
-        self.picker = Some((command, job));
+        self.picker = Some((command, Instant::now(), job));
         Ok(())
     }
 
-    pub(super) fn poll_picker(&mut self, settings: &mut Settings, commands: &mut Vec<Command>) {
-        let Some((_, job)) = &self.picker else { return };
+    pub(super) fn poll_picker(&mut self, settings: &mut Settings, commands: &mut Vec<Command>, notices: &mut Notices) {
+        let Some((_, _, job)) = &self.picker else { return };
         if !job.is_finished() {
             return;
         }
-        let Some((kind, job)) = self.picker.take() else { return };
-        let Ok(Some(path)) = job.wait() else { return };
+        let Some((kind, started, job)) = self.picker.take() else { return };
+        let Ok(Some(path)) = job.wait() else {
+            // Nobody can choose that fast: no chooser opened (no portal, no zenity), so say
+            // so and point at the typed path instead of doing nothing.
+            if started.elapsed() < NO_PICKER {
+                notices.push((
+                    "No file chooser opened (Glimpse asks the desktop portal, then zenity). Type the path instead."
+                        .into(),
+                    true,
+                ));
+                if kind == Command::PickFolder {
+                    settings.tab = super::super::settings::Tab::Library;
+                }
+            }
+            return;
+        };
         match kind {
             Command::PickFlickr8k => settings.flickr8k = path.display().to_string(),
             Command::PickGlove => settings.glove = path.display().to_string(),
