@@ -112,8 +112,10 @@ pub struct SearchAnswer {
     pub hits: Vec<Ranked>,
     /// The best match is weak enough that the model's cue says "no strong match".
     pub no_strong_match: bool,
-    /// What was searched for, in words (`“a dog”`, `photos like x.jpg`).
+    /// What was searched for, in words (`“a dog”`, `photos like x.jpg`, `your library`).
     pub label: String,
+    /// Nothing was asked for: the hits are the library itself, by date.
+    pub browsing: bool,
 }
 
 /// The text model's two halves, as search uses them.
@@ -268,6 +270,15 @@ impl Finder {
     /// feedback), and says whether the best match is weak. The CLI and the window both ask
     /// here, so the same request gives the same answer.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchAnswer> {
+        let f = &request.filter;
+        let filter =
+            Filter::from_text(f.folder.as_deref(), f.after.as_deref(), f.before.as_deref(), f.types.as_deref())?;
+        let options = SearchOptions { k: request.k.max(1), filter, sort: request.sort, pool: request.pool };
+        // Nothing typed: browse the library, newest first, as a photo app opens.
+        if request.subject.is_empty() {
+            let hits = self.library.browse(&options);
+            return Ok(SearchAnswer { hits, no_strong_match: false, label: "your library".into(), browsing: true });
+        }
         let (query, label) = match &request.subject {
             Subject::Text(text) => {
                 let text = text.trim();
@@ -275,13 +286,9 @@ impl Finder {
             }
             Subject::Photo(photo) => (Query::LooksLike(photo.clone()), format!("photos like {}", photo.display())),
         };
-        let f = &request.filter;
-        let filter =
-            Filter::from_text(f.folder.as_deref(), f.after.as_deref(), f.before.as_deref(), f.types.as_deref())?;
-        let options = SearchOptions { k: request.k.max(1), filter, sort: request.sort, pool: request.pool };
         let hits = self.rank(&query, &options, &request.feedback)?;
         let no_strong_match = self.no_strong_match(&query, &hits);
-        Ok(SearchAnswer { hits, no_strong_match, label })
+        Ok(SearchAnswer { hits, no_strong_match, label, browsing: false })
     }
 
     /// Ranks the library against `query`, moved by `feedback` (Rocchio), as `options` say.

@@ -97,8 +97,14 @@ fn a_new_user_adds_the_sample_photos_types_a_query_and_sees_ten_dogs_first_then_
 
     click(&mut h, "Search");
     assert_eq!(h.state().settings.tab, Tab::Search);
+    // With nothing typed, the grid shows the library itself.
+    wait_for(&mut h, "the library's newest photos", |app| {
+        app.state.search.browsing && app.state.search.results.len() == 10
+    });
     type_into(&mut h, "Query", "a dog running through water");
-    wait_for(&mut h, "ten results", |app| app.state.search.results.len() == 10);
+    wait_for(&mut h, "ten results", |app| {
+        !app.state.search.busy() && !app.state.search.browsing && app.state.search.results.len() == 10
+    });
     let dogs = captioned_with(&shared, "dog");
     let top = names(h.state());
     assert!(top[..3].iter().all(|n| dogs.contains(n)), "the first three are not all dogs: {top:?}");

@@ -105,9 +105,14 @@ fn progress(app: &mut GlimpseApp, ui: &mut egui::Ui) {
                     if r.stopped { " — stopped; update the index to finish" } else { "" }
                 ));
             }
-            None => {
-                ui.label("The index is up to date as of the last run.");
-            }
+            None => match app.state.finder.as_deref().map(|f| f.library.index.data.photos.len()) {
+                Some(photos) if photos > 0 => {
+                    ui.label(format!("{photos} photos indexed. Update the index to look for new or changed photos."));
+                }
+                _ => {
+                    ui.label("Nothing is indexed yet: add a folder of photos.");
+                }
+            },
         }
         return;
     }

@@ -266,6 +266,14 @@ fn results_heading(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         SortOrder::Oldest => ", oldest first",
     };
     match &search.answered {
+        Some(_) if search.browsing => {
+            let photos = app.state.finder.as_ref().map_or(0, |f| f.library.index.data.photos.len());
+            let order = if app.settings.sort == SortOrder::Oldest { "oldest" } else { "newest" };
+            ui.label(format!(
+                "The {order} {} of your {photos} photos. Type what you are looking for, or drop a photo here to find ones like it.",
+                search.results.len()
+            ));
+        }
         Some(label) if search.results.is_empty() => {
             ui.label(format!("No photo passes the filters for {label}."));
         }
@@ -346,19 +354,20 @@ fn cell(app: &mut GlimpseApp, ui: &mut egui::Ui, i: usize, item: &ResultItem) {
                 app.state.search.preview = Some(i);
             }
             response.context_menu(|ui| result_actions(app, ui, item));
+            // Sorted by date (or browsing), the tile says the date; the score is in the tooltip.
+            let by_date = app.state.search.browsing || app.settings.sort != SortOrder::Relevance;
+            let details =
+                format!("score {:.3} · {}", item.ranked.score, date_label(item.ranked.date, item.ranked.date_source));
+            if by_date {
+                ui.small(format_date(item.ranked.date)).on_hover_text(details.clone());
+            }
             ui.horizontal(|ui| {
-                // Sorted by date, the tile says the date; the score is in its tooltip.
-                let caption = match app.settings.sort {
-                    SortOrder::Relevance => format!("#{} · {:.3}", item.ranked.rank, item.ranked.score),
-                    SortOrder::Newest | SortOrder::Oldest => {
-                        format!("#{} · {}", item.ranked.rank, format_date(item.ranked.date))
-                    }
+                let caption = if by_date {
+                    format!("#{}", item.ranked.rank)
+                } else {
+                    format!("#{} · {:.3}", item.ranked.rank, item.ranked.score)
                 };
-                ui.label(caption).on_hover_text(format!(
-                    "score {:.3} · {}",
-                    item.ranked.score,
-                    date_label(item.ranked.date, item.ranked.date_source)
-                ));
+                ui.label(caption).on_hover_text(details);
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                     let path = item.ranked.path.clone();
                     let bad = ui.selectable_label(mark == Some(Mark::Bad), "Bad").on_hover_text("Less like this (B)");

@@ -159,6 +159,33 @@ impl Library {
         self.search_in(matrix, query, &SearchOptions { k, ..SearchOptions::default() })
     }
 
+    /// The library itself, for browsing without a query: the photos the filter accepts (and
+    /// not offline), newest first (oldest first for that order), `k` of them; score 0.
+    pub fn browse(&self, options: &SearchOptions) -> Vec<Ranked> {
+        let photos = &self.index.data.photos;
+        let mut rows: Vec<(usize, (i64, DateSource))> = (0..photos.len())
+            .filter(|&row| !self.hidden.get(row).copied().unwrap_or(false))
+            .filter(|&row| options.filter.is_empty() || options.filter.accepts(&photos[row]))
+            .map(|row| (row, date_of(&photos[row])))
+            .collect();
+        match options.sort {
+            SortOrder::Oldest => rows.sort_by_key(|r| (r.1.0, r.0)),
+            SortOrder::Newest | SortOrder::Relevance => rows.sort_by_key(|r| (std::cmp::Reverse(r.1.0), r.0)),
+        }
+        rows.into_iter()
+            .take(options.k)
+            .enumerate()
+            .map(|(i, (row, (date, date_source)))| Ranked {
+                rank: i + 1,
+                path: photos[row].path(),
+                score: 0.0,
+                date,
+                date_source,
+                row,
+            })
+            .collect()
+    }
+
     /// Searches `matrix` with a filter applied before the top-K and an optional date order.
     pub fn search_in(&self, matrix: &Matrix, query: &[f32], options: &SearchOptions) -> Vec<Ranked> {
         let photos = &self.index.data.photos;

@@ -100,7 +100,8 @@ impl State {
                         commands.push(Command::Reindex);
                     }
                 }
-                if !self.search.subject.is_empty() {
+                // With nothing typed, the search shows the library itself, newest first.
+                if self.finder.is_some() {
                     commands.push(Command::Search);
                 }
                 commands.append(&mut self.after_open);

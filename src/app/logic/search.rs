@@ -28,7 +28,7 @@ pub struct ResultItem {
 
 /// A running search, answering one query.
 /// A search's results with the "no strong match" flag and what was searched for.
-type SearchJob = Job<(), Result<(Vec<ResultItem>, bool, String)>>;
+type SearchJob = Job<(), Result<(Vec<ResultItem>, bool, String, bool)>>;
 
 /// Filters as typed in the search view.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -78,6 +78,8 @@ pub struct SearchState {
     pub error: Option<String>,
     /// The best score is below the model's "no strong match" threshold.
     pub weak: bool,
+    /// The grid shows the library itself (nothing was asked for), by date.
+    pub browsing: bool,
     /// The highlighted result.
     pub selected: Option<usize>,
     /// The result shown large.
@@ -135,13 +137,6 @@ impl State {
             self.search.results.clear();
             return Ok(());
         };
-        if self.search.subject.is_empty() {
-            self.search.results.clear();
-            self.search.answered = None;
-            self.search.error = None;
-            self.search.job = None;
-            return Ok(());
-        }
         let mut feedback = Feedback::default();
         for (path, mark) in &self.search.marks {
             match mark {
@@ -161,7 +156,7 @@ impl State {
         // in the search job, never on the UI thread.
         let job = Job::spawn("glimpse-search", 1, self.waker(), move |_cx| {
             let answer = finder.search(&request)?;
-            Ok((describe(&finder, answer.hits), answer.no_strong_match, answer.label))
+            Ok((describe(&finder, answer.hits), answer.no_strong_match, answer.label, answer.browsing))
         })?;
         self.search.job = Some(job);
         Ok(())
@@ -174,7 +169,7 @@ impl State {
         }
         let Some(job) = self.search.job.take() else { return };
         match job.wait().and_then(|r| r) {
-            Ok((results, weak, label)) => {
+            Ok((results, weak, label, browsing)) => {
                 // The highlight and the preview follow their photo to its new place (or go
                 // when it left the results), so the next mark can only land on that photo.
                 let search = &mut self.search;
@@ -189,6 +184,7 @@ impl State {
                 search.weak = weak;
                 search.error = None;
                 search.answered = Some(label);
+                search.browsing = browsing;
             }
             Err(e) => self.search.error = Some(e.to_string()),
         }
