@@ -286,7 +286,22 @@ impl Finder {
             }
             Subject::Photo(photo) => (Query::LooksLike(photo.clone()), format!("photos like {}", photo.display())),
         };
-        let hits = self.rank(&query, &options, &request.feedback)?;
+        let hits = match &request.subject {
+            // "Find similar" does not answer with the photo itself.
+            Subject::Photo(photo) => {
+                let source = std::fs::canonicalize(photo).unwrap_or_else(|_| photo.clone());
+                let wider = SearchOptions { k: options.k + 1, ..options };
+                let mut hits: Vec<Ranked> = self
+                    .rank(&query, &wider, &request.feedback)?
+                    .into_iter()
+                    .filter(|r| r.path != source)
+                    .take(options.k)
+                    .collect();
+                hits.iter_mut().enumerate().for_each(|(i, r)| r.rank = i + 1);
+                hits
+            }
+            Subject::Text(_) => self.rank(&query, &options, &request.feedback)?,
+        };
         let no_strong_match = self.no_strong_match(&query, &hits);
         Ok(SearchAnswer { hits, no_strong_match, label, browsing: false })
     }

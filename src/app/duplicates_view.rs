@@ -56,6 +56,10 @@ pub fn show(app: &mut GlimpseApp, ui: &mut egui::Ui) {
                             }
                         }
                         ui.label(&name).on_hover_text(photo.path.display().to_string());
+                        // Two copies often share a name: the folder tells them apart.
+                        if let Some(folder) = photo.path.parent() {
+                            ui.small(folder.display().to_string()).on_hover_text(photo.path.display().to_string());
+                        }
                         ui.label(format!(
                             "{}\u{d7}{} \u{b7} {:.2} MB",
                             photo.width,
