@@ -5,6 +5,7 @@ use eframe::egui;
 
 use super::GlimpseApp;
 use super::logic::{Command, date_label};
+use crate::index::duplicates::DEFAULT_THRESHOLD;
 
 /// Side of a thumbnail, in points.
 const SIDE: f32 = 150.0;
@@ -16,6 +17,19 @@ pub fn show(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
         let ready = app.state.finder.is_some() && !app.state.duplicates_running();
         if ui.add_enabled(ready, egui::Button::new("Find duplicates")).clicked() {
+            app.send(Command::FindDuplicates);
+        }
+        let label = ui.label("How alike");
+        let slider = egui::Slider::new(&mut app.state.duplicate_threshold, 0.6..=0.99)
+            .step_by(0.01)
+            .fixed_decimals(2)
+            .text("feature cosine");
+        let response = ui.add(slider).labelled_by(label.id).on_hover_text(format!(
+            "Lower finds more (and more look-alikes that are different photos); {DEFAULT_THRESHOLD} separates resized, re-encoded and cropped copies from distinct photos on the sample photos (glimpse bench duplicates)."
+        ));
+        // Regroup when the slider is let go, not on every step of the drag.
+        let let_go = response.drag_stopped() || (response.changed() && !response.dragged());
+        if let_go && app.state.duplicates.is_some() && ready {
             app.send(Command::FindDuplicates);
         }
         if app.state.duplicates_running() {

@@ -111,6 +111,8 @@ pub enum Command {
 pub struct State {
     /// Decoded thumbnails and previews.
     pub images: Option<Images>,
+    /// How alike two photos' features must be to count as copies (the duplicates view's slider).
+    pub duplicate_threshold: f32,
     /// The models, once opened.
     pub engine: Option<Engine>,
     /// The library with its models, once opened (none before the first indexing).
@@ -167,6 +169,7 @@ impl State {
             after_open: Vec::new(),
             duplicates: None,
             duplicates_job: None,
+            duplicate_threshold: DEFAULT_THRESHOLD,
         }
     }
 
@@ -287,8 +290,9 @@ impl State {
             }
             Command::FindDuplicates => {
                 if let Some(finder) = self.finder.clone() {
+                    let threshold = self.duplicate_threshold;
                     let job = Job::spawn("glimpse-duplicates", 1, self.waker(), move |_cx| {
-                        library_groups(&finder.library, DEFAULT_THRESHOLD)
+                        library_groups(&finder.library, threshold)
                     });
                     match job {
                         Ok(job) => self.duplicates_job = Some(job),
