@@ -3,7 +3,7 @@
 //! the new model the active one.
 
 use eframe::egui;
-use egui_plot::{Legend, Line, Plot, PlotPoints};
+use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 
 use super::GlimpseApp;
 use super::logic::Command;
@@ -140,25 +140,59 @@ fn plots(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     if tr.losses.is_empty() && tr.epochs.is_empty() {
         return;
     }
+    let planned = app.settings.training.epochs.max(1) as f64;
+    // Epoch N of M, and the time left from the mean epoch so far.
+    if let Some(last) = tr.epochs.last() {
+        let mean = tr.epochs.iter().map(|e| e.train_seconds).sum::<f64>() / tr.epochs.len() as f64;
+        let left = (planned - last.epoch as f64).max(0.0) * mean;
+        let when = if tr.running() {
+            format!(" \u{b7} about {left:.0} s left (or less, if dev recall stops improving)")
+        } else {
+            String::new()
+        };
+        ui.label(format!("Epoch {} of {}{when}", last.epoch, planned as usize));
+    }
     let height = (ui.available_height() * 0.35).clamp(120.0, 260.0);
     ui.columns(2, |columns| {
-        columns[0].label("Training loss");
-        let losses: PlotPoints = tr.losses.iter().copied().collect();
-        Plot::new("loss").height(height).allow_scroll(false).show(&mut columns[0], |plot| {
-            plot.line(Line::new("loss", losses));
-        });
+        // The loss falls by orders of magnitude (most when mining changes after the
+        // warm-up), so it is drawn on a log scale.
+        columns[0].label("Training loss (log scale)");
+        let losses: PlotPoints = tr.losses.iter().filter(|p| p[1] > 0.0).map(|p| [p[0], p[1].log10()]).collect();
+        Plot::new("loss")
+            .height(height)
+            .allow_scroll(false)
+            .x_axis_label("epochs trained")
+            .y_axis_label("log10 loss")
+            .include_x(0.0)
+            .include_x(planned)
+            .show(&mut columns[0], |plot| {
+                plot.line(Line::new("loss", losses));
+            });
         columns[1].label("Dev text-to-image recall (%)");
-        let series = |f: fn(&crate::train::trainer::EpochReport) -> f64| -> PlotPoints {
+        let series = |f: fn(&crate::train::trainer::EpochReport) -> f64| -> Vec<[f64; 2]> {
             tr.epochs.iter().map(|e| [e.epoch as f64, f(e)]).collect()
         };
-        Plot::new("recall").height(height).legend(Legend::default()).allow_scroll(false).show(
-            &mut columns[1],
-            |plot| {
-                plot.line(Line::new("R@1", series(|e| e.dev.t2i.r1)));
-                plot.line(Line::new("R@5", series(|e| e.dev.t2i.r5)));
-                plot.line(Line::new("R@10", series(|e| e.dev.t2i.r10)));
-            },
-        );
+        Plot::new("recall")
+            .height(height)
+            .legend(Legend::default().position(egui_plot::Corner::LeftTop))
+            .allow_scroll(false)
+            .x_axis_label("epochs trained")
+            .y_axis_label("recall %")
+            .include_x(0.0)
+            .include_x(planned)
+            .include_y(0.0)
+            .show(&mut columns[1], |plot| {
+                for (name, f) in [
+                    ("R@1", (|e: &crate::train::trainer::EpochReport| e.dev.t2i.r1) as fn(&_) -> f64),
+                    ("R@5", |e| e.dev.t2i.r5),
+                    ("R@10", |e| e.dev.t2i.r10),
+                ] {
+                    let points = series(f);
+                    plot.line(Line::new(name, PlotPoints::from(points.clone())));
+                    // Markers, so that one or two epochs are visible too.
+                    plot.points(Points::new(name, PlotPoints::from(points)).radius(3.0));
+                }
+            });
     });
 }
 
@@ -199,6 +233,13 @@ fn result(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         }
     });
     let active = current.as_ref().is_some_and(|(dir, _)| *dir == out);
+    let worse = current.as_ref().filter(|_| !active).is_some_and(|(_, m)| report.dev.t2i.r1 < m.t2i.r1);
+    if worse {
+        ui.colored_label(
+            ui.visuals().warn_fg_color,
+            "This run finds the right photo first less often than the current model (R@1 above); keep the current one unless you are testing.",
+        );
+    }
     if active {
         ui.label("This model is the active one.");
     } else if ui
