@@ -111,7 +111,16 @@ fn status(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     let tr = &app.state.training;
     if let Some((done, total)) = tr.features {
         let fraction = if total == 0 { 0.0 } else { done as f32 / total as f32 };
-        ui.add(egui::ProgressBar::new(fraction).text(format!("photo features {done} / {total}")));
+        let mut text = format!("photo features {done} / {total}");
+        let elapsed = tr.features_started.map_or(0.0, |t| t.elapsed().as_secs_f64());
+        if done > 0 && elapsed > 1.0 {
+            let rate = done as f64 / elapsed;
+            text.push_str(&format!(
+                " \u{b7} {rate:.0} photos/s \u{b7} about {:.0} s left (once; they are cached)",
+                (total - done.min(total)) as f64 / rate
+            ));
+        }
+        ui.add(egui::ProgressBar::new(fraction).text(text));
     }
     if let Some(last) = tr.epochs.last() {
         ui.label(format!(

@@ -13,6 +13,8 @@ pub struct TrainingState {
     pub notes: Vec<String>,
     /// Feature progress (done, total) while photo features are computed.
     pub features: Option<(usize, usize)>,
+    /// When feature progress was first reported in this run, for its rate and time left.
+    pub features_started: Option<std::time::Instant>,
     /// The result of the last finished run.
     pub report: Option<TrainReport>,
     /// Where the run writes its model.
@@ -79,7 +81,10 @@ impl State {
         for event in events {
             match event {
                 TrainEvent::Note(line) => tr.notes.push(line),
-                TrainEvent::Features { done, total } => tr.features = Some((done, total)),
+                TrainEvent::Features { done, total } => {
+                    tr.features_started.get_or_insert_with(std::time::Instant::now);
+                    tr.features = Some((done, total));
+                }
                 TrainEvent::Step { epoch, step, steps, loss } => {
                     tr.features = None;
                     let x = (epoch - 1) as f64 + step as f64 / steps.max(1) as f64;
