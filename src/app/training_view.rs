@@ -183,7 +183,7 @@ fn plots(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         };
         Plot::new("recall")
             .height(height)
-            .legend(Legend::default().position(egui_plot::Corner::LeftTop))
+            .legend(Legend::default().position(egui_plot::Corner::RightBottom))
             .allow_scroll(false)
             .x_axis_label("epochs trained")
             .y_axis_label("recall %")
@@ -198,7 +198,8 @@ fn plots(app: &mut GlimpseApp, ui: &mut egui::Ui) {
                 ] {
                     let points = series(f);
                     plot.line(Line::new(name, PlotPoints::from(points.clone())));
-                    // Markers, so that one or two epochs are visible too.
+                    // Markers, so that one or two epochs are visible too; the legend sits bottom right,
+                    // where rising recall lines are not.
                     plot.points(Points::new(name, PlotPoints::from(points)).radius(3.0));
                 }
             });
