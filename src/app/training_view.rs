@@ -181,6 +181,7 @@ fn plots(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         let series = |f: fn(&crate::train::trainer::EpochReport) -> f64| -> Vec<[f64; 2]> {
             tr.epochs.iter().map(|e| [e.epoch as f64, f(e)]).collect()
         };
+        // The legend sits bottom right, where rising recall lines are not.
         Plot::new("recall")
             .height(height)
             .legend(Legend::default().position(egui_plot::Corner::RightBottom))
@@ -198,8 +199,7 @@ fn plots(app: &mut GlimpseApp, ui: &mut egui::Ui) {
                 ] {
                     let points = series(f);
                     plot.line(Line::new(name, PlotPoints::from(points.clone())));
-                    // Markers, so that one or two epochs are visible too; the legend sits bottom right,
-                    // where rising recall lines are not.
+                    // Markers, so that one or two epochs are visible too.
                     plot.points(Points::new(name, PlotPoints::from(points)).radius(3.0));
                 }
             });
