@@ -55,6 +55,11 @@ fn doctor_reports_the_runtime_and_verifies_the_default_model() {
     assert!(["CPU", "CUDA"].contains(&active.as_str()), "{report}");
     let lite0 = report["models"].as_array().unwrap().iter().find(|m| m["name"] == "efficientnet-lite0").unwrap();
     assert_eq!(lite0["ok"], true);
+    // The text model too: its graphs' hashes verified, and the backbone it fits.
+    let text = &report["text_model"];
+    assert_eq!(text["ok"], true, "{text}");
+    assert_eq!(text["backbone"], "efficientnet-lite012");
+    assert_eq!(text["image_head_sha256"].as_str().map(str::len), Some(64));
 }
 
 #[test]

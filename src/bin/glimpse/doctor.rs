@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use glimpse::engine::manifest::DEFAULT_BACKBONE;
 use glimpse::engine::{Backbone, BackboneModel, Runtime};
+use glimpse::model::{ExportedModel, default_model_dir};
 use serde_json::json;
 
 use crate::Cli;
@@ -63,6 +64,7 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    let text_model = check_text_model(cli, runtime, &mut problems);
     let ok = problems.is_empty();
     if args.json {
         let report = json!({
@@ -74,6 +76,7 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
             "provider_active": active.as_ref().map(|(p, _)| p.clone()),
             "provider_notice": active.as_ref().and_then(|(_, n)| n.clone()),
             "models": models,
+            "text_model": text_model,
             "problems": problems,
         });
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -105,6 +108,16 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
                 println!("  FAIL  backbone {}", m["name"].as_str().unwrap_or(""));
             }
         }
+        match (text_model["ok"].as_bool(), text_model["path"].as_str()) {
+            (Some(true), Some(path)) => println!(
+                "  ok    text model {path}  ({}-d, fits backbone {}; image head sha256 {}, text encoder sha256 {} verified)",
+                text_model["joint_dim"],
+                text_model["backbone"].as_str().unwrap_or(""),
+                text_model["image_head_sha256"].as_str().unwrap_or(""),
+                text_model["text_encoder_sha256"].as_str().unwrap_or("")
+            ),
+            (_, path) => println!("  FAIL  text model {}", path.unwrap_or("(none installed)")),
+        }
         if ok {
             println!("All is well.");
         } else {
@@ -115,4 +128,34 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Opens the installed text model as search does (manifest version, both graphs' sha256)
+/// and checks that its backbone is installed and is the one it was trained on.
+fn check_text_model(cli: &Cli, runtime: Option<&'static Runtime>, problems: &mut Vec<String>) -> serde_json::Value {
+    let Some(dir) = default_model_dir() else {
+        problems.push("no text model is installed (models/text): text search is unavailable".into());
+        return json!({"ok": false, "error": "not installed"});
+    };
+    let Some(rt) = runtime else { return json!({"path": dir, "ok": false, "error": "ONNX Runtime is not loaded"}) };
+    let checked = ExportedModel::open(rt, &dir, &cli.session_options()).and_then(|model| {
+        let backbone = BackboneModel::find(&model.manifest.backbone.name)?;
+        model.check_backbone(&backbone)?;
+        Ok(model.manifest)
+    });
+    match checked {
+        Ok(m) => json!({
+            "path": dir,
+            "ok": true,
+            "backbone": m.backbone.name,
+            "joint_dim": m.model.joint_dim,
+            "image_head_sha256": m.image_head.sha256,
+            "text_encoder_sha256": m.text_encoder.sha256,
+            "dev": m.dev_metrics(),
+        }),
+        Err(e) => {
+            problems.push(format!("text model {}: {e}", dir.display()));
+            json!({"path": dir, "ok": false, "error": e.to_string()})
+        }
+    }
 }
