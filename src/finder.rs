@@ -279,28 +279,31 @@ impl Finder {
             let hits = self.library.browse(&options);
             return Ok(SearchAnswer { hits, no_strong_match: false, label: "your library".into(), browsing: true });
         }
-        let (query, label) = match &request.subject {
+        // "Find similar" does not answer with the photo it was asked about.
+        let (query, label, source) = match &request.subject {
             Subject::Text(text) => {
                 let text = text.trim();
-                (Query::Terms(query::parse(text)?), format!("\u{201c}{text}\u{201d}"))
+                (Query::Terms(query::parse(text)?), format!("\u{201c}{text}\u{201d}"), None)
             }
-            Subject::Photo(photo) => (Query::LooksLike(photo.clone()), format!("photos like {}", photo.display())),
+            Subject::Photo(photo) => (
+                Query::LooksLike(photo.clone()),
+                format!("photos like {}", photo.display()),
+                Some(std::fs::canonicalize(photo).unwrap_or_else(|_| photo.clone())),
+            ),
         };
-        let hits = match &request.subject {
-            // "Find similar" does not answer with the photo itself.
-            Subject::Photo(photo) => {
-                let source = std::fs::canonicalize(photo).unwrap_or_else(|_| photo.clone());
+        let hits = match source {
+            None => self.rank(&query, &options, &request.feedback)?,
+            Some(source) => {
                 let wider = SearchOptions { k: options.k + 1, ..options };
                 let mut hits: Vec<Ranked> = self
                     .rank(&query, &wider, &request.feedback)?
                     .into_iter()
                     .filter(|r| r.path != source)
-                    .take(options.k)
+                    .take(wider.k - 1)
                     .collect();
                 hits.iter_mut().enumerate().for_each(|(i, r)| r.rank = i + 1);
                 hits
             }
-            Subject::Text(_) => self.rank(&query, &options, &request.feedback)?,
         };
         let no_strong_match = self.no_strong_match(&query, &hits);
         Ok(SearchAnswer { hits, no_strong_match, label, browsing: false })

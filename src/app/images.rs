@@ -40,6 +40,17 @@ pub enum Slot {
     Failed(String),
 }
 
+impl Slot {
+    /// The texture when ready, `Ok(None)` while it loads, the reason when it failed.
+    fn texture(&self) -> Result<Option<egui::TextureHandle>, String> {
+        match self {
+            Slot::Ready(texture) => Ok(Some(texture.clone())),
+            Slot::Loading => Ok(None),
+            Slot::Failed(reason) => Err(reason.clone()),
+        }
+    }
+}
+
 /// The loader job and the texture cache.
 pub struct Images {
     requests: Sender<ImageKey>,
@@ -117,11 +128,7 @@ impl Images {
             Some(thumbnail) => ImageKey { path: thumbnail.to_path_buf(), side, photo: Some(photo.to_path_buf()) },
             None => ImageKey { path: photo.to_path_buf(), side, photo: None },
         };
-        match self.get_key(key) {
-            Slot::Ready(texture) => Ok(Some(texture.clone())),
-            Slot::Loading => Ok(None),
-            Slot::Failed(reason) => Err(reason.clone()),
-        }
+        self.get_key(key).texture()
     }
 
     fn get_key(&mut self, key: ImageKey) -> &Slot {
@@ -143,11 +150,7 @@ impl Images {
     /// The texture of `path` within `side` pixels: `Ok(None)` while it loads, the reason
     /// when it cannot be decoded.
     pub fn texture(&mut self, path: &Path, side: u32) -> Result<Option<egui::TextureHandle>, String> {
-        match self.get(path, side) {
-            Slot::Ready(texture) => Ok(Some(texture.clone())),
-            Slot::Loading => Ok(None),
-            Slot::Failed(reason) => Err(reason.clone()),
-        }
+        self.get(path, side).texture()
     }
 
     /// Draws `path` (decoded within `side` pixels) as large as the space left allows, a

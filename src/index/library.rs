@@ -22,7 +22,8 @@ pub struct Library {
     pub joint: Option<Matrix>,
     /// Folders that are offline now (see [`Library::offline`]).
     offline: Vec<OfflineFolder>,
-    /// Per photo: true when it lies in an offline folder and is left out of results.
+    /// Per photo: true when it lies in an offline folder and is left out of results (empty
+    /// when no folder is offline).
     hidden: Vec<bool>,
 }
 
@@ -39,26 +40,30 @@ pub struct OfflineFolder {
 
 /// The library's folders that are offline now: missing, not a folder or unreadable, empty
 /// while the index has photos in them, or found without photos at the last indexing run
-/// (and not back since).
+/// (and not back since). Folders that are there cost a `stat` and a look inside, nothing
+/// per photo.
 pub fn offline_folders(data: &super::store::IndexData) -> Vec<OfflineFolder> {
     let mut offline = Vec::new();
     for root in data.roots.iter().map(|r| super::store::bytes_path(r)) {
-        let photos = data.photos.iter().filter(|p| p.path().starts_with(&root)).count();
         let reason = match super::scan::root_unavailable(&root) {
-            Some(reason) => Some(reason),
-            None if photos > 0 && super::scan::root_is_empty(&root) => {
-                Some("the folder is empty; is its drive unplugged?".to_string())
+            Some(reason) => reason,
+            None if super::scan::root_is_empty(&root) && indexed_under(data, &root) > 0 => {
+                super::scan::EMPTY_ROOT.to_string()
             }
             None if data.is_offline(&root) => {
-                Some("none of its photos were there at the last indexing run; is its drive unplugged?".to_string())
+                "none of its photos were there at the last indexing run; is its drive unplugged?".to_string()
             }
-            None => None,
+            None => continue,
         };
-        if let Some(reason) = reason {
-            offline.push(OfflineFolder { folder: root, reason, photos });
-        }
+        let photos = indexed_under(data, &root);
+        offline.push(OfflineFolder { folder: root, reason, photos });
     }
     offline
+}
+
+/// How many photos of the index lie under `root`.
+pub(crate) fn indexed_under(data: &super::store::IndexData, root: &Path) -> usize {
+    data.photos.iter().filter(|p| p.path().starts_with(root)).count()
 }
 
 /// One ranked photo.
@@ -125,15 +130,13 @@ impl Library {
             joint
         });
         let offline = offline_folders(&index.data);
-        let hidden = index
-            .data
-            .photos
-            .iter()
-            .map(|p| {
-                let path = p.path();
-                offline.iter().any(|o| path.starts_with(&o.folder))
-            })
-            .collect();
+        // Nothing is hidden (and nothing is looked at per photo) while every folder is there.
+        let hidden = if offline.is_empty() {
+            Vec::new()
+        } else {
+            let hide = |p: &super::store::PhotoEntry| offline.iter().any(|o| p.path().starts_with(&o.folder));
+            index.data.photos.iter().map(hide).collect()
+        };
         Ok(Library { index, features: std::sync::OnceLock::new(), joint, offline, hidden })
     }
 

@@ -48,6 +48,9 @@ pub fn root_unavailable(root: &Path) -> Option<String> {
     }
 }
 
+/// Why a folder of the library that has nothing in it counts as offline.
+pub const EMPTY_ROOT: &str = "the folder is empty; is its drive unplugged?";
+
 /// True when `root` is a folder with nothing at all in it: how the mount point of an
 /// unplugged drive looks.
 pub fn root_is_empty(root: &Path) -> bool {

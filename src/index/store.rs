@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::hash::ContentHash;
-use crate::checked::{self, Refusal};
+use crate::checked;
 use crate::{Error, Result};
 
 /// First bytes of every index file.
@@ -337,26 +337,26 @@ impl Index {
         };
         let mut head = Vec::with_capacity(12);
         file.by_ref().take(12).read_to_end(&mut head).map_err(|e| Error::io(path, e))?;
+        Self::refuse_foreign_or_newer(path, &head)
+    }
+
+    /// Refuses, untouched, a file without the index magic and an index of a newer format,
+    /// judging by its first 12 bytes (magic and format) only.
+    fn refuse_foreign_or_newer(path: &Path, head: &[u8]) -> Result<()> {
         if head.len() < 8 || &head[..8] != MAGIC {
             return Err(Error::NotAnIndex { path: path.to_path_buf() });
         }
-        if head.len() == 12 {
-            let format = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
-            if format > FORMAT {
-                return Err(Error::IndexTooNew { path: path.to_path_buf(), format, reads: FORMAT });
-            }
+        if let Some(format) = head.get(8..12).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            && format > FORMAT
+        {
+            return Err(Error::IndexTooNew { path: path.to_path_buf(), format, reads: FORMAT });
         }
         Ok(())
     }
 
     fn parse(path: &Path, bytes: &[u8]) -> Result<(IndexData, u32)> {
-        let format = checked::container_format(bytes, MAGIC).map_err(|refusal| match refusal {
-            Refusal::Foreign => Error::NotAnIndex { path: path.to_path_buf() },
-            other => damaged(path, other.to_string()),
-        })?;
-        if format > FORMAT {
-            return Err(Error::IndexTooNew { path: path.to_path_buf(), format, reads: FORMAT });
-        }
+        Self::refuse_foreign_or_newer(path, bytes)?;
+        let format = checked::container_format(bytes, MAGIC).map_err(|refusal| damaged(path, refusal.to_string()))?;
         if format < OLDEST_FORMAT {
             return Err(damaged(
                 path,

@@ -38,12 +38,7 @@ impl ThumbCache {
         if path.is_file() {
             return Ok(());
         }
-        self.write(&path, &encode(thumb)?)
-    }
-
-    /// Writes through a temporary file of a unique name and a rename (see [`rewrite`]).
-    fn write(&self, path: &Path, bytes: &[u8]) -> Result<()> {
-        write_whole(path.parent().unwrap_or(&self.dir), path, bytes)
+        rewrite(&path, thumb)
     }
 
     /// Removes temporaries left by a writer that was killed mid-write.
@@ -67,28 +62,21 @@ impl ThumbCache {
 
 /// Writes `thumb` as the thumbnail file `path`, replacing one that is missing or fails to
 /// decode (the window remakes such a thumbnail from its photo).
+///
+/// It goes through a temporary file of a unique name and a rename, so a reader sees the old
+/// thumbnail, the new one or none, never half of one, and two writers never share a
+/// temporary. No fsync: a thumbnail lost in a crash is remade from its photo.
 pub fn rewrite(path: &Path, thumb: &RgbImage) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    write_whole(dir, path, &encode(thumb)?)
-}
-
-fn encode(thumb: &RgbImage) -> Result<Vec<u8>> {
+    use std::io::Write;
     let mut bytes = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 85)
         .encode_image(thumb)
         .map_err(|e| Error::Invalid(format!("cannot encode a thumbnail: {e}")))?;
-    Ok(bytes)
-}
-
-/// Writes through a temporary file of a unique name and a rename, so a reader sees the old
-/// thumbnail, the new one or none, never half of one, and two writers never share a
-/// temporary. No fsync: a thumbnail lost in a crash is remade from its photo.
-fn write_whole(dir: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut tmp =
         tempfile::Builder::new().prefix(TEMP_PREFIX).suffix(".tmp").tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
-    tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
+    tmp.write_all(&bytes).map_err(|e| Error::io(tmp.path(), e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use super::filter::exif_taken;
 use super::hash::{ContentHash, content_hash};
 use super::journal::{self, Journal, JournalRecord};
+use super::library::{OfflineFolder, indexed_under};
 use super::lock::{WhenBusy, WriterLock};
 use super::opening::{Opened, open_counting, set_aside};
 use super::scan::{self, Found};
@@ -68,13 +69,6 @@ impl IndexReport {
             if self.offline > 0 { format!(", {} offline", self.offline) } else { String::new() },
             self.elapsed_s
         )
-    }
-}
-
-impl IndexOptions {
-    /// The largest photo file this run reads.
-    fn embed_cap(&self) -> u64 {
-        self.embed.max_file_bytes
     }
 }
 
@@ -177,6 +171,14 @@ pub struct IndexReport {
     pub elapsed_s: f64,
 }
 
+/// Why a photo was skipped, without its path (the event carries the path).
+fn photo_reason(error: Error) -> String {
+    match error {
+        Error::Photo { reason, .. } => reason,
+        other => other.to_string(),
+    }
+}
+
 /// The identity of the vectors a backbone makes: its graph's sha256.
 pub fn model_id(backbone: &Backbone) -> String {
     backbone.model().manifest.sha256.clone()
@@ -200,8 +202,8 @@ fn prepare(
     cx: &JobContext<IndexEvent>,
 ) -> Result<Index> {
     let exists = index_path.exists();
-    let opened = match open_counting(index_path) {
-        Ok(opened) => opened,
+    let (opened, was_damaged) = match open_counting(index_path) {
+        Ok(opened) => (opened, false),
         Err(Error::IndexDamaged { reason, .. }) => {
             let aside = set_aside(index_path)?;
             // Photos embedded since the damaged file was last written whole are still in its
@@ -227,7 +229,7 @@ fn prepare(
                     " and is being rebuilt".to_string()
                 }
             )));
-            Opened { index, replayed: 1, converted_from: None }
+            (Opened { index, replayed: 0, converted_from: None }, true)
         }
         Err(e) => return Err(e),
     };
@@ -236,7 +238,10 @@ fn prepare(
             "the index was written by an earlier Glimpse (format {format}); it is converted from its stored vectors, no photo is decoded again"
         )));
     }
-    let (mut index, replayed) = (opened.index, opened.replayed + usize::from(opened.converted_from.is_some()));
+    // The file on disk is not what the index now holds: a journal was applied, the format
+    // converted, or a damaged file set aside.
+    let differs_from_disk = !exists || was_damaged || opened.replayed > 0 || opened.converted_from.is_some();
+    let mut index = opened.index;
     let data = &mut index.data;
     let settings = |d: &IndexData| {
         (d.model_id.clone(), d.preprocess.clone(), d.feature_dim, d.excludes.clone(), d.roots.clone(), d.photos.len())
@@ -282,7 +287,7 @@ fn prepare(
     }
     // The new journal must continue the file on disk: write it whole first when the old
     // journal had records or anything above changed (not on a plain re-run of a large library).
-    if !exists || replayed > 0 || settings(&index.data) != before {
+    if differs_from_disk || settings(&index.data) != before {
         index.save()?;
     }
     let _ = std::fs::remove_file(journal::journal_path(index_path));
@@ -300,21 +305,22 @@ struct Plan {
 /// The library's folders that count as offline, with why and how many indexed photos lie
 /// under each: unavailable ones, and ones where nothing was found while the index has photos
 /// (the empty mount point of an unplugged drive). Their photos are kept, not "gone".
-fn offline_roots(data: &IndexData, roots: &[PathBuf], scanned: &scan::ScanResult) -> Vec<(PathBuf, String, usize)> {
-    let indexed_under = |root: &Path| data.photos.iter().filter(|p| p.path().starts_with(root)).count();
+fn offline_roots(data: &IndexData, roots: &[PathBuf], scanned: &scan::ScanResult) -> Vec<OfflineFolder> {
     let mut offline = Vec::new();
     for root in roots {
-        let photos = indexed_under(root);
-        if let Some((_, reason)) = scanned.unavailable.iter().find(|(r, _)| r == root) {
-            offline.push((root.clone(), reason.clone(), photos));
-        } else if photos > 0 && !scanned.photos.iter().any(|f| f.path.starts_with(root)) {
-            let reason = if scan::root_is_empty(root) {
-                "the folder is empty; is its drive unplugged?".to_string()
-            } else {
-                "none of its photos are there now; is its drive unplugged?".to_string()
-            };
-            offline.push((root.clone(), reason, photos));
-        }
+        let photos = indexed_under(data, root);
+        let reason = match scanned.unavailable.iter().find(|(r, _)| r == root) {
+            Some((_, reason)) => reason.clone(),
+            None if photos > 0 && !scanned.photos.iter().any(|f| f.path.starts_with(root)) => {
+                if scan::root_is_empty(root) {
+                    scan::EMPTY_ROOT.to_string()
+                } else {
+                    "none of its photos are there now; is its drive unplugged?".to_string()
+                }
+            }
+            None => continue,
+        };
+        offline.push(OfflineFolder { folder: root.clone(), reason, photos });
     }
     offline
 }
@@ -356,11 +362,7 @@ fn plan(index: &Index, found: Vec<Found>, cap: u64, cx: &JobContext<IndexEvent>)
         let hash = match content_hash(&f.path, cap) {
             Ok((hash, _)) => hash,
             Err(e) => {
-                let reason = match e {
-                    Error::Photo { reason, .. } => reason,
-                    other => other.to_string(),
-                };
-                cx.send(IndexEvent::Skipped { path: f.path.clone(), reason });
+                cx.send(IndexEvent::Skipped { path: f.path.clone(), reason: photo_reason(e) });
                 continue;
             }
         };
@@ -403,14 +405,14 @@ fn run(
     }
     let offline_before = index.data.offline.clone();
     let offline = offline_roots(&index.data, &roots, &scanned);
-    index.data.offline = offline.iter().map(|(root, ..)| serde_bytes::ByteBuf::from(path_bytes(root))).collect();
-    for (folder, reason, photos) in &offline {
-        cx.send(IndexEvent::Offline { folder: folder.clone(), reason: reason.clone(), photos: *photos });
+    index.data.offline = offline.iter().map(|o| serde_bytes::ByteBuf::from(path_bytes(&o.folder))).collect();
+    for o in &offline {
+        cx.send(IndexEvent::Offline { folder: o.folder.clone(), reason: o.reason.clone(), photos: o.photos });
     }
-    let plan = plan(&index, scanned.photos, options.embed_cap(), cx);
+    let plan = plan(&index, scanned.photos, options.embed.max_file_bytes, cx);
     let mut report = IndexReport {
         unchanged: plan.unchanged,
-        offline: offline.iter().map(|(_, _, n)| n).sum(),
+        offline: offline.iter().map(|o| o.photos).sum(),
         ..IndexReport::default()
     };
     let moved_hashes: HashSet<ContentHash> = plan.moved.iter().map(|p| p.hash).collect();
@@ -485,10 +487,7 @@ fn run(
             EmbedEvent::Failed { index: i, path, error } => {
                 let Some((found, _)) = pending.remove(&i) else { continue };
                 report.skipped += 1;
-                let reason = match error {
-                    Error::Photo { reason, .. } => reason,
-                    other => other.to_string(),
-                };
+                let reason = photo_reason(error);
                 cx.send(IndexEvent::Skipped { path, reason: reason.clone() });
                 JournalRecord::Skip(Skipped {
                     path: path_bytes(&found.path),
