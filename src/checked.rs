@@ -75,14 +75,24 @@ pub fn container_payload(bytes: &[u8]) -> std::result::Result<&[u8], Refusal> {
     Ok(payload)
 }
 
-/// Writes `payload` as a container of `format` at `path`, atomically.
-pub fn write_container(path: &Path, magic: &[u8; 8], format: u32, payload: &[u8]) -> Result<()> {
+/// The header of a container of `format` around `payload`.
+pub fn header(magic: &[u8; 8], format: u32, payload: &[u8]) -> Vec<u8> {
     let mut header = Vec::with_capacity(HEADER_LEN);
     header.extend_from_slice(magic);
     header.extend_from_slice(&format.to_le_bytes());
     header.extend_from_slice(&(payload.len() as u64).to_le_bytes());
     header.extend_from_slice(blake3::hash(payload).as_bytes());
-    write_atomically(path, &[&header, payload])
+    header
+}
+
+/// A whole container of `format` around `payload`, in memory.
+pub fn container(magic: &[u8; 8], format: u32, payload: &[u8]) -> Vec<u8> {
+    [header(magic, format, payload), payload.to_vec()].concat()
+}
+
+/// Writes `payload` as a container of `format` at `path`, atomically.
+pub fn write_container(path: &Path, magic: &[u8; 8], format: u32, payload: &[u8]) -> Result<()> {
+    write_atomically(path, &[&header(magic, format, payload), payload])
 }
 
 /// Checks the `"format"` and `"version"` fields of a JSON file that should be a Glimpse

@@ -5,11 +5,12 @@
 use std::path::{Path, PathBuf};
 
 use crate::engine::{Backbone, BackboneModel, ProjectionHead, Runtime, SessionOptions};
+use crate::index::compact::Codec;
 use crate::index::feedback::Rocchio;
 use crate::index::filter::{Filter, SortOrder};
-use crate::index::library::{Library, Ranked, SearchOptions, embed_photo};
+use crate::index::library::{Library, Ranked, SearchOptions, Space, embed_photo};
+use crate::index::project::Projection;
 use crate::index::query::{self, QueryPart, Term};
-use crate::index::search::Matrix;
 use crate::model::{ExportedModel, JointManifest, default_model_dir};
 use crate::{Error, Result};
 
@@ -118,10 +119,17 @@ pub struct SearchAnswer {
     pub browsing: bool,
 }
 
-/// The text model's two halves, as search uses them.
+/// The text model's two halves, as search uses them, and its compact projection.
 struct TextSide {
     model: ExportedModel,
     head: ProjectionHead,
+    codec: Codec,
+}
+
+/// The compact projection of the model in `dir` (fitted, or every dimension at one byte).
+fn model_codec(dir: &Path, manifest: &JointManifest) -> Result<Codec> {
+    let file = manifest.compact.as_ref().map(|c| (c.file.as_str(), c.sha256.as_str()));
+    Codec::for_model(dir, file, manifest.model.joint_dim)
 }
 
 /// A library with its backbone and, when one fits, its text model.
@@ -134,22 +142,23 @@ pub struct Finder {
     text_problem: Option<String>,
 }
 
-/// The image head of the text model in `model_dir` (or the installed one) when it was trained
-/// on `backbone`'s features: what `glimpse index` projects the library with. A model named
-/// explicitly that does not fit is an error; the installed one is then simply not used.
+/// The image head and compact projection of the text model in `model_dir` (or the
+/// installed one) when it was trained on `backbone`'s features: what `glimpse index`
+/// projects the library with. A model named explicitly that does not fit is an error; the
+/// installed one is then simply not used.
 pub fn projection_head_for(
     runtime: &Runtime,
     backbone: &Backbone,
     model_dir: Option<&Path>,
     options: &SessionOptions,
-) -> Result<Option<ProjectionHead>> {
+) -> Result<Option<Projection>> {
     let Some(dir) = model_dir.map(Path::to_path_buf).or_else(default_model_dir) else {
         return Ok(None);
     };
     let manifest = JointManifest::load(&dir)?;
     if manifest.backbone.sha256 == backbone.model().manifest.sha256 {
-        let head = dir.join(&manifest.image_head.file);
-        return Ok(Some(ProjectionHead::open(runtime, &head, options)?));
+        let head = ProjectionHead::open(runtime, &dir.join(&manifest.image_head.file), options)?;
+        return Ok(Some(Projection { head, codec: model_codec(&dir, &manifest)? }));
     }
     if model_dir.is_some() {
         return Err(Error::Invalid(format!(
@@ -178,7 +187,17 @@ impl Finder {
         options: &SessionOptions,
         model_dir: Option<&Path>,
     ) -> Result<Finder> {
-        let library = Library::open(index)?;
+        Finder::for_library(Library::open(index)?, backbone, runtime, options, model_dir)
+    }
+
+    /// A finder for a library opened already (see [`Finder::open_with`]).
+    pub fn for_library(
+        library: Library,
+        backbone: Option<&Backbone>,
+        runtime: &Runtime,
+        options: &SessionOptions,
+        model_dir: Option<&Path>,
+    ) -> Result<Finder> {
         let backbone = match backbone {
             Some(b) if b.model().manifest.name == library.index.data.backbone => b.clone(),
             _ => Backbone::open(runtime, BackboneModel::find(&library.index.data.backbone)?, options)?,
@@ -201,7 +220,12 @@ impl Finder {
                     ));
                 } else {
                     let head = ProjectionHead::open(runtime, &dir.join(&model.manifest.image_head.file), options)?;
-                    finder.text = Some(TextSide { model, head });
+                    let codec = model_codec(&dir, &model.manifest)?;
+                    // An index converted from format 2 holds this head's f32 vectors: encode them.
+                    if finder.library.index.data.head_id == head.id() {
+                        finder.library.encode_converted(&codec);
+                    }
+                    finder.text = Some(TextSide { model, head, codec });
                 }
             }
         }
@@ -218,35 +242,48 @@ impl Finder {
         self.text_problem.as_deref()
     }
 
-    /// Whether text queries rank in the joint space: a text model fits and the library is
-    /// projected with its image head.
-    fn joint_ready(&self) -> bool {
-        match (&self.text, &self.library.joint) {
-            (Some(text), Some(_)) => self.library.index.data.head_id == text.head.id(),
-            _ => false,
-        }
+    ///     /// The library's compact joint vectors with the text model's codec, when they were made
+    /// by its head and codec.
+    fn joint_space(&self, offsets: bool) -> Option<Space<'_>> {
+        let (text, matrix, data) = (self.text.as_ref()?, self.library.joint.as_ref()?, &self.library.index.data);
+        (data.head_id == text.head.id() && data.joint_codec == text.codec.id()).then_some(Space::Joint {
+            matrix,
+            codec: &text.codec,
+            offsets,
+        })
     }
 
-    /// The space a query ranks in and its vector there, before feedback.
-    pub fn query_vector(&self, query: &Query) -> Result<(&Matrix, Vec<f32>)> {
+    /// The space a query ranks in and its vector there, before feedback. "Find similar"
+    /// compares joint vectors (photo to photo, no offsets) when the library has them, else
+    /// backbone features.
+    pub fn query_vector(&self, query: &Query) -> Result<(Space<'_>, Vec<f32>)> {
         match query {
-            Query::LooksLike(photo) => Ok((self.library.features(), embed_photo(&self.backbone, photo)?)),
+            Query::LooksLike(photo) => {
+                let features = embed_photo(&self.backbone, photo)?;
+                match (self.joint_space(false), &self.text) {
+                    (Some(space), Some(text)) => {
+                        let row = ndarray::Array2::from_shape_vec((1, features.len()), features)
+                            .map_err(|e| Error::Invalid(e.to_string()))?;
+                        Ok((space, text.head.project(row.view())?.pop().unwrap_or_default()))
+                    }
+                    _ => Ok((Space::Features(self.library.features()?), features)),
+                }
+            }
             Query::Terms(parts) => {
                 let wants_text = parts.iter().any(|p| matches!(p.term, Term::Text(_)));
-                match (&self.text, self.joint_ready()) {
-                    (Some(text), true) => {
+                match (&self.text, self.joint_space(true)) {
+                    (Some(text), Some(space)) => {
                         let encode = |t: &str| -> Result<Vec<f32>> { Ok(text.model.embed_texts(&[t])?.row(0).to_vec()) };
                         let q = self.library.joint_query_vector(parts, &self.backbone, &text.head, &encode)?;
-                        let joint = self.library.joint.as_ref().ok_or_else(|| Error::Invalid("no joint vectors".into()))?;
-                        Ok((joint, q))
+                        Ok((space, q))
                     }
-                    (Some(_), false) if wants_text => Err(Error::Invalid(
+                    (Some(_), None) if wants_text => Err(Error::Invalid(
                         "the library has no vectors for the text model yet: index it again (it projects the stored features; no photo is decoded again)".into(),
                     )),
                     (None, _) if wants_text => Err(Error::Invalid(
                         self.text_problem.clone().unwrap_or_else(|| "text search is unavailable".into()),
                     )),
-                    _ => Ok((self.library.features(), self.library.query_vector(parts, &self.backbone)?)),
+                    _ => Ok((Space::Features(self.library.features()?), self.library.query_vector(parts, &self.backbone)?)),
                 }
             }
         }
@@ -258,7 +295,7 @@ impl Finder {
     /// hubness offset added back) is below the cue's threshold.
     pub fn no_strong_match(&self, query: &Query, ranked: &[Ranked]) -> bool {
         let Query::Terms(parts) = query else { return false };
-        let (Some(text), true, Some(joint)) = (&self.text, self.joint_ready(), &self.library.joint) else {
+        let (Some(text), Some(Space::Joint { matrix: joint, .. })) = (&self.text, self.joint_space(true)) else {
             return false;
         };
         let has_text = parts.iter().any(|p| matches!(p.term, Term::Text(_)));
@@ -311,12 +348,12 @@ impl Finder {
 
     /// Ranks the library against `query`, moved by `feedback` (Rocchio), as `options` say.
     pub fn rank(&self, query: &Query, options: &SearchOptions, feedback: &Feedback) -> Result<Vec<Ranked>> {
-        let (matrix, mut q) = self.query_vector(query)?;
+        let (space, mut q) = self.query_vector(query)?;
         if !feedback.is_empty() {
-            let good = self.library.vectors_of(matrix, &feedback.good)?;
-            let bad = self.library.vectors_of(matrix, &feedback.bad)?;
+            let good = self.library.vectors_of(space, &feedback.good)?;
+            let bad = self.library.vectors_of(space, &feedback.bad)?;
             q = Rocchio::default().apply(&q, &good, &bad);
         }
-        Ok(self.library.search_in(matrix, &q, options))
+        Ok(self.library.search_in(space, &q, options))
     }
 }

@@ -4,6 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use glimpse::engine::{Backbone, BackboneModel, ProviderChoice, Runtime, SessionOptions};
+use glimpse::index::compact::Codec;
+use glimpse::index::library::Space;
+use glimpse::index::project::Projection;
+use glimpse::index::search::normalize;
 use glimpse::index::thumbs::ThumbCache;
 use glimpse::index::update::{self, IndexEvent, IndexOptions, IndexReport};
 use image::Rgb;
@@ -308,8 +312,8 @@ fn an_index_survives_sigkill_at_twenty_moments_and_resumes() {
         }
         let index =
             glimpse::index::open(&idx).unwrap_or_else(|e| panic!("round {round}: the index does not open: {e}"));
-        for p in &index.data.photos {
-            let f = p.features_f32();
+        for (row, p) in index.data.photos.iter().enumerate() {
+            let f = index.data.features_of(row).unwrap();
             assert_eq!(f.len(), 1280, "round {round}: incomplete entry");
             assert!(f.iter().all(|v| v.is_finite()), "round {round}: damaged vector");
             assert!(p.path().starts_with(&photos));
@@ -425,7 +429,7 @@ fn a_text_query_finds_the_dogs_in_water_among_the_shared_photos() {
 }
 
 #[test]
-fn f16_storage_keeps_the_similar_photo_rankings_of_real_photos() {
+fn byte_storage_keeps_the_similar_photo_rankings_of_real_photos() {
     use glimpse::engine::pipeline::{self, EmbedEvent, EmbedOptions};
     use glimpse::index::search::Matrix;
     use glimpse::index::store::PhotoEntry;
@@ -439,16 +443,23 @@ fn f16_storage_keeps_the_similar_photo_rankings_of_real_photos() {
         features[e.index] = e.features;
     }
     let mut exact = Matrix::new(1280);
-    let mut halved = Matrix::new(1280);
+    let mut stored = Matrix::new(1280);
     for f in &features {
         exact.push(f);
         let entry = PhotoEntry { features: PhotoEntry::encode_features(f), ..sample_entry() };
-        halved.push(&entry.features_f32());
+        stored.push(&entry.features_f32());
     }
+    // Stored cosines stay within 1e-3 of the exact ones, so a top 10 can only swap photos
+    // whose exact scores are that close.
     for f in &features {
-        let a: Vec<usize> = exact.top_k(f, 10, |_| true).iter().map(|h| h.row).collect();
-        let b: Vec<usize> = halved.top_k(f, 10, |_| true).iter().map(|h| h.row).collect();
-        assert_eq!(a, b, "f16 storage changed a top-10 ranking");
+        let a = exact.top_k(f, 10, |_| true);
+        let b: Vec<usize> = stored.top_k(f, 10, |_| true).iter().map(|h| h.row).collect();
+        for (i, hit) in a.iter().enumerate() {
+            if b[i] != hit.row {
+                let other = a.iter().find(|h| h.row == b[i]).map_or(f32::NEG_INFINITY, |h| h.score);
+                assert!((hit.score - other).abs() < 2e-3, "byte storage swapped photos {} and {}", hit.row, b[i]);
+            }
+        }
     }
 }
 
@@ -463,6 +474,7 @@ fn sample_entry() -> glimpse::index::store::PhotoEntry {
         taken: None,
         features: Vec::new(),
         joint: Vec::new(),
+        cold_row: None,
     }
 }
 
@@ -497,20 +509,27 @@ fn a_new_image_head_re_projects_the_library_from_stored_features_without_decodin
     let head2 = ProjectionHead::open(runtime, &write_head(dir.path(), "head2", &w2), &cpu()).unwrap();
     let idx = dir.path().join("library.glimpse");
     let run = |head: &ProjectionHead, roots: Vec<PathBuf>| {
-        let options = IndexOptions { add_roots: roots, head: Some(head.clone()), ..IndexOptions::default() };
+        let head = Some(Projection { head: head.clone(), codec: Codec::plain(3) });
+        let options = IndexOptions { add_roots: roots, head, ..IndexOptions::default() };
         let job = update::start(idx.clone(), &backbone, options, None).unwrap();
         crate::util::drain(job.events()).len();
         job.wait().unwrap().unwrap()
     };
+    // The stored codes stand for the unit vector of features · w, to within half a code step
+    // (plus the stored features' own rounding).
+    let codec = Codec::plain(3);
     let check = |w: &[f32]| {
         let index = glimpse::index::open(&idx).unwrap();
-        assert_eq!(index.data.joint_dim, 3);
-        for p in &index.data.photos {
-            let f = p.features_f32();
-            let joint = p.joint_f32();
+        assert_eq!((index.data.joint_dim, index.data.joint_codec.as_str()), (3, codec.id().as_str()));
+        for (row, p) in index.data.photos.iter().enumerate() {
+            let f = index.data.features_of(row).unwrap();
+            let mut expected: Vec<f32> = (0..3).map(|j| (0..4).map(|i| f[i] * w[i * 3 + j]).sum()).collect();
+            normalize(&mut expected);
+            let (codes, offset) = p.compact(3).expect("every photo has codes");
+            assert_eq!(offset, 0.0, "an uncalibrated head stores no offset");
+            let joint = codec.decode(codes);
             for j in 0..3 {
-                let expected: f32 = (0..4).map(|i| f[i] * w[i * 3 + j]).sum();
-                assert!((joint[j] - expected).abs() < 1e-5, "{joint:?} vs {expected}");
+                assert!((joint[j] - expected[j]).abs() < codec.scales[j], "{joint:?} vs {expected:?}");
             }
         }
     };
@@ -554,7 +573,9 @@ fn a_calibrated_head_stores_each_photo_s_offset_and_search_ranks_by_cosine_minus
     let head = ProjectionHead::open(Runtime::load(None).unwrap(), &graph, &cpu()).unwrap();
     assert!(head.has_offset());
     let idx = dir.path().join("library.glimpse");
-    let options = IndexOptions { add_roots: vec![photos], head: Some(head), ..IndexOptions::default() };
+    let codec = Codec::plain(3);
+    let head = Some(Projection { head, codec: codec.clone() });
+    let options = IndexOptions { add_roots: vec![photos], head, ..IndexOptions::default() };
     let job = update::start(idx.clone(), &backbone, options, None).unwrap();
     crate::util::drain(job.events()).len();
     assert_eq!(job.wait().unwrap().unwrap().projected, 7);
@@ -562,21 +583,21 @@ fn a_calibrated_head_stores_each_photo_s_offset_and_search_ranks_by_cosine_minus
     let library = Library::open(&idx).unwrap();
     let joint = library.joint.as_ref().expect("a calibrated library has joint vectors");
     let mut expected = Vec::new();
-    let q = [0.3f32, -1.0, 0.5];
-    let q_norm = q.iter().map(|x| x * x).sum::<f32>().sqrt();
-    for (row, photo) in library.index.data.photos.iter().enumerate() {
-        let f = photo.features_f32();
-        let stored = photo.joint_f32();
-        assert_eq!(stored.len(), 4, "three values of the vector, then the offset");
+    let mut q = vec![0.3f32, -1.0, 0.5];
+    normalize(&mut q);
+    for row in 0..library.index.data.photos.len() {
+        // The offset is stored as the head gave it (from the features as they were embedded).
+        let f = library.index.data.features_of(row).unwrap();
         let offset: f32 = (0..4).map(|i| f[i] * v[i]).sum();
-        assert!((stored[3] - offset).abs() < 1e-5 && (joint.offset(row) - offset).abs() < 1e-5);
-        let e: Vec<f32> = (0..3).map(|j| (0..4).map(|i| f[i] * w[i * 3 + j]).sum()).collect();
-        let e_norm = e.iter().map(|x| x * x).sum::<f32>().sqrt();
-        let cosine: f32 = e.iter().zip(&q).map(|(a, b)| a * b).sum::<f32>() / (e_norm * q_norm);
-        expected.push((cosine - offset, row));
+        assert!((joint.offset(row) - offset).abs() < 0.05, "{} vs {offset}", joint.offset(row));
+        // Search scores the vector its codes stand for, less the offset.
+        let e = codec.decode(joint.row(row));
+        let cosine: f32 = e.iter().zip(&q).map(|(a, b)| a * b).sum();
+        expected.push((cosine - joint.offset(row), row));
     }
     expected.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let ranked = library.rank_in(joint, &q, 7);
+    let space = Space::Joint { matrix: joint, codec: &codec, offsets: true };
+    let ranked = library.rank_in(space, &q, 7);
     assert_eq!(ranked.iter().map(|r| r.row).collect::<Vec<_>>(), expected.iter().map(|e| e.1).collect::<Vec<_>>());
     for (r, (score, _)) in ranked.iter().zip(&expected) {
         assert!((r.score - score).abs() < 1e-4, "{} vs {score}", r.score);
@@ -603,13 +624,18 @@ fn a_joint_space_query_mixes_text_and_photo_terms_and_ranks_by_the_projected_vec
     let w: Vec<f32> = (0..12).map(|i| ((i * 5) % 7) as f32 - 3.0).collect();
     let head = ProjectionHead::open(Runtime::load(None).unwrap(), &write_head(dir.path(), "head", &w), &cpu()).unwrap();
     let idx = dir.path().join("library.glimpse");
-    let options = IndexOptions { add_roots: vec![photos.clone()], head: Some(head.clone()), ..IndexOptions::default() };
+    let codec = Codec::plain(3);
+    let projection = Some(Projection { head: head.clone(), codec: codec.clone() });
+    let options = IndexOptions { add_roots: vec![photos.clone()], head: projection, ..IndexOptions::default() };
     let job = update::start(idx.clone(), &backbone, options, None).unwrap();
     crate::util::drain(job.events()).len();
     job.wait().unwrap().unwrap();
     let library = Library::open(&idx).unwrap();
-    let joint_of =
-        |name: &str| library.index.data.photos.iter().find(|p| p.path().ends_with(name)).unwrap().joint_f32();
+    let joint = library.joint.as_ref().unwrap();
+    let joint_of = |name: &str| {
+        let row = library.index.data.photos.iter().position(|p| p.path().ends_with(name)).unwrap();
+        codec.reconstruct(joint.row(row))
+    };
     // A stand-in text encoder that puts the word "blue" where the blue photo is.
     let blue = joint_of("2.png");
     let encode = |text: &str| -> glimpse::Result<Vec<f32>> {
@@ -617,12 +643,13 @@ fn a_joint_space_query_mixes_text_and_photo_terms_and_ranks_by_the_projected_vec
         Ok(blue.clone())
     };
     let q = library.joint_query_vector(&parse("blue").unwrap(), &backbone, &head, &encode).unwrap();
-    let joint = library.joint.as_ref().unwrap();
-    assert!(library.rank_in(joint, &q, 1)[0].path.ends_with("2.png"));
+    let space = Space::Joint { matrix: joint, codec: &codec, offsets: true };
+    assert!(library.rank_in(space, &q, 1)[0].path.ends_with("2.png"));
     let photo_query = format!("{}", photos.join("0.png").display());
     let q = library.joint_query_vector(&parse(&photo_query).unwrap(), &backbone, &head, &encode).unwrap();
-    let top = library.rank_in(joint, &q, 4);
-    assert!(top[0].path.ends_with("0.png") && (top[0].score - 1.0).abs() < 1e-3, "{top:?}");
+    let top = library.rank_in(space, &q, 4);
+    // The photo against its own codes: a cosine of 1 to within the codes' steps.
+    assert!(top[0].path.ends_with("0.png") && (top[0].score - 1.0).abs() < 3.0 * codec.scales[0], "{top:?}");
     // A library projected by another head is refused with the fix.
     let other =
         ProjectionHead::open(Runtime::load(None).unwrap(), &write_head(dir.path(), "other", &[0.5; 12]), &cpu())
@@ -652,7 +679,7 @@ fn filters_apply_before_top_k_dates_order_the_best_matches_and_feedback_moves_th
     let idx = dir.path().join("library.glimpse");
     index(&idx, &backbone, std::slice::from_ref(&photos));
     let library = Library::open(&idx).unwrap();
-    let m = library.features();
+    let m = Space::Features(library.features().unwrap());
     let q = library.vectors_of(m, &[photos.join("a/0.png")]).unwrap().remove(0);
     let name = |r: &glimpse::index::Ranked| r.path.file_name().unwrap().to_string_lossy().into_owned();
 

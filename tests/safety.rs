@@ -11,7 +11,7 @@ use glimpse::engine::{Backbone, BackboneModel, ProviderChoice, Runtime, SessionO
 use glimpse::index::journal::{self, Journal, JournalRecord};
 use glimpse::index::lock::{WhenBusy, WriterLock};
 use glimpse::index::update::{self, IndexEvent, IndexOptions, IndexReport};
-use glimpse::index::{Library, store};
+use glimpse::index::{Library, PhotoEntry, store};
 use image::Rgb;
 
 use crate::util::{TinySpec, write_tiny_backbone};
@@ -97,8 +97,10 @@ fn a_damaged_index_goes_aside_under_a_new_name_each_time_and_its_journal_is_salv
     // A run killed after embedding two photos leaves them in the journal; then the index is damaged.
     let kept = glimpse::index::open(&idx).unwrap();
     let mut journal = Journal::create(&journal::journal_path(&idx), kept.data.generation).unwrap();
-    for entry in kept.data.photos.iter().take(2) {
-        journal.append(&JournalRecord::Upsert(entry.clone())).unwrap();
+    for (row, entry) in kept.data.photos.iter().enumerate().take(2) {
+        // As indexing journals a photo: with its features.
+        let features = kept.data.feature_bytes(row).unwrap();
+        journal.append(&JournalRecord::Upsert(PhotoEntry { features, ..entry.clone() })).unwrap();
     }
     journal.sync().unwrap();
     drop(journal);
@@ -168,8 +170,8 @@ fn an_unplugged_folder_is_offline_its_photos_are_kept_and_come_back_without_embe
     let library = Library::open(&idx).unwrap();
     assert_eq!(library.offline().len(), 1);
     assert!(library.offline()[0].reason.contains("empty"));
-    let features = library.features();
-    let everything = library.rank_in(features, features.row(0), 100);
+    let features = library.features().unwrap();
+    let everything = library.rank_in(glimpse::index::library::Space::Features(features), features.row(0), 100);
     assert_eq!(everything.len(), 4, "offline photos are left out of results");
     assert!(everything.iter().all(|r| r.path.starts_with(&home)));
     // The mount point is gone altogether: still offline, still kept.

@@ -5,7 +5,7 @@ pub mod cue;
 pub mod duplicates;
 pub mod embed;
 pub mod feedback;
-pub mod search;
+pub mod scale;
 pub mod updates;
 
 /// How many results search shows by default: the photos a simulated user sees and marks,

@@ -70,6 +70,7 @@ fn entry(i: usize, feature_dim: usize) -> PhotoEntry {
         taken: None,
         features: PhotoEntry::encode_features(&features),
         joint: Vec::new(),
+        cold_row: None,
     }
 }
 

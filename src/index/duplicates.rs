@@ -17,6 +17,7 @@ use super::filter::{DateSource, date_of};
 use super::library::Library;
 use super::search::{Matrix, dot};
 use super::thumbs::ThumbCache;
+use crate::Result;
 
 /// Cosine above which two photos count as the same picture, chosen by measurement
 /// (`glimpse bench duplicates`) on the default backbone's features: copies of the 120 sample
@@ -156,10 +157,10 @@ pub struct DuplicatePhoto {
 
 /// The library's near-duplicate groups by backbone features, largest file first in each
 /// group (usually the original), groups in index order.
-pub fn library_groups(library: &Library, threshold: f32) -> Vec<Vec<DuplicatePhoto>> {
+pub fn library_groups(library: &Library, threshold: f32) -> Result<Vec<Vec<DuplicatePhoto>>> {
     let data = &library.index.data;
     let thumbs = ThumbCache::for_index(&library.index.path);
-    groups(library.features(), threshold)
+    Ok(groups(library.features()?, threshold)
         .into_iter()
         .map(|group| {
             let mut photos: Vec<DuplicatePhoto> = group
@@ -183,7 +184,7 @@ pub fn library_groups(library: &Library, threshold: f32) -> Vec<Vec<DuplicatePho
             photos.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.path.cmp(&b.path)));
             photos
         })
-        .collect()
+        .collect())
 }
 
 #[cfg(test)]

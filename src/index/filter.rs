@@ -219,6 +219,7 @@ mod tests {
             taken,
             features: Vec::new(),
             joint: Vec::new(),
+            cold_row: None,
         }
     }
 

@@ -18,7 +18,9 @@ use super::store::{self, IndexData, PhotoEntry, Skipped};
 use crate::{Error, Result};
 
 const MAGIC: &[u8; 8] = b"GLMPSJRN";
-const FORMAT: u32 = 1;
+/// 2 stores features as bytes (`PhotoEntry::encode_features`); 1 stored them as f16 and is
+/// converted as it is replayed.
+const FORMAT: u32 = 2;
 
 /// One change to the index.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -83,7 +85,7 @@ fn read_records(path: &Path, generation: Option<u64>, mut each: impl FnMut(Journ
     let format = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
     let mut gen_bytes = [0u8; 8];
     gen_bytes.copy_from_slice(&header[12..20]);
-    if format != FORMAT || generation.is_some_and(|g| u64::from_le_bytes(gen_bytes) != g) {
+    if !(1..=FORMAT).contains(&format) || generation.is_some_and(|g| u64::from_le_bytes(gen_bytes) != g) {
         return 0;
     }
     let mut count = 0;
@@ -96,6 +98,10 @@ fn read_records(path: &Path, generation: Option<u64>, mut each: impl FnMut(Journ
             break;
         }
         match store::decode::<JournalRecord>(&payload) {
+            Ok(JournalRecord::Upsert(mut entry)) if format == 1 => {
+                entry.features = store::features_from_f16(&entry.features);
+                each(JournalRecord::Upsert(entry))
+            }
             Ok(record) => each(record),
             Err(_) => break,
         }
@@ -154,6 +160,7 @@ mod tests {
             taken: None,
             features: PhotoEntry::encode_features(&[1.0, 2.0]),
             joint: Vec::new(),
+            cold_row: None,
         }
     }
 

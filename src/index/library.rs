@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::compact::{Codec, CompactMatrix};
 use super::filter::{DateSource, Filter, SortOrder, date_of};
 use super::query::{QueryPart, Term};
 use super::search::{Matrix, SearchHit, normalize};
@@ -14,12 +15,13 @@ use crate::{Error, Result};
 pub struct Library {
     /// The index.
     pub index: Index,
-    /// Unit-length backbone features, one row per photo in index order; built on first
-    /// use (only search by photo needs them, and at 100k photos they take 512 MB as f32).
+    /// Unit-length backbone features, one row per photo in index order; read from the
+    /// file's cold part on first use (only search by photo without a text model and
+    /// duplicate grouping need them: at 100k photos they take 1.5 GB as f32).
     features: std::sync::OnceLock<Matrix>,
-    /// Unit-length joint-space vectors, when every photo has one (see
-    /// [`super::project::project`]); text queries rank against these.
-    pub joint: Option<Matrix>,
+    /// Compact joint-space codes and offsets, when every photo has them (see
+    /// [`super::project::project`]); text queries and "find similar" rank against these.
+    pub joint: Option<CompactMatrix>,
     /// Folders that are offline now (see [`Library::offline`]).
     offline: Vec<OfflineFolder>,
     /// Per photo: true when it lies in an offline folder and is left out of results (empty
@@ -84,6 +86,54 @@ pub struct Ranked {
     pub row: usize,
 }
 
+/// The vectors a query ranks against.
+#[derive(Clone, Copy, Debug)]
+pub enum Space<'a> {
+    /// Backbone features (search by photo without a text model).
+    Features(&'a Matrix),
+    /// Compact joint vectors through their codec; with `offsets`, each photo's hubness
+    /// offset is subtracted (text queries), without them photos are compared as they are.
+    Joint {
+        /// The library's codes.
+        matrix: &'a CompactMatrix,
+        /// The codec that made them.
+        codec: &'a Codec,
+        /// Subtract hubness offsets.
+        offsets: bool,
+    },
+}
+
+impl Space<'_> {
+    /// Length of the query vectors this space takes.
+    pub fn query_dim(&self) -> usize {
+        match self {
+            Space::Features(m) => m.dim(),
+            Space::Joint { codec, .. } => codec.input_dim,
+        }
+    }
+
+    /// The photo at `row` as a query-space vector (for relevance feedback): its features,
+    /// or its joint vector as its codes stand for it.
+    pub fn vector(&self, row: usize) -> Vec<f32> {
+        match self {
+            Space::Features(m) => m.row(row).to_vec(),
+            Space::Joint { matrix, codec, .. } => codec.reconstruct(matrix.row(row)),
+        }
+    }
+
+    /// The `k` best rows for a query vector (normalised here) among those `allow` accepts.
+    pub fn top_k(&self, query: &[f32], k: usize, allow: impl Fn(usize) -> bool + Sync) -> Vec<SearchHit> {
+        match self {
+            Space::Features(m) => m.top_k(query, k, allow),
+            Space::Joint { matrix, codec, offsets } => {
+                let mut q = query.to_vec();
+                normalize(&mut q);
+                matrix.top_k(&codec.query(&q), k, *offsets, allow)
+            }
+        }
+    }
+}
+
 /// How a search is narrowed and ordered.
 #[derive(Clone, Debug)]
 pub struct SearchOptions {
@@ -112,20 +162,18 @@ impl Library {
                 path.display()
             )));
         }
-        let index = super::opening::open(path)?;
+        let mut index = super::opening::open(path)?;
         let dim = index.data.joint_dim;
-        let all_of_len = |values: usize| index.data.photos.iter().all(|p| p.joint.len() == 4 * values);
-        // Every photo has a vector, or every photo has a vector and an offset (a calibrated head).
-        let (plain, with_offsets) = (all_of_len(dim), all_of_len(dim + 1));
-        let joint = (dim > 0 && (plain || with_offsets)).then(|| {
-            let mut joint = Matrix::new(dim);
-            for photo in &index.data.photos {
-                let values = photo.joint_f32();
-                if plain {
-                    joint.push(&values);
-                } else {
-                    joint.push_with_offset(&values[..dim], values[dim]);
+        let coded = !index.data.joint_codec.is_empty() && dim > 0;
+        // The codes move into one contiguous matrix; the entries keep none.
+        let joint = (coded && index.data.photos.iter().all(|p| p.compact(dim).is_some())).then(|| {
+            let mut joint = CompactMatrix::new(dim);
+            joint.reserve(index.data.photos.len());
+            for photo in &mut index.data.photos {
+                if let Some((codes, offset)) = photo.compact(dim) {
+                    joint.push(codes, offset);
                 }
+                photo.joint = Vec::new();
             }
             joint
         });
@@ -146,20 +194,54 @@ impl Library {
         &self.offline
     }
 
-    /// The backbone-feature matrix (built on the first call).
-    pub fn features(&self) -> &Matrix {
-        self.features.get_or_init(|| {
-            let mut features = Matrix::new(self.index.data.feature_dim);
-            for photo in &self.index.data.photos {
-                features.push(&photo.features_f32());
-            }
-            features
-        })
+    /// Gives a library converted from format 2 (f32 joint vectors, not yet saved in the new
+    /// format) its compact codes through `codec`, when the vectors have `codec`'s length;
+    /// nothing is written. True when the library then has joint codes.
+    pub fn encode_converted(&mut self, codec: &Codec) -> bool {
+        let data = &mut self.index.data;
+        if self.joint.is_some() || !data.joint_codec.is_empty() || data.joint_dim != codec.input_dim {
+            return self.joint.is_some();
+        }
+        let dim = codec.input_dim;
+        let lens_ok = |n: usize| data.photos.iter().all(|p| p.joint.len() == 4 * n);
+        let with_offsets = lens_ok(dim + 1);
+        if dim == 0 || !(with_offsets || lens_ok(dim)) {
+            return false;
+        }
+        let mut joint = CompactMatrix::new(codec.dim());
+        joint.reserve(data.photos.len());
+        for photo in &mut data.photos {
+            let mut values = photo.legacy_joint();
+            normalize(&mut values[..dim]);
+            joint.push(&codec.encode(&values[..dim]), if with_offsets { values[dim] } else { 0.0 });
+            photo.joint = Vec::new();
+        }
+        data.joint_codec = codec.id();
+        data.joint_dim = codec.dim();
+        self.joint = Some(joint);
+        true
     }
 
-    /// Ranks the library against a query vector in `matrix` (the features or the joint space).
-    pub fn rank_in(&self, matrix: &Matrix, query: &[f32], k: usize) -> Vec<Ranked> {
-        self.search_in(matrix, query, &SearchOptions { k, ..SearchOptions::default() })
+    /// The backbone-feature matrix, read from the index file's cold part (checked whole)
+    /// on the first call.
+    pub fn features(&self) -> Result<&Matrix> {
+        if let Some(features) = self.features.get() {
+            return Ok(features);
+        }
+        let data = &self.index.data;
+        if let Some(cold) = &data.cold {
+            cold.verify()?;
+        }
+        let mut features = Matrix::new(data.feature_dim);
+        for row in 0..data.photos.len() {
+            features.push(&data.features_of(row)?);
+        }
+        Ok(self.features.get_or_init(|| features))
+    }
+
+    /// Ranks the library against a query vector in `space`.
+    pub fn rank_in(&self, space: Space<'_>, query: &[f32], k: usize) -> Vec<Ranked> {
+        self.search_in(space, query, &SearchOptions { k, ..SearchOptions::default() })
     }
 
     /// The library itself, for browsing without a query: the photos the filter accepts (and
@@ -189,14 +271,14 @@ impl Library {
             .collect()
     }
 
-    /// Searches `matrix` with a filter applied before the top-K and an optional date order.
-    pub fn search_in(&self, matrix: &Matrix, query: &[f32], options: &SearchOptions) -> Vec<Ranked> {
+    /// Searches `space` with a filter applied before the top-K and an optional date order.
+    pub fn search_in(&self, space: Space<'_>, query: &[f32], options: &SearchOptions) -> Vec<Ranked> {
         let photos = &self.index.data.photos;
         let wanted = match options.sort {
             SortOrder::Relevance => options.k,
             SortOrder::Newest | SortOrder::Oldest => options.pool.max(options.k),
         };
-        let mut hits: Vec<(SearchHit, (i64, DateSource))> = matrix
+        let mut hits: Vec<(SearchHit, (i64, DateSource))> = space
             .top_k(query, wanted, |row| {
                 !self.hidden.get(row).copied().unwrap_or(false)
                     && (options.filter.is_empty() || options.filter.accepts(&photos[row]))
@@ -223,9 +305,9 @@ impl Library {
             .collect()
     }
 
-    /// The stored vectors (rows of `matrix`) of the photos at `paths`, for relevance
-    /// feedback; a path that is not in the library is an error naming it.
-    pub fn vectors_of(&self, matrix: &Matrix, paths: &[PathBuf]) -> Result<Vec<Vec<f32>>> {
+    /// The stored vectors (in `space`) of the photos at `paths`, for relevance feedback; a
+    /// path that is not in the library is an error naming it.
+    pub fn vectors_of(&self, space: Space<'_>, paths: &[PathBuf]) -> Result<Vec<Vec<f32>>> {
         paths
             .iter()
             .map(|p| {
@@ -235,7 +317,7 @@ impl Library {
                     .photos
                     .iter()
                     .position(|e| e.path() == wanted)
-                    .map(|row| matrix.row(row).to_vec())
+                    .map(|row| space.vector(row))
                     .ok_or_else(|| Error::Invalid(format!("{} is not in the library", p.display())))
             })
             .collect()

@@ -3,6 +3,7 @@
 //!
 //! Built on the engine; knows nothing of the app.
 
+pub mod compact;
 pub mod duplicates;
 pub mod feedback;
 pub mod filter;

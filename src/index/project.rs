@@ -1,16 +1,29 @@
 //! Joint-space vectors for a library from its stored backbone features: what a new text
-//! model needs, without decoding a photo.
+//! model needs, without decoding a photo. Each photo keeps the compact codes of its vector
+//! (see [`super::compact`]) and its hubness offset.
 
+use super::compact::Codec;
 use super::store::{Index, PhotoEntry};
 use crate::engine::ProjectionHead;
 use crate::{Error, Result};
 
-/// Gives every photo without a joint vector from `head` one, from its stored features;
-/// a different head than the index's re-projects them all; `progress(done, total)` after
-/// each batch, until `stop` is set. Returns how many were projected.
+/// What a library is projected with: a text model's image head and its compact projection.
+#[derive(Clone, Debug)]
+pub struct Projection {
+    /// The image head.
+    pub head: ProjectionHead,
+    /// Its compact projection.
+    pub codec: Codec,
+}
+
+/// Gives every photo without a joint vector from `head` and `codec` one, from its stored
+/// features; a different head re-projects them all, and vectors converted from format 2
+/// (f32, same head) are only encoded. `progress(done, total)` after each batch, until `stop`
+/// is set. Returns how many were projected or encoded.
 pub fn project(
     index: &mut Index,
     head: &ProjectionHead,
+    codec: &Codec,
     stop: &std::sync::atomic::AtomicBool,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<usize> {
@@ -22,11 +35,35 @@ pub fn project(
             data.feature_dim
         )));
     }
+    if codec.input_dim != head.out_dim() {
+        return Err(Error::Invalid(format!(
+            "the compact projection takes {}-long vectors; the image head makes {}-long ones",
+            codec.input_dim,
+            head.out_dim()
+        )));
+    }
+    let mut encoded = 0;
     if data.head_id != head.id() {
         data.photos.iter_mut().for_each(|p| p.joint.clear());
-        data.head_id = head.id().to_string();
-        data.joint_dim = head.out_dim();
+    } else if data.joint_codec != codec.id() {
+        // Format 2's f32 vectors of this head: encode them; codes of another codec: project again.
+        let dim = head.out_dim();
+        for photo in &mut data.photos {
+            let mut values = if data.joint_codec.is_empty() { photo.legacy_joint() } else { Vec::new() };
+            if values.len() >= dim {
+                super::search::normalize(&mut values[..dim]);
+            }
+            photo.joint = match values.len() {
+                n if n == dim => PhotoEntry::encode_compact(&codec.encode(&values), 0.0),
+                n if n == dim + 1 => PhotoEntry::encode_compact(&codec.encode(&values[..dim]), values[dim]),
+                _ => Vec::new(),
+            };
+            encoded += usize::from(!photo.joint.is_empty());
+        }
     }
+    data.head_id = head.id().to_string();
+    data.joint_codec = codec.id();
+    data.joint_dim = codec.dim();
     let todo: Vec<usize> = (0..data.photos.len()).filter(|&i| data.photos[i].joint.is_empty()).collect();
     let mut done = 0;
     // 256 rows keep one call at ~1 MB of input while amortising the call's overhead.
@@ -36,17 +73,17 @@ pub fn project(
         }
         let mut batch = ndarray::Array2::<f32>::zeros((chunk.len(), data.feature_dim));
         for (row, &i) in chunk.iter().enumerate() {
-            let features = data.photos[i].features_f32();
+            let features = data.features_of(i)?;
             batch.row_mut(row).iter_mut().zip(&features).for_each(|(b, f)| *b = *f);
         }
         let (rows, offsets) = head.project_with_offsets(batch.view())?;
         for (n, (&i, mut joint)) in chunk.iter().zip(rows).enumerate() {
-            // A calibrated head's offset is stored after the vector.
-            joint.extend(offsets.as_ref().map(|o| o[n]));
-            data.photos[i].joint = PhotoEntry::encode_joint(&joint);
+            super::search::normalize(&mut joint);
+            let offset = offsets.as_ref().map_or(0.0, |o| o[n]);
+            data.photos[i].joint = PhotoEntry::encode_compact(&codec.encode(&joint), offset);
         }
         done += chunk.len();
         progress(done, todo.len());
     }
-    Ok(done)
+    Ok(done + encoded)
 }

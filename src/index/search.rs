@@ -155,12 +155,12 @@ impl Matrix {
 /// Rows per parallel block: large enough that thread hand-off is noise (~1 ms of work).
 const BLOCK_ROWS: usize = 8192;
 
-fn by_score(a: &SearchHit, b: &SearchHit) -> std::cmp::Ordering {
+pub(crate) fn by_score(a: &SearchHit, b: &SearchHit) -> std::cmp::Ordering {
     b.score.total_cmp(&a.score).then(a.row.cmp(&b.row))
 }
 
 /// Keeps the `k` best hits, unordered, without sorting the rest.
-fn keep_best(hits: &mut Vec<SearchHit>, k: usize) {
+pub(crate) fn keep_best(hits: &mut Vec<SearchHit>, k: usize) {
     if hits.len() > k {
         hits.select_nth_unstable_by(k - 1, by_score);
         hits.truncate(k);

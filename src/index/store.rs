@@ -1,8 +1,18 @@
-//! The index file: a checked header and a bincode payload, written atomically.
+//! The index file: a hot part that search reads, then a cold part that only indexing and
+//! re-projection read, each checked by its own blake3; written atomically.
 //!
 //! ```text
-//! "GLMPSIDX" | format u32 LE | payload length u64 LE | blake3(payload) 32 bytes | payload
+//! "GLMPSIDX" | format u32 LE | hot length u64 LE | blake3(hot) 32 bytes | hot
+//!            | cold length u64 LE | blake3(cold) 32 bytes | cold
+//! hot:  bincode: settings, folders, and per photo its path, size, mtime, hash, size in
+//!       pixels, date and compact joint vector (codes and hubness offset)
+//! cold: per photo, in the hot part's order, one fixed-size row of backbone features
+//!       (f32 low, f32 step, one byte per value)
 //! ```
+//!
+//! Formats 1 and 2 (one payload, f16 features and f32 joint vectors per photo) are converted
+//! as they are read: features to bytes, joint vectors kept until the text model's compact
+//! projection encodes them (see [`IndexData::joint_codec`]).
 //!
 //! A file that does not start with the magic is not ours: it is refused and never touched.
 //! An index of a newer format is refused; one of an older format is converted as it is read.
@@ -20,9 +30,10 @@ use crate::{Error, Result};
 
 /// First bytes of every index file.
 pub const MAGIC: &[u8; 8] = b"GLMPSIDX";
-/// The payload format this build writes and reads.
-/// 2 added the folders found offline; 1 is converted when read.
-pub const FORMAT: u32 = 2;
+/// The format this build writes and reads.
+/// 3 split the file into hot and cold parts; 2 added the folders found offline; 1 and 2 are
+/// converted when read.
+pub const FORMAT: u32 = 3;
 /// The oldest format this build converts.
 pub const OLDEST_FORMAT: u32 = 1;
 
@@ -56,14 +67,19 @@ pub struct PhotoEntry {
     pub height: u32,
     /// EXIF DateTimeOriginal, seconds since the epoch (camera local time read as UTC).
     pub taken: Option<i64>,
-    /// Backbone features, f16 little-endian.
+    /// Backbone features as [`PhotoEntry::encode_features`] stores them; empty while they
+    /// are still in the file's cold part (see [`IndexData::feature_bytes`]).
     #[serde(with = "serde_bytes")]
     pub features: Vec<u8>,
-    /// The features projected into the joint text–image space by the index's head, f32
-    /// little-endian, followed by the photo's hubness offset when that head is calibrated
-    /// (`joint_dim + 1` values; see [`crate::train::hubness`]); empty until projected.
+    /// The joint-space vector: with a [`IndexData::joint_codec`], its `joint_dim` codes
+    /// (i8) and the photo's hubness offset (f32 LE; see [`crate::train::hubness`]); in an
+    /// index converted from format 2, the f32 vector (and offset) that format stored.
+    /// Empty until projected.
     #[serde(with = "serde_bytes")]
     pub joint: Vec<u8>,
+    /// The row of the file's cold part holding its features, when not in `features`.
+    #[serde(skip)]
+    pub cold_row: Option<u32>,
 }
 
 impl PhotoEntry {
@@ -72,32 +88,69 @@ impl PhotoEntry {
         bytes_path(&self.path)
     }
 
-    /// The features as f32.
+    /// The in-memory features as f32 (empty when they are in the cold part).
     pub fn features_f32(&self) -> Vec<f32> {
-        use half::slice::HalfFloatSliceExt;
-        let halves: Vec<half::f16> =
-            self.features.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]])).collect();
-        let mut out = vec![0.0f32; halves.len()];
-        // Uses the F16C instructions when the processor has them.
-        halves.convert_to_f32_slice(&mut out);
+        decode_features(&self.features)
+    }
+
+    /// Stores f32 features in `8 + n` bytes: the lowest value and the step (f32 LE), then
+    /// one byte per value, `low + step · byte`. Cosines between stored features stay within
+    /// 1e-3 of the f32 ones, and the backbone's features (averages of ReLU6 maps, 0 to 6)
+    /// keep steps of about 0.01.
+    pub fn encode_features(features: &[f32]) -> Vec<u8> {
+        let low = features.iter().copied().fold(f32::INFINITY, f32::min);
+        let high = features.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let (low, step) = if features.is_empty() { (0.0, 0.0) } else { (low, (high - low) / 255.0) };
+        let mut out = Vec::with_capacity(8 + features.len());
+        out.extend_from_slice(&low.to_le_bytes());
+        out.extend_from_slice(&step.to_le_bytes());
+        out.extend(
+            features.iter().map(|v| if step > 0.0 { ((v - low) / step).round().clamp(0.0, 255.0) as u8 } else { 0 }),
+        );
         out
     }
 
-    /// The joint-space vector as f32 (empty when not projected).
-    pub fn joint_f32(&self) -> Vec<f32> {
+    /// Stored bytes for the compact joint codes and the hubness offset.
+    pub fn encode_compact(codes: &[i8], offset: f32) -> Vec<u8> {
+        let mut out: Vec<u8> = codes.iter().map(|&c| c as u8).collect();
+        out.extend_from_slice(&offset.to_le_bytes());
+        out
+    }
+
+    /// The compact codes and offset of a photo of an index with a joint codec, when it has
+    /// `dim` codes.
+    pub fn compact(&self, dim: usize) -> Option<(&[i8], f32)> {
+        if self.joint.len() != dim + 4 {
+            return None;
+        }
+        let codes: &[i8] = bytemuck::cast_slice(&self.joint[..dim]);
+        let o = &self.joint[dim..];
+        Some((codes, f32::from_le_bytes([o[0], o[1], o[2], o[3]])))
+    }
+
+    /// The f32 values of a joint vector as format 2 stored it.
+    pub fn legacy_joint(&self) -> Vec<f32> {
         self.joint.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
     }
+}
 
-    /// Stores a joint-space vector.
-    pub fn encode_joint(joint: &[f32]) -> Vec<u8> {
-        joint.iter().flat_map(|v| v.to_le_bytes()).collect()
+/// f32 features from bytes written by [`PhotoEntry::encode_features`].
+pub fn decode_features(bytes: &[u8]) -> Vec<f32> {
+    if bytes.len() < 8 {
+        return Vec::new();
     }
+    let low = f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    let step = f32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
+    bytes[8..].iter().map(|&b| low + step * b as f32).collect()
+}
 
-    /// Stores f32 features as f16 (half the bytes; ranking by cosine is unchanged to
-    /// three decimals).
-    pub fn encode_features(features: &[f32]) -> Vec<u8> {
-        features.iter().flat_map(|v| half::f16::from_f32(*v).to_le_bytes()).collect()
-    }
+/// Features stored as f16 (formats 1 and 2) in today's form.
+pub(crate) fn features_from_f16(bytes: &[u8]) -> Vec<u8> {
+    use half::slice::HalfFloatSliceExt;
+    let halves: Vec<half::f16> = bytes.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]])).collect();
+    let mut values = vec![0.0f32; halves.len()];
+    halves.convert_to_f32_slice(&mut values);
+    PhotoEntry::encode_features(&values)
 }
 
 /// A file that was looked at and not indexed, with why.
@@ -127,8 +180,11 @@ pub struct IndexData {
     pub feature_dim: usize,
     /// sha256 of the projection head that made the joint vectors (empty: none).
     pub head_id: String,
-    /// Length of each joint vector (0: none).
+    /// Length of each joint vector (0: none): codes per photo with a `joint_codec`.
     pub joint_dim: usize,
+    /// The compact projection that made the joint codes ([`super::compact::Codec::id`]);
+    /// empty for none or, with vectors, for f32 vectors converted from format 2.
+    pub joint_codec: String,
     /// Changes at every full write; a journal only applies to its own generation.
     pub generation: u64,
     /// The library's folders, raw bytes.
@@ -146,6 +202,9 @@ pub struct IndexData {
     /// Where each photo and skip record is, by path (not stored; rebuilt when stale).
     #[serde(skip)]
     rows: Rows,
+    /// The cold part of the file this was read from, for features not in memory.
+    #[serde(skip)]
+    pub cold: Option<std::sync::Arc<ColdRows>>,
 }
 
 /// Format 1's payload, read to convert an index written by an earlier Glimpse.
@@ -179,8 +238,214 @@ impl From<IndexDataV1> for IndexData {
             photos: v1.photos,
             skipped: v1.skipped,
             offline: Vec::new(),
-            rows: Rows::default(),
+            ..IndexData::default()
         }
+        .converted_from_f16()
+    }
+}
+
+/// Format 2's payload (the same as format 1's, with the offline folders).
+#[derive(Deserialize)]
+struct IndexDataV2 {
+    model_id: String,
+    backbone: String,
+    preprocess: String,
+    feature_dim: usize,
+    head_id: String,
+    joint_dim: usize,
+    generation: u64,
+    roots: Vec<serde_bytes::ByteBuf>,
+    excludes: Vec<String>,
+    photos: Vec<PhotoEntry>,
+    skipped: Vec<Skipped>,
+    offline: Vec<serde_bytes::ByteBuf>,
+}
+
+impl From<IndexDataV2> for IndexData {
+    fn from(v2: IndexDataV2) -> Self {
+        IndexData {
+            model_id: v2.model_id,
+            backbone: v2.backbone,
+            preprocess: v2.preprocess,
+            feature_dim: v2.feature_dim,
+            head_id: v2.head_id,
+            joint_dim: v2.joint_dim,
+            generation: v2.generation,
+            roots: v2.roots,
+            excludes: v2.excludes,
+            photos: v2.photos,
+            skipped: v2.skipped,
+            offline: v2.offline,
+            ..IndexData::default()
+        }
+        .converted_from_f16()
+    }
+}
+
+/// One photo as the hot part stores it (everything but its features).
+#[derive(Serialize)]
+struct HotPhotoRef<'a> {
+    #[serde(with = "serde_bytes")]
+    path: &'a [u8],
+    size: u64,
+    mtime_ns: i64,
+    hash: ContentHash,
+    width: u32,
+    height: u32,
+    taken: Option<i64>,
+    #[serde(with = "serde_bytes")]
+    joint: &'a [u8],
+}
+
+/// [`HotPhotoRef`] as read back.
+#[derive(Deserialize)]
+struct HotPhoto {
+    #[serde(with = "serde_bytes")]
+    path: Vec<u8>,
+    size: u64,
+    mtime_ns: i64,
+    hash: ContentHash,
+    width: u32,
+    height: u32,
+    taken: Option<i64>,
+    #[serde(with = "serde_bytes")]
+    joint: Vec<u8>,
+}
+
+/// The hot part as written (field order is the format).
+#[derive(Serialize)]
+struct HotRef<'a> {
+    model_id: &'a str,
+    backbone: &'a str,
+    preprocess: &'a str,
+    feature_dim: usize,
+    head_id: &'a str,
+    joint_dim: usize,
+    joint_codec: &'a str,
+    generation: u64,
+    roots: &'a [serde_bytes::ByteBuf],
+    excludes: &'a [String],
+    offline: &'a [serde_bytes::ByteBuf],
+    skipped: &'a [Skipped],
+    photos: Vec<HotPhotoRef<'a>>,
+}
+
+/// The hot part as read back.
+#[derive(Deserialize)]
+struct Hot {
+    model_id: String,
+    backbone: String,
+    preprocess: String,
+    feature_dim: usize,
+    head_id: String,
+    joint_dim: usize,
+    joint_codec: String,
+    generation: u64,
+    roots: Vec<serde_bytes::ByteBuf>,
+    excludes: Vec<String>,
+    offline: Vec<serde_bytes::ByteBuf>,
+    skipped: Vec<Skipped>,
+    photos: Vec<HotPhoto>,
+}
+
+impl Hot {
+    fn into_data(self) -> IndexData {
+        let photos = self
+            .photos
+            .into_iter()
+            .enumerate()
+            .map(|(row, p)| PhotoEntry {
+                path: p.path,
+                size: p.size,
+                mtime_ns: p.mtime_ns,
+                hash: p.hash,
+                width: p.width,
+                height: p.height,
+                taken: p.taken,
+                features: Vec::new(),
+                joint: p.joint,
+                cold_row: Some(row as u32),
+            })
+            .collect();
+        IndexData {
+            model_id: self.model_id,
+            backbone: self.backbone,
+            preprocess: self.preprocess,
+            feature_dim: self.feature_dim,
+            head_id: self.head_id,
+            joint_dim: self.joint_dim,
+            joint_codec: self.joint_codec,
+            generation: self.generation,
+            roots: self.roots,
+            excludes: self.excludes,
+            photos,
+            skipped: self.skipped,
+            offline: self.offline,
+            ..IndexData::default()
+        }
+    }
+}
+
+/// The cold part of an index file: fixed-size rows of features, read one at a time through
+/// the handle the file was opened with (so a newer file renamed over it changes nothing).
+pub struct ColdRows {
+    file: std::fs::File,
+    path: PathBuf,
+    start: u64,
+    row_len: usize,
+    rows: usize,
+    checksum: [u8; 32],
+    checked: std::sync::OnceLock<std::result::Result<(), String>>,
+}
+
+impl std::fmt::Debug for ColdRows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ColdRows({} rows of {} bytes in {})", self.rows, self.row_len, self.path.display())
+    }
+}
+
+impl PartialEq for ColdRows {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl ColdRows {
+    /// The stored feature bytes of row `row`.
+    pub fn read(&self, row: usize) -> Result<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        if row >= self.rows {
+            return Err(damaged(&self.path, format!("its cold part has no row {row}")));
+        }
+        let mut bytes = vec![0u8; self.row_len];
+        self.file
+            .read_exact_at(&mut bytes, self.start + (row * self.row_len) as u64)
+            .map_err(|e| damaged(&self.path, format!("its cold part cannot be read: {e}")))?;
+        Ok(bytes)
+    }
+
+    /// Reads the whole cold part once and checks it against its checksum (later calls give
+    /// the first answer).
+    pub fn verify(&self) -> Result<()> {
+        let answer = self.checked.get_or_init(|| {
+            use std::os::unix::fs::FileExt;
+            let mut hasher = blake3::Hasher::new();
+            let mut buffer = vec![0u8; 1 << 20];
+            let (mut at, end) = (self.start, self.start + (self.rows * self.row_len) as u64);
+            while at < end {
+                let n = buffer.len().min((end - at) as usize);
+                self.file
+                    .read_exact_at(&mut buffer[..n], at)
+                    .map_err(|e| format!("its cold part cannot be read: {e}"))?;
+                hasher.update(&buffer[..n]);
+                at += n as u64;
+            }
+            if hasher.finalize().as_bytes() != &self.checksum {
+                return Err("the checksum of its features does not match (the file was altered or damaged)".into());
+            }
+            Ok(())
+        });
+        answer.clone().map_err(|reason| damaged(&self.path, reason))
     }
 }
 
@@ -222,6 +487,31 @@ fn swap_remove<T>(map: &mut HashMap<Vec<u8>, usize>, items: &mut Vec<T>, i: usiz
 }
 
 impl IndexData {
+    /// Formats 1 and 2 stored f16 features; today's bytes replace them.
+    fn converted_from_f16(mut self) -> Self {
+        for photo in &mut self.photos {
+            photo.features = features_from_f16(&photo.features);
+        }
+        self
+    }
+
+    /// The stored feature bytes of photo `row`: in memory, or read from the cold part.
+    pub fn feature_bytes(&self, row: usize) -> Result<Vec<u8>> {
+        let photo = &self.photos[row];
+        if !photo.features.is_empty() {
+            return Ok(photo.features.clone());
+        }
+        match (photo.cold_row, &self.cold) {
+            (Some(cold_row), Some(cold)) => cold.read(cold_row as usize),
+            _ => Err(Error::Invalid(format!("the index holds no features for {}", photo.path().display()))),
+        }
+    }
+
+    /// The features of photo `row` as f32.
+    pub fn features_of(&self, row: usize) -> Result<Vec<f32>> {
+        Ok(decode_features(&self.feature_bytes(row)?))
+    }
+
     /// Position of each photo by path.
     pub fn positions(&self) -> HashMap<Vec<u8>, usize> {
         self.photos.iter().enumerate().map(|(i, p)| (p.path.clone(), i)).collect()
@@ -316,12 +606,7 @@ impl Index {
     /// [`Index::read`], also telling the format the file had when it was older than
     /// [`FORMAT`] and was converted (it is written in the new format at the next save).
     pub fn read_converting(path: &Path) -> Result<(Self, Option<u32>)> {
-        let bytes = crate::files::read_regular(path, u64::MAX).map_err(|refusal| match refusal {
-            crate::files::ReadRefusal::Io(e) => Error::io(path, e),
-            _ => Error::NotAnIndex { path: path.to_path_buf() },
-        })?;
-        let (data, format) = Self::parse(path, &bytes)?;
-        Ok((Index { path: path.to_path_buf(), data }, (format < FORMAT).then_some(format)))
+        Self::read_hot(path)
     }
 
     /// Checks that `path` is absent or starts like a Glimpse index of a format this build
@@ -354,27 +639,175 @@ impl Index {
         Ok(())
     }
 
-    fn parse(path: &Path, bytes: &[u8]) -> Result<(IndexData, u32)> {
-        Self::refuse_foreign_or_newer(path, bytes)?;
-        let format = checked::container_format(bytes, MAGIC).map_err(|refusal| damaged(path, refusal.to_string()))?;
+    /// Formats 1 and 2: one checked payload, read whole.
+    fn parse_old(path: &Path, bytes: &[u8], format: u32) -> Result<IndexData> {
+        let payload = checked::container_payload(bytes).map_err(|refusal| damaged(path, refusal.to_string()))?;
+        let data = match format {
+            1 => decode::<IndexDataV1>(payload).map(IndexData::from),
+            _ => decode::<IndexDataV2>(payload).map(IndexData::from),
+        };
+        data.map_err(|e| damaged(path, format!("its contents cannot be read: {e}")))
+    }
+
+    /// Reads an index for searching: the hot part only, checked; features stay on disk
+    /// and are read row by row when asked for (see [`IndexData::feature_bytes`]).
+    pub fn read_hot(path: &Path) -> Result<(Self, Option<u32>)> {
+        use std::io::Read;
+        let (mut file, len) = crate::files::open_regular(path, u64::MAX).map_err(|refusal| match refusal {
+            crate::files::ReadRefusal::Io(e) => Error::io(path, e),
+            _ => Error::NotAnIndex { path: path.to_path_buf() },
+        })?;
+        let mut header = Vec::with_capacity(checked::HEADER_LEN);
+        file.by_ref().take(checked::HEADER_LEN as u64).read_to_end(&mut header).map_err(|e| Error::io(path, e))?;
+        Self::refuse_foreign_or_newer(path, &header)?;
+        let format = checked::container_format(&header, MAGIC).map_err(|refusal| damaged(path, refusal.to_string()))?;
         if format < OLDEST_FORMAT {
             return Err(damaged(
                 path,
                 format!("it has format {format}, which no Glimpse wrote (this one reads {OLDEST_FORMAT} to {FORMAT})"),
             ));
         }
-        let payload = checked::container_payload(bytes).map_err(|refusal| damaged(path, refusal.to_string()))?;
-        let data = if format == 1 { decode::<IndexDataV1>(payload).map(IndexData::from) } else { decode(payload) };
-        data.map(|d| (d, format)).map_err(|e| damaged(path, format!("its contents cannot be read: {e}")))
+        if format < FORMAT {
+            let mut bytes = header;
+            file.read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
+            let data = Self::parse_old(path, &bytes, format)?;
+            return Ok((Index { path: path.to_path_buf(), data }, Some(format)));
+        }
+        let hot_len = u64::from_le_bytes(header[12..20].try_into().unwrap_or([0; 8]));
+        let truncated = || damaged(path, "the file is truncated");
+        let cold_header_end = (checked::HEADER_LEN as u64).checked_add(hot_len).and_then(|n| n.checked_add(40));
+        if cold_header_end.is_none_or(|end| end > len) {
+            return Err(truncated());
+        }
+        let mut hot = vec![0u8; hot_len as usize];
+        file.read_exact(&mut hot).map_err(|_| truncated())?;
+        if blake3::hash(&hot).as_bytes() != &header[20..52] {
+            return Err(damaged(path, checked::Refusal::Checksum.to_string()));
+        }
+        let mut data = decode::<Hot>(&hot)
+            .map(Hot::into_data)
+            .map_err(|e| damaged(path, format!("its contents cannot be read: {e}")))?;
+        drop(hot);
+        let mut cold_header = [0u8; 40];
+        file.read_exact(&mut cold_header).map_err(|_| truncated())?;
+        let cold_len = u64::from_le_bytes(cold_header[..8].try_into().unwrap_or([0; 8]));
+        let start = checked::HEADER_LEN as u64 + hot_len + 40;
+        let row_len = if data.photos.is_empty() { 0 } else { 8 + data.feature_dim };
+        if start.checked_add(cold_len) != Some(len) || cold_len != (row_len * data.photos.len()) as u64 {
+            return Err(damaged(
+                path,
+                format!(
+                    "the file is truncated or padded ({} bytes of features, header says {cold_len})",
+                    len.saturating_sub(start)
+                ),
+            ));
+        }
+        let mut checksum = [0u8; 32];
+        checksum.copy_from_slice(&cold_header[8..]);
+        data.cold = Some(std::sync::Arc::new(ColdRows {
+            file,
+            path: path.to_path_buf(),
+            start,
+            row_len,
+            rows: data.photos.len(),
+            checksum,
+            checked: std::sync::OnceLock::new(),
+        }));
+        Ok((Index { path: path.to_path_buf(), data }, None))
     }
 
     /// Writes the whole index atomically: a temporary file in the same folder, fsync,
     /// rename over the old file, fsync of the folder. A crash leaves the old or the new
-    /// file, never a mix.
+    /// file, never a mix. Features not in memory are copied row by row from the file read.
     pub fn save(&mut self) -> Result<()> {
+        use std::io::{Seek, Write};
         self.data.generation = self.data.generation.wrapping_add(1);
-        let payload = encode(&self.data)?;
-        checked::write_container(&self.path, MAGIC, FORMAT, &payload)
+        let data = &self.data;
+        if let Some(cold) = &data.cold {
+            // Never copy damaged features into a fresh, checksummed file.
+            cold.verify()?;
+        }
+        let hot = encode(&HotRef {
+            model_id: &data.model_id,
+            backbone: &data.backbone,
+            preprocess: &data.preprocess,
+            feature_dim: data.feature_dim,
+            head_id: &data.head_id,
+            joint_dim: data.joint_dim,
+            joint_codec: &data.joint_codec,
+            generation: data.generation,
+            roots: &data.roots,
+            excludes: &data.excludes,
+            offline: &data.offline,
+            skipped: &data.skipped,
+            photos: data
+                .photos
+                .iter()
+                .map(|p| HotPhotoRef {
+                    path: &p.path,
+                    size: p.size,
+                    mtime_ns: p.mtime_ns,
+                    hash: p.hash,
+                    width: p.width,
+                    height: p.height,
+                    taken: p.taken,
+                    joint: &p.joint,
+                })
+                .collect(),
+        })?;
+        let row_len = 8 + data.feature_dim;
+        let path = &self.path;
+        let mut checksum = [0u8; 32];
+        let cold_start = (checked::HEADER_LEN + hot.len() + 40) as u64;
+        crate::durable::write_atomically_with(path, |file| {
+            let io = |e: std::io::Error| Error::io(path, e);
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+            out.write_all(&checked::header(MAGIC, FORMAT, &hot)).map_err(io)?;
+            out.write_all(&hot).map_err(io)?;
+            out.write_all(&[0u8; 40]).map_err(io)?;
+            let mut hasher = blake3::Hasher::new();
+            for row in 0..data.photos.len() {
+                let bytes = data.feature_bytes(row)?;
+                if bytes.len() != row_len {
+                    return Err(Error::Invalid(format!(
+                        "{} has {} bytes of features; the index stores {row_len}",
+                        data.photos[row].path().display(),
+                        bytes.len()
+                    )));
+                }
+                hasher.update(&bytes);
+                out.write_all(&bytes).map_err(io)?;
+            }
+            let file = out.into_inner().map_err(|e| io(e.into_error()))?;
+            file.seek(std::io::SeekFrom::Start(cold_start - 40)).map_err(io)?;
+            let cold_len = (row_len * data.photos.len()) as u64;
+            file.write_all(&cold_len.to_le_bytes()).map_err(io)?;
+            checksum = *hasher.finalize().as_bytes();
+            file.write_all(&checksum).map_err(io)?;
+            Ok(())
+        })?;
+        // The features now live in the new file: keep none in memory.
+        let (file, _) = crate::files::open_regular(path, u64::MAX).map_err(|refusal| match refusal {
+            crate::files::ReadRefusal::Io(e) => Error::io(path, e),
+            _ => Error::NotAnIndex { path: path.to_path_buf() },
+        })?;
+        let checked = std::sync::OnceLock::new();
+        let _ = checked.set(Ok(()));
+        let rows = self.data.photos.len();
+        self.data.cold = Some(std::sync::Arc::new(ColdRows {
+            file,
+            path: path.clone(),
+            start: cold_start,
+            row_len,
+            rows,
+            checksum,
+            checked,
+        }));
+        for (row, photo) in self.data.photos.iter_mut().enumerate() {
+            photo.cold_row = Some(row as u32);
+            photo.features = Vec::new();
+        }
+        Ok(())
     }
 }
 
@@ -382,35 +815,84 @@ impl Index {
 mod tests {
     use super::*;
 
+    fn entry(path: &[u8], features: Vec<u8>, joint: Vec<u8>) -> PhotoEntry {
+        PhotoEntry {
+            path: path.to_vec(),
+            size: 10,
+            mtime_ns: 5,
+            hash: [7; 16],
+            width: 3,
+            height: 4,
+            taken: Some(1_600_000_000),
+            features,
+            joint,
+            cold_row: None,
+        }
+    }
+
     fn sample() -> IndexData {
         IndexData {
             model_id: "abc".into(),
             backbone: "tiny".into(),
             feature_dim: 2,
-            photos: vec![PhotoEntry {
-                path: b"/p/\xffodd.jpg".to_vec(),
-                size: 10,
-                mtime_ns: 5,
-                hash: [7; 16],
-                width: 3,
-                height: 4,
-                taken: Some(1_600_000_000),
-                features: PhotoEntry::encode_features(&[0.5, -1.25]),
-                joint: PhotoEntry::encode_joint(&[0.25]),
-            }],
+            joint_dim: 1,
+            joint_codec: "compact-test".into(),
+            photos: vec![
+                entry(
+                    b"/p/\xffodd.jpg",
+                    PhotoEntry::encode_features(&[0.5, -1.25]),
+                    PhotoEntry::encode_compact(&[25], 0.1),
+                ),
+                entry(b"/p/b.jpg", PhotoEntry::encode_features(&[2.0, 1.0]), PhotoEntry::encode_compact(&[-3], 0.0)),
+            ],
             ..IndexData::default()
         }
+    }
+
+    /// The same photos with their features where they are after a read (the cold part).
+    fn without_features(data: &IndexData) -> Vec<PhotoEntry> {
+        let mut photos = data.photos.clone();
+        for (row, p) in photos.iter_mut().enumerate() {
+            p.features.clear();
+            p.cold_row = Some(row as u32);
+        }
+        photos
     }
 
     #[test]
     fn an_index_round_trips_including_a_file_name_that_is_not_utf8() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("library.glimpse");
-        let mut index = Index { path: path.clone(), data: sample() };
+        let original = sample();
+        let mut index = Index { path: path.clone(), data: original.clone() };
         index.save().unwrap();
         let read = Index::read(&path).unwrap();
-        assert_eq!(read.data, index.data);
-        assert_eq!(read.data.photos[0].features_f32(), vec![0.5, -1.25]);
+        assert_eq!(read.data.photos, without_features(&original));
+        assert_eq!((read.data.joint_codec.as_str(), read.data.generation), ("compact-test", 1));
+        // Features come from the cold part, to within a 255th of their range.
+        let f = read.data.features_of(0).unwrap();
+        assert!((f[0] - 0.5).abs() < 1e-6 && (f[1] + 1.25).abs() < 1e-6, "{f:?}");
+        assert_eq!(read.data.features_of(1).unwrap(), vec![2.0, 1.0]);
+        assert_eq!(read.data.photos[0].compact(1), Some((&[25i8][..], 0.1)));
+        // Saving again copies the cold rows across, unchanged.
+        let mut again = read;
+        again.save().unwrap();
+        assert_eq!(Index::read(&path).unwrap().data.features_of(0).unwrap(), f);
+        assert!(again.data.photos.iter().all(|p| p.features.is_empty()), "no features are kept in memory after a save");
+    }
+
+    #[test]
+    fn stored_features_keep_cosines_to_a_thousandth() {
+        let a: Vec<f32> = (0..1280).map(|i| ((i * 37) % 101) as f32 / 17.0).collect();
+        let b: Vec<f32> = (0..1280).map(|i| ((i * 53) % 89) as f32 / 15.0).collect();
+        let cosine = |x: &[f32], y: &[f32]| {
+            crate::index::search::dot(x, y) / (crate::index::search::dot(x, x) * crate::index::search::dot(y, y)).sqrt()
+        };
+        let (da, db) =
+            (decode_features(&PhotoEntry::encode_features(&a)), decode_features(&PhotoEntry::encode_features(&b)));
+        assert_eq!(PhotoEntry::encode_features(&a).len(), 8 + 1280);
+        assert!((cosine(&a, &b) - cosine(&da, &db)).abs() < 1e-3);
+        assert_eq!(decode_features(&PhotoEntry::encode_features(&[3.0; 4])), vec![3.0; 4]);
     }
 
     #[test]
@@ -420,32 +902,38 @@ mod tests {
         let mut index = Index { path: path.clone(), data: sample() };
         index.save().unwrap();
         let good = std::fs::read(&path).unwrap();
+        let flip = |at: usize| {
+            let mut b = good.clone();
+            b[at] ^= 0x40;
+            b
+        };
         let cases: Vec<(&str, Vec<u8>, &str)> = vec![
             ("truncated", good[..good.len() - 5].to_vec(), "truncated"),
+            ("cut in the hot part", good[..60].to_vec(), "truncated"),
             ("header only", good[..30].to_vec(), "header is incomplete"),
             ("foreign", b"PK\x03\x04 a zip file".to_vec(), "not a Glimpse index"),
             ("empty", Vec::new(), "not a Glimpse index"),
             ("never written", [&good[..8], &0u32.to_le_bytes()[..], &good[12..]].concat(), "which no Glimpse wrote"),
             ("newer", [&good[..8], &(FORMAT + 1).to_le_bytes()[..], &good[12..]].concat(), "made by a newer Glimpse"),
-            (
-                "altered",
-                {
-                    let mut b = good.clone();
-                    let last = b.len() - 1;
-                    b[last] ^= 0x40;
-                    b
-                },
-                "checksum does not match",
-            ),
+            ("altered", flip(checked::HEADER_LEN + 3), "checksum does not match"),
         ];
         for (what, bytes, reason) in cases {
             std::fs::write(&path, &bytes).unwrap();
             let err = Index::read(&path).unwrap_err().to_string();
             assert!(err.contains(reason), "{what}: {err}");
         }
+        // Damaged features: the hot part reads (search works), the features are refused when
+        // read whole, and a save never copies them into a fresh file.
+        std::fs::write(&path, flip(good.len() - 1)).unwrap();
+        let mut read = Index::read(&path).unwrap();
+        let cold = read.data.cold.clone().unwrap();
+        assert!(cold.verify().unwrap_err().to_string().contains("checksum of its features"));
+        assert!(read.save().unwrap_err().to_string().contains("checksum of its features"));
+        assert_eq!(std::fs::read(&path).unwrap(), flip(good.len() - 1), "the file was left as it was");
     }
 
-    /// Format 1 exactly as the earlier writer laid it out (field order is the format).
+    /// Formats 1 and 2 exactly as the earlier writers laid them out (field order is the
+    /// format): f16 features, f32 joint vectors followed by the offset.
     #[derive(Serialize)]
     struct WrittenByFormat1 {
         model_id: String,
@@ -457,43 +945,130 @@ mod tests {
         generation: u64,
         roots: Vec<serde_bytes::ByteBuf>,
         excludes: Vec<String>,
-        photos: Vec<PhotoEntry>,
+        photos: Vec<OldEntry>,
         skipped: Vec<Skipped>,
     }
 
+    #[derive(Serialize)]
+    struct WrittenByFormat2 {
+        model_id: String,
+        backbone: String,
+        preprocess: String,
+        feature_dim: usize,
+        head_id: String,
+        joint_dim: usize,
+        generation: u64,
+        roots: Vec<serde_bytes::ByteBuf>,
+        excludes: Vec<String>,
+        photos: Vec<OldEntry>,
+        skipped: Vec<Skipped>,
+        offline: Vec<serde_bytes::ByteBuf>,
+    }
+
+    #[derive(Serialize)]
+    struct OldEntry {
+        #[serde(with = "serde_bytes")]
+        path: Vec<u8>,
+        size: u64,
+        mtime_ns: i64,
+        hash: ContentHash,
+        width: u32,
+        height: u32,
+        taken: Option<i64>,
+        #[serde(with = "serde_bytes")]
+        features: Vec<u8>,
+        #[serde(with = "serde_bytes")]
+        joint: Vec<u8>,
+    }
+
+    fn old_entry(name: &str, features: &[f32], joint: &[f32]) -> OldEntry {
+        OldEntry {
+            path: name.as_bytes().to_vec(),
+            size: 10,
+            mtime_ns: 5,
+            hash: [7; 16],
+            width: 3,
+            height: 4,
+            taken: None,
+            features: features.iter().flat_map(|v| half::f16::from_f32(*v).to_le_bytes()).collect(),
+            joint: joint.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        }
+    }
+
+    fn write_old(path: &Path, format: u32, payload: &[u8]) {
+        std::fs::write(path, checked::container(MAGIC, format, payload)).unwrap();
+    }
+
     #[test]
-    fn an_index_of_format_1_is_converted_when_read_and_saved_in_the_new_format() {
+    fn indexes_of_formats_1_and_2_are_converted_when_read_and_saved_in_the_new_format() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("library.glimpse");
-        let old = sample();
-        let payload = encode(&WrittenByFormat1 {
-            model_id: old.model_id.clone(),
-            backbone: old.backbone.clone(),
-            preprocess: old.preprocess.clone(),
-            feature_dim: old.feature_dim,
-            head_id: old.head_id.clone(),
-            joint_dim: old.joint_dim,
+        let photos = || {
+            vec![
+                old_entry("/p/a.jpg", &[0.5, 2.0], &[0.6, 0.8, 0.05]),
+                old_entry("/p/b.jpg", &[1.0, 0.0], &[1.0, 0.0, 0.2]),
+            ]
+        };
+        let v1 = encode(&WrittenByFormat1 {
+            model_id: "m".into(),
+            backbone: "tiny".into(),
+            preprocess: "p".into(),
+            feature_dim: 2,
+            head_id: "h".into(),
+            joint_dim: 2,
             generation: 4,
             roots: vec![serde_bytes::ByteBuf::from(b"/p".to_vec())],
             excludes: vec![".git".into()],
-            photos: old.photos.clone(),
+            photos: photos(),
             skipped: Vec::new(),
         })
         .unwrap();
-        let header =
-            [&MAGIC[..], &1u32.to_le_bytes(), &(payload.len() as u64).to_le_bytes(), blake3::hash(&payload).as_bytes()]
-                .concat();
-        std::fs::write(&path, [header, payload].concat()).unwrap();
-        let (mut index, converted) = Index::read_converting(&path).unwrap();
+        write_old(&path, 1, &v1);
+        let (index, converted) = Index::read_converting(&path).unwrap();
         assert_eq!(converted, Some(1));
-        assert_eq!(index.data.photos, old.photos);
-        assert_eq!(index.data.generation, 4);
-        assert_eq!(index.data.roots, vec![serde_bytes::ByteBuf::from(b"/p".to_vec())]);
+        assert_eq!((index.data.generation, index.data.photos.len()), (4, 2));
         assert!(index.data.offline.is_empty());
+
+        let v2 = encode(&WrittenByFormat2 {
+            model_id: "m".into(),
+            backbone: "tiny".into(),
+            preprocess: "p".into(),
+            feature_dim: 2,
+            head_id: "h".into(),
+            joint_dim: 2,
+            generation: 9,
+            roots: vec![serde_bytes::ByteBuf::from(b"/p".to_vec())],
+            excludes: vec![".git".into()],
+            photos: photos(),
+            skipped: Vec::new(),
+            offline: vec![serde_bytes::ByteBuf::from(b"/p/usb".to_vec())],
+        })
+        .unwrap();
+        write_old(&path, 2, &v2);
+        let (mut index, converted) = Index::read_converting(&path).unwrap();
+        assert_eq!(converted, Some(2));
+        let data = &index.data;
+        assert_eq!((data.generation, data.head_id.as_str(), data.joint_codec.as_str()), (9, "h", ""));
+        assert_eq!(data.offline, vec![serde_bytes::ByteBuf::from(b"/p/usb".to_vec())]);
+        // f16 features become bytes; the f32 joint vectors wait for the model's codec.
+        assert_eq!(data.features_of(0).unwrap(), vec![0.5, 2.0]);
+        assert_eq!(data.photos[1].legacy_joint(), vec![1.0, 0.0, 0.2]);
         index.save().unwrap();
         let (again, converted) = Index::read_converting(&path).unwrap();
         assert_eq!(converted, None);
-        assert_eq!(again.data.photos, old.photos);
+        assert_eq!(again.data.features_of(1).unwrap(), vec![1.0, 0.0]);
+        assert_eq!(again.data.photos[0].legacy_joint(), vec![0.6, 0.8, 0.05]);
+        // Opened for search, the model's codec encodes them (offsets kept), without writing.
+        let mut library = crate::index::Library::open(&path).unwrap();
+        assert!(library.joint.is_none());
+        let codec = crate::index::compact::Codec::plain(2);
+        assert!(library.encode_converted(&codec));
+        let joint = library.joint.as_ref().unwrap();
+        assert_eq!((joint.len(), joint.offset(0), joint.offset(1)), (2, 0.05, 0.2));
+        let a = codec.decode(joint.row(0));
+        assert!((a[0] - 0.6).abs() < codec.scales[0] && (a[1] - 0.8).abs() < codec.scales[1], "{a:?}");
+        assert_eq!(library.index.data.joint_codec, codec.id());
+        assert_eq!(Index::read_converting(&path).unwrap().0.data.joint_codec, "", "nothing was written");
     }
 
     #[test]

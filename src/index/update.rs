@@ -14,8 +14,8 @@ use super::opening::{Opened, open_counting, set_aside};
 use super::scan::{self, Found};
 use super::store::{Index, IndexData, PhotoEntry, Skipped, bytes_path, path_bytes};
 use super::thumbs::{THUMBNAIL_SIDE, ThumbCache};
+use crate::engine::Backbone;
 use crate::engine::pipeline::{self, EmbedEvent, EmbedOptions};
-use crate::engine::{Backbone, ProjectionHead};
 use crate::job::{Job, JobContext, Waker};
 use crate::{Error, Result};
 
@@ -34,9 +34,10 @@ pub struct IndexOptions {
     pub checkpoint_photos: usize,
     /// …or this much time, whichever comes first.
     pub checkpoint_interval: Duration,
-    /// The image head of the text model: when given, every photo also gets a joint-space
-    /// vector, re-projected from stored features whenever the head changes.
-    pub head: Option<ProjectionHead>,
+    /// The image head of the text model and its compact projection: when given, every
+    /// photo also gets a joint-space vector, re-projected from stored features whenever the
+    /// head changes.
+    pub head: Option<super::project::Projection>,
     /// What to do when another process is updating the library: wait for it or fail.
     pub when_busy: WhenBusy,
 }
@@ -202,7 +203,12 @@ fn prepare(
     cx: &JobContext<IndexEvent>,
 ) -> Result<Index> {
     let exists = index_path.exists();
-    let (opened, was_damaged) = match open_counting(index_path) {
+    // The writer copies every stored feature into the next file: check them whole first.
+    let checked = open_counting(index_path).and_then(|opened| match &opened.index.data.cold {
+        Some(cold) => cold.verify().map(|()| opened),
+        None => Ok(opened),
+    });
+    let (opened, was_damaged) = match checked {
         Ok(opened) => (opened, false),
         Err(Error::IndexDamaged { reason, .. }) => {
             let aside = set_aside(index_path)?;
@@ -212,7 +218,7 @@ fn prepare(
             let mut index = Index::empty(index_path);
             for record in journal::replay_any(&journal_path) {
                 if let journal::JournalRecord::Upsert(entry) = &record
-                    && entry.features.len() != 2 * backbone.dim()
+                    && entry.features.len() != 8 + backbone.dim()
                 {
                     continue;
                 }
@@ -336,9 +342,9 @@ fn plan(index: &Index, found: Vec<Found>, cap: u64, cx: &JobContext<IndexEvent>)
         .filter(|p| !found_paths.contains(&p.path) && !data.is_offline(&p.path()))
         .map(|p| (p.path.clone(), p.hash))
         .collect();
-    let mut by_hash: HashMap<ContentHash, &PhotoEntry> = HashMap::new();
-    for p in &data.photos {
-        by_hash.entry(p.hash).or_insert(p);
+    let mut by_hash: HashMap<ContentHash, usize> = HashMap::new();
+    for (row, p) in data.photos.iter().enumerate() {
+        by_hash.entry(p.hash).or_insert(row);
     }
     let mut plan = Plan { to_embed: Vec::new(), moved: Vec::new(), removed, unchanged: 0, found: found.len() };
     for f in found {
@@ -366,10 +372,16 @@ fn plan(index: &Index, found: Vec<Found>, cap: u64, cx: &JobContext<IndexEvent>)
                 continue;
             }
         };
-        match by_hash.get(&hash) {
-            Some(same) => {
-                plan.moved.push(PhotoEntry { path: key, size: f.size, mtime_ns: f.mtime_ns, ..(*same).clone() })
-            }
+        // A moved photo's journal record carries its features, so a replay needs no old file.
+        match by_hash.get(&hash).and_then(|&row| Some((row, data.feature_bytes(row).ok()?))) {
+            Some((row, features)) => plan.moved.push(PhotoEntry {
+                path: key,
+                size: f.size,
+                mtime_ns: f.mtime_ns,
+                features,
+                cold_row: None,
+                ..data.photos[row].clone()
+            }),
             None => plan.to_embed.push((f, hash)),
         }
     }
@@ -482,6 +494,7 @@ fn run(
                     taken: exif_taken(&found.path),
                     features: PhotoEntry::encode_features(&e.features),
                     joint: Vec::new(),
+                    cold_row: None,
                 })
             }
             EmbedEvent::Failed { index: i, path, error } => {
@@ -510,10 +523,11 @@ fn run(
     let embed_report = job.wait()??;
     journal.sync()?;
     drop(journal);
-    if let Some(head) = &options.head
+    if let Some(projection) = &options.head
         && !cx.should_stop()
     {
-        report.projected = super::project::project(&mut index, head, &cx.stop_flag(), |done, total| {
+        let (head, codec) = (&projection.head, &projection.codec);
+        report.projected = super::project::project(&mut index, head, codec, &cx.stop_flag(), |done, total| {
             cx.send(IndexEvent::Projected { done, total });
         })?;
     }

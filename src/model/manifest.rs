@@ -29,6 +29,8 @@ pub const FEATURES_INPUT: &str = "features";
 pub const IDS_INPUT: &str = "ids";
 /// Both graphs' output.
 pub const EMBEDDING_OUTPUT: &str = "embedding";
+/// The compact projection's file (see [`crate::index::compact`]).
+pub const COMPACT_FILE: &str = "compact.bin";
 
 /// The backbone a model's image head expects features from.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -104,6 +106,22 @@ pub struct JointManifest {
     /// offsets were made; search ranks by cosine minus offset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hubness: Option<Hubness>,
+    /// The compact projection search stores per photo (`glimpse compact`); without one,
+    /// search keeps every dimension at one byte.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compact: Option<CompactRef>,
+}
+
+/// A model's compact projection file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompactRef {
+    /// File name inside the model folder.
+    pub file: String,
+    /// sha256 of the file.
+    pub sha256: String,
+    /// Dimensions it keeps (bytes per photo).
+    pub dim: usize,
 }
 
 /// The "no strong match" cue of a model: a statistic of a query's scores and the threshold

@@ -114,6 +114,7 @@ pub fn combine(dir: &Path, members: &[PathBuf]) -> Result<JointManifest> {
         training: None,
         no_match: None,
         hubness: None,
+        compact: None,
         combination: Some(Combination {
             members: manifests
                 .iter()

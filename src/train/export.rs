@@ -217,6 +217,7 @@ pub fn export(
         training,
         no_match: None,
         hubness: None,
+        compact: None,
         combination: None,
     };
     manifest.save(dir)?;

@@ -14,6 +14,7 @@
 //! - [`workflow`]: measuring, combining and calibrating model folders as jobs, for the CLI and the window.
 
 pub mod combine;
+pub mod compact;
 pub mod eval;
 pub mod export;
 pub mod features;

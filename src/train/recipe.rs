@@ -15,6 +15,7 @@ use super::model::{FeatureSlice, ModelConfig, TextEncoderKind};
 use super::trainer::{EpochReport, Pairs, TrainConfig, TrainEvent, train};
 use crate::dataset::{Flickr8k, ImageCaptions, Split};
 use crate::engine::Backbone;
+use crate::index::compact::Codec;
 use crate::job::{Job, JobContext, Waker};
 use crate::model::ExportedModel;
 use crate::model::manifest::{JointManifest, TrainingRecord};
@@ -257,6 +258,12 @@ pub fn evaluate_exported(
     Ok(rank_captions(model, backbone, &items, cache_dir, cx)?.metrics)
 }
 
+/// The compact projection search stores with `model`'s vectors (see [`crate::index::compact`]).
+pub fn model_codec(model: &ExportedModel) -> Result<Codec> {
+    let file = model.manifest.compact.as_ref().map(|c| (c.file.as_str(), c.sha256.as_str()));
+    Codec::for_model(&model.dir, file, model.dim())
+}
+
 /// Where a model ranks each caption's photo among a split's photos.
 #[derive(Clone, Debug)]
 pub struct CaptionRanks {
@@ -317,7 +324,31 @@ pub fn embed_split(
     Ok(EmbeddedSplit { dim: model.dim(), images, captions, caption_image, kept, offsets })
 }
 
-/// Ranks every caption's photo among all of `items`' photos, as search would.
+impl EmbeddedSplit {
+    /// The split as search ranks it through `codec`: each photo's vector as its codes stand
+    /// for it, each caption projected (not quantised), so that their dot products are the
+    /// scores search computes.
+    pub fn compacted(&self, codec: &Codec) -> EmbeddedSplit {
+        let images = self.images.chunks_exact(self.dim).flat_map(|x| codec.decode(&codec.encode(x))).collect();
+        let captions = self.captions.chunks_exact(self.dim).flat_map(|t| codec.project(t)).collect();
+        EmbeddedSplit {
+            dim: codec.dim(),
+            images,
+            captions,
+            caption_image: self.caption_image.clone(),
+            kept: self.kept.clone(),
+            offsets: self.offsets.clone(),
+        }
+    }
+
+    /// Recalls of this split's vectors as they are.
+    pub fn metrics(&self) -> Result<Metrics> {
+        Ok(evaluate_with_ranks(&self.images, &self.captions, self.dim, &self.caption_image, &self.offsets)?.0)
+    }
+}
+
+/// Ranks every caption's photo among all of `items`' photos, as search would (through the
+/// model's compact projection).
 pub fn rank_captions(
     model: &ExportedModel,
     backbone: &Backbone,
@@ -326,7 +357,7 @@ pub fn rank_captions(
     cx: &JobContext<TrainEvent>,
 ) -> Result<CaptionRanks> {
     let EmbeddedSplit { dim, images, captions, caption_image, kept, offsets } =
-        embed_split(model, backbone, items, cache_dir, cx)?;
+        embed_split(model, backbone, items, cache_dir, cx)?.compacted(&model_codec(model)?);
     let (metrics, flat) = evaluate_with_ranks(&images, &captions, dim, &caption_image, &offsets)?;
     let mut ranks = vec![Vec::new(); items.len()];
     let mut flat = flat.into_iter();

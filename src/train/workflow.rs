@@ -142,3 +142,102 @@ pub fn start_calibrate(
         Ok(Calibrated { manifest, dev, bank: texts.len() })
     })
 }
+
+/// A split measured as search ranks it and at full precision.
+#[derive(Clone, Copy, Debug)]
+pub struct Measured {
+    /// Through the model's compact projection, as search ranks.
+    pub compact: Metrics,
+    /// With the full joint vectors.
+    pub exact: Metrics,
+    /// Bytes per photo of the compact vector (codes and offset).
+    pub bytes: usize,
+}
+
+/// Starts measuring the model in `dir` on `split` both ways (`glimpse eval`).
+pub fn start_measure_both(
+    setup: ModelSetup,
+    dir: PathBuf,
+    split: Split,
+    waker: Option<Waker>,
+) -> Result<Job<TrainEvent, Result<Measured>>> {
+    Job::spawn("glimpse-eval", 64, waker, move |cx| {
+        let (model, backbone) = setup.open(&dir)?;
+        let codec = recipe::model_codec(&model)?;
+        let items = Flickr8k::open(&setup.flickr8k)?.split(split)?;
+        let embedded = recipe::embed_split(&model, &backbone, &items, &setup.cache_dir, &cx)?;
+        Ok(Measured {
+            compact: embedded.compacted(&codec).metrics()?,
+            exact: embedded.metrics()?,
+            bytes: codec.dim() + 4,
+        })
+    })
+}
+
+/// One candidate compact projection, measured on dev.
+#[derive(Clone, Copy, Debug)]
+pub struct CompactTrial {
+    /// Dimensions kept.
+    pub dim: usize,
+    /// Quantile of the training photos' magnitudes the int8 range covers.
+    pub clip: f32,
+    /// Dev metrics through it.
+    pub dev: Metrics,
+}
+
+/// What `glimpse compact` measured, and what it wrote.
+#[derive(Clone, Debug)]
+pub struct CompactReport {
+    /// Dev metrics at full precision.
+    pub exact: Metrics,
+    /// Dev metrics keeping every dimension at one byte ([`crate::index::compact::Codec::plain`]).
+    pub plain: Metrics,
+    /// Dimensions of the joint space.
+    pub plain_dim: usize,
+    /// Each fitted candidate.
+    pub trials: Vec<CompactTrial>,
+    /// The manifest, when a projection was written into the model folder.
+    pub written: Option<JointManifest>,
+}
+
+impl CompactReport {
+    /// Bytes per photo keeping every dimension at one byte, with the offset.
+    pub fn plain_bytes(&self) -> usize {
+        self.plain_dim + 4
+    }
+}
+
+/// Starts fitting compact projections of the model in `dir` on Flickr8k train photos and
+/// captions, one per `(dims, clip)` pair, and measuring each on dev (`glimpse compact`);
+/// with `write`, the single candidate is stored in the model folder.
+pub fn start_compact(
+    setup: ModelSetup,
+    dir: PathBuf,
+    candidates: Vec<(usize, f32)>,
+    write: bool,
+    waker: Option<Waker>,
+) -> Result<Job<TrainEvent, Result<CompactReport>>> {
+    if write && candidates.len() != 1 {
+        return Err(Error::Invalid("writing a compact projection needs exactly one size and clip".into()));
+    }
+    Job::spawn("glimpse-compact", 64, waker, move |cx| {
+        cx.send(TrainEvent::Note("embedding Flickr8k train and dev…".into()));
+        let train = setup.embed_split(&dir, Split::Train, &cx)?;
+        let dev = setup.embed_split(&dir, Split::Dev, &cx)?;
+        let plain = dev.compacted(&crate::index::compact::Codec::plain(dev.dim)).metrics()?;
+        let mut report =
+            CompactReport { exact: dev.metrics()?, plain, plain_dim: dev.dim, trials: Vec::new(), written: None };
+        for &(dims, clip) in &candidates {
+            if cx.should_stop() {
+                return Err(Error::Invalid("stopped; the model was not changed".into()));
+            }
+            cx.send(TrainEvent::Note(format!("fitting {dims} dimensions (clip {clip})…")));
+            let codec = super::compact::fit(&train.images, &train.captions, train.dim, dims, clip, 1)?;
+            report.trials.push(CompactTrial { dim: dims, clip, dev: dev.compacted(&codec).metrics()? });
+            if write {
+                report.written = Some(super::compact::store(&dir, &codec)?);
+            }
+        }
+        Ok(report)
+    })
+}

@@ -16,12 +16,13 @@ use super::settings::Settings;
 use super::{Startup, desktop};
 use crate::dataset::{Flickr8k, ImageCaptions, Split};
 use crate::engine::manifest::DEFAULT_BACKBONE;
-use crate::engine::{Backbone, BackboneModel, ProjectionHead, Runtime};
+use crate::engine::{Backbone, BackboneModel, Runtime};
 use crate::finder::{Feedback, FilterText, Finder, SearchRequest, Subject, projection_head_for};
 use crate::index::duplicates::{DEFAULT_THRESHOLD, DuplicatePhoto, library_groups};
 use crate::index::filter::{DateSource, format_date};
 use crate::index::library::Ranked;
 use crate::index::lock::waiting_message;
+use crate::index::project::Projection;
 use crate::index::store::bytes_path;
 use crate::index::thumbs::ThumbCache;
 use crate::index::update::{self, IndexEvent, IndexOptions, IndexReport};
@@ -135,7 +136,7 @@ pub struct State {
     pub after_open: Vec<Command>,
     /// The library's near-duplicate groups, once found.
     pub duplicates: Option<Vec<Vec<DuplicatePhoto>>>,
-    duplicates_job: Option<Job<(), Vec<Vec<DuplicatePhoto>>>>,
+    duplicates_job: Option<Job<(), crate::Result<Vec<Vec<DuplicatePhoto>>>>>,
 }
 
 type Notices = Vec<(String, bool)>;
@@ -328,7 +329,7 @@ impl State {
         if self.duplicates_job.as_ref().is_some_and(Job::is_finished)
             && let Some(job) = self.duplicates_job.take()
         {
-            match job.wait() {
+            match job.wait().and_then(|groups| groups) {
                 Ok(groups) => self.duplicates = Some(groups),
                 Err(e) => notices.push((e.to_string(), true)),
             }

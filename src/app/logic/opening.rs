@@ -9,8 +9,8 @@ pub struct Engine {
     pub runtime: &'static Runtime,
     /// The default backbone, for indexing.
     pub backbone: Backbone,
-    /// The text model's image head, when it fits the backbone.
-    pub head: Option<ProjectionHead>,
+    /// The text model's image head and compact projection, when it fits the backbone.
+    pub head: Option<Projection>,
     /// The text model's folder and manifest, when there is one.
     pub model: Option<(PathBuf, JointManifest)>,
 }
@@ -93,7 +93,10 @@ impl State {
                     }
                     // The model changed under the library: re-project it from stored features.
                     let head_changed = match &self.engine.as_ref().and_then(|e| e.head.as_ref()) {
-                        Some(head) => finder.library.index.data.head_id != head.id(),
+                        Some(p) => {
+                            let data = &finder.library.index.data;
+                            data.head_id != p.head.id() || data.joint_codec != p.codec.id()
+                        }
                         None => false,
                     };
                     if head_changed && !self.indexing.running() && !finder.library.index.data.photos.is_empty() {

@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use glimpse::bench::embed::{self, photos_in};
 use glimpse::engine::manifest::DEFAULT_BACKBONE;
-use glimpse::engine::{BackboneModel, EmbedOptions, Runtime};
+use glimpse::engine::{BackboneModel, EmbedOptions};
 
 use crate::Cli;
 
@@ -15,7 +16,8 @@ pub enum BenchCommand {
     /// Backbone rate on ready tensors vs the whole pipeline (read, decode, resize, infer) on photos.
     Embed(EmbedArgs),
     /// Query latency over synthetic libraries (10k, 100k, 1M vectors) and the cost of opening a 100k-photo index.
-    Search(SearchArgs),
+    #[command(alias = "search")]
+    Scale(ScaleArgs),
     /// Relevance feedback with a simulated user on a Flickr8k split: Recall@K before and after, per Rocchio weights.
     Feedback(FeedbackArgs),
     /// The "no strong match" cue on a Flickr8k split: top scores with the true photo there and held out.
@@ -97,28 +99,27 @@ pub struct FeedbackArgs {
     json: bool,
 }
 
-/// Options of `glimpse bench search`.
+/// Options of `glimpse bench scale` (also `bench search`).
 #[derive(clap::Args, Debug)]
-pub struct SearchArgs {
-    /// Print JSON.
+pub struct ScaleArgs {
+    /// Print JSON: {"sizes": [{"photos": N, …}, …]}.
     #[arg(long)]
     json: bool,
-    /// Vector dimension (the joint text–image space; the shipped model's is 2048).
-    #[arg(long, default_value_t = 512)]
-    dim: usize,
-    /// Backbone features stored per photo in the timed index (default: the default
-    /// backbone's, 3840).
-    #[arg(long)]
-    features: Option<usize>,
     /// Library sizes to measure.
-    #[arg(long, value_delimiter = ',', default_values_t = vec![10_000usize, 100_000, 1_000_000])]
+    #[arg(long, value_delimiter = ',', default_values_t = vec![100_000usize, 1_000_000])]
     sizes: Vec<usize>,
-    /// Queries per size.
-    #[arg(long, default_value_t = 50)]
+    /// Text queries per size (each also run with a filter).
+    #[arg(long, default_value_t = 60)]
     queries: usize,
-    /// Photos in the index whose opening is timed.
-    #[arg(long, default_value_t = 100_000)]
-    open_photos: usize,
+    /// The text model (default: the shipped one).
+    #[arg(long, value_name = "DIR")]
+    model: Option<PathBuf>,
+    /// Folder for the generated libraries (default: a temporary folder; 1M photos take 4.3 GB).
+    #[arg(long, value_name = "DIR")]
+    work: Option<PathBuf>,
+    /// Measure the library at this path in this process and print JSON (what each size runs).
+    #[arg(long, value_name = "INDEX", hide = true)]
+    measure: Option<PathBuf>,
 }
 
 /// Options of `glimpse bench embed`.
@@ -152,7 +153,7 @@ pub struct EmbedArgs {
 pub fn run(cli: &Cli, command: &BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
         BenchCommand::Embed(args) => embed_bench(cli, args),
-        BenchCommand::Search(args) => search_bench(cli, args),
+        BenchCommand::Scale(args) => scale_bench(cli, args),
         BenchCommand::Feedback(args) => feedback_bench(cli, args),
         BenchCommand::Cue(args) => cue_bench(cli, args),
         BenchCommand::Duplicates(args) => duplicates_bench(cli, args),
@@ -365,61 +366,67 @@ fn feedback_bench(cli: &Cli, args: &FeedbackArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn search_bench(cli: &Cli, args: &SearchArgs) -> anyhow::Result<ExitCode> {
-    let mut latencies = Vec::new();
-    for &n in &args.sizes {
-        eprintln!("searching {n} vectors of {}…", args.dim);
-        latencies.push(glimpse::bench::search::latency(n, args.dim, args.queries));
+fn scale_bench(cli: &Cli, args: &ScaleArgs) -> anyhow::Result<ExitCode> {
+    use glimpse::bench::scale::{ScaleRow, measure_library, write_library};
+    let model_dir = match &args.model {
+        Some(dir) => dir.clone(),
+        None => glimpse::model::default_model_dir().context("no text model is installed: pass --model DIR")?,
+    };
+    if let Some(index) = &args.measure {
+        let measured = measure_library(index, cli.runtime()?, &cli.session_options(), Some(&model_dir), args.queries)?;
+        println!("{}", serde_json::to_string(&measured)?);
+        return Ok(ExitCode::SUCCESS);
     }
-    // Text encoding of a query through the shipped model, as `glimpse search` runs it.
-    let text = match glimpse::model::default_model_dir() {
-        Some(dir) => {
-            let model = glimpse::model::ExportedModel::open(
-                Runtime::load(cli.ort_lib.as_deref())?,
-                &dir,
-                &cli.session_options(),
-            )?;
-            let queries = ["a dog running through water", "two children playing on a beach", "a man riding a bike"];
-            let mut times: Vec<f64> = (0..args.queries.max(1))
-                .map(|i| {
-                    let started = std::time::Instant::now();
-                    let _ = model.embed_texts(&[queries[i % queries.len()]]);
-                    started.elapsed().as_secs_f64() * 1000.0
-                })
-                .collect();
-            times.sort_by(f64::total_cmp);
-            Some(times[times.len() / 2])
+    let tmp = match &args.work {
+        Some(dir) => tempfile::tempdir_in(dir)?,
+        None => tempfile::tempdir()?,
+    };
+    let backbone = BackboneModel::find(&glimpse::model::JointManifest::load(&model_dir)?.backbone.name)?;
+    let mut rows = Vec::new();
+    for &photos in &args.sizes {
+        let path = tmp.path().join(format!("library-{photos}.glimpse"));
+        eprintln!("writing a library of {photos} photos…");
+        write_library(&path, photos, &model_dir, &backbone)?;
+        let disk = std::fs::metadata(&path)?.len();
+        // Read once so the timed open sees a warm page cache, as after a first launch.
+        let _ = std::fs::read(&path);
+        eprintln!("opening and searching it in a process of its own…");
+        let mut child = std::process::Command::new(std::env::current_exe()?);
+        if let Some(lib) = &cli.ort_lib {
+            child.arg("--ort-lib").arg(lib);
         }
-        None => None,
-    };
-    eprintln!("writing and opening an index of {} photos…", args.open_photos);
-    let tmp = tempfile::tempdir()?;
-    let features = match args.features {
-        Some(n) => n,
-        None => BackboneModel::find(DEFAULT_BACKBONE)?.manifest.features.dim,
-    };
-    let open = glimpse::bench::search::open_cost(args.open_photos, features, args.dim, tmp.path())?;
+        child.args(["--threads", &cli.threads.to_string(), "bench", "scale", "--queries", &args.queries.to_string()]);
+        child.arg("--model").arg(&model_dir).arg("--measure").arg(&path);
+        let out = child.stderr(std::process::Stdio::inherit()).output()?;
+        if !out.status.success() {
+            anyhow::bail!("measuring the library of {photos} photos failed ({})", out.status);
+        }
+        let measured = serde_json::from_slice(&out.stdout).context("the measuring process printed no result")?;
+        rows.push(ScaleRow { photos, disk_bytes_per_photo: disk as f64 / photos.max(1) as f64, measured });
+        let _ = std::fs::remove_file(&path);
+    }
     if args.json {
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "sizes": rows }))?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "| photos | disk B/photo | resident B/photo | open s | models s | search p50 ms | p99 ms | filtered p50 ms (ratio) | peak RSS MB |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for r in &rows {
+        let m = &r.measured;
         println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({"latency": latencies, "open": open, "text_encoding_p50_ms": text})
-            )?
-        );
-    } else {
-        if let Some(t) = text {
-            println!("text encoding of a query (shipped model): p50 {t:.2} ms");
-        }
-        for l in &latencies {
-            println!("{:>9} vectors × {}: p50 {:7.2} ms  p99 {:7.2} ms", l.vectors, l.dim, l.p50_ms, l.p99_ms);
-        }
-        println!(
-            "open {} photos: {:.3} s (+{:.3} s for the feature matrix of search by photo), {:.0} bytes per photo ({features} f16 features, {} f32 joint, metadata)",
-            open.photos, open.open_s, open.features_matrix_s, open.bytes_per_photo, args.dim
-        );
-        println!(
-            "search of those {} photos: p50 {:.2} ms; with a folder + date filter p50 {:.2} ms ({:.2}x)",
-            open.photos, open.p50_ms, open.p50_filtered_ms, open.filtered_ratio
+            "| {} | {:.0} | {:.0} | {:.3} | {:.2} | {:.2} | {:.2} | {:.2} ({:.2}x) | {:.0} |",
+            r.photos,
+            r.disk_bytes_per_photo,
+            m.resident_bytes_per_photo,
+            m.open_s,
+            m.models_s,
+            m.search_p50_ms,
+            m.search_p99_ms,
+            m.filtered_p50_ms,
+            m.filtered_ratio,
+            m.peak_rss_mb
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -316,7 +316,7 @@ pub struct DuplicatesArgs {
 
 pub fn duplicates(_cli: &Cli, args: &DuplicatesArgs) -> anyhow::Result<ExitCode> {
     let library = glimpse::index::Library::open(&args.index.path())?;
-    let groups = glimpse::index::duplicates::library_groups(&library, args.threshold);
+    let groups = glimpse::index::duplicates::library_groups(&library, args.threshold)?;
     if args.json {
         println!("{}", serde_json::to_string(&groups)?);
         return Ok(ExitCode::SUCCESS);

@@ -66,6 +66,8 @@ enum Command {
     /// Calibrate a model against a bank of training captions, so that photos close to
     /// everything ("hubs") stop crowding rankings.
     Calibrate(train::CalibrateArgs),
+    /// Fit the compact projection search stores per photo, and measure it against full precision on dev.
+    Compact(train::CompactArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell) for the package.
     #[command(hide = true)]
     Completions {
@@ -177,6 +179,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => train::eval(cli, args),
         Command::Combine(args) => train::combine(cli, args),
         Command::Calibrate(args) => train::calibrate(cli, args),
+        Command::Compact(args) => train::compact(cli, args),
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "glimpse", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

@@ -190,6 +190,76 @@ pub struct CalibrateArgs {
     json: bool,
 }
 
+/// Options of `glimpse compact`.
+#[derive(clap::Args, Debug)]
+pub struct CompactArgs {
+    /// The model folder (from `glimpse train`, `combine` or `calibrate`); with --write, the
+    /// projection is stored in it.
+    #[arg(long, value_name = "DIR")]
+    model: PathBuf,
+    /// The Flickr8k folder: the projection is fitted on its train split and measured on dev.
+    #[arg(long, value_name = "DIR")]
+    flickr8k: PathBuf,
+    /// Dimensions to keep (bytes per photo); several, comma-separated, to compare them.
+    #[arg(long, value_delimiter = ',', default_value = "256")]
+    dims: Vec<usize>,
+    /// Quantile of the training photos' magnitudes that the int8 range covers; several to compare.
+    #[arg(long, value_delimiter = ',', default_value = "0.999")]
+    clip: Vec<f32>,
+    /// Store the (single) projection in the model folder; without it, only measure.
+    #[arg(long)]
+    write: bool,
+    /// Feature cache folder (default: the per-user cache).
+    #[arg(long, value_name = "DIR")]
+    cache: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn compact(cli: &Cli, args: &CompactArgs) -> anyhow::Result<ExitCode> {
+    let candidates: Vec<(usize, f32)> =
+        args.dims.iter().flat_map(|&d| args.clip.iter().map(move |&c| (d, c))).collect();
+    let setup = model_setup(cli, &args.flickr8k, args.cache.as_ref())?;
+    let job = workflow::start_compact(setup, args.model.clone(), candidates, args.write, None)?;
+    render(&job);
+    let report = job.wait()??;
+    if args.json {
+        let trials: Vec<serde_json::Value> = report
+            .trials
+            .iter()
+            .map(|t| json!({"dims": t.dim, "clip": t.clip, "bytes_per_photo": t.dim + 4, "dev": metrics_json("dev", &t.dev)}))
+            .collect();
+        let plain = json!({"bytes_per_photo": report.plain_bytes(), "dev": metrics_json("dev", &report.plain)});
+        println!("{}", json!({"exact": metrics_json("dev", &report.exact), "plain_int8": plain, "trials": trials}));
+    } else {
+        println!("dev, text→image and image→text, by bytes per photo:");
+        println!("{:>22}  t2i {}", "exact (f32)", recall_line(&report.exact.t2i));
+        println!("{:>22}  i2t {}", "", recall_line(&report.exact.i2t));
+        println!(
+            "{:>22}  t2i {}",
+            format!("all dims int8 ({} B)", report.plain_bytes()),
+            recall_line(&report.plain.t2i)
+        );
+        println!("{:>22}  i2t {}", "", recall_line(&report.plain.i2t));
+        for t in &report.trials {
+            println!(
+                "{:>22}  t2i {}",
+                format!("{} dims, clip {} ({} B)", t.dim, t.clip, t.dim + 4),
+                recall_line(&t.dev.t2i)
+            );
+            println!("{:>22}  i2t {}", "", recall_line(&t.dev.i2t));
+        }
+    }
+    if report.written.is_some() {
+        eprintln!(
+            "{}: compact projection written; index the library again to store its photos compactly",
+            args.model.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn recall_line(r: &Recall) -> String {
     format!("R@1 {:5.1}  R@5 {:5.1}  R@10 {:5.1}  medr {:4}", r.r1, r.r5, r.r10, r.medr)
 }
@@ -318,9 +388,21 @@ pub fn eval(cli: &Cli, args: &EvalArgs) -> anyhow::Result<ExitCode> {
         None => default_model_dir()
             .context("no trained model is installed: pass --model DIR (from `glimpse train --out DIR`)")?,
     };
-    let job = workflow::start_measure(model_setup(cli, &args.flickr8k, args.cache.as_ref())?, dir, args.split, None)?;
+    let job =
+        workflow::start_measure_both(model_setup(cli, &args.flickr8k, args.cache.as_ref())?, dir, args.split, None)?;
     render(&job);
-    print_metrics(args.json, args.split, &job.wait()??);
+    let measured = job.wait()??;
+    if args.json {
+        let mut value = metrics_json(args.split.name(), &measured.compact);
+        value["bytes_per_photo"] = json!(measured.bytes);
+        value["exact"] = metrics_json(args.split.name(), &measured.exact);
+        println!("{value}");
+    } else {
+        print_metrics(false, args.split, &measured.compact);
+        println!("({} bytes per photo, as search ranks; at full precision:)", measured.bytes);
+        println!("text→image  {}", recall_line(&measured.exact.t2i));
+        println!("image→text  {}", recall_line(&measured.exact.i2t));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
