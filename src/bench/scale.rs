@@ -66,7 +66,8 @@ impl Rng {
 /// Writes a library of `photos` synthetic photos at `path` with the real writer: backbone
 /// features of `feature_dim` values, and compact joint codes and offsets as the text model
 /// in `model_dir` would have made them (its head and codec recorded), so that `Finder`
-/// searches it with that model. Paths fall in 500 folders of two years; dates are spread.
+/// searches it with that model. Paths fall in 500 folders of two years under
+/// [`pictures`] (whose year folders are made, empty); dates are spread.
 pub fn write_library(
     path: &Path,
     photos: usize,
@@ -78,6 +79,10 @@ pub fn write_library(
     let codec = Codec::for_model(model_dir, file, manifest.model.joint_dim)?;
     let feature_dim = backbone.manifest.features.dim;
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ photos as u64);
+    let root = pictures(path);
+    for year in ["2023", "2024"] {
+        std::fs::create_dir_all(root.join(year)).map_err(|e| Error::io(&root, e))?;
+    }
     let mut data = IndexData::default();
     data.model_id = backbone.manifest.sha256.clone();
     data.backbone = backbone.manifest.name.clone();
@@ -85,7 +90,6 @@ pub fn write_library(
     data.head_id = manifest.image_head.sha256.clone();
     data.joint_dim = codec.dim();
     data.joint_codec = codec.id();
-    data.roots = vec![serde_bytes::ByteBuf::from(b"/home/someone/Pictures".to_vec())];
     let mut features = vec![0.0f32; feature_dim];
     data.photos = (0..photos)
         .map(|i| {
@@ -111,6 +115,12 @@ pub fn write_library(
         })
         .collect();
     Index { path: path.to_path_buf(), data }.save()
+}
+
+/// The folder the photos of the library at `index` lie in (it is not a library folder, so
+/// that the library has no offline folders to look for).
+pub fn pictures(index: &Path) -> std::path::PathBuf {
+    index.with_extension("pictures")
 }
 
 /// This process' resident memory now and at its peak, bytes (Linux `/proc/self/status`).
@@ -162,7 +172,7 @@ pub fn measure_library(
         return Err(Error::Invalid(format!("the bench library cannot be searched by text: {problem}")));
     }
     let filter = FilterText {
-        folder: Some("/home/someone/Pictures/2023".into()),
+        folder: Some(pictures(path).join("2023")),
         after: Some("2023-11-14".into()),
         before: Some("2099-01-01".into()),
         types: None,

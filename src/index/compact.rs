@@ -230,6 +230,17 @@ impl CompactMatrix {
         CompactMatrix { dim, codes: Vec::new(), offsets: Vec::new() }
     }
 
+    /// A matrix of `dim`-byte codes from stored rows, each `dim` codes then an f32 LE offset.
+    pub fn from_rows(dim: usize, rows: &[u8]) -> Self {
+        let n = rows.len() / (dim + 4);
+        let mut m = CompactMatrix { dim, codes: Vec::with_capacity(n * dim), offsets: Vec::with_capacity(n) };
+        for row in rows.chunks_exact(dim + 4) {
+            m.codes.extend(row[..dim].iter().map(|&b| b as i8));
+            m.offsets.push(f32::from_le_bytes([row[dim], row[dim + 1], row[dim + 2], row[dim + 3]]));
+        }
+        m
+    }
+
     /// Room for `rows` more rows.
     pub fn reserve(&mut self, rows: usize) {
         self.codes.reserve(rows * self.dim);

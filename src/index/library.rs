@@ -162,11 +162,14 @@ impl Library {
                 path.display()
             )));
         }
-        let mut index = super::opening::open(path)?;
+        let mut rows = Vec::new();
+        let mut index = super::opening::open_for_search(path, &mut rows)?;
         let dim = index.data.joint_dim;
         let coded = !index.data.joint_codec.is_empty() && dim > 0;
-        // The codes move into one contiguous matrix; the entries keep none.
-        let joint = (coded && index.data.photos.iter().all(|p| p.compact(dim).is_some())).then(|| {
+        let joint = if !rows.is_empty() {
+            Some(CompactMatrix::from_rows(dim, &rows))
+        } else if coded && index.data.photos.iter().all(|p| p.compact(dim).is_some()) {
+            // Codes in the entries (a journal was replayed): they move into one matrix.
             let mut joint = CompactMatrix::new(dim);
             joint.reserve(index.data.photos.len());
             for photo in &mut index.data.photos {
@@ -175,8 +178,11 @@ impl Library {
                 }
                 photo.joint = Vec::new();
             }
-            joint
-        });
+            Some(joint)
+        } else {
+            None
+        };
+        drop(rows);
         let offline = offline_folders(&index.data);
         // Nothing is hidden (and nothing is looked at per photo) while every folder is there.
         let hidden = if offline.is_empty() {

@@ -23,10 +23,27 @@ pub(crate) struct Opened {
 }
 
 pub(crate) fn open_counting(path: &Path) -> Result<Opened> {
+    open_with(path, None)
+}
+
+/// [`open`] for searching: the photos' compact joint codes (with offsets) put into `joint`
+/// back to back instead of into each entry, when every photo has them; `joint` is left
+/// empty when they are in the entries (some photo without codes, or a journal being
+/// replayed, which may reorder entries).
+pub(crate) fn open_for_search(path: &Path, joint: &mut Vec<u8>) -> Result<Index> {
+    let opened = open_with(path, Some(joint))?;
+    if opened.replayed == 0 {
+        return Ok(opened.index);
+    }
+    joint.clear();
+    Ok(open_with(path, None)?.index)
+}
+
+fn open_with(path: &Path, joint: Option<&mut Vec<u8>>) -> Result<Opened> {
     if !path.exists() {
         return Ok(Opened { index: Index::empty(path), replayed: 0, converted_from: None });
     }
-    let (mut index, converted_from) = Index::read_converting(path)?;
+    let (mut index, converted_from) = Index::read_hot_with(path, joint)?;
     let generation = index.data.generation;
     let replayed = journal::replay_onto(&journal::journal_path(path), generation, &mut index.data);
     Ok(Opened { index, replayed, converted_from })

@@ -297,19 +297,19 @@ struct HotPhotoRef<'a> {
     joint: &'a [u8],
 }
 
-/// [`HotPhotoRef`] as read back.
+/// [`HotPhotoRef`] as read back, borrowing from the bytes read.
 #[derive(Deserialize)]
-struct HotPhoto {
-    #[serde(with = "serde_bytes")]
-    path: Vec<u8>,
+struct HotPhoto<'a> {
+    #[serde(borrow)]
+    path: &'a [u8],
     size: u64,
     mtime_ns: i64,
     hash: ContentHash,
     width: u32,
     height: u32,
     taken: Option<i64>,
-    #[serde(with = "serde_bytes")]
-    joint: Vec<u8>,
+    #[serde(borrow)]
+    joint: &'a [u8],
 }
 
 /// The hot part as written (field order is the format).
@@ -332,7 +332,7 @@ struct HotRef<'a> {
 
 /// The hot part as read back.
 #[derive(Deserialize)]
-struct Hot {
+struct Hot<'a> {
     model_id: String,
     backbone: String,
     preprocess: String,
@@ -345,17 +345,35 @@ struct Hot {
     excludes: Vec<String>,
     offline: Vec<serde_bytes::ByteBuf>,
     skipped: Vec<Skipped>,
-    photos: Vec<HotPhoto>,
+    #[serde(borrow)]
+    photos: Vec<HotPhoto<'a>>,
 }
 
-impl Hot {
-    fn into_data(self) -> IndexData {
+impl Hot<'_> {
+    /// The data read; with `joint`, every photo's joint bytes go into it back to back
+    /// (and none into the entries) when they all have the codes of the index's codec.
+    fn into_data(self, joint: Option<&mut Vec<u8>>) -> IndexData {
+        let row_len = self.joint_dim + 4;
+        let sink = joint.filter(|_| {
+            !self.joint_codec.is_empty() && self.joint_dim > 0 && self.photos.iter().all(|p| p.joint.len() == row_len)
+        });
+        let mut sink = sink;
+        if let Some(sink) = sink.as_mut() {
+            sink.reserve_exact(row_len * self.photos.len());
+        }
+        let mut joint_of = |bytes: &[u8]| match sink.as_mut() {
+            Some(sink) => {
+                sink.extend_from_slice(bytes);
+                Vec::new()
+            }
+            None => bytes.to_vec(),
+        };
         let photos = self
             .photos
             .into_iter()
             .enumerate()
             .map(|(row, p)| PhotoEntry {
-                path: p.path,
+                path: p.path.to_vec(),
                 size: p.size,
                 mtime_ns: p.mtime_ns,
                 hash: p.hash,
@@ -363,7 +381,7 @@ impl Hot {
                 height: p.height,
                 taken: p.taken,
                 features: Vec::new(),
-                joint: p.joint,
+                joint: joint_of(p.joint),
                 cold_row: Some(row as u32),
             })
             .collect();
@@ -652,6 +670,13 @@ impl Index {
     /// Reads an index for searching: the hot part only, checked; features stay on disk
     /// and are read row by row when asked for (see [`IndexData::feature_bytes`]).
     pub fn read_hot(path: &Path) -> Result<(Self, Option<u32>)> {
+        Self::read_hot_with(path, None)
+    }
+
+    /// [`Index::read_hot`]; with `joint`, the photos' joint bytes are put in it back to back
+    /// instead of in each entry, when every photo has the codes of the index's codec (what
+    /// search holds: one allocation instead of one per photo).
+    pub fn read_hot_with(path: &Path, joint: Option<&mut Vec<u8>>) -> Result<(Self, Option<u32>)> {
         use std::io::Read;
         let (mut file, len) = crate::files::open_regular(path, u64::MAX).map_err(|refusal| match refusal {
             crate::files::ReadRefusal::Io(e) => Error::io(path, e),
@@ -684,8 +709,8 @@ impl Index {
         if blake3::hash(&hot).as_bytes() != &header[20..52] {
             return Err(damaged(path, checked::Refusal::Checksum.to_string()));
         }
-        let mut data = decode::<Hot>(&hot)
-            .map(Hot::into_data)
+        let mut data = bincode::serde::borrow_decode_from_slice::<Hot, _>(&hot, config())
+            .map(|(h, _)| h.into_data(joint))
             .map_err(|e| damaged(path, format!("its contents cannot be read: {e}")))?;
         drop(hot);
         let mut cold_header = [0u8; 40];
