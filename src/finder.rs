@@ -3,8 +3,9 @@
 //! here, so a query means the same thing everywhere.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-use crate::engine::{Backbone, BackboneModel, ProjectionHead, Runtime, SessionOptions};
+use crate::engine::{Backbone, BackboneModel, Runtime, SessionOptions};
 use crate::index::compact::Codec;
 use crate::index::feedback::Rocchio;
 use crate::index::filter::{Filter, SortOrder};
@@ -119,10 +120,9 @@ pub struct SearchAnswer {
     pub browsing: bool,
 }
 
-/// The text model's two halves, as search uses them, and its compact projection.
+/// The text model, as search uses it, and its compact projection.
 struct TextSide {
-    model: ExportedModel,
-    head: ProjectionHead,
+    model: Arc<ExportedModel>,
     codec: Codec,
 }
 
@@ -132,109 +132,179 @@ fn model_codec(dir: &Path, manifest: &JointManifest) -> Result<Codec> {
     Codec::for_model(dir, file, manifest.model.joint_dim)
 }
 
+/// The models of one process, each ONNX graph opened at most once and only when first
+/// needed: backbones by name; the text model, whose text encoder opens with it and whose
+/// image head opens on first use. The CLI, the window and every [`Finder`] share one.
+pub struct Models {
+    runtime: &'static Runtime,
+    options: SessionOptions,
+    model_dir: Option<PathBuf>,
+    backbones: Mutex<Vec<Backbone>>,
+    text: Mutex<Option<Arc<ExportedModel>>>,
+}
+
+impl std::fmt::Debug for Models {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Models").field("model_dir", &self.model_dir).finish_non_exhaustive()
+    }
+}
+
+impl Models {
+    /// Nothing opened yet; the text model is the one in `model_dir`, else the installed one.
+    pub fn new(runtime: &'static Runtime, options: &SessionOptions, model_dir: Option<&Path>) -> Arc<Models> {
+        Arc::new(Models {
+            runtime,
+            options: options.clone(),
+            model_dir: model_dir.map(Path::to_path_buf),
+            backbones: Mutex::new(Vec::new()),
+            text: Mutex::new(None),
+        })
+    }
+
+    /// The loaded ONNX Runtime.
+    pub fn runtime(&self) -> &'static Runtime {
+        self.runtime
+    }
+
+    /// The text model's folder: the one asked for, else the installed one.
+    pub fn text_dir(&self) -> Option<PathBuf> {
+        self.model_dir.clone().or_else(default_model_dir)
+    }
+
+    /// The backbone `model`, opened on the first call for its name.
+    pub fn backbone(&self, model: BackboneModel) -> Result<Backbone> {
+        let mut opened = self.backbones.lock().map_err(|_| Error::JobCrashed("models".into()))?;
+        if let Some(b) = opened.iter().find(|b| b.model().manifest.name == model.manifest.name) {
+            return Ok(b.clone());
+        }
+        let backbone = Backbone::open(self.runtime, model, &self.options)?;
+        opened.push(backbone.clone());
+        Ok(backbone)
+    }
+
+    /// The text model, opened on the first call; `None` when none is installed or asked for.
+    pub fn text_model(&self) -> Result<Option<Arc<ExportedModel>>> {
+        let Some(dir) = self.text_dir() else { return Ok(None) };
+        let mut text = self.text.lock().map_err(|_| Error::JobCrashed("models".into()))?;
+        if let Some(model) = text.as_ref() {
+            return Ok(Some(model.clone()));
+        }
+        let model = Arc::new(ExportedModel::open(self.runtime, &dir, &self.options)?);
+        *text = Some(model.clone());
+        Ok(Some(model))
+    }
+
+    /// The image head and compact projection of the text model when it was trained on
+    /// `backbone`'s features: what `glimpse index` projects the library with. A model asked
+    /// for explicitly that does not fit is an error; the installed one is then simply not used.
+    pub fn projection_for(&self, backbone: &BackboneModel) -> Result<Option<Projection>> {
+        let Some(dir) = self.text_dir() else { return Ok(None) };
+        let manifest = JointManifest::load(&dir)?;
+        if manifest.backbone.sha256 != backbone.manifest.sha256 {
+            if self.model_dir.is_some() {
+                return Err(Error::Invalid(format!(
+                    "the text model in {} was trained on the backbone '{}', not '{}'",
+                    dir.display(),
+                    manifest.backbone.name,
+                    backbone.manifest.name
+                )));
+            }
+            return Ok(None);
+        }
+        let Some(model) = self.text_model()? else { return Ok(None) };
+        Ok(Some(Projection { head: model.head()?.clone(), codec: model_codec(&model.dir, &model.manifest)? }))
+    }
+}
+
 /// A library with its backbone and, when one fits, its text model.
 pub struct Finder {
     /// The opened library.
     pub library: Library,
-    backbone: Backbone,
+    models: Arc<Models>,
+    backbone: std::sync::OnceLock<Backbone>,
     text: Option<TextSide>,
     /// Why text search is unavailable, when it is.
     text_problem: Option<String>,
 }
 
 /// The image head and compact projection of the text model in `model_dir` (or the
-/// installed one) when it was trained on `backbone`'s features: what `glimpse index`
-/// projects the library with. A model named explicitly that does not fit is an error; the
-/// installed one is then simply not used.
+/// installed one) when it was trained on `backbone`'s features (see [`Models::projection_for`]).
 pub fn projection_head_for(
-    runtime: &Runtime,
+    runtime: &'static Runtime,
     backbone: &Backbone,
     model_dir: Option<&Path>,
     options: &SessionOptions,
 ) -> Result<Option<Projection>> {
-    let Some(dir) = model_dir.map(Path::to_path_buf).or_else(default_model_dir) else {
-        return Ok(None);
-    };
-    let manifest = JointManifest::load(&dir)?;
-    if manifest.backbone.sha256 == backbone.model().manifest.sha256 {
-        let head = ProjectionHead::open(runtime, &dir.join(&manifest.image_head.file), options)?;
-        return Ok(Some(Projection { head, codec: model_codec(&dir, &manifest)? }));
-    }
-    if model_dir.is_some() {
-        return Err(Error::Invalid(format!(
-            "the text model in {} was trained on the backbone '{}', not '{}'",
-            dir.display(),
-            manifest.backbone.name,
-            backbone.model().manifest.name
-        )));
-    }
-    Ok(None)
+    Models::new(runtime, options, model_dir).projection_for(backbone.model())
 }
 
 impl Finder {
-    /// Opens the index at `index`, the backbone it was made with, and the text model in
-    /// `model_dir` (default: the installed one). A missing or unfitting text model is not an
-    /// error here: search by photo still works, and a text query says what is wrong.
-    pub fn open(index: &Path, runtime: &Runtime, options: &SessionOptions, model_dir: Option<&Path>) -> Result<Finder> {
-        Finder::open_with(index, None, runtime, options, model_dir)
-    }
-
-    /// [`Finder::open`], reusing `backbone` when it is the one the library was indexed with.
-    pub fn open_with(
+    /// Opens the index at `index` and the text model in `model_dir` (default: the installed
+    /// one); the backbone the library was indexed with opens when a photo needs it. A
+    /// missing or unfitting text model is not an error here: search by photo still works,
+    /// and a text query says what is wrong.
+    pub fn open(
         index: &Path,
-        backbone: Option<&Backbone>,
-        runtime: &Runtime,
+        runtime: &'static Runtime,
         options: &SessionOptions,
         model_dir: Option<&Path>,
     ) -> Result<Finder> {
-        Finder::for_library(Library::open(index)?, backbone, runtime, options, model_dir)
+        Finder::for_library(Library::open(index)?, Models::new(runtime, options, model_dir))
     }
 
-    /// A finder for a library opened already (see [`Finder::open_with`]).
-    pub fn for_library(
-        library: Library,
-        backbone: Option<&Backbone>,
-        runtime: &Runtime,
-        options: &SessionOptions,
-        model_dir: Option<&Path>,
-    ) -> Result<Finder> {
-        let backbone = match backbone {
-            Some(b) if b.model().manifest.name == library.index.data.backbone => b.clone(),
-            _ => Backbone::open(runtime, BackboneModel::find(&library.index.data.backbone)?, options)?,
-        };
-        let mut finder = Finder { library, backbone, text: None, text_problem: None };
-        match model_dir.map(Path::to_path_buf).or_else(default_model_dir) {
+    /// [`Finder::open`] with the models of `models` (opened at most once across finders).
+    pub fn open_with(index: &Path, models: Arc<Models>) -> Result<Finder> {
+        Finder::for_library(Library::open(index)?, models)
+    }
+
+    /// A finder for a library opened already.
+    pub fn for_library(library: Library, models: Arc<Models>) -> Result<Finder> {
+        let indexed_with = BackboneModel::find(&library.index.data.backbone)?;
+        let mut finder =
+            Finder { library, models, backbone: std::sync::OnceLock::new(), text: None, text_problem: None };
+        match finder.models.text_model()? {
             None => {
                 finder.text_problem = Some(
                     "text search needs a text model and none is installed: train one with `glimpse train` and copy it to models/text, or search by photo".into(),
                 )
             }
-            Some(dir) => {
-                let model = ExportedModel::open(runtime, &dir, options)?;
-                if model.manifest.backbone.sha256 != finder.backbone.model().manifest.sha256 {
-                    finder.text_problem = Some(format!(
-                        "the text model in {} was trained on the backbone '{}', but this library was indexed with '{}'",
-                        dir.display(),
-                        model.manifest.backbone.name,
-                        finder.library.index.data.backbone
-                    ));
-                } else {
-                    let head = ProjectionHead::open(runtime, &dir.join(&model.manifest.image_head.file), options)?;
-                    let codec = model_codec(&dir, &model.manifest)?;
-                    // An index converted from format 2 holds this head's f32 vectors: encode them.
-                    if finder.library.index.data.head_id == head.id() {
-                        finder.library.encode_converted(&codec);
-                    }
-                    finder.text = Some(TextSide { model, head, codec });
+            Some(model) if model.manifest.backbone.sha256 != indexed_with.manifest.sha256 => {
+                finder.text_problem = Some(format!(
+                    "the text model in {} was trained on the backbone '{}', but this library was indexed with '{}'",
+                    model.dir.display(),
+                    model.manifest.backbone.name,
+                    finder.library.index.data.backbone
+                ));
+            }
+            Some(model) => {
+                let codec = model_codec(&model.dir, &model.manifest)?;
+                // An index converted from format 2 holds this head's f32 vectors: encode them.
+                if finder.library.index.data.head_id == model.manifest.image_head.sha256 {
+                    finder.library.encode_converted(&codec);
                 }
+                finder.text = Some(TextSide { model, codec });
             }
         }
         Ok(finder)
     }
 
-    /// The backbone the library was indexed with.
-    pub fn backbone(&self) -> &Backbone {
-        &self.backbone
+    /// What the backbone had to say when it opened (e.g. CUDA unusable), if it was needed.
+    pub fn backbone_notice(&self) -> Option<&str> {
+        self.backbone.get().and_then(Backbone::notice)
+    }
+
+    /// The models this finder opens what it needs from.
+    pub fn models(&self) -> &Arc<Models> {
+        &self.models
+    }
+
+    /// The backbone the library was indexed with, opened on the first call.
+    pub fn backbone(&self) -> Result<&Backbone> {
+        if let Some(backbone) = self.backbone.get() {
+            return Ok(backbone);
+        }
+        let backbone = self.models.backbone(BackboneModel::find(&self.library.index.data.backbone)?)?;
+        Ok(self.backbone.get_or_init(|| backbone))
     }
 
     /// Why text queries cannot be answered, or `None` when they can.
@@ -246,35 +316,34 @@ impl Finder {
     /// by its head and codec.
     fn joint_space(&self, offsets: bool) -> Option<Space<'_>> {
         let (text, matrix, data) = (self.text.as_ref()?, self.library.joint.as_ref()?, &self.library.index.data);
-        (data.head_id == text.head.id() && data.joint_codec == text.codec.id()).then_some(Space::Joint {
-            matrix,
-            codec: &text.codec,
-            offsets,
-        })
+        (data.head_id == text.model.manifest.image_head.sha256 && data.joint_codec == text.codec.id())
+            .then_some(Space::Joint { matrix, codec: &text.codec, offsets })
+    }
+
+    /// A photo's unit-free joint vector: backbone, then the text model's image head.
+    fn photo_joint(&self, text: &TextSide, photo: &Path) -> Result<Vec<f32>> {
+        let features = embed_photo(self.backbone()?, photo)?;
+        let row = ndarray::Array2::from_shape_vec((1, features.len()), features)
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+        Ok(text.model.head()?.project(row.view())?.pop().unwrap_or_default())
     }
 
     /// The space a query ranks in and its vector there, before feedback. "Find similar"
     /// compares joint vectors (photo to photo, no offsets) when the library has them, else
-    /// backbone features.
+    /// backbone features. A text query opens no image model.
     pub fn query_vector(&self, query: &Query) -> Result<(Space<'_>, Vec<f32>)> {
         match query {
-            Query::LooksLike(photo) => {
-                let features = embed_photo(&self.backbone, photo)?;
-                match (self.joint_space(false), &self.text) {
-                    (Some(space), Some(text)) => {
-                        let row = ndarray::Array2::from_shape_vec((1, features.len()), features)
-                            .map_err(|e| Error::Invalid(e.to_string()))?;
-                        Ok((space, text.head.project(row.view())?.pop().unwrap_or_default()))
-                    }
-                    _ => Ok((Space::Features(self.library.features()?), features)),
-                }
-            }
+            Query::LooksLike(photo) => match (self.joint_space(false), &self.text) {
+                (Some(space), Some(text)) => Ok((space, self.photo_joint(text, photo)?)),
+                _ => Ok((Space::Features(self.library.features()?), embed_photo(self.backbone()?, photo)?)),
+            },
             Query::Terms(parts) => {
                 let wants_text = parts.iter().any(|p| matches!(p.term, Term::Text(_)));
                 match (&self.text, self.joint_space(true)) {
                     (Some(text), Some(space)) => {
                         let encode = |t: &str| -> Result<Vec<f32>> { Ok(text.model.embed_texts(&[t])?.row(0).to_vec()) };
-                        let q = self.library.joint_query_vector(parts, &self.backbone, &text.head, &encode)?;
+                        let photo = |p: &Path| self.photo_joint(text, p);
+                        let q = self.library.joint_terms_vector(parts, text.model.dim(), &encode, &photo)?;
                         Ok((space, q))
                     }
                     (Some(_), None) if wants_text => Err(Error::Invalid(
@@ -283,7 +352,7 @@ impl Finder {
                     (None, _) if wants_text => Err(Error::Invalid(
                         self.text_problem.clone().unwrap_or_else(|| "text search is unavailable".into()),
                     )),
-                    _ => Ok((Space::Features(self.library.features()?), self.library.query_vector(parts, &self.backbone)?)),
+                    _ => Ok((Space::Features(self.library.features()?), self.library.query_vector(parts, self.backbone()?)?)),
                 }
             }
         }

@@ -154,7 +154,7 @@ const QUERIES: [&str; 10] = [
 /// timing each; then the same with a folder and date filter, interleaved.
 pub fn measure_library(
     path: &Path,
-    runtime: &Runtime,
+    runtime: &'static Runtime,
     options: &SessionOptions,
     model_dir: Option<&Path>,
     queries: usize,
@@ -166,7 +166,7 @@ pub fn measure_library(
     let resident = memory().0.saturating_sub(before);
     let photos = library.index.data.photos.len();
     let started = Instant::now();
-    let finder = Finder::for_library(library, None, runtime, options, model_dir)?;
+    let finder = Finder::for_library(library, crate::finder::Models::new(runtime, options, model_dir))?;
     let models_s = started.elapsed().as_secs_f64();
     if let Some(problem) = finder.text_problem() {
         return Err(Error::Invalid(format!("the bench library cannot be searched by text: {problem}")));

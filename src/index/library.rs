@@ -366,14 +366,27 @@ impl Library {
                 "the library has no vectors for this text model yet: run `glimpse index` (it projects the stored features; no photo is decoded again)".into(),
             ));
         }
-        weighted_sum(parts, head.out_dim(), |term| match term {
+        let photo = |path: &Path| -> Result<Vec<f32>> {
+            let features = embed_photo(backbone, path)?;
+            let row = ndarray::Array2::from_shape_vec((1, features.len()), features)
+                .map_err(|e| Error::Invalid(e.to_string()))?;
+            Ok(head.project(row.view())?.pop().unwrap_or_default())
+        };
+        self.joint_terms_vector(parts, head.out_dim(), encode_text, &photo)
+    }
+
+    /// The weighted sum of the unit vectors of query terms in a `dim`-long joint space, text
+    /// terms through `encode_text`, photo terms through `encode_photo`.
+    pub fn joint_terms_vector(
+        &self,
+        parts: &[QueryPart],
+        dim: usize,
+        encode_text: &dyn Fn(&str) -> Result<Vec<f32>>,
+        encode_photo: &dyn Fn(&Path) -> Result<Vec<f32>>,
+    ) -> Result<Vec<f32>> {
+        weighted_sum(parts, dim, |term| match term {
             Term::Text(text) => encode_text(text),
-            Term::Photo(path) => {
-                let features = embed_photo(backbone, path)?;
-                let row = ndarray::Array2::from_shape_vec((1, features.len()), features)
-                    .map_err(|e| Error::Invalid(e.to_string()))?;
-                Ok(head.project(row.view())?.pop().unwrap_or_default())
-            }
+            Term::Photo(path) => encode_photo(path),
         })
     }
 }

@@ -1,6 +1,7 @@
-//! An exported joint model opened for use: its manifest checked, its vocabulary loaded, both
-//! graphs open in ONNX Runtime. This is exactly what search runs, and what `glimpse eval`
-//! measures.
+//! An exported joint model opened for use: its manifest checked, its vocabulary loaded, the
+//! text encoder open in ONNX Runtime, and the image head opened (and checked) when first
+//! needed: a text query never loads it. This is exactly what search runs, and what
+//! `glimpse eval` measures.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -9,10 +10,9 @@ use ndarray::{Array2, ArrayView2, Ix2};
 use ort::session::Session;
 use ort::value::TensorRef;
 
-use super::manifest::{EMBEDDING_OUTPUT, FEATURES_INPUT, IDS_INPUT, JointManifest, MANIFEST_FILE};
-use crate::engine::head::OFFSET_OUTPUT;
+use super::manifest::{EMBEDDING_OUTPUT, IDS_INPUT, JointManifest, MANIFEST_FILE};
 use crate::engine::manifest::sha256_file;
-use crate::engine::{BackboneModel, Runtime, SessionOptions, session};
+use crate::engine::{BackboneModel, ProjectionHead, Runtime, SessionOptions, session};
 use crate::text::Vocab;
 use crate::{Error, Result};
 
@@ -29,73 +29,84 @@ pub struct ExportedModel {
     pub manifest: JointManifest,
     /// Its vocabulary.
     pub vocab: Vocab,
-    image: Mutex<Session>,
+    image: std::sync::OnceLock<ProjectionHead>,
     text: Mutex<Session>,
+    runtime: &'static Runtime,
+    options: SessionOptions,
 }
 
+/// Checks `path` against the sha256 its manifest records.
+fn check_sha256(path: &Path, expected: &str) -> Result<()> {
+    let actual = sha256_file(path)?;
+    if !actual.eq_ignore_ascii_case(expected) {
+        return Err(Error::model(
+            path,
+            format!(
+                "sha256 is {actual} but manifest.json says {expected}: the file is damaged or was replaced; export the model again"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Runs the text tower.
 fn run(
     session: &Mutex<Session>,
     input: &str,
     value: TensorRef<'_, impl ort::value::PrimitiveTensorElementType + std::fmt::Debug>,
 ) -> Result<Array2<f32>> {
-    Ok(run_with_offsets(session, input, value, false)?.0)
-}
-
-/// Runs a tower; with `offsets`, also reads the image head's [`OFFSET_OUTPUT`].
-fn run_with_offsets(
-    session: &Mutex<Session>,
-    input: &str,
-    value: TensorRef<'_, impl ort::value::PrimitiveTensorElementType + std::fmt::Debug>,
-    offsets: bool,
-) -> Result<(Array2<f32>, Option<Vec<f32>>)> {
     let mut session = session.lock().map_err(|_| Error::Ort("a previous run crashed".into()))?;
     let outputs = session.run(ort::inputs![input => value])?;
     let out = outputs
         .get(EMBEDDING_OUTPUT)
         .ok_or_else(|| Error::Ort(format!("the graph produced no '{EMBEDDING_OUTPUT}'")))?;
     let view = out.try_extract_array::<f32>()?;
-    let embedding = view
+    Ok(view
         .into_dimensionality::<Ix2>()
-        .map(|v| v.to_owned())
-        .map_err(|_| Error::Ort(format!("output '{EMBEDDING_OUTPUT}' is not two-dimensional")))?;
-    if !offsets {
-        return Ok((embedding, None));
-    }
-    let out = outputs
-        .get(OFFSET_OUTPUT)
-        .ok_or_else(|| Error::Ort(format!("the calibrated image head produced no '{OFFSET_OUTPUT}'")))?;
-    let offsets: Vec<f32> = out.try_extract_array::<f32>()?.iter().copied().collect();
-    if offsets.len() != embedding.nrows() {
-        return Err(Error::Ort(format!("{} offsets for {} photos", offsets.len(), embedding.nrows())));
-    }
-    Ok((embedding, Some(offsets)))
+        .map_err(|_| Error::Ort(format!("output '{EMBEDDING_OUTPUT}' is not two-dimensional")))?
+        .to_owned())
 }
 
 impl ExportedModel {
     /// Opens the model folder `dir`: checks the manifest's version and the graphs' sha256,
     /// loads the vocabulary, opens both graphs.
-    pub fn open(runtime: &Runtime, dir: &Path, options: &SessionOptions) -> Result<ExportedModel> {
+    pub fn open(runtime: &'static Runtime, dir: &Path, options: &SessionOptions) -> Result<ExportedModel> {
         let manifest = JointManifest::load(dir)?;
-        for graph in [&manifest.image_head, &manifest.text_encoder] {
-            let path = dir.join(&graph.file);
-            let actual = sha256_file(&path)?;
-            if !actual.eq_ignore_ascii_case(&graph.sha256) {
-                return Err(Error::model(
-                    &path,
-                    format!(
-                        "sha256 is {actual} but manifest.json says {}: the file is damaged or was replaced; export the model again",
-                        graph.sha256
-                    ),
-                ));
-            }
+        let text_path = dir.join(&manifest.text_encoder.file);
+        check_sha256(&text_path, &manifest.text_encoder.sha256)?;
+        let image_path = dir.join(&manifest.image_head.file);
+        if !image_path.is_file() {
+            return Err(Error::model(&image_path, "is missing: export the model again"));
         }
         let vocab = Vocab::load(&dir.join(&manifest.vocab))?;
         if vocab.len() != manifest.model.vocab_size || vocab.settings().seq_len != manifest.seq_len {
             return Err(Error::model(dir, "the vocabulary does not match the model's manifest"));
         }
-        let image = session::open(runtime, &dir.join(&manifest.image_head.file), options)?.session;
-        let text = session::open(runtime, &dir.join(&manifest.text_encoder.file), options)?.session;
-        Ok(ExportedModel { dir: dir.to_path_buf(), manifest, vocab, image: Mutex::new(image), text: Mutex::new(text) })
+        let text = session::open(runtime, &text_path, options)?.session;
+        Ok(ExportedModel {
+            dir: dir.to_path_buf(),
+            manifest,
+            vocab,
+            image: std::sync::OnceLock::new(),
+            text: Mutex::new(text),
+            runtime,
+            options: options.clone(),
+        })
+    }
+
+    /// The image head, opened and checked against the manifest on the first call (photo
+    /// terms, "find similar", indexing, measuring); later calls share it.
+    pub fn head(&self) -> Result<&ProjectionHead> {
+        if let Some(head) = self.image.get() {
+            return Ok(head);
+        }
+        let path = self.dir.join(&self.manifest.image_head.file);
+        check_sha256(&path, &self.manifest.image_head.sha256)?;
+        let head = ProjectionHead::open(self.runtime, &path, &self.options)?;
+        if head.has_offset() != self.manifest.hubness.is_some() {
+            return Err(Error::model(&path, "its offset output does not match the manifest's calibration"));
+        }
+        Ok(self.image.get_or_init(|| head))
     }
 
     /// Refuses a backbone other than the one the image head was trained on.
@@ -134,11 +145,12 @@ impl ExportedModel {
             )));
         }
         let features = features.as_standard_layout();
-        let calibrated = self.manifest.hubness.is_some();
-        let (embedding, offsets) =
-            run_with_offsets(&self.image, FEATURES_INPUT, TensorRef::from_array_view(features.view())?, calibrated)?;
-        let offsets = offsets.unwrap_or_else(|| vec![0.0; embedding.nrows()]);
-        Ok((embedding, offsets))
+        let (rows, offsets) = self.head()?.project_with_offsets(features.view())?;
+        let dim = rows.first().map_or(self.dim(), Vec::len);
+        let n = rows.len();
+        let embedding = Array2::from_shape_vec((n, dim), rows.into_iter().flatten().collect())
+            .map_err(|e| Error::Ort(format!("the image head's output: {e}")))?;
+        Ok((embedding, offsets.unwrap_or_else(|| vec![0.0; n])))
     }
 
     /// Unit joint vectors of id sequences `[N, seq_len]`.

@@ -57,9 +57,9 @@ impl State {
         let Some(engine) = self.engine.clone() else {
             return Err(Error::Invalid("the models are still loading".into()));
         };
-        let Some((dir, _)) = engine.model.clone() else {
+        if engine.model.is_none() {
             return Err(Error::Invalid("there is no text model to rank with".into()));
-        };
+        }
         if self.annotator.loading.is_some() {
             self.annotator.rank_when_loaded = true;
             return Ok(());
@@ -69,10 +69,13 @@ impl State {
         }
         let items = self.annotator.items.clone();
         let cache = self.feature_cache();
-        let options = crate::engine::SessionOptions::default();
         self.annotator.ranking = Some((0, 0));
         self.annotator.rank_job = Some(Job::spawn("glimpse-rank", 64, self.waker(), move |cx| {
-            let model = ExportedModel::open(engine.runtime, &dir, &options)?;
+            // The window's own text model: its graphs are already open, or open once here.
+            let model = engine
+                .models
+                .text_model()?
+                .ok_or_else(|| Error::Invalid("there is no text model to rank with".into()))?;
             recipe::rank_captions(&model, &engine.backbone, &items, &cache, &cx)
         })?);
         Ok(())

@@ -7,6 +7,8 @@ use super::*;
 pub struct Engine {
     /// The loaded ONNX Runtime.
     pub runtime: &'static Runtime,
+    /// Every model the window runs, each opened once (shared with the finder).
+    pub models: Arc<Models>,
     /// The default backbone, for indexing.
     pub backbone: Backbone,
     /// The text model's image head and compact projection, when it fits the backbone.
@@ -32,15 +34,16 @@ impl State {
         let model_dir = settings.model.clone();
         self.opening = Some(Job::spawn("glimpse-open", 1, self.waker(), move |_cx| {
             let runtime = Runtime::load(ort_lib.as_deref())?;
-            let backbone = Backbone::open(runtime, BackboneModel::find(DEFAULT_BACKBONE)?, &options)?;
+            let models = Models::new(runtime, &options, model_dir.as_deref());
+            let backbone = models.backbone(BackboneModel::find(DEFAULT_BACKBONE)?)?;
             let mut notices: Vec<String> = backbone.notice().map(str::to_string).into_iter().collect();
-            let head = projection_head_for(runtime, &backbone, model_dir.as_deref(), &options)?;
+            let head = models.projection_for(backbone.model())?;
             let model = match model_dir.clone().or_else(default_model_dir) {
                 Some(dir) => Some((dir.clone(), JointManifest::load(&dir)?)),
                 None => None,
             };
             let finder = if index.exists() {
-                match Finder::open_with(&index, Some(&backbone), runtime, &options, model_dir.as_deref()) {
+                match Finder::open_with(&index, models.clone()) {
                     Ok(f) => Some(f),
                     Err(e) => {
                         notices.push(format!("the library could not be opened: {e}"));
@@ -50,7 +53,7 @@ impl State {
             } else {
                 None
             };
-            Ok(Opened { engine: Engine { runtime, backbone, head, model }, finder, notices })
+            Ok(Opened { engine: Engine { runtime, models, backbone, head, model }, finder, notices })
         })?);
         Ok(())
     }
@@ -58,15 +61,9 @@ impl State {
     /// Reopens only the library (after indexing), reusing the engine.
     pub(super) fn reopen_library(&mut self, settings: &Settings) -> Result<()> {
         let Some(engine) = self.engine.clone() else { return self.reopen(settings) };
-        let options = settings.session_options();
         let index = settings.index.clone();
-        let model_dir = settings.model.clone();
         self.opening = Some(Job::spawn("glimpse-open", 1, self.waker(), move |_cx| {
-            let finder = if index.exists() {
-                Some(Finder::open_with(&index, Some(&engine.backbone), engine.runtime, &options, model_dir.as_deref())?)
-            } else {
-                None
-            };
+            let finder = if index.exists() { Some(Finder::open_with(&index, engine.models.clone())?) } else { None };
             Ok(Opened { engine, finder, notices: Vec::new() })
         })?);
         Ok(())

@@ -268,10 +268,10 @@ impl RankingArgs {
             pool: self.pool,
         };
         let finder = Finder::open(&self.index.path(), cli.runtime()?, &cli.session_options(), self.model.as_deref())?;
-        if let Some(notice) = finder.backbone().notice() {
+        let answer = finder.search(&request)?;
+        if let Some(notice) = finder.backbone_notice() {
             eprintln!("note: {notice}");
         }
-        let answer = finder.search(&request)?;
         if answer.no_strong_match {
             eprintln!("note: no strong match; the closest results:");
         }
