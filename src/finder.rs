@@ -166,6 +166,22 @@ impl Models {
         self.runtime
     }
 
+    /// The graphs opened so far, in words ("backbone NAME", "text encoder", "image head").
+    pub fn opened(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .backbones
+            .lock()
+            .map(|b| b.iter().map(|b| format!("backbone {}", b.model().manifest.name)).collect())
+            .unwrap_or_default();
+        if let Ok(Some(text)) = self.text.lock().as_deref() {
+            names.push("text encoder".into());
+            if text.head_opened() {
+                names.push("image head".into());
+            }
+        }
+        names
+    }
+
     /// The text model's folder: the one asked for, else the installed one.
     pub fn text_dir(&self) -> Option<PathBuf> {
         self.model_dir.clone().or_else(default_model_dir)

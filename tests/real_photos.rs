@@ -76,3 +76,48 @@ fn classify_json_prints_one_object_per_photo_with_five_labels() {
     }
     assert_eq!(lines[0]["labels"][0]["label"], "vizsla");
 }
+
+#[test]
+fn a_text_query_opens_only_the_text_encoder_and_find_similar_the_rest_once() {
+    use glimpse::finder::{Finder, Models, SearchRequest, Subject};
+    use glimpse::index::update::{self, IndexOptions};
+    let shared = need_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    // A black dog in water, people by a lake, a brown dog with a ball.
+    let names = ["1731546544_9fbf14617b.jpg", "1022454332_6af2c1449a.jpg", "1130369873_d80a1aa59c.jpg"];
+    for name in names {
+        std::fs::copy(shared.join("photos").join(name), photos.join(name)).unwrap();
+    }
+    let runtime = Runtime::load(None).unwrap();
+    let options = SessionOptions { provider: ProviderChoice::Cpu, intra_threads: 2 };
+    // Indexing opens the backbone and the shipped model's image head through one owner.
+    let indexing = Models::new(runtime, &options, None);
+    let backbone =
+        indexing.backbone(BackboneModel::find(glimpse::engine::manifest::DEFAULT_BACKBONE).unwrap()).unwrap();
+    let head = indexing.projection_for(backbone.model()).unwrap().expect("the shipped model fits the default backbone");
+    let idx = dir.path().join("library.glimpse");
+    let job = update::start(
+        idx.clone(),
+        &backbone,
+        IndexOptions { add_roots: vec![photos.clone()], head: Some(head), ..IndexOptions::default() },
+        None,
+    )
+    .unwrap();
+    crate::util::drain(job.events());
+    assert_eq!(job.wait().unwrap().unwrap().projected, 3);
+
+    let models = Models::new(runtime, &options, None);
+    let finder = Finder::open_with(&idx, models.clone()).unwrap();
+    let ask = |subject| finder.search(&SearchRequest { subject, k: 3, ..SearchRequest::default() }).unwrap();
+    let answer = ask(Subject::Text("a dog swimming in a lake".into()));
+    assert!(answer.hits[0].path.ends_with(names[0]), "{:?}", answer.hits);
+    assert_eq!(models.opened(), ["text encoder"], "a text query needs nothing else");
+    let similar = ask(Subject::Photo(photos.join(names[0])));
+    assert_eq!(similar.hits.len(), 2, "find similar leaves the photo out");
+    let backbone_name = format!("backbone {}", glimpse::engine::manifest::DEFAULT_BACKBONE);
+    assert_eq!(models.opened(), [backbone_name.as_str(), "text encoder", "image head"]);
+    ask(Subject::Photo(photos.join(names[2])));
+    assert_eq!(models.opened().len(), 3, "each graph opens once");
+}

@@ -94,6 +94,11 @@ impl ExportedModel {
         })
     }
 
+    /// True once [`ExportedModel::head`] opened the image head.
+    pub fn head_opened(&self) -> bool {
+        self.image.get().is_some()
+    }
+
     /// The image head, opened and checked against the manifest on the first call (photo
     /// terms, "find similar", indexing, measuring); later calls share it.
     pub fn head(&self) -> Result<&ProjectionHead> {
