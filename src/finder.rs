@@ -124,6 +124,8 @@ pub struct SearchAnswer {
 struct TextSide {
     model: Arc<ExportedModel>,
     codec: Codec,
+    /// `codec.id()`, computed once (it hashes the whole projection).
+    codec_id: String,
 }
 
 /// The compact projection of the model in `dir` (fitted, or every dimension at one byte).
@@ -298,7 +300,8 @@ impl Finder {
                 if finder.library.index.data.head_id == model.manifest.image_head.sha256 {
                     finder.library.encode_converted(&codec);
                 }
-                finder.text = Some(TextSide { model, codec });
+                let codec_id = codec.id();
+                finder.text = Some(TextSide { model, codec, codec_id });
             }
         }
         Ok(finder)
@@ -332,7 +335,7 @@ impl Finder {
     /// by its head and codec.
     fn joint_space(&self, offsets: bool) -> Option<Space<'_>> {
         let (text, matrix, data) = (self.text.as_ref()?, self.library.joint.as_ref()?, &self.library.index.data);
-        (data.head_id == text.model.manifest.image_head.sha256 && data.joint_codec == text.codec.id())
+        (data.head_id == text.model.manifest.image_head.sha256 && data.joint_codec == text.codec_id)
             .then_some(Space::Joint { matrix, codec: &text.codec, offsets })
     }
 

@@ -31,6 +31,8 @@ pub struct Measured {
     pub search_p50_ms: f64,
     /// Its 99th percentile, milliseconds.
     pub search_p99_ms: f64,
+    /// Of which encoding the query's text: median, milliseconds.
+    pub text_p50_ms: f64,
     /// The same searches with a folder and a date-range filter (half the photos pass).
     pub filtered_p50_ms: f64,
     /// `filtered_p50_ms / search_p50_ms`, measured interleaved in the same run.
@@ -177,6 +179,13 @@ pub fn measure_library(
         before: Some("2099-01-01".into()),
         types: None,
     };
+    let text_model = finder.models().text_model()?.ok_or_else(|| Error::Invalid("no text model".into()))?;
+    let mut text = Vec::new();
+    for i in 0..queries.max(1) {
+        let started = Instant::now();
+        std::hint::black_box(text_model.embed_texts(&[QUERIES[i % QUERIES.len()]])?);
+        text.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
     let (mut plain, mut filtered) = (Vec::new(), Vec::new());
     for i in 0..queries.max(1) {
         let subject = Subject::Text(QUERIES[i % QUERIES.len()].into());
@@ -200,6 +209,7 @@ pub fn measure_library(
         models_s,
         search_p50_ms: p50,
         search_p99_ms: p99,
+        text_p50_ms: pick(&mut text, 0.5),
         filtered_p50_ms: f50,
         filtered_ratio: f50 / p50,
         peak_rss_mb: memory().1 as f64 / 1e6,

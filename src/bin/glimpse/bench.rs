@@ -410,13 +410,13 @@ fn scale_bench(cli: &Cli, args: &ScaleArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "| photos | disk B/photo | resident B/photo | open s | models s | search p50 ms | p99 ms | filtered p50 ms (ratio) | peak RSS MB |"
+        "| photos | disk B/photo | resident B/photo | open s | models s | search p50 ms | p99 ms | text encoding p50 ms | filtered p50 ms (ratio) | peak RSS MB |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for r in &rows {
         let m = &r.measured;
         println!(
-            "| {} | {:.0} | {:.0} | {:.3} | {:.2} | {:.2} | {:.2} | {:.2} ({:.2}x) | {:.0} |",
+            "| {} | {:.0} | {:.0} | {:.3} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} ({:.2}x) | {:.0} |",
             r.photos,
             r.disk_bytes_per_photo,
             m.resident_bytes_per_photo,
@@ -424,6 +424,7 @@ fn scale_bench(cli: &Cli, args: &ScaleArgs) -> anyhow::Result<ExitCode> {
             m.models_s,
             m.search_p50_ms,
             m.search_p99_ms,
+            m.text_p50_ms,
             m.filtered_p50_ms,
             m.filtered_ratio,
             m.peak_rss_mb
