@@ -18,6 +18,8 @@ pub enum BenchCommand {
     /// Query latency over synthetic libraries (10k, 100k, 1M vectors) and the cost of opening a 100k-photo index.
     #[command(alias = "search")]
     Scale(ScaleArgs),
+    /// Time fresh `glimpse search "…"` processes on a library and read their peak memory.
+    ColdStart(ColdStartArgs),
     /// Relevance feedback with a simulated user on a Flickr8k split: Recall@K before and after, per Rocchio weights.
     Feedback(FeedbackArgs),
     /// The "no strong match" cue on a Flickr8k split: top scores with the true photo there and held out.
@@ -122,6 +124,20 @@ pub struct ScaleArgs {
     measure: Option<PathBuf>,
 }
 
+/// Options of `glimpse bench cold-start`.
+#[derive(clap::Args, Debug)]
+pub struct ColdStartArgs {
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    /// Photos in the library searched.
+    #[arg(long, default_value_t = 10_000)]
+    photos: usize,
+    /// Fresh `glimpse search` processes to time.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+}
+
 /// Options of `glimpse bench embed`.
 #[derive(clap::Args, Debug)]
 pub struct EmbedArgs {
@@ -146,6 +162,10 @@ pub struct EmbedArgs {
     /// Also measure this many large photos (4000x3000 JPEGs made from the folder's photos).
     #[arg(long, default_value_t = 0)]
     large: usize,
+    /// Also measure this backbone on the same photos in the same run, and print both rates
+    /// and their ratio (measured first / this one).
+    #[arg(long, value_name = "BACKBONE")]
+    compare: Option<String>,
     /// Folder of photos (default: ../shared/photos beside the source checkout).
     dir: Option<PathBuf>,
 }
@@ -154,6 +174,7 @@ pub fn run(cli: &Cli, command: &BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
         BenchCommand::Embed(args) => embed_bench(cli, args),
         BenchCommand::Scale(args) => scale_bench(cli, args),
+        BenchCommand::ColdStart(args) => cold_start_bench(cli, args),
         BenchCommand::Feedback(args) => feedback_bench(cli, args),
         BenchCommand::Cue(args) => cue_bench(cli, args),
         BenchCommand::Duplicates(args) => duplicates_bench(cli, args),
@@ -366,6 +387,61 @@ fn feedback_bench(cli: &Cli, args: &FeedbackArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn cold_start_bench(cli: &Cli, args: &ColdStartArgs) -> anyhow::Result<ExitCode> {
+    let model_dir = glimpse::model::default_model_dir().context("no text model is installed")?;
+    let backbone = BackboneModel::find(&glimpse::model::JointManifest::load(&model_dir)?.backbone.name)?;
+    let tmp = tempfile::tempdir()?;
+    let index = tmp.path().join("library.glimpse");
+    eprintln!("writing a library of {} photos…", args.photos);
+    glimpse::bench::scale::write_library(&index, args.photos, &model_dir, &backbone)?;
+    let mut walls = Vec::new();
+    let mut peak_kb: i64 = 0;
+    for run in 0..args.runs.max(1) {
+        let mut child = std::process::Command::new(std::env::current_exe()?);
+        if let Some(lib) = &cli.ort_lib {
+            child.arg("--ort-lib").arg(lib);
+        }
+        child.args(["--threads", &cli.threads.to_string(), "search", "--index"]).arg(&index);
+        child.arg(["a dog running through water", "two children playing on the beach"][run % 2]);
+        child.stdout(std::process::Stdio::null());
+        let started = std::time::Instant::now();
+        let status = child.status()?;
+        walls.push(started.elapsed().as_secs_f64());
+        if !status.success() {
+            anyhow::bail!("glimpse search failed ({status})");
+        }
+        peak_kb = peak_kb.max(children_peak_kb());
+    }
+    walls.sort_by(f64::total_cmp);
+    let (p50, max) = (walls[walls.len() / 2], walls[walls.len() - 1]);
+    let peak_mb = peak_kb as f64 / 1024.0;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"photos": args.photos, "runs": walls.len(), "wall_p50_s": p50, "wall_max_s": max, "peak_rss_mb": peak_mb})
+        );
+    } else {
+        println!(
+            "glimpse search on {} photos, {} fresh processes: wall p50 {p50:.3} s (max {max:.3} s), peak RSS {peak_mb:.0} MB",
+            args.photos,
+            walls.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The largest peak resident memory of any waited-for child process, KB (`getrusage`).
+fn children_peak_kb() -> i64 {
+    // SAFETY: getrusage fills the struct it is given and reads nothing else.
+    #[allow(unsafe_code)]
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage
+    };
+    usage.ru_maxrss
+}
+
 fn scale_bench(cli: &Cli, args: &ScaleArgs) -> anyhow::Result<ExitCode> {
     use glimpse::bench::scale::{ScaleRow, measure_library, write_library};
     let model_dir = match &args.model {
@@ -459,8 +535,22 @@ fn embed_bench(cli: &Cli, args: &EmbedArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
+    let compared = match &args.compare {
+        Some(name) => {
+            let other = cli.backbone(Some(name))?;
+            eprintln!("measuring {name} on the same photos…");
+            Some(embed::run(&other, &photos, &options, args.repeat, args.passes)?)
+        }
+        None => None,
+    };
     if args.json {
         let mut value = serde_json::to_value(&flickr)?;
+        if let Some(other) = &compared {
+            value["compare"] = serde_json::to_value(other)?;
+            value["end_to_end_ratio"] =
+                serde_json::json!(flickr.end_to_end_images_per_s / other.end_to_end_images_per_s);
+            value["raw_ratio"] = serde_json::json!(flickr.raw_images_per_s / other.raw_images_per_s);
+        }
         if let Some((scaled, full)) = &large {
             value["large"] = serde_json::to_value(scaled)?;
             value["large_without_reduced_jpeg_decoding"] = serde_json::to_value(full)?;
@@ -478,6 +568,16 @@ fn embed_bench(cli: &Cli, args: &EmbedArgs) -> anyhow::Result<ExitCode> {
         if let Some((scaled, full)) = &large {
             line("4000x3000 JPEGs, reduced decoding", scaled);
             line("4000x3000 JPEGs, full decoding", full);
+        }
+        if let Some(other) = &compared {
+            line(&format!("{} (same photos)", other.backbone), other);
+            println!(
+                "{} / {}: end to end {:.2}x, raw {:.2}x",
+                flickr.backbone,
+                other.backbone,
+                flickr.end_to_end_images_per_s / other.end_to_end_images_per_s,
+                flickr.raw_images_per_s / other.raw_images_per_s
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
