@@ -27,6 +27,9 @@ pub struct Library {
     /// Per photo: true when it lies in an offline folder and is left out of results (empty
     /// when no folder is offline).
     hidden: Vec<bool>,
+    /// The older format the file has, converted in memory (the next `glimpse index` writes
+    /// it in today's format).
+    pub converted_from: Option<u32>,
 }
 
 /// A library folder whose photos are kept but not shown, because it is not there now.
@@ -163,7 +166,8 @@ impl Library {
             )));
         }
         let mut rows = Vec::new();
-        let mut index = super::opening::open_for_search(path, &mut rows)?;
+        let opened = super::opening::open_for_search(path, &mut rows)?;
+        let (mut index, converted_from) = (opened.index, opened.converted_from);
         let dim = index.data.joint_dim;
         let coded = !index.data.joint_codec.is_empty() && dim > 0;
         let joint = if !rows.is_empty() {
@@ -191,7 +195,7 @@ impl Library {
             let hide = |p: &super::store::PhotoEntry| offline.iter().any(|o| p.path().starts_with(&o.folder));
             index.data.photos.iter().map(hide).collect()
         };
-        Ok(Library { index, features: std::sync::OnceLock::new(), joint, offline, hidden })
+        Ok(Library { index, features: std::sync::OnceLock::new(), joint, offline, hidden, converted_from })
     }
 
     /// The library's folders that were offline when it was opened; their photos are left

@@ -30,13 +30,13 @@ pub(crate) fn open_counting(path: &Path) -> Result<Opened> {
 /// back to back instead of into each entry, when every photo has them; `joint` is left
 /// empty when they are in the entries (some photo without codes, or a journal being
 /// replayed, which may reorder entries).
-pub(crate) fn open_for_search(path: &Path, joint: &mut Vec<u8>) -> Result<Index> {
+pub(crate) fn open_for_search(path: &Path, joint: &mut Vec<u8>) -> Result<Opened> {
     let opened = open_with(path, Some(joint))?;
     if opened.replayed == 0 {
-        return Ok(opened.index);
+        return Ok(opened);
     }
     joint.clear();
-    Ok(open_with(path, None)?.index)
+    open_with(path, None)
 }
 
 fn open_with(path: &Path, joint: Option<&mut Vec<u8>>) -> Result<Opened> {

@@ -268,6 +268,11 @@ impl RankingArgs {
             pool: self.pool,
         };
         let finder = Finder::open(&self.index.path(), cli.runtime()?, &cli.session_options(), self.model.as_deref())?;
+        if let Some(format) = finder.library.converted_from {
+            eprintln!(
+                "note: the index was written by an earlier Glimpse (format {format}); it is searched as converted in memory, and `glimpse index` saves it in the new format"
+            );
+        }
         let answer = finder.search(&request)?;
         if let Some(notice) = finder.backbone_notice() {
             eprintln!("note: {notice}");
