@@ -52,6 +52,8 @@ import onnxruntime as ort
 import torch
 from PIL import Image
 
+from manifest_toml import toml_float3, toml_floats
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_PHOTOS = REPO.parent / "shared" / "photos"
 DOG_PHOTO = "1130369873_d80a1aa59c.jpg"
@@ -343,15 +345,6 @@ def bench(path, size, threads, seconds=3.0):
         print(f"ORT CPU, {threads} threads, batch {batch:2d}: {rates[batch][0]:7.1f} img/s "
               f"({rates[batch][1]:.1f} ms per run)")
     return rates
-
-
-def toml_float3(value):
-    """A TOML float (always with '.' or an exponent) rounded to 3 significant digits."""
-    return repr(float(f"{value:.3g}"))
-
-
-def toml_floats(values):
-    return "[" + ", ".join(repr(float(v)) for v in values) + "]"
 
 
 def main():

@@ -67,6 +67,8 @@ from onnxruntime.quantization import (
 from onnxruntime.quantization.shape_inference import quant_pre_process
 from PIL import Image, ImageOps
 
+from manifest_toml import toml_float3, toml_floats, toml_strings
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 DEFAULT_PHOTOS = SHARED / "photos"
@@ -292,19 +294,6 @@ def bench(paths, batch_input, threads, repeats, seconds):
         print(f"ORT CPU, {threads} threads, batch {len(batch_input)}, {name}: {median:6.1f} img/s "
               f"median of {repeats}, best {best:6.1f}")
     return result
-
-
-def toml_float3(value):
-    """A TOML float (always with '.' or an exponent) rounded to 3 significant digits."""
-    return repr(float(f"{value:.3g}"))
-
-
-def toml_floats(values):
-    return "[" + ", ".join(repr(float(v)) for v in values) + "]"
-
-
-def toml_strings(values):
-    return "[" + ", ".join(f'"{v}"' for v in values) + "]"
 
 
 def main():
