@@ -172,10 +172,14 @@ fn a_gru_model_trains_evaluates_and_times_its_epochs_through_the_cli() {
     ]);
     assert!(ok, "{stderr}");
     let eval: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    // Full precision ("exact") is what training measured; the top level is how search ranks,
+    // through the compact codes (here every dimension at one byte: no projection was fitted).
+    assert_eq!(eval["bytes_per_photo"].as_u64().unwrap(), manifest["model"]["joint_dim"].as_u64().unwrap() + 4);
     for direction in ["t2i", "i2t"] {
         for k in ["r1", "r5", "r10"] {
-            let (a, b) = (eval[direction][k].as_f64().unwrap(), trained[direction][k].as_f64().unwrap());
+            let (a, b) = (eval["exact"][direction][k].as_f64().unwrap(), trained[direction][k].as_f64().unwrap());
             assert!((a - b).abs() < 1e-6, "{direction} {k}: eval {a}, training {b}");
+            assert!(eval[direction][k].as_f64().is_some(), "{direction} {k} as search ranks");
         }
     }
 
@@ -193,4 +197,28 @@ fn a_gru_model_trains_evaluates_and_times_its_epochs_through_the_cli() {
     let (ok, _, stderr) = run(&[&["train"][..], &data[..10], &["--encoder", "lstm"]].concat());
     assert!(!ok);
     assert!(stderr.contains("mean, gru or gru-WIDTH"), "{stderr}");
+}
+
+#[test]
+fn bench_scale_writes_a_real_library_and_measures_it_in_a_process_of_its_own() {
+    let work = tempfile::tempdir().unwrap();
+    let out = glimpse()
+        .args(["--provider", "cpu", "bench", "scale", "--sizes", "3000", "--queries", "3", "--json", "--work"])
+        .arg(work.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let size = &report["sizes"][0];
+    assert_eq!(size["photos"], 3000);
+    // Per photo on disk: 3848 bytes of features, 260 of codes and offset, the path and dates.
+    let disk = size["disk_bytes_per_photo"].as_f64().unwrap();
+    assert!((4108.0..5000.0).contains(&disk), "{disk}");
+    for field in
+        ["resident_bytes_per_photo", "open_s", "search_p50_ms", "search_p99_ms", "filtered_ratio", "peak_rss_mb"]
+    {
+        assert!(size[field].as_f64().is_some_and(|v| v > 0.0), "{field}: {size}");
+    }
+    assert!(std::fs::read_dir(work.path()).unwrap().next().is_none(), "the generated library is removed");
 }
