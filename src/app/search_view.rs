@@ -354,20 +354,20 @@ fn cell(app: &mut GlimpseApp, ui: &mut egui::Ui, i: usize, item: &ResultItem) {
                 app.state.search.preview = Some(i);
             }
             response.context_menu(|ui| result_actions(app, ui, item));
-            // Sorted by date (or browsing), the tile says the date; the score is in the tooltip.
+            // The tile says the rank (and the date when sorted by date or browsing); the raw
+            // score, which means something only next to other scores of the same query, is in
+            // the tooltip with what it is.
             let by_date = app.state.search.browsing || app.settings.sort != SortOrder::Relevance;
-            let details =
-                format!("score {:.3} · {}", item.ranked.score, date_label(item.ranked.date, item.ranked.date_source));
+            let details = format!(
+                "{} · {}",
+                score_words(app.state.search.browsing, item.ranked.score),
+                date_label(item.ranked.date, item.ranked.date_source)
+            );
             if by_date {
                 ui.small(format_date(item.ranked.date)).on_hover_text(details.clone());
             }
             ui.horizontal(|ui| {
-                let caption = if by_date {
-                    format!("#{}", item.ranked.rank)
-                } else {
-                    format!("#{} · {:.3}", item.ranked.rank, item.ranked.score)
-                };
-                ui.label(caption).on_hover_text(details);
+                ui.label(format!("#{}", item.ranked.rank)).on_hover_text(details);
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                     let path = item.ranked.path.clone();
                     let bad = ui.selectable_label(mark == Some(Mark::Bad), "Bad").on_hover_text("Less like this (B)");
@@ -424,20 +424,31 @@ fn preview(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         .show(ui.ctx(), |ui| {
             ui.horizontal(|ui| result_actions(app, ui, &item));
             ui.label(format!(
-                "Rank {} · score {:.3} · {}×{} · {:.1} MB · {}",
+                "Rank {} · {}×{} · {:.1} MB · {}",
                 item.ranked.rank,
-                item.ranked.score,
                 item.width,
                 item.height,
                 item.bytes as f64 / 1e6,
                 date_label(item.ranked.date, item.ranked.date_source)
             ));
-            ui.label(item.ranked.path.display().to_string());
+            ui.label(item.ranked.path.display().to_string())
+                .on_hover_text(score_words(app.state.search.browsing, item.ranked.score));
             if let Some(images) = app.state.images.as_mut() {
                 images.show_large(ui, &item.ranked.path, PREVIEW_SIDE, "preview");
             }
         });
     if !open {
         app.state.search.preview = None;
+    }
+}
+
+/// A result's raw score in words, for its tooltip.
+fn score_words(browsing: bool, score: f32) -> String {
+    if browsing {
+        "your library, newest first".into()
+    } else {
+        format!(
+            "score {score:.3}: how close the photo is to what was asked, on this query's own scale; only the order it gives means something"
+        )
     }
 }
