@@ -135,8 +135,8 @@ fn model_codec(dir: &Path, manifest: &JointManifest) -> Result<Codec> {
 }
 
 /// The models of one process, each ONNX graph opened at most once and only when first
-/// needed: backbones by name; the text model, whose text encoder opens with it and whose
-/// image head opens on first use. The CLI, the window and every [`Finder`] share one.
+/// needed: backbones by name; the text model's text encoder and image head, each on first
+/// use. The CLI, the window and every [`Finder`] share one.
 pub struct Models {
     runtime: &'static Runtime,
     options: SessionOptions,
@@ -176,7 +176,9 @@ impl Models {
             .map(|b| b.iter().map(|b| format!("backbone {}", b.model().manifest.name)).collect())
             .unwrap_or_default();
         if let Ok(Some(text)) = self.text.lock().as_deref() {
-            names.push("text encoder".into());
+            if text.text_opened() {
+                names.push("text encoder".into());
+            }
             if text.head_opened() {
                 names.push("image head".into());
             }

@@ -107,6 +107,8 @@ fn a_text_query_opens_only_the_text_encoder_and_find_similar_the_rest_once() {
     .unwrap();
     crate::util::drain(job.events());
     assert_eq!(job.wait().unwrap().unwrap().projected, 3);
+    let backbone_name = format!("backbone {}", glimpse::engine::manifest::DEFAULT_BACKBONE);
+    assert_eq!(indexing.opened(), [backbone_name.as_str(), "image head"], "indexing needs no text encoder");
 
     let models = Models::new(runtime, &options, None);
     let finder = Finder::open_with(&idx, models.clone()).unwrap();
@@ -116,7 +118,6 @@ fn a_text_query_opens_only_the_text_encoder_and_find_similar_the_rest_once() {
     assert_eq!(models.opened(), ["text encoder"], "a text query needs nothing else");
     let similar = ask(Subject::Photo(photos.join(names[0])));
     assert_eq!(similar.hits.len(), 2, "find similar leaves the photo out");
-    let backbone_name = format!("backbone {}", glimpse::engine::manifest::DEFAULT_BACKBONE);
     assert_eq!(models.opened(), [backbone_name.as_str(), "text encoder", "image head"]);
     ask(Subject::Photo(photos.join(names[2])));
     assert_eq!(models.opened().len(), 3, "each graph opens once");

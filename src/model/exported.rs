@@ -1,6 +1,6 @@
-//! An exported joint model opened for use: its manifest checked, its vocabulary loaded, the
-//! text encoder open in ONNX Runtime, and the image head opened (and checked) when first
-//! needed: a text query never loads it. This is exactly what search runs, and what
+//! An exported joint model opened for use: its manifest checked and its vocabulary loaded;
+//! each graph is checked against its sha256 and opened in ONNX Runtime when first needed,
+//! so a text query never loads the image head and indexing never loads the text encoder. This is exactly what search runs, and what
 //! `glimpse eval` measures.
 
 use std::path::{Path, PathBuf};
@@ -30,7 +30,7 @@ pub struct ExportedModel {
     /// Its vocabulary.
     pub vocab: Vocab,
     image: std::sync::OnceLock<ProjectionHead>,
-    text: Mutex<Session>,
+    text: std::sync::OnceLock<Mutex<Session>>,
     runtime: &'static Runtime,
     options: SessionOptions,
 }
@@ -72,26 +72,47 @@ impl ExportedModel {
     /// loads the vocabulary, opens both graphs.
     pub fn open(runtime: &'static Runtime, dir: &Path, options: &SessionOptions) -> Result<ExportedModel> {
         let manifest = JointManifest::load(dir)?;
-        let text_path = dir.join(&manifest.text_encoder.file);
-        check_sha256(&text_path, &manifest.text_encoder.sha256)?;
-        let image_path = dir.join(&manifest.image_head.file);
-        if !image_path.is_file() {
-            return Err(Error::model(&image_path, "is missing: export the model again"));
+        for graph in [&manifest.text_encoder, &manifest.image_head] {
+            let path = dir.join(&graph.file);
+            if !path.is_file() {
+                return Err(Error::model(&path, "is missing: export the model again"));
+            }
         }
         let vocab = Vocab::load(&dir.join(&manifest.vocab))?;
         if vocab.len() != manifest.model.vocab_size || vocab.settings().seq_len != manifest.seq_len {
             return Err(Error::model(dir, "the vocabulary does not match the model's manifest"));
         }
-        let text = session::open(runtime, &text_path, options)?.session;
         Ok(ExportedModel {
             dir: dir.to_path_buf(),
             manifest,
             vocab,
             image: std::sync::OnceLock::new(),
-            text: Mutex::new(text),
+            text: std::sync::OnceLock::new(),
             runtime,
             options: options.clone(),
         })
+    }
+
+    /// The text encoder's session, opened and checked against the manifest on the first call.
+    fn text(&self) -> Result<&Mutex<Session>> {
+        if let Some(text) = self.text.get() {
+            return Ok(text);
+        }
+        let path = self.dir.join(&self.manifest.text_encoder.file);
+        check_sha256(&path, &self.manifest.text_encoder.sha256)?;
+        let session = session::open(self.runtime, &path, &self.options)?.session;
+        Ok(self.text.get_or_init(|| Mutex::new(session)))
+    }
+
+    /// Opens and checks both graphs now (what `glimpse doctor` verifies).
+    pub fn check_graphs(&self) -> Result<()> {
+        self.text()?;
+        self.head().map(|_| ())
+    }
+
+    /// True once the text encoder was opened.
+    pub fn text_opened(&self) -> bool {
+        self.text.get().is_some()
     }
 
     /// True once [`ExportedModel::head`] opened the image head.
@@ -168,7 +189,7 @@ impl ExportedModel {
             )));
         }
         let ids = ids.as_standard_layout();
-        run(&self.text, IDS_INPUT, TensorRef::from_array_view(ids.view())?)
+        run(self.text()?, IDS_INPUT, TensorRef::from_array_view(ids.view())?)
     }
 
     /// Unit joint vectors of texts, encoded by the model's vocabulary.

@@ -130,8 +130,9 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-/// Opens the installed text model as search does (manifest version, both graphs' sha256)
-/// and checks that its backbone is installed and is the one it was trained on.
+/// Opens the installed text model as search does (manifest version, both graphs' and the
+/// compact projection's sha256) and checks that its backbone is installed and is the one it
+/// was trained on.
 fn check_text_model(cli: &Cli, runtime: Option<&'static Runtime>, problems: &mut Vec<String>) -> serde_json::Value {
     let Some(dir) = default_model_dir() else {
         problems.push("no text model is installed (models/text): text search is unavailable".into());
@@ -139,6 +140,9 @@ fn check_text_model(cli: &Cli, runtime: Option<&'static Runtime>, problems: &mut
     };
     let Some(rt) = runtime else { return json!({"path": dir, "ok": false, "error": "ONNX Runtime is not loaded"}) };
     let checked = ExportedModel::open(rt, &dir, &cli.session_options()).and_then(|model| {
+        model.check_graphs()?;
+        let file = model.manifest.compact.as_ref().map(|c| (c.file.as_str(), c.sha256.as_str()));
+        glimpse::index::compact::Codec::for_model(&model.dir, file, model.dim())?;
         let backbone = BackboneModel::find(&model.manifest.backbone.name)?;
         model.check_backbone(&backbone)?;
         Ok(model.manifest)
