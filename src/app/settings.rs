@@ -111,7 +111,7 @@ impl Default for Settings {
             index: crate::locations::default_index(),
             provider: ProviderChoice::Auto,
             threads: 0,
-            batch_size: 16,
+            batch_size: crate::engine::EmbedOptions::default().batch_size,
             model: None,
             k: 10,
             sort: SortOrder::Relevance,

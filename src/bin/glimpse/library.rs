@@ -52,7 +52,7 @@ pub struct IndexArgs {
     #[arg(long, value_name = "DIR")]
     model: Option<PathBuf>,
     /// Photos per backbone call.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = glimpse::engine::EmbedOptions::default().batch_size)]
     batch: usize,
     /// When another Glimpse is updating this library, stop with an error instead of waiting.
     #[arg(long)]
