@@ -122,6 +122,24 @@ impl Backbone {
         self.model.manifest.features.dim
     }
 
+    /// Asks ONNX Runtime to give back the memory its arena holds beyond what one photo
+    /// needs, by running a blank photo with arena shrinkage on: called when a run of
+    /// indexing ends, so a window that indexed goes back to about what it used before, while
+    /// batches during indexing keep reusing their memory.
+    pub fn release_memory(&self) -> Result<()> {
+        let m = &self.model.manifest;
+        let side = m.input.size as usize;
+        let blank = ndarray::Array4::<f32>::zeros((1, 3, side, side));
+        let mut options = ort::session::RunOptions::new()?;
+        options.set("memory.enable_memory_arena_shrinkage", "cpu:0")?;
+        let mut session = self.session.lock().map_err(|_| Error::Ort("a previous run crashed".into()))?;
+        session.run_with_options(
+            ort::inputs![m.input.name.as_str() => TensorRef::from_array_view(blank.view())?],
+            &options,
+        )?;
+        Ok(())
+    }
+
     /// Runs a batch `[N, 3, S, S]`.
     pub fn run(&self, batch: ArrayView4<'_, f32>, want_logits: bool) -> Result<BackboneOutput> {
         let m = &self.model.manifest;

@@ -259,5 +259,9 @@ fn run(
     // The decoders may have seen the stop first and closed the channel.
     report.stopped |= cx.should_stop();
     report.elapsed = started.elapsed();
+    // The batches' activations stay in ONNX Runtime's arena until given back.
+    if report.embedded > 1 {
+        let _ = backbone.release_memory();
+    }
     Ok(report)
 }
