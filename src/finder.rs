@@ -9,7 +9,7 @@ use crate::engine::{Backbone, BackboneModel, Runtime, SessionOptions};
 use crate::index::compact::Codec;
 use crate::index::feedback::Rocchio;
 use crate::index::filter::{Filter, SortOrder};
-use crate::index::library::{Library, Ranked, SearchOptions, Space, embed_photo};
+use crate::index::library::{Library, Ranked, SearchOptions, Space, embed_photo, photo_joint};
 use crate::index::project::Projection;
 use crate::index::query::{self, QueryPart, Term};
 use crate::model::{ExportedModel, JointManifest, default_model_dir};
@@ -124,14 +124,11 @@ pub struct SearchAnswer {
 struct TextSide {
     model: Arc<ExportedModel>,
     codec: Codec,
-    /// `codec.id()`, computed once (it hashes the whole projection).
-    codec_id: String,
 }
 
-/// The compact projection of the model in `dir` (fitted, or every dimension at one byte).
-fn model_codec(dir: &Path, manifest: &JointManifest) -> Result<Codec> {
-    let file = manifest.compact.as_ref().map(|c| (c.file.as_str(), c.sha256.as_str()));
-    Codec::for_model(dir, file, manifest.model.joint_dim)
+/// The compact projection of `model` (fitted, or every dimension at one byte).
+fn model_codec(model: &ExportedModel) -> Result<Codec> {
+    Codec::for_model(&model.dir, model.manifest.compact_file(), model.dim())
 }
 
 /// The models of one process, each ONNX graph opened at most once and only when first
@@ -232,7 +229,7 @@ impl Models {
             return Ok(None);
         }
         let Some(model) = self.text_model()? else { return Ok(None) };
-        Ok(Some(Projection { head: model.head()?.clone(), codec: model_codec(&model.dir, &model.manifest)? }))
+        Ok(Some(Projection { head: model.head()?.clone(), codec: model_codec(&model)? }))
     }
 }
 
@@ -297,13 +294,12 @@ impl Finder {
                 ));
             }
             Some(model) => {
-                let codec = model_codec(&model.dir, &model.manifest)?;
+                let codec = model_codec(&model)?;
                 // An index converted from format 2 holds this head's f32 vectors: encode them.
                 if finder.library.index.data.head_id == model.manifest.image_head.sha256 {
                     finder.library.encode_converted(&codec);
                 }
-                let codec_id = codec.id();
-                finder.text = Some(TextSide { model, codec, codec_id });
+                finder.text = Some(TextSide { model, codec });
             }
         }
         Ok(finder)
@@ -333,20 +329,17 @@ impl Finder {
         self.text_problem.as_deref()
     }
 
-    ///     /// The library's compact joint vectors with the text model's codec, when they were made
+    /// The library's compact joint vectors with the text model's codec, when they were made
     /// by its head and codec.
     fn joint_space(&self, offsets: bool) -> Option<Space<'_>> {
         let (text, matrix, data) = (self.text.as_ref()?, self.library.joint.as_ref()?, &self.library.index.data);
-        (data.head_id == text.model.manifest.image_head.sha256 && data.joint_codec == text.codec_id)
+        (data.head_id == text.model.manifest.image_head.sha256 && data.joint_codec == text.codec.id())
             .then_some(Space::Joint { matrix, codec: &text.codec, offsets })
     }
 
-    /// A photo's unit-free joint vector: backbone, then the text model's image head.
+    /// A photo's joint vector: the library's backbone, then the text model's image head.
     fn photo_joint(&self, text: &TextSide, photo: &Path) -> Result<Vec<f32>> {
-        let features = embed_photo(self.backbone()?, photo)?;
-        let row = ndarray::Array2::from_shape_vec((1, features.len()), features)
-            .map_err(|e| Error::Invalid(e.to_string()))?;
-        Ok(text.model.head()?.project(row.view())?.pop().unwrap_or_default())
+        photo_joint(self.backbone()?, text.model.head()?, photo)
     }
 
     /// The space a query ranks in and its vector there, before feedback. "Find similar"

@@ -520,7 +520,7 @@ fn a_new_image_head_re_projects_the_library_from_stored_features_without_decodin
     let codec = Codec::plain(3);
     let check = |w: &[f32]| {
         let index = glimpse::index::open(&idx).unwrap();
-        assert_eq!((index.data.joint_dim, index.data.joint_codec.as_str()), (3, codec.id().as_str()));
+        assert_eq!((index.data.joint_dim, index.data.joint_codec.as_str()), (3, codec.id()));
         for (row, p) in index.data.photos.iter().enumerate() {
             let f = index.data.features_of(row).unwrap();
             let mut expected: Vec<f32> = (0..3).map(|j| (0..4).map(|i| f[i] * w[i * 3 + j]).sum()).collect();

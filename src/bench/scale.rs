@@ -77,8 +77,7 @@ pub fn write_library(
     backbone: &crate::engine::BackboneModel,
 ) -> Result<()> {
     let manifest = JointManifest::load(model_dir)?;
-    let file = manifest.compact.as_ref().map(|c| (c.file.as_str(), c.sha256.as_str()));
-    let codec = Codec::for_model(model_dir, file, manifest.model.joint_dim)?;
+    let codec = Codec::for_model(model_dir, manifest.compact_file(), manifest.model.joint_dim)?;
     let feature_dim = backbone.manifest.features.dim;
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ photos as u64);
     let root = pictures(path);
@@ -91,7 +90,7 @@ pub fn write_library(
     data.feature_dim = feature_dim;
     data.head_id = manifest.image_head.sha256.clone();
     data.joint_dim = codec.dim();
-    data.joint_codec = codec.id();
+    data.joint_codec = codec.id().to_string();
     let mut features = vec![0.0f32; feature_dim];
     data.photos = (0..photos)
         .map(|i| {

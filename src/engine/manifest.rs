@@ -126,6 +126,19 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     Ok(format!("{:x}", hasher.finalize()))
 }
 
+/// Checks a file against the sha256 that `manifest` (a file name, for the message) records;
+/// a mismatch means a damaged or replaced file, and `fix` says what to do.
+pub fn check_sha256(path: &Path, expected: &str, manifest: &str, fix: &str) -> Result<()> {
+    let actual = sha256_file(path)?;
+    if !actual.eq_ignore_ascii_case(expected) {
+        return Err(Error::model(
+            path,
+            format!("sha256 is {actual} but {manifest} says {expected}: the file is damaged or was replaced; {fix}"),
+        ));
+    }
+    Ok(())
+}
+
 impl BackboneModel {
     /// Reads `dir/manifest.toml` and the label list; checks the format and that the files
     /// it names exist. The graph's hash is checked separately by [`BackboneModel::verify`].
@@ -172,17 +185,12 @@ impl BackboneModel {
     /// Checks the graph against the sha256 in the manifest; a mismatch means a damaged or
     /// replaced file.
     pub fn verify(&self) -> Result<()> {
-        let actual = sha256_file(&self.graph_path())?;
-        if !actual.eq_ignore_ascii_case(&self.manifest.sha256) {
-            return Err(Error::model(
-                self.graph_path(),
-                format!(
-                    "sha256 is {actual} but manifest.toml says {}: the file is damaged or was replaced; re-export it with tools/export_backbone.py or reinstall Glimpse",
-                    self.manifest.sha256
-                ),
-            ));
-        }
-        Ok(())
+        check_sha256(
+            &self.graph_path(),
+            &self.manifest.sha256,
+            "manifest.toml",
+            "re-export it with tools/export_backbone.py or reinstall Glimpse",
+        )
     }
 
     /// Finds a backbone by name in the model roots (`<root>/backbones/<name>`).

@@ -29,15 +29,24 @@ pub struct Codec {
     pub basis: Vec<f32>,
     /// Size of one code step in each of the `k` dimensions.
     pub scales: Vec<f32>,
+    /// [`Codec::id`], computed on its first call (it hashes the whole basis, and search
+    /// compares it on every query).
+    #[serde(skip)]
+    id: std::sync::OnceLock<String>,
 }
 
 impl Codec {
+    /// A codec of `scales.len()` dimensions through `basis` (empty: the identity).
+    pub fn new(input_dim: usize, basis: Vec<f32>, scales: Vec<f32>) -> Codec {
+        Codec { input_dim, basis, scales, id: std::sync::OnceLock::new() }
+    }
+
     /// Keeps every dimension of `dim`-long unit vectors, one byte each. Components of a
     /// unit vector spread over `dim` values are about `1/√dim`; codes step by a 32nd of
     /// that and clip at four times it, beyond which a component is rarer than 1 in 10⁴.
     pub fn plain(dim: usize) -> Codec {
         let step = 4.0 / (127.0 * (dim.max(1) as f32).sqrt());
-        Codec { input_dim: dim, basis: Vec::new(), scales: vec![step; dim] }
+        Codec::new(dim, Vec::new(), vec![step; dim])
     }
 
     /// Dimensions of a code.
@@ -46,13 +55,15 @@ impl Codec {
     }
 
     /// A stable name for this codec, recorded in the index with the vectors it made.
-    pub fn id(&self) -> String {
-        let mut hasher = blake3::Hasher::new();
-        hasher.update(&(self.input_dim as u64).to_le_bytes());
-        // f32 values as their little-endian bytes (x86 and ARM Linux are little-endian).
-        hasher.update(bytemuck::cast_slice(&self.basis));
-        hasher.update(bytemuck::cast_slice(&self.scales));
-        format!("compact-{}", &hasher.finalize().to_hex()[..16])
+    pub fn id(&self) -> &str {
+        self.id.get_or_init(|| {
+            let mut hasher = blake3::Hasher::new();
+            hasher.update(&(self.input_dim as u64).to_le_bytes());
+            // f32 values as their little-endian bytes (x86 and ARM Linux are little-endian).
+            hasher.update(bytemuck::cast_slice(&self.basis));
+            hasher.update(bytemuck::cast_slice(&self.scales));
+            format!("compact-{}", &hasher.finalize().to_hex()[..16])
+        })
     }
 
     /// `B x`: the vector in the codec's `k` dimensions (unquantised).
@@ -130,13 +141,12 @@ impl Codec {
     pub fn for_model(dir: &std::path::Path, file: Option<(&str, &str)>, joint_dim: usize) -> Result<Codec> {
         let Some((name, sha256)) = file else { return Ok(Codec::plain(joint_dim)) };
         let path = dir.join(name);
-        let actual = crate::engine::manifest::sha256_file(&path)?;
-        if !actual.eq_ignore_ascii_case(sha256) {
-            return Err(Error::model(
-                &path,
-                format!("sha256 is {actual} but manifest.json says {sha256}: the file is damaged or was replaced"),
-            ));
-        }
+        crate::engine::manifest::check_sha256(
+            &path,
+            sha256,
+            "manifest.json",
+            "fit it again with `glimpse compact --write`",
+        )?;
         let codec = Codec::load(&path)?;
         if codec.input_dim != joint_dim {
             return Err(Error::model(
@@ -406,7 +416,7 @@ mod tests {
     #[test]
     fn a_basis_projects_and_offsets_lower_scores_only_when_asked() {
         // A basis keeping the first two of three dimensions.
-        let codec = Codec { input_dim: 3, basis: vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0], scales: vec![0.25, 0.5] };
+        let codec = Codec::new(3, vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0], vec![0.25, 0.5]);
         assert_eq!(codec.encode(&[0.5, -1.0, 7.0]), vec![2, -2]);
         assert_eq!(codec.decode(&[2, -2]), vec![0.5, -1.0]);
         assert_eq!(codec.reconstruct(&[2, -2]), vec![0.5, -1.0, 0.0]);
@@ -422,14 +432,14 @@ mod tests {
 
     #[test]
     fn a_stored_codec_reads_back_and_a_damaged_one_is_refused() {
-        let codec = Codec { input_dim: 3, basis: vec![1.0, 0.0, 0.0], scales: vec![0.5] };
+        let codec = Codec::new(3, vec![1.0, 0.0, 0.0], vec![0.5]);
         let bytes = codec.to_bytes().unwrap();
         assert_eq!(Codec::from_bytes(&bytes).unwrap(), codec);
         assert_ne!(codec.id(), Codec::plain(3).id());
         let mut bad = bytes.clone();
         *bad.last_mut().unwrap() ^= 1;
         assert!(Codec::from_bytes(&bad).unwrap_err().contains("checksum"));
-        let wrong = Codec { input_dim: 3, basis: vec![1.0, 0.0], scales: vec![0.5] };
+        let wrong = Codec::new(3, vec![1.0, 0.0], vec![0.5]);
         assert!(Codec::from_bytes(&wrong.to_bytes().unwrap()).unwrap_err().contains("basis"));
     }
 

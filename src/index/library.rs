@@ -212,21 +212,19 @@ impl Library {
         if self.joint.is_some() || !data.joint_codec.is_empty() || data.joint_dim != codec.input_dim {
             return self.joint.is_some();
         }
-        let dim = codec.input_dim;
-        let lens_ok = |n: usize| data.photos.iter().all(|p| p.joint.len() == 4 * n);
-        let with_offsets = lens_ok(dim + 1);
-        if dim == 0 || !(with_offsets || lens_ok(dim)) {
+        let Some(coded) = data.photos.iter().map(|p| p.legacy_compact(codec)).collect::<Option<Vec<_>>>() else {
+            return false;
+        };
+        if codec.input_dim == 0 {
             return false;
         }
         let mut joint = CompactMatrix::new(codec.dim());
         joint.reserve(data.photos.len());
-        for photo in &mut data.photos {
-            let mut values = photo.legacy_joint();
-            normalize(&mut values[..dim]);
-            joint.push(&codec.encode(&values[..dim]), if with_offsets { values[dim] } else { 0.0 });
+        for ((codes, offset), photo) in coded.into_iter().zip(&mut data.photos) {
+            joint.push(&codes, offset);
             photo.joint = Vec::new();
         }
-        data.joint_codec = codec.id();
+        data.joint_codec = codec.id().to_string();
         data.joint_dim = codec.dim();
         self.joint = Some(joint);
         true
@@ -370,12 +368,7 @@ impl Library {
                 "the library has no vectors for this text model yet: run `glimpse index` (it projects the stored features; no photo is decoded again)".into(),
             ));
         }
-        let photo = |path: &Path| -> Result<Vec<f32>> {
-            let features = embed_photo(backbone, path)?;
-            let row = ndarray::Array2::from_shape_vec((1, features.len()), features)
-                .map_err(|e| Error::Invalid(e.to_string()))?;
-            Ok(head.project(row.view())?.pop().unwrap_or_default())
-        };
+        let photo = |path: &Path| photo_joint(backbone, head, path);
         self.joint_terms_vector(parts, head.out_dim(), encode_text, &photo)
     }
 
@@ -411,6 +404,15 @@ fn weighted_sum(parts: &[QueryPart], dim: usize, vector_of: impl Fn(&Term) -> Re
         sum.iter_mut().zip(&v).for_each(|(s, x)| *s += part.weight * x);
     }
     Ok(sum)
+}
+
+/// The joint-space vector of one photo (which may be outside the library): its backbone
+/// features through a text model's image `head`.
+pub fn photo_joint(backbone: &Backbone, head: &ProjectionHead, path: &Path) -> Result<Vec<f32>> {
+    let features = embed_photo(backbone, path)?;
+    let row =
+        ndarray::Array2::from_shape_vec((1, features.len()), features).map_err(|e| Error::Invalid(e.to_string()))?;
+    Ok(head.project(row.view())?.pop().unwrap_or_default())
 }
 
 /// Backbone features of one photo (which may be outside the library).

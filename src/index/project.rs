@@ -47,22 +47,15 @@ pub fn project(
         data.photos.iter_mut().for_each(|p| p.joint.clear());
     } else if data.joint_codec != codec.id() {
         // Format 2's f32 vectors of this head: encode them; codes of another codec: project again.
-        let dim = head.out_dim();
+        let legacy = data.joint_codec.is_empty();
         for photo in &mut data.photos {
-            let mut values = if data.joint_codec.is_empty() { photo.legacy_joint() } else { Vec::new() };
-            if values.len() >= dim {
-                super::search::normalize(&mut values[..dim]);
-            }
-            photo.joint = match values.len() {
-                n if n == dim => PhotoEntry::encode_compact(&codec.encode(&values), 0.0),
-                n if n == dim + 1 => PhotoEntry::encode_compact(&codec.encode(&values[..dim]), values[dim]),
-                _ => Vec::new(),
-            };
+            let coded = photo.legacy_compact(codec).filter(|_| legacy);
+            photo.joint = coded.map(|(codes, offset)| PhotoEntry::encode_compact(&codes, offset)).unwrap_or_default();
             encoded += usize::from(!photo.joint.is_empty());
         }
     }
     data.head_id = head.id().to_string();
-    data.joint_codec = codec.id();
+    data.joint_codec = codec.id().to_string();
     data.joint_dim = codec.dim();
     let todo: Vec<usize> = (0..data.photos.len()).filter(|&i| data.photos[i].joint.is_empty()).collect();
     let mut done = 0;

@@ -132,6 +132,21 @@ impl PhotoEntry {
     pub fn legacy_joint(&self) -> Vec<f32> {
         self.joint.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
     }
+
+    /// A joint vector as format 2 stored it (`codec.input_dim` values, then the offset when
+    /// the head was calibrated) as `codec`'s codes of its unit vector, and the offset (zero
+    /// without one); `None` when it has another length.
+    pub fn legacy_compact(&self, codec: &super::compact::Codec) -> Option<(Vec<i8>, f32)> {
+        let dim = codec.input_dim;
+        let mut values = self.legacy_joint();
+        let offset = match values.len() {
+            n if n == dim => 0.0,
+            n if n == dim + 1 => values[dim],
+            _ => return None,
+        };
+        super::search::normalize(&mut values[..dim]);
+        Some((codec.encode(&values[..dim]), offset))
+    }
 }
 
 /// f32 features from bytes written by [`PhotoEntry::encode_features`].
@@ -168,7 +183,7 @@ pub struct Skipped {
 }
 
 /// Everything an index file holds.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct IndexData {
     /// sha256 of the graphs that made the vectors.
     pub model_id: String,
@@ -200,10 +215,8 @@ pub struct IndexData {
     /// left out of results until the folder is back.
     pub offline: Vec<serde_bytes::ByteBuf>,
     /// Where each photo and skip record is, by path (not stored; rebuilt when stale).
-    #[serde(skip)]
     rows: Rows,
     /// The cold part of the file this was read from, for features not in memory.
-    #[serde(skip)]
     pub cold: Option<std::sync::Arc<ColdRows>>,
 }
 
@@ -244,43 +257,9 @@ impl From<IndexDataV1> for IndexData {
     }
 }
 
-/// Format 2's payload (the same as format 1's, with the offline folders).
-#[derive(Deserialize)]
-struct IndexDataV2 {
-    model_id: String,
-    backbone: String,
-    preprocess: String,
-    feature_dim: usize,
-    head_id: String,
-    joint_dim: usize,
-    generation: u64,
-    roots: Vec<serde_bytes::ByteBuf>,
-    excludes: Vec<String>,
-    photos: Vec<PhotoEntry>,
-    skipped: Vec<Skipped>,
-    offline: Vec<serde_bytes::ByteBuf>,
-}
-
-impl From<IndexDataV2> for IndexData {
-    fn from(v2: IndexDataV2) -> Self {
-        IndexData {
-            model_id: v2.model_id,
-            backbone: v2.backbone,
-            preprocess: v2.preprocess,
-            feature_dim: v2.feature_dim,
-            head_id: v2.head_id,
-            joint_dim: v2.joint_dim,
-            generation: v2.generation,
-            roots: v2.roots,
-            excludes: v2.excludes,
-            photos: v2.photos,
-            skipped: v2.skipped,
-            offline: v2.offline,
-            ..IndexData::default()
-        }
-        .converted_from_f16()
-    }
-}
+/// Format 2's payload: format 1's fields, then the folders found offline. bincode writes a
+/// struct's fields one after another, so this pair reads it.
+type IndexDataV2 = (IndexDataV1, Vec<serde_bytes::ByteBuf>);
 
 /// One photo as the hot part stores it (everything but its features).
 #[derive(Serialize)]
@@ -354,10 +333,9 @@ impl Hot<'_> {
     /// (and none into the entries) when they all have the codes of the index's codec.
     fn into_data(self, joint: Option<&mut Vec<u8>>) -> IndexData {
         let row_len = self.joint_dim + 4;
-        let sink = joint.filter(|_| {
+        let mut sink = joint.filter(|_| {
             !self.joint_codec.is_empty() && self.joint_dim > 0 && self.photos.iter().all(|p| p.joint.len() == row_len)
         });
-        let mut sink = sink;
         if let Some(sink) = sink.as_mut() {
             sink.reserve_exact(row_len * self.photos.len());
         }
@@ -606,6 +584,14 @@ pub struct Index {
     pub data: IndexData,
 }
 
+/// Opens an index file (a regular file, whatever its size) and gives its length.
+fn open_file(path: &Path) -> Result<(std::fs::File, u64)> {
+    crate::files::open_regular(path, u64::MAX).map_err(|refusal| match refusal {
+        crate::files::ReadRefusal::Io(e) => Error::io(path, e),
+        _ => Error::NotAnIndex { path: path.to_path_buf() },
+    })
+}
+
 fn damaged(path: &Path, reason: impl Into<String>) -> Error {
     Error::IndexDamaged { path: path.to_path_buf(), reason: reason.into() }
 }
@@ -624,7 +610,7 @@ impl Index {
     /// [`Index::read`], also telling the format the file had when it was older than
     /// [`FORMAT`] and was converted (it is written in the new format at the next save).
     pub fn read_converting(path: &Path) -> Result<(Self, Option<u32>)> {
-        Self::read_hot(path)
+        Self::read_hot_with(path, None)
     }
 
     /// Checks that `path` is absent or starts like a Glimpse index of a format this build
@@ -662,26 +648,19 @@ impl Index {
         let payload = checked::container_payload(bytes).map_err(|refusal| damaged(path, refusal.to_string()))?;
         let data = match format {
             1 => decode::<IndexDataV1>(payload).map(IndexData::from),
-            _ => decode::<IndexDataV2>(payload).map(IndexData::from),
+            _ => decode::<IndexDataV2>(payload).map(|(v1, offline)| IndexData { offline, ..IndexData::from(v1) }),
         };
         data.map_err(|e| damaged(path, format!("its contents cannot be read: {e}")))
     }
 
-    /// Reads an index for searching: the hot part only, checked; features stay on disk
-    /// and are read row by row when asked for (see [`IndexData::feature_bytes`]).
-    pub fn read_hot(path: &Path) -> Result<(Self, Option<u32>)> {
-        Self::read_hot_with(path, None)
-    }
-
-    /// [`Index::read_hot`]; with `joint`, the photos' joint bytes are put in it back to back
-    /// instead of in each entry, when every photo has the codes of the index's codec (what
-    /// search holds: one allocation instead of one per photo).
+    /// Reads the hot part only, checked; features stay on disk and are read row by row when
+    /// asked for (see [`IndexData::feature_bytes`]); an older format is read whole and
+    /// converted. With `joint`, the photos' joint bytes are put in it back to back instead
+    /// of in each entry, when every photo has the codes of the index's codec (what search
+    /// holds: one allocation instead of one per photo).
     pub fn read_hot_with(path: &Path, joint: Option<&mut Vec<u8>>) -> Result<(Self, Option<u32>)> {
         use std::io::Read;
-        let (mut file, len) = crate::files::open_regular(path, u64::MAX).map_err(|refusal| match refusal {
-            crate::files::ReadRefusal::Io(e) => Error::io(path, e),
-            _ => Error::NotAnIndex { path: path.to_path_buf() },
-        })?;
+        let (mut file, len) = open_file(path)?;
         let mut header = Vec::with_capacity(checked::HEADER_LEN);
         file.by_ref().take(checked::HEADER_LEN as u64).read_to_end(&mut header).map_err(|e| Error::io(path, e))?;
         Self::refuse_foreign_or_newer(path, &header)?;
@@ -812,10 +791,7 @@ impl Index {
             Ok(())
         })?;
         // The features now live in the new file: keep none in memory.
-        let (file, _) = crate::files::open_regular(path, u64::MAX).map_err(|refusal| match refusal {
-            crate::files::ReadRefusal::Io(e) => Error::io(path, e),
-            _ => Error::NotAnIndex { path: path.to_path_buf() },
-        })?;
+        let (file, _) = open_file(path)?;
         let checked = std::sync::OnceLock::new();
         let _ = checked.set(Ok(()));
         let rows = self.data.photos.len();

@@ -11,7 +11,6 @@ use ort::session::Session;
 use ort::value::TensorRef;
 
 use super::manifest::{EMBEDDING_OUTPUT, IDS_INPUT, JointManifest, MANIFEST_FILE};
-use crate::engine::manifest::sha256_file;
 use crate::engine::{BackboneModel, ProjectionHead, Runtime, SessionOptions, session};
 use crate::text::Vocab;
 use crate::{Error, Result};
@@ -35,18 +34,9 @@ pub struct ExportedModel {
     options: SessionOptions,
 }
 
-/// Checks `path` against the sha256 its manifest records.
+/// Checks a graph of the model folder against the sha256 its manifest records.
 fn check_sha256(path: &Path, expected: &str) -> Result<()> {
-    let actual = sha256_file(path)?;
-    if !actual.eq_ignore_ascii_case(expected) {
-        return Err(Error::model(
-            path,
-            format!(
-                "sha256 is {actual} but manifest.json says {expected}: the file is damaged or was replaced; export the model again"
-            ),
-        ));
-    }
-    Ok(())
+    crate::engine::manifest::check_sha256(path, expected, "manifest.json", "export the model again")
 }
 
 /// Runs the text tower.

@@ -164,6 +164,11 @@ impl JointManifest {
         }
     }
 
+    /// The compact projection's file and its sha256, when the model has one.
+    pub fn compact_file(&self) -> Option<(&str, &str)> {
+        self.compact.as_ref().map(|c| (c.file.as_str(), c.sha256.as_str()))
+    }
+
     /// Reads and checks `dir/manifest.json`.
     pub fn load(dir: &Path) -> Result<JointManifest> {
         let path = dir.join(MANIFEST_FILE);

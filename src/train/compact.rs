@@ -57,7 +57,7 @@ pub fn fit(images: &[f32], captions: &[f32], dim: usize, k: usize, clip: f32, se
     let mut order: Vec<usize> = (0..k).collect();
     order.sort_by(|&a, &b| energy[b].total_cmp(&energy[a]));
     let basis: Vec<f32> = order.iter().flat_map(|&i| basis[i * dim..(i + 1) * dim].to_vec()).collect();
-    let mut codec = Codec { input_dim: dim, basis, scales: vec![1.0; k] };
+    let mut codec = Codec::new(dim, basis, vec![1.0; k]);
     // One step per direction from the photos' projections.
     let projected: Vec<Vec<f32>> = images.chunks_exact(dim).map(|x| codec.project(x)).collect();
     for j in 0..k {

@@ -260,8 +260,7 @@ pub fn evaluate_exported(
 
 /// The compact projection search stores with `model`'s vectors (see [`crate::index::compact`]).
 pub fn model_codec(model: &ExportedModel) -> Result<Codec> {
-    let file = model.manifest.compact.as_ref().map(|c| (c.file.as_str(), c.sha256.as_str()));
-    Codec::for_model(&model.dir, file, model.dim())
+    Codec::for_model(&model.dir, model.manifest.compact_file(), model.dim())
 }
 
 /// Where a model ranks each caption's photo among a split's photos.

@@ -141,8 +141,7 @@ fn check_text_model(cli: &Cli, runtime: Option<&'static Runtime>, problems: &mut
     let Some(rt) = runtime else { return json!({"path": dir, "ok": false, "error": "ONNX Runtime is not loaded"}) };
     let checked = ExportedModel::open(rt, &dir, &cli.session_options()).and_then(|model| {
         model.check_graphs()?;
-        let file = model.manifest.compact.as_ref().map(|c| (c.file.as_str(), c.sha256.as_str()));
-        glimpse::index::compact::Codec::for_model(&model.dir, file, model.dim())?;
+        glimpse::index::compact::Codec::for_model(&model.dir, model.manifest.compact_file(), model.dim())?;
         let backbone = BackboneModel::find(&model.manifest.backbone.name)?;
         model.check_backbone(&backbone)?;
         Ok(model.manifest)
