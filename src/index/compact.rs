@@ -322,11 +322,6 @@ impl CompactMatrix {
         self.offsets.get(row).copied().unwrap_or(0.0)
     }
 
-    /// Bytes held per row (codes and offset).
-    pub fn bytes_per_row(&self) -> usize {
-        self.dim + 4
-    }
-
     /// The `k` rows scoring best against `query` among those `allow` accepts, best first;
     /// with `offsets`, each row's offset is subtracted from its score (text queries on a
     /// calibrated model), without them the score is the plain similarity (photo to photo).

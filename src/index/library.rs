@@ -107,14 +107,6 @@ pub enum Space<'a> {
 }
 
 impl Space<'_> {
-    /// Length of the query vectors this space takes.
-    pub fn query_dim(&self) -> usize {
-        match self {
-            Space::Features(m) => m.dim(),
-            Space::Joint { codec, .. } => codec.input_dim,
-        }
-    }
-
     /// The photo at `row` as a query-space vector (for relevance feedback): its features,
     /// or its joint vector as its codes stand for it.
     pub fn vector(&self, row: usize) -> Vec<f32> {
