@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use eframe::egui;
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
-use glimpse::app::{GlimpseApp, Mark, Startup, Tab};
+use egui_kittest::kittest::{NodeT, Queryable};
+use glimpse::app::{GlimpseApp, Mark, PAGE, Startup, Tab};
 
 use crate::need_shared;
 use crate::util::{copy_photos, tiny_flickr8k, tiny_glove};
@@ -82,7 +82,7 @@ fn file_name(path: &Path) -> String {
 }
 
 #[test]
-fn a_new_user_adds_the_sample_photos_types_a_query_and_sees_ten_dogs_first_then_refines() {
+fn a_new_user_adds_the_sample_photos_types_a_query_and_sees_dogs_first_then_refines() {
     let shared = need_shared!();
     let dir = tempfile::tempdir().unwrap();
     let mut h = app_on(dir.path(), Startup::default());
@@ -97,22 +97,35 @@ fn a_new_user_adds_the_sample_photos_types_a_query_and_sees_ten_dogs_first_then_
 
     click(&mut h, "Search");
     assert_eq!(h.state().settings.tab, Tab::Search);
-    // With nothing typed, the grid shows the library itself.
+    // With nothing typed, the grid shows the library itself, a page of it.
     wait_for(&mut h, "the library's newest photos", |app| {
-        app.state.search.browsing && app.state.search.results.len() == 10
+        app.state.search.browsing && app.state.search.results.len() == PAGE
     });
     type_into(&mut h, "Query", "a dog running through water");
-    wait_for(&mut h, "ten results", |app| {
-        !app.state.search.busy() && !app.state.search.browsing && app.state.search.results.len() == 10
+    wait_for(&mut h, "a page of results", |app| {
+        !app.state.search.busy() && !app.state.search.browsing && app.state.search.results.len() == PAGE
     });
     let dogs = captioned_with(&shared, "dog");
     let top = names(h.state());
     assert!(top[..3].iter().all(|n| dogs.contains(n)), "the first three are not all dogs: {top:?}");
-    assert!(h.query_by_label("10 best matches for \u{201c}a dog running through water\u{201d}").is_some());
+    assert!(
+        h.query_by_label(
+            "Best matches for \u{201c}a dog running through water\u{201d} \u{b7} 50 shown, more as you scroll"
+        )
+        .is_some()
+    );
+    // The tiles fill the width: the columns drawn are what the zoom and the width allow.
+    let columns = h.state().state.search.columns;
+    assert!(columns >= 6, "a 1280-point window shows only {columns} columns of tiles");
 
-    // Marking the best result as bad moves it down and out of first place at once.
+    // Mark icons appear on the tile under the pointer only, not as buttons on every tile.
+    assert!(h.query_all_by_label("Bad").next().is_none(), "mark buttons on tiles nobody points at");
     let first = h.state().state.search.results[0].ranked.path.clone();
-    h.get_all_by_label("Bad").next().unwrap().click();
+    h.get_by_label(&file_name(&first)).hover();
+    h.step();
+    assert_eq!(h.query_all_by_label("Bad").count(), 1);
+    // Marking the best result as bad moves it down and out of first place at once.
+    h.get_by_label("Bad").click();
     h.step();
     assert_eq!(h.state().state.search.marks.get(&first), Some(&Mark::Bad));
     wait_for(&mut h, "the re-ranked grid", |app| {
@@ -122,7 +135,7 @@ fn a_new_user_adds_the_sample_photos_types_a_query_and_sees_ten_dogs_first_then_
     let shown: Vec<String> =
         h.state().state.search.results.iter().map(|r| r.ranked.path.display().to_string()).collect();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_glimpse"))
-        .args(["search", "--json", "--index"])
+        .args(["search", "--json", "-k", &PAGE.to_string(), "--index"])
         .arg(dir.path().join("library.glimpse"))
         .arg("a dog running through water")
         .arg("--less-like")
@@ -137,6 +150,45 @@ fn a_new_user_adds_the_sample_photos_types_a_query_and_sees_ten_dogs_first_then_
     wait_for(&mut h, "the original ranking", |app| {
         !app.state.search.busy() && app.state.search.results.first().is_some_and(|r| r.ranked.path == first)
     });
+    h.state_mut().state.search.selected = None;
+    let first_page = names(h.state());
+
+    // Ctrl + wheel over the grid zooms the tiles (and the zoom is a remembered setting).
+    let before = (h.state().settings.tile, h.state().state.search.columns);
+    h.get_by_label(&file_name(&first)).hover();
+    for _ in 0..5 {
+        h.event(egui::Event::MouseWheel {
+            unit: egui::MouseWheelUnit::Line,
+            delta: egui::vec2(0.0, 3.0),
+            phase: egui::TouchPhase::Move,
+            source: egui::MouseWheelSource::Wheel,
+            modifiers: egui::Modifiers::COMMAND,
+        });
+        h.step();
+    }
+    let after = (h.state().settings.tile, h.state().state.search.columns);
+    assert!(after.0 > before.0 && after.1 < before.1, "Ctrl+wheel did not zoom in: {before:?} -> {after:?}");
+
+    // Scrolling to the end of the grid loads the next page, and the first stays as it was.
+    assert_eq!(h.state().state.search.k, PAGE, "a page more was asked for before any scrolling");
+    for _ in 0..40 {
+        if h.state().state.search.k > PAGE {
+            break;
+        }
+        h.event(egui::Event::MouseWheel {
+            unit: egui::MouseWheelUnit::Point,
+            delta: egui::vec2(0.0, -400.0),
+            phase: egui::TouchPhase::Move,
+            source: egui::MouseWheelSource::Wheel,
+            modifiers: egui::Modifiers::NONE,
+        });
+        h.step();
+    }
+    wait_for(&mut h, "the second page", |app| !app.state.search.busy() && app.state.search.results.len() == 2 * PAGE);
+    assert_eq!(names(h.state())[..PAGE], first_page[..], "the second page changed the first");
+    h.state_mut().settings.tile = glimpse::app::DEFAULT_TILE;
+    h.state_mut().state.search.scroll_to_top = true;
+    h.step();
 
     // Marking in the preview: the preview and the highlight follow the marked photo through
     // the re-ranking, so the next key marks that photo again, never the one now in its slot.
@@ -325,4 +377,74 @@ fn the_duplicates_view_groups_each_photo_with_its_copies() {
     wait_for(&mut h, "the stricter groups", |app| !app.state.duplicates_running());
     let strict: usize = h.state().state.duplicates.as_ref().unwrap().iter().map(Vec::len).sum();
     assert!(strict < 12, "a threshold of 0.99 still grouped every copy");
+}
+
+/// An AccessKit node's rectangle, in points (the harness draws at one pixel per point).
+fn bounds(node: &egui_kittest::kittest::AccessKitNode<'_>) -> egui::Rect {
+    let b = node.bounding_box().expect("every egui node has a rectangle");
+    egui::Rect::from_min_max(egui::pos2(b.x0 as f32, b.y0 as f32), egui::pos2(b.x1 as f32, b.y1 as f32))
+}
+
+#[test]
+fn at_640_by_480_tabs_status_and_labelled_fields_stay_apart_and_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let startup = Startup {
+        index: Some(dir.path().join("library.glimpse")),
+        fresh_settings: true,
+        models_out: Some(dir.path().join("models")),
+        ..Startup::default()
+    };
+    let size = egui::vec2(640.0, 480.0);
+    let mut h = Harness::builder().with_size(size).build_eframe(move |cc| GlimpseApp::new(cc, startup));
+    wait_for(&mut h, "the models to load", |app| app.state.engine.is_some());
+    let tabs = ["Search", "Library", "Training", "Annotator", "Duplicates", "Settings"];
+    for tab in tabs {
+        h.get_all_by_label(tab).next().unwrap().click();
+        h.step();
+        h.step();
+        // The status text is whole, inside the window, and clear of every tab.
+        let status = h.state().state.status_line();
+        let shown = h.get_by_label(&status).rect();
+        assert!(
+            shown.min.x >= 0.0 && shown.max.x <= size.x + 0.5,
+            "{tab}: the status text leaves the window: {shown:?}"
+        );
+        for other in tabs {
+            let button = h.get_all_by_label(other).next().unwrap().rect();
+            assert!(!button.intersects(shown), "{tab}: the status text {shown:?} overlaps the {other} tab {button:?}");
+        }
+        // Every field with a label has it on its row, beside it (a slider's unit after it).
+        let labelled: Vec<_> =
+            h.query_all(egui_kittest::kittest::By::new().predicate(|n| n.labelled_by().next().is_some())).collect();
+        assert!(
+            !labelled.is_empty() || tab == "Settings" || tab == "Duplicates" || tab == "Library",
+            "{tab}: no labelled field"
+        );
+        for field in labelled {
+            let at = field.rect();
+            for label in field.accesskit_node().labelled_by() {
+                let by = bounds(&label);
+                let name = label.value().unwrap_or_default();
+                assert!(
+                    by.max.y > at.min.y
+                        && by.min.y < at.max.y
+                        && (by.max.x <= at.min.x + 1.0 || by.min.x >= at.max.x - 1.0),
+                    "{tab}: the label {name:?} ({by:?}) is not on the row of its field ({at:?})"
+                );
+            }
+        }
+    }
+    // The date fields are wide enough for their placeholder.
+    h.get_all_by_label("Search").next().unwrap().click();
+    h.step();
+    let font = egui::TextStyle::Body.resolve(&h.ctx.global_style());
+    let hint = h.ctx.fonts_mut(|f| f.layout_no_wrap("YYYY-MM-DD".into(), font, egui::Color32::WHITE).size().x);
+    for name in ["After", "Before"] {
+        let field = h.get_by_role_and_label(egui::accesskit::Role::TextInput, name).rect();
+        assert!(
+            field.width() >= hint + 8.0,
+            "the {name} field ({} points) cuts off its {hint}-point placeholder",
+            field.width()
+        );
+    }
 }

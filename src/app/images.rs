@@ -153,13 +153,13 @@ impl Images {
         self.get(path, side).texture()
     }
 
-    /// Draws `path` (decoded within `side` pixels) as large as the space left allows, a
+    /// Draws `path` (decoded within `side` pixels) scaled, up or down, to the space left, a
     /// spinner while it loads, or the reason it cannot be shown.
     pub fn show_large(&mut self, ui: &mut egui::Ui, path: &Path, side: u32, alt: &str) {
         match self.texture(path, side) {
             Ok(Some(texture)) => {
-                let avail = ui.available_size();
-                ui.add(egui::Image::new(&texture).max_size(avail).maintain_aspect_ratio(true).alt_text(alt));
+                let avail = ui.available_size().max(egui::vec2(1.0, 1.0));
+                ui.add(egui::Image::new(&texture).fit_to_exact_size(avail).maintain_aspect_ratio(true).alt_text(alt));
             }
             Ok(None) => {
                 ui.spinner();

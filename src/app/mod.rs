@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 
 use eframe::egui;
 
-pub use logic::{Command, Mark, Phase, ResultItem};
-pub use settings::{Settings, Tab, TrainingForm};
+pub use logic::{Command, Mark, PAGE, Phase, ResultItem};
+pub use settings::{DEFAULT_TILE, Settings, TILE_RANGE, Tab, TrainingForm};
 
 use crate::job::Waker;
 
@@ -138,7 +138,6 @@ impl GlimpseApp {
             }
         };
         let mut app = GlimpseApp { settings, state, notices, commands: vec![Command::Reopen] };
-        app.state.search.k = app.settings.k;
         app.state.after_open = after_open;
         if let Some(query) = query {
             app.state.search.subject = crate::finder::Subject::Text(query);
@@ -164,6 +163,8 @@ impl GlimpseApp {
     }
 
     fn top_bar(&mut self, ui: &mut egui::Ui) {
+        let status = self.state.status_line();
+        let mut status_fits = true;
         ui.horizontal(|ui| {
             ui.heading("Glimpse");
             ui.separator();
@@ -179,10 +180,22 @@ impl GlimpseApp {
                     self.settings.tab = tab;
                 }
             }
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                ui.label(self.state.status_line());
-            });
+            // The status goes right of the tabs when it fits there whole, else on a row of
+            // its own (a narrow window), so it never covers a tab.
+            let font = egui::TextStyle::Body.resolve(ui.style());
+            let width = ui.painter().layout_no_wrap(status.clone(), font, egui::Color32::WHITE).size().x;
+            status_fits = width + 2.0 * ui.spacing().item_spacing.x <= ui.available_width();
+            if status_fits {
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    ui.label(&status);
+                });
+            }
         });
+        if !status_fits {
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                ui.add(egui::Label::new(&status).truncate());
+            });
+        }
     }
 
     fn notice_bar(&mut self, ui: &mut egui::Ui) {
@@ -244,7 +257,6 @@ impl eframe::App for GlimpseApp {
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        self.settings.k = self.state.search.k;
         eframe::set_value(storage, settings::STORAGE_KEY, &self.settings);
     }
 }

@@ -1,4 +1,6 @@
-//! The search view: the query box, filters and order, the result grid, the preview.
+//! The search view: the query box, filters and order, the result grid (tiles sized to fill
+//! the width, zoomed with a slider or Ctrl+wheel, more results loaded as it scrolls), the
+//! preview, which takes the grid's place and scales the photo to it.
 //! Keys: typing searches; Enter searches at once; arrows move through the grid; Space or
 //! Enter on a selected result opens the preview; G / B mark it good / bad; Esc closes the
 //! preview, then clears the query.
@@ -6,18 +8,19 @@
 use eframe::egui;
 
 use super::logic::{Command, Mark, ResultItem, date_label, library_roots};
+use super::settings::TILE_RANGE;
 use super::{GlimpseApp, Tab};
 use crate::finder::Subject;
 use crate::index::filter::{SortOrder, format_date};
 
-/// Side of a grid cell's thumbnail, in points.
-const CELL: f32 = 168.0;
-/// Space between cells, in points.
-const CELL_GAP: f32 = 12.0;
+/// Space between tiles, in points.
+const GAP: f32 = 8.0;
 /// Decoded size of grid thumbnails (the index stores 256 px).
 const THUMB_SIDE: u32 = 256;
-/// Decoded size of the preview.
-const PREVIEW_SIDE: u32 = 1280;
+/// Decoded size of the preview: a 2560-point pane shows it at most 1.6 times enlarged.
+const PREVIEW_SIDE: u32 = 1600;
+/// Side of a Good/Bad mark icon on a tile, in points.
+const ICON: f32 = 26.0;
 
 /// Draws the view.
 pub fn show(app: &mut GlimpseApp, ui: &mut egui::Ui) {
@@ -31,8 +34,30 @@ pub fn show(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         return;
     }
     results_heading(app, ui);
-    grid(app, ui);
-    preview(app, ui);
+    // The preview takes the grid's place, so the photo gets the whole pane.
+    match app.state.search.preview {
+        Some(i) if i < app.state.search.results.len() => preview(app, ui, i),
+        _ => grid(app, ui),
+    }
+}
+
+/// How the grid lays out at a width: whole columns of the preferred tile side (the zoom),
+/// each tile then stretched so the columns fill the width exactly.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Layout {
+    /// Tiles per row.
+    pub columns: usize,
+    /// Side of a tile's photo square, in points.
+    pub side: f32,
+}
+
+impl Layout {
+    /// The layout of tiles near `preferred` points wide across `width` points.
+    pub fn new(width: f32, preferred: f32) -> Layout {
+        let columns = ((width + GAP) / (preferred + GAP)).floor().max(1.0) as usize;
+        let side = ((width - GAP * (columns - 1) as f32) / columns as f32).floor().max(1.0);
+        Layout { columns, side }
+    }
 }
 
 fn query_row(app: &mut GlimpseApp, ui: &mut egui::Ui) {
@@ -72,53 +97,77 @@ fn query_row(app: &mut GlimpseApp, ui: &mut egui::Ui) {
 fn options_row(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     let mut changed = false;
     ui.horizontal_wrapped(|ui| {
-        let label = ui.label("Results");
-        changed |= ui.add(egui::DragValue::new(&mut app.state.search.k).range(1..=200)).labelled_by(label.id).changed();
-        let label = ui.label("Order");
+        ui.horizontal(|ui| {
+            let label = ui.label("Tile size");
+            ui.add(egui::Slider::new(&mut app.settings.tile, TILE_RANGE).show_value(false))
+                .labelled_by(label.id)
+                .on_hover_text("Or Ctrl + mouse wheel over the results");
+        });
         let before = app.settings.sort;
-        egui::ComboBox::from_id_salt("sort")
-            .selected_text(match app.settings.sort {
-                SortOrder::Newest => "Newest first",
-                SortOrder::Oldest => "Oldest first",
-                SortOrder::Relevance => "Best match",
-            })
-            .show_ui(ui, |ui| {
-                ui.selectable_value(&mut app.settings.sort, SortOrder::Relevance, "Best match");
-                ui.selectable_value(&mut app.settings.sort, SortOrder::Newest, "Newest first");
-                ui.selectable_value(&mut app.settings.sort, SortOrder::Oldest, "Oldest first");
-            })
-            .response
-            .labelled_by(label.id);
+        room_for(ui, text_width(ui, "Order") + 140.0);
+        ui.horizontal(|ui| {
+            let label = ui.label("Order");
+            egui::ComboBox::from_id_salt("sort")
+                .selected_text(match app.settings.sort {
+                    SortOrder::Newest => "Newest first",
+                    SortOrder::Oldest => "Oldest first",
+                    SortOrder::Relevance => "Best match",
+                })
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut app.settings.sort, SortOrder::Relevance, "Best match");
+                    ui.selectable_value(&mut app.settings.sort, SortOrder::Newest, "Newest first");
+                    ui.selectable_value(&mut app.settings.sort, SortOrder::Oldest, "Oldest first");
+                })
+                .response
+                .labelled_by(label.id);
+        });
         changed |= before != app.settings.sort;
         if app.settings.sort != SortOrder::Relevance {
-            let label = ui.label("among the best");
-            changed |=
-                ui.add(egui::DragValue::new(&mut app.settings.pool).range(1..=10_000)).labelled_by(label.id).changed();
+            room_for(ui, text_width(ui, "among the best") + 60.0);
+            ui.horizontal(|ui| {
+                let label = ui.label("among the best");
+                changed |= ui
+                    .add(egui::DragValue::new(&mut app.settings.pool).range(1..=10_000))
+                    .labelled_by(label.id)
+                    .changed();
+            });
         }
         ui.separator();
         let filter = &mut app.state.search.filter;
-        let label = ui.label("In folder");
         let roots = app.state.finder.as_deref().map(library_roots).unwrap_or_default();
-        egui::ComboBox::from_id_salt("folder")
-            .width(180.0)
-            .selected_text(if filter.folder.is_empty() { "anywhere".to_string() } else { filter.folder.clone() })
-            .show_ui(ui, |ui| {
-                changed |= ui.selectable_value(&mut filter.folder, String::new(), "anywhere").changed();
-                for root in roots {
-                    let text = root.display().to_string();
-                    changed |= ui.selectable_value(&mut filter.folder, text.clone(), text).changed();
-                }
-            })
-            .response
-            .labelled_by(label.id);
-        for (name, value, hint, width) in [
-            ("After", &mut filter.after, "YYYY-MM-DD", 90.0),
-            ("Before", &mut filter.before, "YYYY-MM-DD", 90.0),
-            ("Types", &mut filter.types, "jpg,png", 70.0),
+        // Each label stays on the row of its field: they wrap as one.
+        room_for(ui, text_width(ui, "In folder") + 200.0);
+        ui.horizontal(|ui| {
+            let label = ui.label("In folder");
+            egui::ComboBox::from_id_salt("folder")
+                .width(180.0)
+                .truncate()
+                .selected_text(if filter.folder.is_empty() { "anywhere".to_string() } else { filter.folder.clone() })
+                .show_ui(ui, |ui| {
+                    changed |= ui.selectable_value(&mut filter.folder, String::new(), "anywhere").changed();
+                    for root in roots {
+                        let text = root.display().to_string();
+                        changed |= ui.selectable_value(&mut filter.folder, text.clone(), text).changed();
+                    }
+                })
+                .response
+                .labelled_by(label.id);
+        });
+        for (name, value, hint) in [
+            ("After", &mut filter.after, "YYYY-MM-DD"),
+            ("Before", &mut filter.before, "YYYY-MM-DD"),
+            ("Types", &mut filter.types, "jpg,png"),
         ] {
-            let label = ui.label(name);
-            let edit = egui::TextEdit::singleline(value).hint_text(hint).desired_width(width);
-            changed |= ui.add(edit).labelled_by(label.id).changed();
+            // As wide as the placeholder and the field's margins (4 points a side), so that
+            // the placeholder shows whole.
+            let width = text_width(ui, hint) + 12.0;
+            room_for(ui, text_width(ui, name) + width + 24.0);
+            ui.horizontal(|ui| {
+                let label = ui.label(name);
+                // Not clipped: the field widens rather than cut its placeholder or a date short.
+                let edit = egui::TextEdit::singleline(value).hint_text(hint).desired_width(width).clip_text(false);
+                changed |= ui.add(edit).labelled_by(label.id).changed();
+            });
         }
         if !app.state.search.marks.is_empty() {
             ui.separator();
@@ -135,6 +184,20 @@ fn options_row(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     }
 }
 
+/// Width of `text` in the body font, in points.
+fn text_width(ui: &egui::Ui, text: &str) -> f32 {
+    let font = egui::TextStyle::Body.resolve(ui.style());
+    ui.painter().layout_no_wrap(text.to_string(), font, egui::Color32::WHITE).size().x
+}
+
+/// In a wrapping row: starts the next row unless `width` points fit on this one, so that a
+/// label and its field, added together after this, wrap as one.
+fn room_for(ui: &mut egui::Ui, width: f32) {
+    if ui.available_size_before_wrap().x < width {
+        ui.end_row();
+    }
+}
+
 fn take_dropped_photo(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     let dropped: Option<std::path::PathBuf> = ui.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf()));
     if let Some(path) = dropped.filter(|p| !p.as_os_str().is_empty()) {
@@ -146,7 +209,7 @@ fn keyboard(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     let n = app.state.search.results.len();
     // Only a focused text box keeps the keys; buttons with focus do not.
     let typing = ui.ctx().egui_wants_keyboard_input();
-    let columns = columns(ui);
+    let columns = app.state.search.columns.max(1);
     let (mut step, mut open, mut escape, mut mark, mut undo) = (0isize, false, false, None, false);
     ui.input(|i| {
         if i.key_pressed(egui::Key::ArrowRight) && !typing {
@@ -182,6 +245,7 @@ fn keyboard(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         let current = search.selected.map_or(-1, |s| s as isize);
         let next = if current < 0 { 0 } else { (current + step).clamp(0, n as isize - 1) };
         search.selected = Some(next as usize);
+        search.scroll_to_selected = true;
         if search.preview.is_some() {
             search.preview = search.selected;
         }
@@ -265,13 +329,13 @@ fn results_heading(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         SortOrder::Newest => ", newest first",
         SortOrder::Oldest => ", oldest first",
     };
+    let photos = app.state.finder.as_ref().map_or(0, |f| f.library.index.data.photos.len());
+    let more = if search.more_available(photos, &app.settings) { ", more as you scroll" } else { "" };
     match &search.answered {
         Some(_) if search.browsing => {
-            let photos = app.state.finder.as_ref().map_or(0, |f| f.library.index.data.photos.len());
             let order = if app.settings.sort == SortOrder::Oldest { "oldest" } else { "newest" };
             ui.label(format!(
-                "The {order} {} of your {photos} photos. Type what you are looking for, or drop a photo here to find ones like it.",
-                search.results.len()
+                "Your {photos} photos, {order} first. Type what you are looking for, or drop a photo here to find ones like it."
             ));
         }
         Some(label) if search.results.is_empty() => {
@@ -281,10 +345,9 @@ fn results_heading(app: &mut GlimpseApp, ui: &mut egui::Ui) {
             ui.label(format!("No strong match for {label} \u{2014} the closest results:"));
         }
         Some(label) => {
-            ui.label(format!("{} best matches for {label}{order}", search.results.len()));
+            ui.label(format!("Best matches for {label}{order} \u{b7} {} shown{more}", search.results.len()));
         }
         None if search.subject.is_empty() => {
-            let photos = app.state.finder.as_ref().map_or(0, |f| f.library.index.data.photos.len());
             ui.label(format!(
                 "{photos} photos in your library. Type what you are looking for, or drop a photo here to find ones like it."
             ));
@@ -314,131 +377,235 @@ fn result_actions(app: &mut GlimpseApp, ui: &mut egui::Ui, item: &ResultItem) {
     }
 }
 
-/// Cells per row at this width (the arrow keys move by the same rows).
-fn columns(ui: &egui::Ui) -> usize {
-    ((ui.available_width() / (CELL + CELL_GAP + 8.0)).floor() as usize).max(1)
-}
-
 fn grid(app: &mut GlimpseApp, ui: &mut egui::Ui) {
+    // Ctrl + wheel over the results zooms the tiles (egui turns it into a zoom, not a scroll).
+    let area = ui.available_rect_before_wrap();
+    let zoom = ui.input(|i| i.zoom_delta());
+    if zoom != 1.0 && ui.rect_contains_pointer(area) {
+        app.settings.tile = (app.settings.tile * zoom).clamp(*TILE_RANGE.start(), *TILE_RANGE.end());
+    }
     let results = app.state.search.results.clone();
-    let columns = columns(ui);
-    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
-        ui.spacing_mut().item_spacing = egui::vec2(CELL_GAP, CELL_GAP);
-        for (row, chunk) in results.chunks(columns).enumerate() {
-            ui.horizontal_top(|ui| {
-                for (j, item) in chunk.iter().enumerate() {
-                    cell(app, ui, row * columns + j, item);
-                }
-            });
+    let layout = Layout::new(ui.available_width(), app.settings.tile);
+    app.state.search.columns = layout.columns;
+    let caption = ui.text_style_height(&egui::TextStyle::Body) + 6.0;
+    let row_height = layout.side + caption;
+    let rows = results.len().div_ceil(layout.columns);
+    let search = &mut app.state.search;
+    let mut scroll = egui::ScrollArea::vertical().id_salt("results").auto_shrink([false, false]);
+    if std::mem::take(&mut search.scroll_to_top) {
+        scroll = scroll.vertical_scroll_offset(0.0);
+    }
+    // The keys moved the highlight: scroll just enough to show its row.
+    let (offset, height) = search.grid_view;
+    if std::mem::take(&mut search.scroll_to_selected)
+        && let Some(selected) = search.selected
+    {
+        let top = (selected / layout.columns) as f32 * (row_height + GAP);
+        if top < offset {
+            scroll = scroll.vertical_scroll_offset(top);
+        } else if top + row_height > offset + height {
+            scroll = scroll.vertical_scroll_offset(top + row_height - height);
         }
-    });
+    }
+    let photos = app.state.finder.as_ref().map_or(0, |f| f.library.index.data.photos.len());
+    let more = app.state.search.more_available(photos, &app.settings);
+    let mut reached_end = false;
+    let output = ui
+        .scope(|ui| {
+            ui.spacing_mut().item_spacing = egui::vec2(GAP, GAP);
+            scroll.show_rows(ui, row_height, rows, |ui, range| {
+                reached_end = range.end >= rows;
+                for row in range {
+                    ui.horizontal_top(|ui| {
+                        let first = row * layout.columns;
+                        for (j, item) in results.iter().enumerate().skip(first).take(layout.columns) {
+                            cell(app, ui, j, item, layout.side, caption);
+                        }
+                    });
+                }
+            })
+        })
+        .inner;
+    app.state.search.grid_view = (output.state.clamped_offset().y, output.inner_rect.height());
+    // The last row is in view: ask for the next page.
+    if reached_end && more && !app.state.search.busy() {
+        app.send(Command::MoreResults);
+    }
 }
 
-fn cell(app: &mut GlimpseApp, ui: &mut egui::Ui, i: usize, item: &ResultItem) {
+/// One result: its photo fitted in a square, its rank (and date when in date order) below,
+/// Good/Bad icons over the photo while the pointer is on it or it is highlighted (a marked
+/// photo always shows its mark).
+fn cell(app: &mut GlimpseApp, ui: &mut egui::Ui, i: usize, item: &ResultItem, side: f32, caption: f32) {
+    let (rect, response) = ui.allocate_exact_size(egui::vec2(side, side + caption), egui::Sense::click());
+    let name = item.ranked.path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::accesskit::Role::Image, true, &name));
+    if !ui.is_rect_visible(rect) {
+        return;
+    }
     let selected = app.state.search.selected == Some(i);
     let mark = app.state.search.marks.get(&item.ranked.path).copied();
-    let stroke = match (mark, selected) {
-        (Some(Mark::Good), _) => egui::Stroke::new(3.0, egui::Color32::from_rgb(60, 170, 80)),
-        (Some(Mark::Bad), _) => egui::Stroke::new(3.0, egui::Color32::from_rgb(200, 70, 60)),
-        (None, true) => egui::Stroke::new(3.0, ui.visuals().selection.stroke.color),
-        (None, false) => egui::Stroke::new(1.0, ui.visuals().widgets.noninteractive.bg_stroke.color),
-    };
-    egui::Frame::group(ui.style()).stroke(stroke).inner_margin(4.0).show(ui, |ui| {
-        ui.set_width(CELL);
-        ui.vertical(|ui| {
-            let name = item.ranked.path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-            let response = thumbnail(app, ui, item, &name);
-            let response = response.on_hover_text(item.ranked.path.display().to_string());
-            if response.clicked() {
-                app.state.search.selected = Some(i);
-                app.state.search.preview = Some(i);
-            }
-            response.context_menu(|ui| result_actions(app, ui, item));
-            // The tile says the rank (and the date when sorted by date or browsing); the raw
-            // score, which means something only next to other scores of the same query, is in
-            // the tooltip with what it is.
-            let by_date = app.state.search.browsing || app.settings.sort != SortOrder::Relevance;
-            let details = format!(
-                "{} · {}",
-                score_words(app.state.search.browsing, item.ranked.score),
-                date_label(item.ranked.date, item.ranked.date_source)
-            );
-            if by_date {
-                ui.small(format_date(item.ranked.date)).on_hover_text(details.clone());
-            }
-            ui.horizontal(|ui| {
-                ui.label(format!("#{}", item.ranked.rank)).on_hover_text(details);
-                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                    let path = item.ranked.path.clone();
-                    let bad = ui.selectable_label(mark == Some(Mark::Bad), "Bad").on_hover_text("Less like this (B)");
-                    if bad.clicked() {
-                        let next = (mark != Some(Mark::Bad)).then_some(Mark::Bad);
-                        app.send(Command::Mark(path.clone(), next));
-                    }
-                    let good =
-                        ui.selectable_label(mark == Some(Mark::Good), "Good").on_hover_text("More like this (G)");
-                    if good.clicked() {
-                        let next = (mark != Some(Mark::Good)).then_some(Mark::Good);
-                        app.send(Command::Mark(path, next));
-                    }
-                });
-            });
-        });
-    });
-}
-
-fn thumbnail(app: &mut GlimpseApp, ui: &mut egui::Ui, item: &ResultItem, name: &str) -> egui::Response {
-    let size = egui::vec2(CELL, CELL);
+    let photo = egui::Rect::from_min_size(rect.min, egui::vec2(side, side));
+    let visuals = ui.visuals().clone();
+    ui.painter().rect_filled(photo, 4.0, visuals.extreme_bg_color);
     let slot = app
         .state
         .images
         .as_mut()
         .map(|images| images.thumbnail(item.thumbnail.as_deref(), &item.ranked.path, THUMB_SIDE));
     match slot {
-        Some(Ok(Some(texture))) => ui.add_sized(
-            size,
-            egui::Image::new(&texture)
-                .fit_to_exact_size(size)
-                .maintain_aspect_ratio(true)
-                .alt_text(name)
-                .sense(egui::Sense::click()),
-        ),
-        // Placeholders take clicks (to open the preview) but not keyboard focus.
-        Some(Err(reason)) => {
-            ui.add_sized(size, egui::Label::new(format!("{name}\n{reason}")).sense(egui::Sense::click()))
+        Some(Ok(Some(texture))) => {
+            let fitted = fit(texture.size_vec2(), photo.shrink(2.0));
+            let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
+            ui.painter().image(texture.id(), fitted, uv, egui::Color32::WHITE);
         }
-        Some(Ok(None)) | None => ui.add_sized(size, egui::Label::new(name).sense(egui::Sense::click())),
+        Some(Err(reason)) => {
+            let text = format!("{name}\n{reason}");
+            ui.put(photo.shrink(6.0), egui::Label::new(egui::RichText::new(text).small()).wrap());
+        }
+        Some(Ok(None)) | None => {
+            ui.painter().text(
+                photo.center(),
+                egui::Align2::CENTER_CENTER,
+                &name,
+                egui::FontId::proportional(11.0),
+                visuals.weak_text_color(),
+            );
+        }
+    }
+    let stroke = match (mark, selected) {
+        (Some(Mark::Good), _) => egui::Stroke::new(3.0, GOOD),
+        (Some(Mark::Bad), _) => egui::Stroke::new(3.0, BAD),
+        (None, true) => egui::Stroke::new(3.0, visuals.selection.stroke.color),
+        (None, false) => egui::Stroke::new(1.0, visuals.widgets.noninteractive.bg_stroke.color),
+    };
+    ui.painter().rect_stroke(photo, 4.0, stroke, egui::StrokeKind::Inside);
+    // The tile says the rank (and the date when sorted by date or browsing); the raw
+    // score, which means something only next to other scores of the same query, is in
+    // the tooltip with what it is.
+    let by_date = app.state.search.browsing || app.settings.sort != SortOrder::Relevance;
+    let words = if by_date {
+        format!("#{} \u{b7} {}", item.ranked.rank, format_date(item.ranked.date))
+    } else {
+        format!("#{}", item.ranked.rank)
+    };
+    ui.painter().text(
+        egui::pos2(rect.left() + 2.0, photo.bottom() + 3.0),
+        egui::Align2::LEFT_TOP,
+        words,
+        egui::TextStyle::Body.resolve(ui.style()),
+        visuals.text_color(),
+    );
+    let hovered = ui.rect_contains_pointer(rect);
+    if response.clicked() {
+        app.state.search.selected = Some(i);
+        app.state.search.preview = Some(i);
+    }
+    response.context_menu(|ui| result_actions(app, ui, item));
+    response.on_hover_text(format!(
+        "{}\n{} \u{b7} {}",
+        item.ranked.path.display(),
+        score_words(app.state.search.browsing, item.ranked.score),
+        date_label(item.ranked.date, item.ranked.date_source)
+    ));
+    // Good sits left of Bad in the photo's top right corner.
+    for (k, kind) in [Mark::Good, Mark::Bad].into_iter().enumerate() {
+        if !(hovered || selected || mark == Some(kind)) {
+            continue;
+        }
+        let right = photo.right() - 4.0 - (1 - k) as f32 * (ICON + 4.0);
+        let at = egui::Rect::from_min_size(egui::pos2(right - ICON, photo.top() + 4.0), egui::vec2(ICON, ICON));
+        let on = mark == Some(kind);
+        let button = ui.interact(at, response_id(ui, &item.ranked.path, kind), egui::Sense::click());
+        let (label, hint) = match kind {
+            Mark::Good => ("Good", "Good match: more like this (G)"),
+            Mark::Bad => ("Bad", "Bad match: less like this (B)"),
+        };
+        button.widget_info(|| egui::WidgetInfo::selected(egui::accesskit::Role::Button, true, on, label));
+        mark_icon(ui.painter(), at, kind, on, button.hovered());
+        if button.on_hover_text(hint).clicked() {
+            app.send(Command::Mark(item.ranked.path.clone(), (!on).then_some(kind)));
+        }
     }
 }
 
-fn preview(app: &mut GlimpseApp, ui: &mut egui::Ui) {
-    let Some(i) = app.state.search.preview else { return };
+/// The id of a tile's mark button: by photo, so a re-ranked grid keeps each button's state
+/// with its photo.
+fn response_id(ui: &egui::Ui, path: &std::path::Path, kind: Mark) -> egui::Id {
+    ui.scope_id().with(("mark", path, kind == Mark::Good))
+}
+
+/// A round mark button: a tick for good, a cross for bad; filled with the mark's colour
+/// when set, dark and see-through over the photo when not.
+fn mark_icon(painter: &egui::Painter, at: egui::Rect, kind: Mark, on: bool, hovered: bool) {
+    let colour = if kind == Mark::Good { GOOD } else { BAD };
+    let fill = match (on, hovered) {
+        (true, _) => colour,
+        (false, true) => egui::Color32::from_black_alpha(210),
+        (false, false) => egui::Color32::from_black_alpha(140),
+    };
+    let c = at.center();
+    let r = at.width() / 2.0;
+    painter.circle_filled(c, r, fill);
+    let stroke = egui::Stroke::new(2.5, egui::Color32::WHITE);
+    let u = r * 0.45;
+    match kind {
+        Mark::Good => {
+            let tick = vec![c + egui::vec2(-u, 0.0), c + egui::vec2(-u * 0.3, u * 0.7), c + egui::vec2(u, -u * 0.7)];
+            painter.line(tick, stroke);
+        }
+        Mark::Bad => {
+            painter.line_segment([c + egui::vec2(-u, -u), c + egui::vec2(u, u)], stroke);
+            painter.line_segment([c + egui::vec2(-u, u), c + egui::vec2(u, -u)], stroke);
+        }
+    }
+}
+
+/// Border and icon colour of a photo marked good.
+const GOOD: egui::Color32 = egui::Color32::from_rgb(60, 170, 80);
+/// Border and icon colour of a photo marked bad.
+const BAD: egui::Color32 = egui::Color32::from_rgb(200, 70, 60);
+
+/// The largest rectangle of `size`'s proportions inside `frame`, centred.
+fn fit(size: egui::Vec2, frame: egui::Rect) -> egui::Rect {
+    let scale = (frame.width() / size.x.max(1.0)).min(frame.height() / size.y.max(1.0));
+    egui::Rect::from_center_size(frame.center(), size * scale)
+}
+
+/// The result shown large, in the grid's place: its actions and marks, what it is, and the
+/// photo scaled to fill the pane.
+fn preview(app: &mut GlimpseApp, ui: &mut egui::Ui, i: usize) {
     let Some(item) = app.state.search.results.get(i).cloned() else { return };
-    let mut open = true;
-    let title = item.ranked.path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    egui::Window::new(title)
-        .id(egui::Id::unique("glimpse-preview"))
-        .open(&mut open)
-        .collapsible(false)
-        .default_size([900.0, 700.0])
-        .show(ui.ctx(), |ui| {
-            ui.horizontal(|ui| result_actions(app, ui, &item));
-            ui.label(format!(
-                "Rank {} · {}×{} · {:.1} MB · {}",
-                item.ranked.rank,
-                item.width,
-                item.height,
-                item.bytes as f64 / 1e6,
-                date_label(item.ranked.date, item.ranked.date_source)
-            ));
-            ui.label(item.ranked.path.display().to_string())
-                .on_hover_text(score_words(app.state.search.browsing, item.ranked.score));
-            if let Some(images) = app.state.images.as_mut() {
-                images.show_large(ui, &item.ranked.path, PREVIEW_SIDE, "preview");
+    let mark = app.state.search.marks.get(&item.ranked.path).copied();
+    ui.horizontal_wrapped(|ui| {
+        if ui.button("Back to the results").on_hover_text("Esc").clicked() {
+            app.state.search.preview = None;
+        }
+        ui.separator();
+        result_actions(app, ui, &item);
+        ui.separator();
+        for (kind, text, hint) in
+            [(Mark::Good, "Good match", "More like this (G)"), (Mark::Bad, "Bad match", "Less like this (B)")]
+        {
+            let on = mark == Some(kind);
+            if ui.selectable_label(on, text).on_hover_text(hint).clicked() {
+                app.send(Command::Mark(item.ranked.path.clone(), (!on).then_some(kind)));
             }
-        });
-    if !open {
-        app.state.search.preview = None;
+        }
+    });
+    ui.label(format!(
+        "Rank {} \u{b7} {}\u{d7}{} \u{b7} {:.1} MB \u{b7} {}",
+        item.ranked.rank,
+        item.width,
+        item.height,
+        item.bytes as f64 / 1e6,
+        date_label(item.ranked.date, item.ranked.date_source)
+    ))
+    .on_hover_text(score_words(app.state.search.browsing, item.ranked.score));
+    ui.add(egui::Label::new(item.ranked.path.display().to_string()).truncate());
+    let title = item.ranked.path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    if let Some(images) = app.state.images.as_mut() {
+        ui.vertical_centered(|ui| images.show_large(ui, &item.ranked.path, PREVIEW_SIDE, &title));
     }
 }
 
@@ -450,5 +617,28 @@ fn score_words(browsing: bool, score: f32) -> String {
         format!(
             "score {score:.3}: how close the photo is to what was asked, on this query's own scale; only the order it gives means something"
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiles_stretch_so_that_whole_columns_fill_the_width() {
+        for (width, preferred) in [(1584.0, 180.0), (1184.0, 180.0), (624.0, 180.0), (2544.0, 96.0), (300.0, 320.0)] {
+            let layout = Layout::new(width, preferred);
+            let used = layout.columns as f32 * layout.side + GAP * (layout.columns - 1) as f32;
+            assert!(used <= width, "{width}: {layout:?} overflows");
+            assert!(width - used < layout.columns as f32, "{width}: {layout:?} leaves {} points empty", width - used);
+            // Tiles never shrink below the zoom, and stretch by less than one more column's worth.
+            if layout.columns > 1 {
+                assert!(layout.side >= preferred - 1.0 && layout.side < preferred * 2.0, "{width}: {layout:?}");
+            }
+        }
+        assert_eq!(Layout::new(1584.0, 180.0).columns, 8);
+        // Zooming in gives fewer, larger tiles.
+        assert!(Layout::new(1584.0, 300.0).columns < Layout::new(1584.0, 180.0).columns);
+        assert_eq!(Layout::new(200.0, 320.0), Layout { columns: 1, side: 200.0 });
     }
 }

@@ -15,6 +15,13 @@ pub const STORAGE_KEY: &str = "glimpse-settings";
 /// field (see [`Settings::from_stored`]).
 pub const SETTINGS_VERSION: u32 = 1;
 
+/// The result grid's tile side at first, in points: 6 columns in the default 1200-point
+/// window, 8 at 1600.
+pub const DEFAULT_TILE: f32 = 180.0;
+/// The smallest and largest tile sides the zoom allows, in points (thumbnails are 256 px,
+/// so larger tiles would only blur them).
+pub const TILE_RANGE: std::ops::RangeInclusive<f32> = 96.0..=320.0;
+
 /// The views of the window.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Tab {
@@ -87,8 +94,9 @@ pub struct Settings {
     pub batch_size: usize,
     /// The text model folder (`None`: the installed one).
     pub model: Option<PathBuf>,
-    /// Results shown.
-    pub k: usize,
+    /// The result grid's preferred tile side, in points (the zoom slider and Ctrl+wheel);
+    /// tiles stretch from it so that whole columns fill the width.
+    pub tile: f32,
     /// Best match first, or newest/oldest first among the `pool` best matches.
     #[serde(with = "as_text")]
     pub sort: SortOrder,
@@ -113,7 +121,7 @@ impl Default for Settings {
             threads: 0,
             batch_size: crate::engine::EmbedOptions::default().batch_size,
             model: None,
-            k: 10,
+            tile: DEFAULT_TILE,
             sort: SortOrder::Relevance,
             pool: 100,
             tab: Tab::Search,
@@ -134,6 +142,10 @@ impl Settings {
         if let Ok(stored) = ron::from_str::<StoredFields>(text) {
             stored.apply(&mut settings);
         }
+        if !settings.tile.is_finite() {
+            settings.tile = DEFAULT_TILE;
+        }
+        settings.tile = settings.tile.clamp(*TILE_RANGE.start(), *TILE_RANGE.end());
         settings.version = SETTINGS_VERSION;
         settings
     }
@@ -196,7 +208,7 @@ macro_rules! stored_fields {
     };
 }
 
-stored_fields!(values: index, threads, batch_size, model, k, pool, tab, flickr8k, glove, training; words: provider, sort);
+stored_fields!(values: index, threads, batch_size, model, tile, pool, tab, flickr8k, glove, training; words: provider, sort);
 
 #[cfg(test)]
 mod tests {
@@ -208,7 +220,7 @@ mod tests {
             index: PathBuf::from("/photos/family.glimpse"),
             provider: ProviderChoice::Cpu,
             threads: 3,
-            k: 40,
+            tile: 240.0,
             tab: Tab::Library,
             model: Some(PathBuf::from("/models/mine")),
             ..Settings::default()
@@ -231,5 +243,9 @@ mod tests {
         assert_eq!((read.provider, read.sort), (ProviderChoice::Cpu, SortOrder::Newest));
         assert_eq!(read.version, SETTINGS_VERSION);
         assert_eq!(Settings::from_stored("not ron at all ("), Settings::default());
+        // A zoom from a hand-edited file is brought back into the slider's range.
+        let huge = text.replace("tile: 240.0", "tile: 5000.0");
+        assert_ne!(huge, text);
+        assert_eq!(Settings::from_stored(&huge).tile, *TILE_RANGE.end());
     }
 }

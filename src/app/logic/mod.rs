@@ -46,7 +46,7 @@ pub use annotator::AnnotatorState;
 pub use indexing::{IndexingState, Phase, library_roots};
 pub use opening::Engine;
 use opening::Opened;
-pub use search::{Mark, ResultItem, SearchState, date_label};
+pub use search::{Mark, PAGE, ResultItem, SearchState, date_label};
 pub use training::TrainingState;
 
 /// How long typing must pause before a search runs: the query encodes in well under a
@@ -60,6 +60,8 @@ pub enum Command {
     Reopen,
     /// Run the query in the search box now.
     Search,
+    /// Load a page more results (the grid was scrolled to its end).
+    MoreResults,
     /// Rank the library by how much each photo looks like this one.
     FindSimilar(PathBuf),
     /// Pick a folder with the desktop's dialog and add it to the library.
@@ -159,7 +161,7 @@ impl State {
             engine: None,
             finder: None,
             engine_error: None,
-            search: SearchState { k: 10, ..SearchState::default() },
+            search: SearchState { k: PAGE, columns: 1, ..SearchState::default() },
             indexing: IndexingState::default(),
             training: TrainingState::default(),
             annotator: AnnotatorState::default(),
@@ -218,6 +220,7 @@ impl State {
         match command {
             Command::Reopen => note(self.reopen(settings)),
             Command::Search => note(self.start_search(settings)),
+            Command::MoreResults => note(self.more_results(settings)),
             Command::FindSimilar(photo) => {
                 self.search.subject = Subject::Photo(photo);
                 note(self.start_search(settings));

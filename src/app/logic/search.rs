@@ -2,6 +2,21 @@
 
 use super::*;
 
+/// Results asked for at once: the first page of a new query, and each page more as the grid
+/// is scrolled to its end (the CLI keeps its own `-k`, 10 by default). 50 fill a 2560-point
+/// wide window of the smallest tiles twice over; a page ranks in milliseconds.
+pub const PAGE: usize = 50;
+
+/// What a search asks apart from the marks and how many: when it changes, the grid starts
+/// again from its first page.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct Asked {
+    subject: Subject,
+    filter: FilterForm,
+    sort: crate::index::filter::SortOrder,
+    pool: usize,
+}
+
 /// A relevance-feedback mark on a result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mark {
@@ -66,7 +81,8 @@ pub struct SearchState {
     pub subject: Subject,
     /// When the query last changed and has not been searched yet.
     pub edited: Option<Instant>,
-    /// How many results.
+    /// How many results the grid has asked for: a page at first, a page more each time the
+    /// grid is scrolled to its end (see [`PAGE`]).
     pub k: usize,
     /// Filters.
     pub filter: FilterForm,
@@ -88,6 +104,16 @@ pub struct SearchState {
     pub marks: BTreeMap<PathBuf, Mark>,
     /// Each mark change as (photo, its mark before), newest last: Ctrl+Z undoes the last.
     pub mark_history: Vec<(PathBuf, Option<Mark>)>,
+    /// The grid's columns as last drawn (the arrow keys move by its rows).
+    pub columns: usize,
+    /// The keys moved the highlight: the grid scrolls to show it.
+    pub scroll_to_selected: bool,
+    /// The grid's scroll offset and visible height as last drawn, in points.
+    pub grid_view: (f32, f32),
+    /// A new query's first page: the grid scrolls back to its top.
+    pub scroll_to_top: bool,
+    /// The last search's request apart from marks and k.
+    pub(super) asked: Option<Asked>,
     pub(super) job: Option<SearchJob>,
 }
 
@@ -95,6 +121,18 @@ impl SearchState {
     /// True while a search runs.
     pub fn busy(&self) -> bool {
         self.job.is_some()
+    }
+
+    /// True when scrolling further may bring more results: the last answer filled what was
+    /// asked, and fewer were asked than the library (or, in date order, the pool of best
+    /// matches the order chooses from) holds.
+    pub fn more_available(&self, photos: usize, settings: &Settings) -> bool {
+        let limit = match settings.sort {
+            crate::index::filter::SortOrder::Relevance => photos,
+            _ if self.browsing => photos,
+            _ => settings.pool.min(photos),
+        };
+        self.error.is_none() && self.results.len() >= self.k && self.k < limit
     }
 }
 
@@ -144,6 +182,18 @@ impl State {
                 Mark::Bad => feedback.bad.push(path.clone()),
             }
         }
+        let asked = Asked {
+            subject: self.search.subject.clone(),
+            filter: self.search.filter.clone(),
+            sort: settings.sort,
+            pool: settings.pool,
+        };
+        // Another question starts from its first page; new marks re-rank what is loaded.
+        if self.search.asked.as_ref() != Some(&asked) {
+            self.search.k = PAGE;
+            self.search.scroll_to_top = true;
+            self.search.asked = Some(asked);
+        }
         let request = SearchRequest {
             subject: self.search.subject.clone(),
             filter: self.search.filter.text(),
@@ -160,6 +210,16 @@ impl State {
         })?;
         self.search.job = Some(job);
         Ok(())
+    }
+
+    /// Asks for a page more results when the grid reached its end and more may come.
+    pub(super) fn more_results(&mut self, settings: &Settings) -> Result<()> {
+        let photos = self.finder.as_ref().map_or(0, |f| f.library.index.data.photos.len());
+        if self.search.busy() || !self.search.more_available(photos, settings) {
+            return Ok(());
+        }
+        self.search.k += PAGE;
+        self.start_search(settings)
     }
 
     pub(super) fn poll_search(&mut self) {
