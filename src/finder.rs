@@ -114,10 +114,34 @@ pub struct SearchAnswer {
     pub hits: Vec<Ranked>,
     /// The best match is weak enough that the model's cue says "no strong match".
     pub no_strong_match: bool,
+    /// What the cue was decided on, when the model has one and the query has text.
+    pub cue: Option<CueReading>,
     /// What was searched for, in words (`“a dog”`, `photos like x.jpg`, `your library`).
     pub label: String,
     /// Nothing was asked for: the hits are the library itself, by date.
     pub browsing: bool,
+}
+
+/// The results the "no strong match" cue looks at: the first this many of the typed query's
+/// ranking, as `glimpse bench cue` measured its threshold (`bench::SHOWN`), whatever the
+/// number of results, their order or the marks.
+pub const CUE_RESULTS: usize = 10;
+
+/// How the "no strong match" cue read a ranking.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CueReading {
+    /// The best cosine between the typed query (without the marks) and the first
+    /// [`CUE_RESULTS`] photos of its ranking that are not marked bad.
+    pub best: f32,
+    /// The model's threshold: the cue fires below it.
+    pub threshold: f32,
+}
+
+impl CueReading {
+    /// True when the cue says "no strong match".
+    pub fn fires(&self) -> bool {
+        self.best < self.threshold
+    }
 }
 
 /// The text model, as search uses it, and its compact projection.
@@ -372,18 +396,38 @@ impl Finder {
         }
     }
 
-    /// True when `ranked` (the answer to `query`) should carry the "no strong match" hint:
-    /// a query with text, ranked in the joint space of a model whose manifest has a cue
-    /// (`glimpse bench cue --write`), whose results' best cosine (the score with the photo's
-    /// hubness offset added back) is below the cue's threshold.
-    pub fn no_strong_match(&self, query: &Query, ranked: &[Ranked]) -> bool {
-        let Query::Terms(parts) = query else { return false };
+    /// The "no strong match" cue for `query`: the best cosine (score with the photo's hubness
+    /// offset added back) among the first [`CUE_RESULTS`] photos of the query's own ranking
+    /// (without feedback, in best-match order) that `feedback` does not mark bad, against the
+    /// threshold in the model's manifest (`glimpse bench cue --write`). So the cue does not
+    /// depend on how many results are shown, their order or a good mark, and a bad mark
+    /// changes it only by taking that photo out. `None` for a query without text, or a model
+    /// without a cue.
+    pub fn cue(&self, query: &Query, filter: &Filter, feedback: &Feedback) -> Result<Option<CueReading>> {
+        let Query::Terms(parts) = query else { return Ok(None) };
         let (Some(text), Some(Space::Joint { matrix: joint, .. })) = (&self.text, self.joint_space(true)) else {
-            return false;
+            return Ok(None);
         };
-        let has_text = parts.iter().any(|p| matches!(p.term, Term::Text(_)));
-        let best = ranked.iter().map(|r| r.score + joint.offset(r.row)).reduce(f32::max);
-        has_text && text.model.manifest.no_match.as_ref().is_some_and(|cue| cue.fires(best))
+        let Some(cue) = text.model.manifest.no_match.as_ref().filter(|c| c.statistic == "top1") else {
+            return Ok(None);
+        };
+        if !parts.iter().any(|p| matches!(p.term, Term::Text(_))) {
+            return Ok(None);
+        }
+        let options = SearchOptions {
+            k: CUE_RESULTS + feedback.bad.len(),
+            filter: filter.clone(),
+            sort: SortOrder::Relevance,
+            pool: 0,
+        };
+        let ranked = self.rank(query, &options, &Feedback::default())?;
+        let best = ranked
+            .iter()
+            .filter(|r| !feedback.bad.contains(&r.path))
+            .take(CUE_RESULTS)
+            .map(|r| r.score + joint.offset(r.row))
+            .reduce(f32::max);
+        Ok(best.map(|best| CueReading { best, threshold: cue.threshold }))
     }
 
     /// Answers a search request: parses the subject and the filters, ranks (with the
@@ -397,7 +441,13 @@ impl Finder {
         // Nothing typed: browse the library, newest first, as a photo app opens.
         if request.subject.is_empty() {
             let hits = self.library.browse(&options);
-            return Ok(SearchAnswer { hits, no_strong_match: false, label: "your library".into(), browsing: true });
+            return Ok(SearchAnswer {
+                hits,
+                no_strong_match: false,
+                cue: None,
+                label: "your library".into(),
+                browsing: true,
+            });
         }
         // "Find similar" does not answer with the photo it was asked about.
         let (query, label, source) = match &request.subject {
@@ -411,6 +461,7 @@ impl Finder {
                 Some(std::fs::canonicalize(photo).unwrap_or_else(|_| photo.clone())),
             ),
         };
+        let cue = self.cue(&query, &options.filter, &request.feedback)?;
         let hits = match source {
             None => self.rank(&query, &options, &request.feedback)?,
             Some(source) => {
@@ -425,8 +476,8 @@ impl Finder {
                 hits
             }
         };
-        let no_strong_match = self.no_strong_match(&query, &hits);
-        Ok(SearchAnswer { hits, no_strong_match, label, browsing: false })
+        let no_strong_match = cue.is_some_and(|c| c.fires());
+        Ok(SearchAnswer { hits, no_strong_match, cue, label, browsing: false })
     }
 
     /// Ranks the library against `query`, moved by `feedback` (Rocchio), as `options` say.

@@ -152,6 +152,9 @@ fn a_new_user_adds_the_sample_photos_types_a_query_and_sees_dogs_first_then_refi
     });
     h.state_mut().state.search.selected = None;
     let first_page = names(h.state());
+    // The "no strong match" cue is read on the typed query's own first ten results: the
+    // same reading however many results are loaded and whatever is marked good.
+    let cue = h.state().state.search.cue.expect("the shipped model has a no-match cue");
 
     // Ctrl + wheel over the grid zooms the tiles (and the zoom is a remembered setting).
     let before = (h.state().settings.tile, h.state().state.search.columns);
@@ -186,6 +189,7 @@ fn a_new_user_adds_the_sample_photos_types_a_query_and_sees_dogs_first_then_refi
     }
     wait_for(&mut h, "the second page", |app| !app.state.search.busy() && app.state.search.results.len() == 2 * PAGE);
     assert_eq!(names(h.state())[..PAGE], first_page[..], "the second page changed the first");
+    assert_eq!(h.state().state.search.cue, Some(cue), "loading more results changed the cue");
     h.state_mut().settings.tile = glimpse::app::DEFAULT_TILE;
     h.state_mut().state.search.scroll_to_top = true;
     h.step();
@@ -206,6 +210,7 @@ fn a_new_user_adds_the_sample_photos_types_a_query_and_sees_dogs_first_then_refi
         !app.state.search.busy() && app.state.search.marks.get(&second) == Some(&Mark::Good)
     });
     let s = &h.state().state.search;
+    assert_eq!(s.cue, Some(cue), "a good mark changed the cue");
     let now = s.results.iter().position(|r| r.ranked.path == second);
     assert!(now.is_some(), "a photo marked good left the results");
     assert_eq!((s.preview, s.selected), (now, now), "the preview did not follow the marked photo");
@@ -215,6 +220,9 @@ fn a_new_user_adds_the_sample_photos_types_a_query_and_sees_dogs_first_then_refi
         !app.state.search.busy() && app.state.search.marks.get(&second) == Some(&Mark::Bad)
     });
     assert_eq!(h.state().state.search.marks.len(), 1, "a mark landed on another photo");
+    // A bad mark only takes its photo out of the ten the cue reads.
+    let bad = h.state().state.search.cue.unwrap();
+    assert!(bad.best <= cue.best && bad.threshold == cue.threshold, "{bad:?} against {cue:?}");
     // Esc closes the preview and keeps the marks; Ctrl+Z undoes one mark at a time.
     h.key_press(egui::Key::Escape);
     h.step();

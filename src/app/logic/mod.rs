@@ -17,7 +17,7 @@ use super::{Startup, desktop};
 use crate::dataset::{Flickr8k, ImageCaptions, Split};
 use crate::engine::manifest::DEFAULT_BACKBONE;
 use crate::engine::{Backbone, BackboneModel, Runtime};
-use crate::finder::{Feedback, FilterText, Finder, Models, SearchRequest, Subject};
+use crate::finder::{CueReading, Feedback, FilterText, Finder, Models, SearchRequest, Subject};
 use crate::index::duplicates::{DEFAULT_THRESHOLD, DuplicatePhoto, library_groups};
 use crate::index::filter::{DateSource, format_date};
 use crate::index::library::Ranked;

@@ -43,7 +43,7 @@ pub struct ResultItem {
 
 /// A running search, answering one query.
 /// A search's results with the "no strong match" flag and what was searched for.
-type SearchJob = Job<(), Result<(Vec<ResultItem>, bool, String, bool)>>;
+type SearchJob = Job<(), Result<(Vec<ResultItem>, Option<CueReading>, String, bool)>>;
 
 /// Filters as typed in the search view.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -92,8 +92,8 @@ pub struct SearchState {
     pub answered: Option<String>,
     /// Why the last search failed.
     pub error: Option<String>,
-    /// The best score is below the model's "no strong match" threshold.
-    pub weak: bool,
+    /// What the model's "no strong match" cue read for the last answer (a text query).
+    pub cue: Option<CueReading>,
     /// The grid shows the library itself (nothing was asked for), by date.
     pub browsing: bool,
     /// The highlighted result.
@@ -206,7 +206,7 @@ impl State {
         // in the search job, never on the UI thread.
         let job = Job::spawn("glimpse-search", 1, self.waker(), move |_cx| {
             let answer = finder.search(&request)?;
-            Ok((describe(&finder, answer.hits), answer.no_strong_match, answer.label, answer.browsing))
+            Ok((describe(&finder, answer.hits), answer.cue, answer.label, answer.browsing))
         })?;
         self.search.job = Some(job);
         Ok(())
@@ -229,7 +229,7 @@ impl State {
         }
         let Some(job) = self.search.job.take() else { return };
         match job.wait().and_then(|r| r) {
-            Ok((results, weak, label, browsing)) => {
+            Ok((results, cue, label, browsing)) => {
                 // The highlight and the preview follow their photo to its new place (or go
                 // when it left the results), so the next mark can only land on that photo.
                 let search = &mut self.search;
@@ -241,7 +241,7 @@ impl State {
                 search.selected = place(&selected);
                 search.preview = place(&preview);
                 search.results = results;
-                search.weak = weak;
+                search.cue = cue;
                 search.error = None;
                 search.answered = Some(label);
                 search.browsing = browsing;
