@@ -88,12 +88,16 @@ fn a_new_user_adds_the_sample_photos_types_a_query_and_sees_dogs_first_then_refi
     let mut h = app_on(dir.path(), Startup::default());
     // First run: the welcome screen says what to do.
     assert!(h.query_by_label("Welcome to Glimpse").is_some());
+    // It promises no speed it has not measured on this computer.
+    assert!(h.query_by_label_contains("photos a second").is_none(), "a rate claimed before any was measured");
 
     click(&mut h, "Library");
     type_into(&mut h, "or type its path", &shared.join("photos").display().to_string());
     click(&mut h, "Add folder");
     wait_for(&mut h, "indexing to finish", |app| !app.state.indexing.running() && app.state.finder.is_some());
     assert_eq!(h.state().state.finder.as_ref().unwrap().library.index.data.photos.len(), 120);
+    let rate = h.state().settings.photos_per_second;
+    assert!(rate.is_some_and(|r| r > 0.0), "the indexing rate was not remembered: {rate:?}");
 
     click(&mut h, "Search");
     assert_eq!(h.state().settings.tab, Tab::Search);
@@ -310,6 +314,10 @@ fn a_tiny_training_run_advances_the_plots_and_its_model_becomes_the_active_one()
     let dir = tempfile::tempdir().unwrap();
     let mut h = app_on(dir.path(), tiny_training_startup(dir.path()));
     click(&mut h, "Training");
+    // "Shipped recipe" says what it set, and that one run is not the shipped model.
+    click(&mut h, "Shipped recipe");
+    assert!(h.query_by_label_contains("Shipped recipe set: mean encoder").is_some());
+    assert!(h.query_by_label_contains("not the shipped model (a calibrated combination of four)").is_some());
     h.state_mut().settings.training.epochs = 3;
     click(&mut h, "Text encoder");
     h.run(); // the list opens over the next frames
@@ -330,7 +338,19 @@ fn a_tiny_training_run_advances_the_plots_and_its_model_becomes_the_active_one()
     let manifest = std::fs::read_to_string(out.join("manifest.json")).unwrap();
     assert!(manifest.contains("\"kind\": \"gru\""), "{manifest}");
     assert!(h.query_by_label("this run").is_some(), "no comparison table");
-    click(&mut h, "Use this model");
+    let finished = h.query_by_label_contains("(all 3 epochs ran)").expect("no line saying how the run ended");
+    assert!(finished.value().unwrap_or_default().contains(" of 3 "), "{finished:?}");
+    // "Use this model" is the obvious next step only for a model that is not worse than the
+    // current one; a worse one is offered as a small "Use it anyway" beside a warning.
+    let report = h.state().state.training.report.clone().unwrap();
+    let (_, current) = h.state().state.current_metrics().expect("the shipped model's dev metrics");
+    let (offered, not) = if report.dev.t2i.r1 < current.t2i.r1 {
+        ("Use it anyway", "Use this model")
+    } else {
+        ("Use this model", "Use it anyway")
+    };
+    assert!(h.query_by_label(not).is_none(), "{not:?} is offered for a model with dev R@1 {}", report.dev.t2i.r1);
+    click(&mut h, offered);
     assert_eq!(h.state().settings.model.as_deref(), Some(out.as_path()));
     wait_for(&mut h, "the new model to load", |app| app.state.current_metrics().is_some_and(|(d, _)| d == out));
     assert!(h.query_by_label("This model is the active one.").is_some());
@@ -355,8 +375,14 @@ fn the_annotator_shows_a_photo_with_its_five_captions_and_where_the_model_ranks_
     assert!(ranks.iter().all(|r| (1..=8).contains(r)), "ranks out of range: {ranks:?}");
     assert!(h.get_all_by_label(&format!("rank {:>4}", ranks[0])).next().is_some());
     // Filtering by a word keeps only the photos whose captions have it.
+    assert!(h.query_by_label_contains("worst: the lowest rank the current model gives").is_some());
     type_into(&mut h, "Captions with", "purple");
     assert!(h.query_by_label("1 photos").is_some());
+    // The detail follows the filter: it shows the photo left in the list, not the one before.
+    h.step();
+    let an = &h.state().state.annotator;
+    let shown = an.selected.map(|i| an.items[i].image.clone());
+    assert_eq!(shown.as_deref(), Some("purple_1.jpg"), "the detail shows a photo the filter left out");
 }
 
 #[test]

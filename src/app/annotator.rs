@@ -25,14 +25,22 @@ pub fn show(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     }
     ui.separator();
     let visible = visible_items(app);
+    // The detail shows a photo of the list: the first when a filter left out the one shown.
+    let an = &mut app.state.annotator;
+    if an.selected.is_none_or(|i| !visible.contains(&i)) {
+        an.selected = visible.first().copied();
+    }
     egui::Panel::left("annotator-list").default_size(330.0).show(ui, |ui| {
         ui.label(format!("{} photos", visible.len()));
+        if app.state.annotator.ranks.is_some() {
+            ui.small("worst: the lowest rank the current model gives the photo for any of its five captions (1 = found first)");
+        }
         egui::ScrollArea::vertical().auto_shrink([false, false]).show_rows(ui, 18.0, visible.len(), |ui, range| {
             for &i in &visible[range] {
                 let item = &app.state.annotator.items[i];
                 let worst = app.state.annotator.ranks.as_ref().and_then(|r| r.ranks[i].iter().max().copied());
                 let text = match worst {
-                    Some(rank) => format!("{}  \u{b7} worst {rank}", item.image),
+                    Some(rank) => format!("{}  \u{b7} worst rank {rank}", item.image),
                     None => item.image.clone(),
                 };
                 if ui.selectable_label(app.state.annotator.selected == Some(i), text).clicked() {
@@ -84,7 +92,9 @@ fn controls(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         }
         let an = &mut app.state.annotator;
         if let Some(ranks) = &an.ranks {
-            ui.checkbox(&mut an.worst_first, "worst first");
+            ui.checkbox(&mut an.worst_first, "worst first").on_hover_text(
+                "Photos whose captions the model ranks worst first: a photo's worst rank is the lowest rank the current model gives it for any of its five captions",
+            );
             ui.label(format!(
                 "{} photos: R@1 {:.1} R@5 {:.1} R@10 {:.1}",
                 ranks.metrics.images, ranks.metrics.t2i.r1, ranks.metrics.t2i.r5, ranks.metrics.t2i.r10

@@ -25,15 +25,18 @@ pub fn show(app: &mut GlimpseApp, ui: &mut egui::Ui) {
 
 fn folders(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     let roots = app.state.finder.as_deref().map(library_roots).unwrap_or_default();
+    // Folders of a run stay listed until the library that has them has reopened, so the
+    // list does not flash empty between the two.
+    let busy = app.state.indexing.running() || app.state.opening();
     for dir in &app.state.indexing.adding {
-        if app.state.indexing.running() && !roots.contains(dir) {
+        if busy && !roots.contains(dir) {
             ui.label(format!("Adding {}", dir.display()));
         }
     }
     for dir in &app.state.indexing.queued {
         ui.label(format!("Adding {} after the current run", dir.display()));
     }
-    if roots.is_empty() && app.state.indexing.adding.is_empty() && app.state.indexing.queued.is_empty() {
+    if roots.is_empty() && (app.state.indexing.adding.is_empty() || !busy) && app.state.indexing.queued.is_empty() {
         ui.label("No folders yet. Add the folders that hold your photos; Glimpse never changes or deletes them.");
         return;
     }

@@ -22,6 +22,10 @@ pub const DEFAULT_TILE: f32 = 180.0;
 /// so larger tiles would only blur them).
 pub const TILE_RANGE: std::ops::RangeInclusive<f32> = 96.0..=320.0;
 
+/// Runs that embed fewer photos than this leave the remembered rate alone: their rate is
+/// mostly start-up.
+pub const RATE_MIN_PHOTOS: usize = 20;
+
 /// The views of the window.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Tab {
@@ -110,6 +114,9 @@ pub struct Settings {
     pub glove: String,
     /// The training panel's settings.
     pub training: TrainingForm,
+    /// Photos a second this computer looked at in its last indexing run of at least
+    /// [`RATE_MIN_PHOTOS`] photos (the welcome screen says it; nothing until measured).
+    pub photos_per_second: Option<f32>,
 }
 
 impl Default for Settings {
@@ -128,6 +135,7 @@ impl Default for Settings {
             flickr8k: String::new(),
             glove: String::new(),
             training: TrainingForm::default(),
+            photos_per_second: None,
         }
     }
 }
@@ -208,7 +216,7 @@ macro_rules! stored_fields {
     };
 }
 
-stored_fields!(values: index, threads, batch_size, model, tile, pool, tab, flickr8k, glove, training; words: provider, sort);
+stored_fields!(values: index, threads, batch_size, model, tile, pool, tab, flickr8k, glove, training, photos_per_second; words: provider, sort);
 
 #[cfg(test)]
 mod tests {
@@ -228,6 +236,7 @@ mod tests {
         saved.training.epochs = 5;
         saved.training.encoder = TextEncoderKind::Gru { hidden: 256 };
         saved.sort = SortOrder::Newest;
+        saved.photos_per_second = Some(41.5);
         let text = ron::ser::to_string_pretty(&saved, ron::ser::PrettyConfig::default()).unwrap();
         assert_eq!(Settings::from_stored(&text), saved);
         // Another version wrote `threads` as text and has a field this one does not know.

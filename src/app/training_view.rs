@@ -32,6 +32,9 @@ fn path_row(ui: &mut egui::Ui, name: &str, value: &mut String, hint: &str) -> bo
     pick
 }
 
+/// What the "Shipped recipe" button sets, and what it cannot give.
+const RECIPE: &str = "Sets the settings the shipped model's members were trained with: mean of word vectors, semi-hard mining (after 2 warm-up epochs over all negatives), margin 0.2, 12 epochs, batch 128, learning rate 0.002, 250 extra word dimensions. The shipped model is more than one run: four models (three each over one of the backbone's three networks, one with a GRU encoder) combined and calibrated against hub photos, so one run here trains one model and finds the right photo first less often (the shipped model: dev R@1 25.1).";
+
 fn form(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     let running = app.state.training.running();
     if path_row(
@@ -90,13 +93,25 @@ fn form(app: &mut GlimpseApp, ui: &mut egui::Ui) {
             ui.end_row();
             let label = ui.label("Extra word dimensions");
             ui.add(egui::DragValue::new(&mut form.extra_word_dims).range(0..=1000)).labelled_by(label.id);
-            let hint = "Settings shared by the installed model's mean-encoder members (see models/text/README.md)";
-            if ui.button("Shipped recipe").on_hover_text(hint).clicked() {
+            if ui.button("Shipped recipe").on_hover_text(RECIPE).clicked() {
                 *form = super::TrainingForm::default();
+                app.state.training.recipe_note = true;
             }
             ui.end_row();
         });
     });
+    if app.state.training.recipe_note {
+        let form = &app.settings.training;
+        let changed = *form != super::TrainingForm::default();
+        ui.label(if changed {
+            "Changed since the shipped recipe was set.".to_string()
+        } else {
+            format!(
+                "Shipped recipe set: {} encoder, {} mining, margin {}, {} epochs, batch {}, learning rate {}, {} extra word dimensions. One run gives one model like one of the shipped model's four members, not the shipped model (a calibrated combination of four).",
+                form.encoder, form.mining, form.margin, form.epochs, form.batch_size, form.lr, form.extra_word_dims
+            )
+        });
+    }
     ui.horizontal(|ui| {
         if ui.add_enabled(!running, egui::Button::new("Start training")).clicked() {
             app.send(Command::StartTraining);
@@ -149,7 +164,8 @@ fn plots(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     if tr.losses.is_empty() && tr.epochs.is_empty() {
         return;
     }
-    let planned = app.settings.training.epochs.max(1) as f64;
+    // The run's own plan (the form may have changed since it started).
+    let planned = if tr.planned > 0 { tr.planned } else { app.settings.training.epochs }.max(1) as f64;
     // Epoch N of M, and the time left from the mean epoch so far.
     if let Some(last) = tr.epochs.last() {
         let mean = tr.epochs.iter().map(|e| e.train_seconds).sum::<f64>() / tr.epochs.len() as f64;
@@ -219,14 +235,9 @@ fn result(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     let Some(report) = app.state.training.report.clone() else { return };
     let Some(out) = app.state.training.out.clone() else { return };
     ui.separator();
-    ui.label(format!(
-        "Finished: epoch {} of {} kept, {:.0} s{}. Model in {}",
-        report.best_epoch,
-        report.history.len(),
-        report.seconds,
-        if report.stopped { " (stopped early)" } else { "" },
-        out.display()
-    ));
+    let tr = &app.state.training;
+    let words = run_words(report.best_epoch, report.history.len(), report.stopped, tr.planned, tr.patience);
+    ui.label(format!("Finished in {:.0} s: {words}. Model in {}", report.seconds, out.display()));
     let current = app.state.current_metrics();
     egui::Grid::new("compare").striped(true).show(ui, |ui| {
         for h in ["dev text-to-image", "R@1", "R@5", "R@10", "median rank"] {
@@ -244,19 +255,59 @@ fn result(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     });
     let active = current.as_ref().is_some_and(|(dir, _)| *dir == out);
     let worse = current.as_ref().filter(|_| !active).is_some_and(|(_, m)| report.dev.t2i.r1 < m.t2i.r1);
-    if worse {
-        ui.colored_label(
-            ui.visuals().warn_fg_color,
-            "This run finds the right photo first less often than the current model (R@1 above); keep the current one unless you are testing.",
-        );
-    }
+    let hint = "Search with it; the library is re-projected from stored features";
     if active {
         ui.label("This model is the active one.");
-    } else if ui
-        .button("Use this model")
-        .on_hover_text("Search with it; the library is re-projected from stored features")
-        .clicked()
-    {
-        app.send(Command::UseModel(out));
+    } else if worse {
+        // A worse model is still offered (to test it), but not as the obvious next step.
+        ui.horizontal_wrapped(|ui| {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                "This run finds the right photo first less often than the current model (R@1 above); keep the current one unless you are testing.",
+            );
+            if ui.small_button("Use it anyway").on_hover_text(hint).clicked() {
+                app.send(Command::UseModel(out.clone()));
+            }
+        });
+    } else {
+        let button =
+            egui::Button::new(egui::RichText::new("Use this model").strong()).fill(ui.visuals().selection.bg_fill);
+        if ui.add(button).on_hover_text(hint).clicked() {
+            app.send(Command::UseModel(out));
+        }
+    }
+}
+
+/// How a run ended, in words: the epoch kept, of how many planned, and why it stopped.
+fn run_words(best: usize, ran: usize, stopped: bool, planned: usize, patience: usize) -> String {
+    let planned = planned.max(ran);
+    let why = if stopped {
+        format!("stopped by you after epoch {ran}")
+    } else if ran < planned {
+        format!("stopped early after epoch {ran}: dev recall had not improved for {patience} epochs")
+    } else {
+        format!("all {planned} epochs ran")
+    };
+    format!("best on dev at epoch {best} of {planned} ({why}); that epoch is the model")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_finished_run_says_which_epoch_it_kept_of_those_planned_and_why_it_stopped() {
+        assert_eq!(
+            run_words(3, 9, false, 12, 6),
+            "best on dev at epoch 3 of 12 (stopped early after epoch 9: dev recall had not improved for 6 epochs); that epoch is the model"
+        );
+        assert_eq!(
+            run_words(2, 4, true, 12, 6),
+            "best on dev at epoch 2 of 12 (stopped by you after epoch 4); that epoch is the model"
+        );
+        assert_eq!(
+            run_words(3, 3, false, 3, 6),
+            "best on dev at epoch 3 of 3 (all 3 epochs ran); that epoch is the model"
+        );
     }
 }

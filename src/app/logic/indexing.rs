@@ -70,6 +70,16 @@ impl IndexingState {
     }
 }
 
+/// Keeps the rate of the embedding phase that just ended in the settings, when it looked at
+/// enough photos to say.
+fn remember_rate(ix: &IndexingState, settings: &mut Settings) {
+    if ix.done >= super::super::settings::RATE_MIN_PHOTOS
+        && let Some((rate, _)) = ix.rate_and_eta()
+    {
+        settings.photos_per_second = Some(rate as f32);
+    }
+}
+
 /// The library's folders, as paths.
 pub fn library_roots(finder: &Finder) -> Vec<PathBuf> {
     finder.library.index.data.roots.iter().map(|r| bytes_path(r)).collect()
@@ -121,7 +131,7 @@ impl State {
         Ok(())
     }
 
-    pub(super) fn poll_indexing(&mut self, settings: &Settings, notices: &mut Notices) {
+    pub(super) fn poll_indexing(&mut self, settings: &mut Settings, notices: &mut Notices) {
         let Some(job) = &self.indexing.job else { return };
         // Checked before draining, so no event sent before the end is left behind.
         let finished = job.is_finished();
@@ -148,6 +158,9 @@ impl State {
                     ix.total = total;
                 }
                 IndexEvent::Projected { done, total } => {
+                    if ix.phase == Phase::Embedding {
+                        remember_rate(ix, settings);
+                    }
                     if ix.phase != Phase::Projecting {
                         ix.phase = Phase::Projecting;
                         ix.phase_started = Some(Instant::now());
@@ -162,6 +175,9 @@ impl State {
             return;
         }
         let Some(job) = ix.job.take() else { return };
+        if ix.phase == Phase::Embedding {
+            remember_rate(ix, settings);
+        }
         ix.phase = Phase::Idle;
         ix.waiting = None;
         ix.stopping = false;

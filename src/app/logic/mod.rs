@@ -176,9 +176,15 @@ impl State {
         }
     }
 
+    /// True while the models or the library are being (re)opened.
+    pub fn opening(&self) -> bool {
+        self.opening.is_some()
+    }
+
     /// One line for the top bar: what the engine runs on and what the library holds.
     pub fn status_line(&self) -> String {
-        if self.opening.is_some() {
+        // After indexing only the library reopens: the models stay loaded.
+        if self.opening.is_some() && self.engine.is_none() {
             return "loading models…".into();
         }
         let photos = self.finder.as_ref().map_or(0, |f| f.library.index.data.photos.len());

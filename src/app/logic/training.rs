@@ -21,6 +21,12 @@ pub struct TrainingState {
     pub out: Option<PathBuf>,
     /// Why the last run failed.
     pub error: Option<String>,
+    /// "Shipped recipe" was pressed: the panel says what it set.
+    pub recipe_note: bool,
+    /// Epochs the running (or last) run was planned for.
+    pub planned: usize,
+    /// Epochs without a better dev recall after which that run stops early.
+    pub patience: usize,
     pub(super) job: Option<Job<TrainEvent, Result<TrainReport>>>,
 }
 
@@ -52,6 +58,7 @@ impl State {
             ..TrainConfig::default()
         };
         config.check()?;
+        let (planned, patience) = (config.epochs, config.patience);
         let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let out = self.models_out().join(format!("model-{stamp}"));
         let run = Flickr8kTraining {
@@ -69,7 +76,7 @@ impl State {
             train: config,
         };
         let job = recipe::start(run, self.waker())?;
-        self.training = TrainingState { out: Some(out), job: Some(job), ..TrainingState::default() };
+        self.training = TrainingState { out: Some(out), job: Some(job), planned, patience, ..TrainingState::default() };
         Ok(())
     }
 
