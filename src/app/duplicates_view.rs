@@ -25,7 +25,7 @@ pub fn show(app: &mut GlimpseApp, ui: &mut egui::Ui) {
             .fixed_decimals(2)
             .text("feature cosine");
         let response = ui.add(slider).labelled_by(label.id).on_hover_text(format!(
-            "Lower finds more (and more look-alikes that are different photos); {DEFAULT_THRESHOLD} separates resized, re-encoded and cropped copies from distinct photos on the sample photos (glimpse bench duplicates)."
+            "Lower finds more, and more look-alikes that are different photos: different shots of one scene (two riders on one track, a burst a moment apart) reach 0.80 to 0.84 among 1,710 Flickr8k photos. Higher splits copies: a photo resized to 40 % scores as low as 0.77 with its original, re-encoded or cropped copies 0.89 and up. {DEFAULT_THRESHOLD} keeps every such copy together."
         ));
         // Regroup when the slider is let go, not on every step of the drag.
         let let_go = response.drag_stopped() || (response.changed() && !response.dragged());
