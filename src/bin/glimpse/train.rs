@@ -190,6 +190,27 @@ pub struct CalibrateArgs {
     json: bool,
 }
 
+/// Options of `glimpse repack`.
+#[derive(clap::Args, Debug)]
+pub struct RepackArgs {
+    /// The model folder whose graphs are rewritten in place.
+    #[arg(long, value_name = "DIR")]
+    model: PathBuf,
+}
+
+pub fn repack(_cli: &Cli, args: &RepackArgs) -> anyhow::Result<ExitCode> {
+    let (manifest, files) = glimpse::train::combine::repack(&args.model)
+        .with_context(|| format!("cannot repack {}", args.model.display()))?;
+    for f in &files {
+        println!("{}: {:.1} MB → {:.1} MB", f.file, f.bytes.0 as f64 / 1e6, f.bytes.1 as f64 / 1e6);
+    }
+    println!("image head sha256 {}, text encoder sha256 {}", manifest.image_head.sha256, manifest.text_encoder.sha256);
+    println!(
+        "libraries projected with the old image head are projected again from their stored features when next opened"
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Options of `glimpse compact`.
 #[derive(clap::Args, Debug)]
 pub struct CompactArgs {
