@@ -250,7 +250,7 @@ fn large_word_tables_are_stored_as_int8_and_repack_keeps_the_vectors() {
     assert!(diff > 1e-6 && diff <= 0.02, "int8 word table: {diff}");
 
     let old_sha = glimpse::model::manifest::JointManifest::load(&out).unwrap().text_encoder.sha256;
-    let (manifest, files) = glimpse::train::combine::repack(&out).unwrap();
+    let (manifest, files) = glimpse::train::combine::repack(&out, None).unwrap();
     assert_eq!(files.len(), 2);
     assert_eq!(manifest, glimpse::model::manifest::JointManifest::load(&out).unwrap());
     assert_eq!(manifest.text_encoder.sha256, old_sha, "an up-to-date graph is written again byte for byte");

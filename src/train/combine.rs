@@ -11,6 +11,7 @@ use prost::Message;
 use super::export::TextWeights;
 use super::model::ModelConfig;
 use crate::durable::write_atomically;
+use crate::engine::BackboneModel;
 use crate::model::manifest::{
     Combination, EMBEDDING_OUTPUT, FEATURES_INPUT, GraphRef, IDS_INPUT, IMAGE_GRAPH, JointManifest, MODEL_FORMAT,
     MODEL_VERSION, Member, TEXT_GRAPH, VOCAB_FILE, sha256,
@@ -144,9 +145,25 @@ pub struct Repacked {
 /// about 0.3 s to open), and a calibrated head's caption bank as int8. Combined models are
 /// rebuilt member by member. The manifest gets
 /// the graphs' new sha256; the vocabulary, the calibration and the compact projection stay.
-/// The vectors change only by the rounding of the weights.
-pub fn repack(dir: &Path) -> Result<(JointManifest, Vec<Repacked>)> {
+/// The vectors change only by the rounding of the weights. With `backbone`, the model is
+/// recorded as taking that backbone's features instead (same feature size required):
+/// for a backbone measured to give features the model fits, such as an int8 copy of the
+/// one it was trained on.
+pub fn repack(dir: &Path, backbone: Option<&BackboneModel>) -> Result<(JointManifest, Vec<Repacked>)> {
     let mut manifest = JointManifest::load(dir)?;
+    if let Some(backbone) = backbone {
+        if backbone.manifest.features.dim != manifest.backbone.feature_dim {
+            return Err(Error::model(
+                dir,
+                format!(
+                    "takes {}-long features; the backbone '{}' gives {}",
+                    manifest.backbone.feature_dim, backbone.manifest.name, backbone.manifest.features.dim
+                ),
+            ));
+        }
+        manifest.backbone.name = backbone.manifest.name.clone();
+        manifest.backbone.sha256 = backbone.manifest.sha256.to_ascii_lowercase();
+    }
     let size =
         |file: &str| std::fs::metadata(dir.join(file)).map(|m| m.len()).map_err(|e| Error::io(dir.join(file), e));
     let (text_file, head_file) = (manifest.text_encoder.file.clone(), manifest.image_head.file.clone());

@@ -196,10 +196,16 @@ pub struct RepackArgs {
     /// The model folder whose graphs are rewritten in place.
     #[arg(long, value_name = "DIR")]
     model: PathBuf,
+    /// Also record this installed backbone as the one the model takes features from: for
+    /// a backbone with features of the same size, measured to fit (`glimpse eval` with the
+    /// model pointed at it, against the old one), such as an int8 copy of the old backbone.
+    #[arg(long, value_name = "NAME")]
+    backbone: Option<String>,
 }
 
 pub fn repack(_cli: &Cli, args: &RepackArgs) -> anyhow::Result<ExitCode> {
-    let (manifest, files) = glimpse::train::combine::repack(&args.model)
+    let backbone = args.backbone.as_deref().map(glimpse::engine::BackboneModel::find).transpose()?;
+    let (manifest, files) = glimpse::train::combine::repack(&args.model, backbone.as_ref())
         .with_context(|| format!("cannot repack {}", args.model.display()))?;
     for f in &files {
         println!("{}: {:.1} MB → {:.1} MB", f.file, f.bytes.0 as f64 / 1e6, f.bytes.1 as f64 / 1e6);
