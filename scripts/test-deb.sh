@@ -24,7 +24,7 @@ as_user() { env -i PATH=/usr/bin:/bin HOME="$user" XDG_CACHE_HOME="$user/.cache"
 as_user /usr/bin/glimpse --version | grep -q '^glimpse ' || fail "--version"
 doctor=$(as_user /usr/bin/glimpse doctor --json) || fail "doctor: $doctor"
 echo "$doctor" | grep -q '"source": "installed with Glimpse"' || fail "ONNX Runtime did not come from the package: $doctor"
-echo "$doctor" | grep -q '"path": "/usr/bin/../share/glimpse/models/backbones/efficientnet-lite012"' \
+echo "$doctor" | grep -q '"path": "/usr/bin/../share/glimpse/models/backbones/efficientnet-lite012-int8"' \
   || fail "the backbone did not come from the package: $doctor"
 as_user /usr/bin/glimpse index "$shared/photos" >/dev/null || fail "index"
 results=$(as_user /usr/bin/glimpse search --json "a dog running through water") || fail "search"

@@ -311,10 +311,11 @@ impl Finder {
             }
             Some(model) if model.manifest.backbone.sha256 != indexed_with.manifest.sha256 => {
                 finder.text_problem = Some(format!(
-                    "the text model in {} was trained on the backbone '{}', but this library was indexed with '{}'",
+                    "the text model in {} takes features of the backbone '{}', but this library was indexed with '{}': index it again (`glimpse index`, or the Library view) to embed its photos with '{}'",
                     model.dir.display(),
                     model.manifest.backbone.name,
-                    finder.library.index.data.backbone
+                    finder.library.index.data.backbone,
+                    model.manifest.backbone.name
                 ));
             }
             Some(model) => {

@@ -58,7 +58,7 @@ fn doctor_reports_the_runtime_and_verifies_the_default_model() {
     // The text model too: its graphs' hashes verified, and the backbone it fits.
     let text = &report["text_model"];
     assert_eq!(text["ok"], true, "{text}");
-    assert_eq!(text["backbone"], "efficientnet-lite012");
+    assert_eq!(text["backbone"], glimpse::engine::manifest::DEFAULT_BACKBONE);
     assert_eq!(text["image_head_sha256"].as_str().map(str::len), Some(64));
 }
 

@@ -210,6 +210,53 @@ fn exported_graphs_give_what_candle_gives_within_1e_5() {
     }
 }
 
+/// A word table of 4,100 words × 4 (16,400 values, over the size from which tables are
+/// stored compactly) is written as int8 with one scale per column: the exported encoder
+/// then differs from candle by at most the rounding (half a step, about 1/250 of the
+/// largest value, per word value), and not by nothing, which shows the rounding happened.
+/// `glimpse repack` of that folder rewrites nothing that changes a vector and records the
+/// graphs' sha256 in the manifest.
+#[test]
+fn large_word_tables_are_stored_as_int8_and_repack_keeps_the_vectors() {
+    use candle_core::{Device, Tensor};
+    let dir = tempfile::tempdir().unwrap();
+    let backbone = tiny_backbone(dir.path());
+    let words: Vec<String> = (0..4100).map(|i| format!("w{i}")).collect();
+    let captions: Vec<String> = words.chunks(5).map(|c| c.join(" ")).collect();
+    let vocab = Vocab::build(
+        &WordCounts::from_captions(captions.iter().map(String::as_str)),
+        VocabSettings { seq_len: 7, min_count: 1, max_words: 10_000, ..VocabSettings::default() },
+    )
+    .unwrap();
+    assert!(vocab.len() * 4 >= glimpse::onnx::graph::HALF_MIN_VALUES, "vocabulary of {}", vocab.len());
+    let out = dir.path().join("model");
+    let model = export_tiny_model(&out, &backbone, &vocab, (None, TextEncoderKind::Gru { hidden: 6 }, None), 5);
+    let texts = ["w1 w2 w3", "w4000 w17", "w9"];
+    let ids: Vec<u32> = texts.iter().flat_map(|t| vocab.encode(t).ids).collect();
+    let ours: Vec<f32> = model
+        .text
+        .forward(&Tensor::from_slice(&ids, (3, 7), &Device::Cpu).unwrap())
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let embed = || {
+        let exported = ExportedModel::open(Runtime::load(None).unwrap(), &out, &cpu()).unwrap();
+        exported.embed_texts(&texts).unwrap().as_slice().unwrap().to_vec()
+    };
+    let before = embed();
+    let diff = max_abs_diff(&ours, &before);
+    assert!(diff > 1e-6 && diff <= 0.02, "int8 word table: {diff}");
+
+    let old_sha = glimpse::model::manifest::JointManifest::load(&out).unwrap().text_encoder.sha256;
+    let (manifest, files) = glimpse::train::combine::repack(&out, None).unwrap();
+    assert_eq!(files.len(), 2);
+    assert_eq!(manifest, glimpse::model::manifest::JointManifest::load(&out).unwrap());
+    assert_eq!(manifest.text_encoder.sha256, old_sha, "an up-to-date graph is written again byte for byte");
+    assert_eq!(embed(), before);
+}
+
 fn synthetic_pairs(seed: u32, photos: usize) -> Pairs {
     let f = 5;
     let features: Vec<f32> = (0..photos * f)

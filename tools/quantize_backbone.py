@@ -145,6 +145,30 @@ class PhotoReader(CalibrationDataReader):
         return None if batch is None else {self.input_name: batch}
 
 
+HALF_MIN_VALUES = 16384
+
+
+def half_weights(model):
+    """Stores every float32 initializer of at least HALF_MIN_VALUES values (after
+    quantization, only the classifier's float weights are left that large) as float16
+    (`NAME.f16`), read back to float32 by a Cast: the rule Glimpse's own graphs follow
+    (src/onnx/graph.rs). Returns the names stored so."""
+    casts, names = [], []
+    for tensor in model.graph.initializer:
+        if tensor.data_type != onnx.TensorProto.FLOAT or math.prod(tensor.dims) < HALF_MIN_VALUES:
+            continue
+        values = onnx.numpy_helper.to_array(tensor).astype(np.float16)
+        name = tensor.name
+        tensor.CopyFrom(onnx.numpy_helper.from_array(values, f"{name}.f16"))
+        casts.append(onnx.helper.make_node("Cast", [f"{name}.f16"], [name], name=f"Cast_{name}",
+                                           to=onnx.TensorProto.FLOAT))
+        names.append(name)
+    nodes = list(model.graph.node)
+    del model.graph.node[:]
+    model.graph.node.extend(casts + nodes)
+    return names
+
+
 def conv_nodes_by_role(model):
     """Node names of the first conv (reads the graph input) and the last 1x1 conv before the
     global pool (feeds, through its activation, a ReduceMean) of each network in the graph."""
@@ -167,15 +191,15 @@ def conv_nodes_by_role(model):
     return {"stem": stem, "head": head}
 
 
-def int8_weights(w):
+def int8_weights(w, qmax):
     """Conv weights as ONNX Runtime quantizes them here (symmetric per output channel,
-    [-127, 127], scale max|w| / 127), dequantized."""
+    [-qmax, qmax], scale max|w| / qmax), dequantized."""
     absmax = np.abs(w).reshape(w.shape[0], -1).max(1)
-    scale = np.where(absmax == 0, 1.0, absmax / 127.0).astype(np.float32).reshape(-1, 1, 1, 1)
-    return (np.clip(np.rint(w / scale), -127, 127) * scale).astype(np.float32)
+    scale = np.where(absmax == 0, 1.0, absmax / qmax).astype(np.float32).reshape(-1, 1, 1, 1)
+    return (np.clip(np.rint(w / scale), -qmax, qmax) * scale).astype(np.float32)
 
 
-def bias_correct(model, batches, input_name, tmp_dir, threads, skip):
+def bias_correct(model, batches, input_name, tmp_dir, threads, skip, qmax):
     """Empirical bias correction (Nagel et al. 2019, "Data-Free Quantization"): the int8
     weights shift the mean of each conv's output by E[conv(x, Wq - W)]; subtract that from
     the conv's bias, with E over the calibration photos and the fp32 inputs x of the conv
@@ -228,7 +252,7 @@ def bias_correct(model, batches, input_name, tmp_dir, threads, skip):
         b = onnx.numpy_helper.to_array(bias)
         group = next((a.i for a in node.attribute if a.name == "group"), 1)
         o, cg = w.shape[:2]
-        dw = (int8_weights(w) - w).astype(np.float64).reshape(group, o // group, cg, *w.shape[2:])
+        dw = (int8_weights(w, qmax) - w).astype(np.float64).reshape(group, o // group, cg, *w.shape[2:])
         m = (sums[node.name] / count).reshape(group, cg, *w.shape[2:])
         shift = np.einsum("gocij,gcij->go", dw, m).reshape(o)
         bias.CopyFrom(onnx.numpy_helper.from_array((b - shift).astype(np.float32), bias.name))
@@ -330,6 +354,9 @@ def main():
     parser.add_argument("--no-bias-correction", action="store_true",
                         help="skip the empirical bias correction of the int8 convs")
     parser.add_argument("--no-bench", action="store_true", help="skip the timing")
+    parser.add_argument("--full-range", action="store_true",
+                        help="int8 weights on [-127, 127] instead of the 7-bit [-64, 64], which keeps "
+                             "the AVX2 u8 x s8 kernels (vpmaddubsw, no VNNI) from saturating")
     args = parser.parse_args()
 
     src, out = args.src, args.out
@@ -388,11 +415,12 @@ def main():
     if args.method == "percentile":
         extra["CalibPercentile"] = args.percentile
 
+    weight_qmax = 127 if args.full_range else 64
     bias_text = "none"
     if not args.no_bias_correction:
         start = time.perf_counter()
         fixed, corrected = bias_correct(onnx.load(str(prepped)), batches, input_name, tmp.name,
-                                        args.threads, set(excluded))
+                                        args.threads, set(excluded), weight_qmax)
         onnx.save(fixed, str(prepped))
         del fixed
         bias_text = f"empirical, fp32 inputs of the {len(chosen)} calibration photos"
@@ -414,6 +442,7 @@ def main():
         activation_type=QuantType.QUInt8,
         calibrate_method=method,
         nodes_to_exclude=excluded,
+        reduce_range=not args.full_range,
         extra_options=extra,
     )
     tmp.cleanup()
@@ -425,6 +454,7 @@ def main():
     del proto.metadata_props[:]
     if proto.ir_version > 10:
         proto.ir_version = 10
+    halved = half_weights(proto)
     onnx.checker.check_model(proto)
     onnx.save(proto, str(graph))
     ops = {}
@@ -504,7 +534,7 @@ top1_agreement = "{check['top1']}/{check['photos']} photos"
 [quantization]
 tool = "onnxruntime {ort.__version__} quantize_static (after quant_pre_process)"
 format = "QDQ"
-weights = "int8, per channel"
+weights = "{'int8 [-127, 127]' if args.full_range else 'int8 reduced to [-64, 64] (reduce_range: no saturation in AVX2 kernels without VNNI)'}, per channel"
 activations = "uint8, per tensor"
 op_types = {toml_strings(op_types)}
 calibration_method = "{method_text}"
@@ -512,6 +542,8 @@ calibration_photos = {len(chosen)}
 calibration_set = "Flickr8k train (first {len(chosen)} of a shuffle with seed {args.seed})"
 # --keep-float {",".join(keep) or "(none)"}: stem = each network's first conv, head = its last 1x1 conv
 kept_float = {toml_strings(excluded)}
+# float32 weights of at least {HALF_MIN_VALUES} values stored as float16 (read through a Cast)
+float16_weights = {toml_strings(halved)}
 bias_correction = "{bias_text}"
 # int8 vs fp32 on the {check['photos']} check photos
 cosine_features_min = {check['cos_min']:.4f}

@@ -12,7 +12,7 @@ use crate::{Error, Result, locations};
 pub const MANIFEST_FORMAT: u32 = 1;
 /// The backbone used when the user names none: EfficientNet-Lite0, Lite1 and Lite2 side by
 /// side, chosen on retrieval quality (see models/backbones/README.md).
-pub const DEFAULT_BACKBONE: &str = "efficientnet-lite012";
+pub const DEFAULT_BACKBONE: &str = "efficientnet-lite012-int8";
 
 /// How a photo is fitted into the square input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,7 +14,8 @@ use crate::model::manifest::{
     BackboneRef, EMBEDDING_OUTPUT, FEATURES_INPUT, GraphRef, IDS_INPUT, IMAGE_GRAPH, JointManifest, MODEL_FORMAT,
     MODEL_VERSION, TEXT_GRAPH, TrainingRecord, VOCAB_FILE, sha256,
 };
-use crate::onnx::graph::Attr;
+use crate::onnx::graph::{Attr, HALF_MIN_VALUES, initializer_values};
+use crate::onnx::proto::GraphProto;
 use crate::onnx::{Dim, GraphBuilder};
 use crate::text::{PAD_ID, Vocab};
 use crate::{Error, Result};
@@ -23,23 +24,39 @@ fn values(t: &Tensor) -> Result<Vec<f32>> {
     t.flatten_all().and_then(|t| t.to_vec1::<f32>()).map_err(candle_err)
 }
 
-/// Adds `input @ weightᵀ + bias` for a candle linear layer (`weight` is `[out, in]`).
-fn linear(g: &mut GraphBuilder, layer: &candle_nn::Linear, prefix: &str, input: &str, output: &str) -> Result<()> {
-    let w = layer.weight();
-    let (out, inp) = w.dims2().map_err(candle_err)?;
-    let wt = values(&w.t().map_err(candle_err)?.contiguous().map_err(candle_err)?)?;
-    let (w_name, b_name, mm) = (format!("{prefix}.weight"), format!("{prefix}.bias"), format!("{prefix}.matmul"));
-    g.initializer_f32(&w_name, &[inp as i64, out as i64], &wt);
-    match layer.bias() {
-        Some(b) => {
-            g.initializer_f32(&b_name, &[out as i64], &values(b)?);
-            g.node("MatMul", &[input, &w_name], &[&mm], &[]).node("Add", &[&mm, &b_name], &[output], &[]);
-        }
-        None => {
-            g.node("MatMul", &[input, &w_name], &[output], &[]);
+/// A linear layer as plain arrays: `weight` `[inputs, outputs]` (input-major, as MatMul
+/// takes it) and an optional bias `[outputs]`.
+pub(crate) struct LinearWeights {
+    inputs: usize,
+    outputs: usize,
+    weight: Vec<f32>,
+    bias: Option<Vec<f32>>,
+}
+
+impl LinearWeights {
+    /// A candle linear layer (`weight` `[out, in]`), transposed.
+    fn of(layer: &candle_nn::Linear) -> Result<Self> {
+        let w = layer.weight();
+        let (outputs, inputs) = w.dims2().map_err(candle_err)?;
+        let weight = values(&w.t().map_err(candle_err)?.contiguous().map_err(candle_err)?)?;
+        let bias = layer.bias().map(values).transpose()?;
+        Ok(LinearWeights { inputs, outputs, weight, bias })
+    }
+
+    /// `input @ weight + bias` into `output`.
+    fn add_to(&self, g: &mut GraphBuilder, prefix: &str, input: &str, output: &str) {
+        let (w_name, b_name, mm) = (format!("{prefix}.weight"), format!("{prefix}.bias"), format!("{prefix}.matmul"));
+        g.initializer_f32(&w_name, &[self.inputs as i64, self.outputs as i64], &self.weight);
+        match &self.bias {
+            Some(b) => {
+                g.initializer_f32(&b_name, &[self.outputs as i64], b);
+                g.node("MatMul", &[input, &w_name], &[&mm], &[]).node("Add", &[&mm, &b_name], &[output], &[]);
+            }
+            None => {
+                g.node("MatMul", &[input, &w_name], &[output], &[]);
+            }
         }
     }
-    Ok(())
 }
 
 /// Adds `x / max(‖x‖₂, NORM_EPS)` over the last axis of a `[N, D]` value.
@@ -72,112 +89,233 @@ pub fn image_head_graph(head: &ImageHead, config: &ModelConfig) -> Result<Vec<u8
             x = relu;
         }
         let out = format!("layer{i}.out");
-        linear(&mut g, layer, &format!("layer{i}"), &x, &out)?;
+        LinearWeights::of(layer)?.add_to(&mut g, &format!("layer{i}"), &x, &out);
         x = out;
     }
     l2_normalize(&mut g, &x, EMBEDDING_OUTPUT);
-    Ok(g.to_bytes())
+    Ok(g.half_weights().to_bytes())
 }
 
-/// Adds a GRU unrolled over `seq_len` steps, from `words` `[N, L, E]`, `mask` `[N, L]` and
-/// `count1` `[N, 1]` to `pooled` `[N, H]`: the same arithmetic as [`super::model::Gru`],
-/// step by step (a masked step keeps the state; the states of words are averaged). The
-/// weights are split per gate so every step is plain MatMul/Add/Sigmoid/Tanh.
-fn gru_steps(g: &mut GraphBuilder, gru: &super::model::Gru, seq_len: usize) -> Result<()> {
-    let h = gru.hidden;
-    let gate = |t: &Tensor, i: usize| -> Result<Vec<f32>> {
-        values(&t.narrow(t.rank() - 1, i * h, h).map_err(candle_err)?.contiguous().map_err(candle_err)?)
-    };
-    let e = gru.w_ih.dim(0).map_err(candle_err)?;
-    for (i, name) in ["r", "z", "n"].into_iter().enumerate() {
-        g.initializer_f32(&format!("gru.w_i{name}"), &[e as i64, h as i64], &gate(&gru.w_ih, i)?)
-            .initializer_f32(&format!("gru.w_h{name}"), &[h as i64, h as i64], &gate(&gru.w_hh, i)?)
-            .initializer_f32(&format!("gru.b_i{name}"), &[h as i64], &gate(&gru.b_ih, i)?)
-            .initializer_f32(&format!("gru.b_h{name}"), &[h as i64], &gate(&gru.b_hh, i)?)
-            .node("MatMul", &["words", &format!("gru.w_i{name}")], &[&format!("gru.xw{name}")], &[])
-            .node("Add", &[&format!("gru.xw{name}"), &format!("gru.b_i{name}")], &[&format!("gru.x{name}")], &[]);
+/// A GRU's weights per gate, in the order reset, update, new; each input-major as a step
+/// uses it: `x @ input[g] + input_bias[g]` and `h @ hidden[g] + hidden_bias[g]`.
+pub(crate) struct GruWeights {
+    /// E, the width of a word vector.
+    inputs: usize,
+    /// H.
+    hidden: usize,
+    /// `[E, H]` each.
+    input: [Vec<f32>; 3],
+    /// `[H, H]` each.
+    state: [Vec<f32>; 3],
+    /// `[H]` each.
+    input_bias: [Vec<f32>; 3],
+    /// `[H]` each.
+    state_bias: [Vec<f32>; 3],
+}
+
+/// The gate names of [`GruWeights`]' order, as the earlier step-by-step graphs named them.
+const GATES: [&str; 3] = ["r", "z", "n"];
+
+impl GruWeights {
+    fn of(gru: &super::model::Gru) -> Result<Self> {
+        let h = gru.hidden;
+        let gate = |t: &Tensor, i: usize| -> Result<Vec<f32>> {
+            values(&t.narrow(t.rank() - 1, i * h, h).map_err(candle_err)?.contiguous().map_err(candle_err)?)
+        };
+        let gates = |t: &Tensor| -> Result<[Vec<f32>; 3]> { Ok([gate(t, 0)?, gate(t, 1)?, gate(t, 2)?]) };
+        Ok(GruWeights {
+            inputs: gru.w_ih.dim(0).map_err(candle_err)?,
+            hidden: h,
+            input: gates(&gru.w_ih)?,
+            state: gates(&gru.w_hh)?,
+            input_bias: gates(&gru.b_ih)?,
+            state_bias: gates(&gru.b_hh)?,
+        })
     }
-    // h₀ = 0 of shape [N, H]: ConstantOfShape's default value is float 0.
-    g.initializer_i64("gru.t0", &[], &[0])
-        .node("Gather", &["gru.xr", "gru.t0"], &["gru.x0"], &[("axis", Attr::Int(1))])
-        .node("Shape", &["gru.x0"], &["gru.hshape"], &[])
-        .node("ConstantOfShape", &["gru.hshape"], &["h0"], &[])
-        .node("Identity", &["h0"], &["acc0"], &[]);
-    for t in 0..seq_len {
-        let v = |name: &str| format!("gru{t}.{name}");
-        let (h_prev, acc_prev) = (format!("h{t}"), format!("acc{t}"));
-        g.initializer_i64(&v("t"), &[], &[t as i64]);
-        for name in ["r", "z", "n"] {
-            g.node(
-                "Gather",
-                &[&format!("gru.x{name}"), &v("t")],
-                &[&v(&format!("x{name}"))],
-                &[("axis", Attr::Int(1))],
-            )
-            .node("MatMul", &[&h_prev, &format!("gru.w_h{name}")], &[&v(&format!("hw{name}"))], &[])
+
+    /// Adds ONNX's `GRU` operator from `ids` `[N, L]` to `pooled` `[N, H]`, computing what
+    /// [`super::model::Gru`] does: a padding step keeps the state and the states of the words
+    /// are averaged. The operator cannot skip a step, so each row's words are first moved
+    /// ahead of its padding (in their order; `TopK` over position + L·padding) and the
+    /// operator runs each row for its number of words (`sequence_lens`); past that it gives
+    /// zeros, so summing its outputs over time sums the states of the words.
+    fn add_to(&self, g: &mut GraphBuilder, seq_len: usize) {
+        let (e, h) = (self.inputs, self.hidden);
+        // ONNX's layout: W [1, 3H, E], R [1, 3H, H] and B [1, 6H] in the gate order update,
+        // reset, new; each block [H, E] is a gate's input-major matrix transposed.
+        let order = [1, 0, 2];
+        let transposed = |m: &[f32], rows: usize| -> Vec<f32> {
+            (0..h).flat_map(|c| (0..rows).map(move |r| m[r * h + c])).collect::<Vec<f32>>()
+        };
+        let w: Vec<f32> = order.iter().flat_map(|&i| transposed(&self.input[i], e)).collect();
+        let r: Vec<f32> = order.iter().flat_map(|&i| transposed(&self.state[i], h)).collect();
+        let b: Vec<f32> = order
+            .iter()
+            .flat_map(|&i| self.input_bias[i].clone())
+            .chain(order.iter().flat_map(|&i| self.state_bias[i].clone()))
+            .collect();
+        let positions: Vec<f32> = (0..seq_len).map(|t| t as f32).collect();
+        g.initializer_f32("gru.positions", &[seq_len as i64], &positions)
+            .initializer_f32("gru.pad_shift", &[], &[seq_len as f32])
+            .initializer_i64("gru.length", &[1], &[seq_len as i64])
+            .initializer_i64("gru.axis0", &[1], &[0])
+            .initializer_f32("gru.W", &[1, 3 * h as i64, e as i64], &w)
+            .initializer_f32("gru.R", &[1, 3 * h as i64, h as i64], &r)
+            .initializer_f32("gru.B", &[1, 6 * h as i64], &b)
+            .node("Cast", &["is_pad"], &["gru.is_pad"], &[("to", Attr::Int(i64::from(crate::onnx::proto::FLOAT)))])
+            .node("Mul", &["gru.is_pad", "gru.pad_shift"], &["gru.shift"], &[])
+            .node("Add", &["gru.positions", "gru.shift"], &["gru.keys"], &[])
             .node(
-                "Add",
-                &[&v(&format!("hw{name}")), &format!("gru.b_h{name}")],
-                &[&v(&format!("h{name}"))],
-                &[],
-            );
-        }
-        g.node("Add", &[&v("xr"), &v("hr")], &[&v("rsum")], &[])
-            .node("Sigmoid", &[&v("rsum")], &[&v("r")], &[])
-            .node("Add", &[&v("xz"), &v("hz")], &[&v("zsum")], &[])
-            .node("Sigmoid", &[&v("zsum")], &[&v("z")], &[])
-            .node("Mul", &[&v("r"), &v("hn")], &[&v("rhn")], &[])
-            .node("Add", &[&v("xn"), &v("rhn")], &[&v("nsum")], &[])
-            .node("Tanh", &[&v("nsum")], &[&v("n")], &[])
-            .node("Sub", &[&h_prev, &v("n")], &[&v("hmn")], &[])
-            .node("Mul", &[&v("z"), &v("hmn")], &[&v("zhmn")], &[])
-            .node("Add", &[&v("n"), &v("zhmn")], &[&v("next")], &[])
-            .node("Gather", &["mask", &v("t")], &[&v("m1")], &[("axis", Attr::Int(1))])
-            .node("Unsqueeze", &[&v("m1"), "axis1"], &[&v("m")], &[])
-            .node("Sub", &[&v("next"), &h_prev], &[&v("delta")], &[])
-            .node("Mul", &[&v("delta"), &v("m")], &[&v("mdelta")], &[])
-            .node("Add", &[&h_prev, &v("mdelta")], &[&format!("h{}", t + 1)], &[])
-            .node("Mul", &[&format!("h{}", t + 1), &v("m")], &[&v("mh")], &[])
-            .node("Add", &[&acc_prev, &v("mh")], &[&format!("acc{}", t + 1)], &[]);
+                "TopK",
+                &["gru.keys", "gru.length"],
+                &["gru.sorted", "gru.order"],
+                &[("axis", Attr::Int(1)), ("largest", Attr::Int(0)), ("sorted", Attr::Int(1))],
+            )
+            .node("GatherElements", &[IDS_INPUT, "gru.order"], &["gru.ids"], &[("axis", Attr::Int(1))])
+            .node("Gather", &["word_vectors", "gru.ids"], &["gru.words"], &[("axis", Attr::Int(0))])
+            .node("Transpose", &["gru.words"], &["gru.x"], &[("perm", Attr::Ints(vec![1, 0, 2]))])
+            .node("Squeeze", &["count", "axis1"], &["gru.count"], &[])
+            .node("Cast", &["gru.count"], &["gru.lens"], &[("to", Attr::Int(i64::from(crate::onnx::proto::INT32)))])
+            .node(
+                "GRU",
+                &["gru.x", "gru.W", "gru.R", "gru.B", "gru.lens"],
+                &["gru.states"],
+                &[("hidden_size", Attr::Int(h as i64)), ("linear_before_reset", Attr::Int(1))],
+            )
+            // [L, 1, N, H] → [N, H]
+            .node("ReduceSum", &["gru.states", "gru.axis0"], &["gru.summed"], &[("keepdims", Attr::Int(0))])
+            .node("Squeeze", &["gru.summed", "gru.axis0"], &["gru.acc"], &[])
+            .node("Div", &["gru.acc", "count1"], &["pooled"], &[]);
     }
-    g.node("Div", &[&format!("acc{seq_len}"), "count1"], &["pooled"], &[]);
-    Ok(())
+
+    /// The weights of the GRU in a text-encoder graph, from the names its initializers have
+    /// under `prefix`: the step-by-step graphs' per-gate matrices, or the `GRU` operator's.
+    fn from_graph(graph: &GraphProto, prefix: &str) -> Result<Option<Self>> {
+        let get = |name: &str| initializer_values(graph, &format!("{prefix}{name}"));
+        if let Some((_, dims)) = get("gru.w_ir") {
+            let (e, h) = (dims[0] as usize, dims[1] as usize);
+            let each = |kind: &str| -> Result<[Vec<f32>; 3]> {
+                let one = |gate: &str| {
+                    get(&format!("gru.{kind}{gate}")).map(|(v, _)| v).ok_or_else(|| missing(prefix, "gru weights"))
+                };
+                Ok([one(GATES[0])?, one(GATES[1])?, one(GATES[2])?])
+            };
+            return Ok(Some(GruWeights {
+                inputs: e,
+                hidden: h,
+                input: each("w_i")?,
+                state: each("w_h")?,
+                input_bias: each("b_i")?,
+                state_bias: each("b_h")?,
+            }));
+        }
+        let Some((w, dims)) = get("gru.W") else { return Ok(None) };
+        let (h, e) = (dims[1] as usize / 3, dims[2] as usize);
+        let (r, b) = match (get("gru.R"), get("gru.B")) {
+            (Some((r, _)), Some((b, _))) => (r, b),
+            _ => return Err(missing(prefix, "gru weights")),
+        };
+        // ONNX's blocks come in the order update, reset, new; block `k` transposed back.
+        let block = |m: &[f32], k: usize, rows: usize| -> Vec<f32> {
+            let m = &m[k * h * rows..(k + 1) * h * rows];
+            (0..rows).flat_map(|r| (0..h).map(move |c| m[c * rows + r])).collect()
+        };
+        let ours = |k: usize| [1, 0, 2][k];
+        let by_gate = |f: &dyn Fn(usize) -> Vec<f32>| -> [Vec<f32>; 3] { [f(ours(0)), f(ours(1)), f(ours(2))] };
+        Ok(Some(GruWeights {
+            inputs: e,
+            hidden: h,
+            input: by_gate(&|k| block(&w, k, e)),
+            state: by_gate(&|k| block(&r, k, h)),
+            input_bias: by_gate(&|k| b[k * h..(k + 1) * h].to_vec()),
+            state_bias: by_gate(&|k| b[(3 + k) * h..(4 + k) * h].to_vec()),
+        }))
+    }
 }
 
-/// The text encoder as an ONNX graph over `seq_len` int64 ids: padding (id 0) is masked
-/// with Equal/Not/Cast; the word vectors are averaged with ReduceSum/Div, or run through
-/// an unrolled GRU whose states are averaged.
-pub fn text_encoder_graph(text: &TextEncoder, config: &ModelConfig, seq_len: usize) -> Result<Vec<u8>> {
-    let mut g = GraphBuilder::new("glimpse-text-encoder");
-    g.input_i64(IDS_INPUT, &[Dim::Named("N"), Dim::Fixed(seq_len as i64)])
-        .output_f32(EMBEDDING_OUTPUT, &[Dim::Named("N"), Dim::Fixed(config.joint_dim as i64)])
-        .initializer_f32(
-            "word_vectors",
-            &[config.vocab_size as i64, config.word_dim as i64],
-            &values(text.embedding())?,
-        )
-        .initializer_i64("pad", &[], &[i64::from(PAD_ID)])
-        .initializer_i64("axis1", &[1], &[1])
-        .initializer_i64("axis2", &[1], &[2])
-        .initializer_f32("one", &[], &[1.0])
-        .node("Gather", &["word_vectors", IDS_INPUT], &["words"], &[("axis", Attr::Int(0))])
-        .node("Equal", &[IDS_INPUT, "pad"], &["is_pad"], &[])
-        .node("Not", &["is_pad"], &["is_word"], &[])
-        .node("Cast", &["is_word"], &["mask"], &[("to", Attr::Int(i64::from(crate::onnx::proto::FLOAT)))])
-        .node("Unsqueeze", &["mask", "axis2"], &["mask3"], &[])
-        .node("ReduceSum", &["mask", "axis1"], &["count"], &[("keepdims", Attr::Int(1))])
-        .node("Max", &["count", "one"], &["count1"], &[]);
-    match text.gru() {
-        None => {
-            g.node("Mul", &["words", "mask3"], &["masked"], &[])
-                .node("ReduceSum", &["masked", "axis1"], &["summed"], &[("keepdims", Attr::Int(0))])
-                .node("Div", &["summed", "count1"], &["pooled"], &[]);
-        }
-        Some(gru) => gru_steps(&mut g, gru, seq_len)?,
+fn missing(prefix: &str, what: &str) -> Error {
+    Error::Invalid(format!("the text encoder graph has no {what} under '{prefix}'"))
+}
+
+/// A text encoder's weights as plain arrays: what its graph is written from.
+pub(crate) struct TextWeights {
+    /// `[vocabulary, E]`.
+    word_vectors: Vec<f32>,
+    vocab_size: usize,
+    word_dim: usize,
+    gru: Option<GruWeights>,
+    projection: LinearWeights,
+}
+
+impl TextWeights {
+    fn of(text: &TextEncoder, config: &ModelConfig) -> Result<Self> {
+        Ok(TextWeights {
+            word_vectors: values(text.embedding())?,
+            vocab_size: config.vocab_size,
+            word_dim: config.word_dim,
+            gru: text.gru().map(GruWeights::of).transpose()?,
+            projection: LinearWeights::of(text.projection())?,
+        })
     }
-    linear(&mut g, text.projection(), "projection", "pooled", "projected")?;
-    l2_normalize(&mut g, "projected", EMBEDDING_OUTPUT);
-    Ok(g.to_bytes())
+
+    /// The weights of the text encoder graph (or of one member of a combined one) whose
+    /// initializers are named under `prefix`.
+    pub(crate) fn from_graph(graph: &GraphProto, prefix: &str) -> Result<Self> {
+        let get =
+            |name: &str| initializer_values(graph, &format!("{prefix}{name}")).ok_or_else(|| missing(prefix, name));
+        let (word_vectors, dims) = get("word_vectors")?;
+        let (weight, w_dims) = get("projection.weight")?;
+        let bias = initializer_values(graph, &format!("{prefix}projection.bias")).map(|(b, _)| b);
+        Ok(TextWeights {
+            word_vectors,
+            vocab_size: dims[0] as usize,
+            word_dim: dims[1] as usize,
+            gru: GruWeights::from_graph(graph, prefix)?,
+            projection: LinearWeights { inputs: w_dims[0] as usize, outputs: w_dims[1] as usize, weight, bias },
+        })
+    }
+
+    /// The text encoder as an ONNX graph over `seq_len` int64 ids: padding (id 0) is
+    /// masked with Equal/Not/Cast; the word vectors are averaged with ReduceSum/Div, or run
+    /// through ONNX's GRU operator whose states are averaged. Large weights are stored as
+    /// float16.
+    pub(crate) fn graph(&self, seq_len: usize) -> GraphBuilder {
+        let mut g = GraphBuilder::new("glimpse-text-encoder");
+        g.input_i64(IDS_INPUT, &[Dim::Named("N"), Dim::Fixed(seq_len as i64)])
+            .output_f32(EMBEDDING_OUTPUT, &[Dim::Named("N"), Dim::Fixed(self.projection.outputs as i64)])
+            .initializer_f32("word_vectors", &[self.vocab_size as i64, self.word_dim as i64], &self.word_vectors)
+            .initializer_i64("pad", &[], &[i64::from(PAD_ID)])
+            .initializer_i64("axis1", &[1], &[1])
+            .initializer_f32("one", &[], &[1.0])
+            .node("Equal", &[IDS_INPUT, "pad"], &["is_pad"], &[])
+            .node("Not", &["is_pad"], &["is_word"], &[])
+            .node("Cast", &["is_word"], &["mask"], &[("to", Attr::Int(i64::from(crate::onnx::proto::FLOAT)))])
+            .node("ReduceSum", &["mask", "axis1"], &["count"], &[("keepdims", Attr::Int(1))])
+            .node("Max", &["count", "one"], &["count1"], &[]);
+        match &self.gru {
+            None => {
+                g.initializer_i64("axis2", &[1], &[2])
+                    .node("Gather", &["word_vectors", IDS_INPUT], &["words"], &[("axis", Attr::Int(0))])
+                    .node("Unsqueeze", &["mask", "axis2"], &["mask3"], &[])
+                    .node("Mul", &["words", "mask3"], &["masked"], &[])
+                    .node("ReduceSum", &["masked", "axis1"], &["summed"], &[("keepdims", Attr::Int(0))])
+                    .node("Div", &["summed", "count1"], &["pooled"], &[]);
+            }
+            Some(gru) => gru.add_to(&mut g, seq_len),
+        }
+        self.projection.add_to(&mut g, "projection", "pooled", "projected");
+        l2_normalize(&mut g, "projected", EMBEDDING_OUTPUT);
+        if self.word_vectors.len() >= HALF_MIN_VALUES {
+            g.int8_columns("word_vectors");
+        }
+        g.half_weights();
+        g
+    }
+}
+
+/// The text encoder as an ONNX graph over `seq_len` int64 ids (see [`TextWeights::graph`]).
+pub fn text_encoder_graph(text: &TextEncoder, config: &ModelConfig, seq_len: usize) -> Result<Vec<u8>> {
+    Ok(TextWeights::of(text, config)?.graph(seq_len).to_bytes())
 }
 
 /// Writes a model folder: both graphs, `vocab.json` and `manifest.json` (last, so a folder

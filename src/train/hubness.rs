@@ -94,9 +94,8 @@ fn calibrated_graph(
         }
     }
     g.node("Identity", &[&outputs[0]], &[EMBEDDING_OUTPUT], &[])
-        .initializer_f16("hubness.bank16", &[dim as i64, rows as i64], &transposed)
-        .node("Cast", &["hubness.bank16"], &["hubness.bank"], &[("to", Attr::Int(i64::from(proto::FLOAT)))])
-        .node("MatMul", &[EMBEDDING_OUTPUT, "hubness.bank"], &["hubness.cosines"], &[])
+        .initializer_f32(BANK, &[dim as i64, rows as i64], &transposed)
+        .node("MatMul", &[EMBEDDING_OUTPUT, BANK], &["hubness.cosines"], &[])
         .initializer_i64("hubness.k", &[1], &[settings.k as i64])
         .node(
             "TopK",
@@ -108,16 +107,45 @@ fn calibrated_graph(
         .node("ReduceMean", &["hubness.top", "hubness.axes"], &["hubness.mean"], &[("keepdims", Attr::Int(0))])
         .initializer_f32("hubness.weight", &[], &[settings.weight])
         .node("Mul", &["hubness.mean", "hubness.weight"], &[OFFSET_OUTPUT], &[]);
-    g.to_bytes()
+    g.int8_columns(BANK).half_weights().to_bytes()
 }
 
-/// What [`calibrated_graph`] computes, in plain Rust over a bank rounded to float16 as the
-/// graph stores it: the offset of one unit photo vector.
+/// The bank's name in a calibrated image head: `[D, B]`, one caption per column, stored
+/// as int8 codes with one scale per caption.
+const BANK: &str = "hubness.bank";
+
+/// The float16 bank of image heads calibrated before the int8 one, with the `Cast` that
+/// read it.
+const BANK_F16: &str = "hubness.bank16";
+
+/// Stores the bank of a calibrated image head of the earlier form (float16) as int8
+/// columns, as [`calibrated_graph`] now writes it. Returns false when the graph has no
+/// float16 bank.
+pub(crate) fn repack_bank(graph: &mut proto::GraphProto) -> bool {
+    let Some(tensor) = graph.initializer.iter_mut().find(|t| t.name == BANK_F16) else { return false };
+    let Some(values) = crate::onnx::graph::tensor_f32(tensor) else { return false };
+    *tensor = proto::TensorProto {
+        dims: tensor.dims.clone(),
+        data_type: proto::FLOAT,
+        name: BANK.to_string(),
+        raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        ..Default::default()
+    };
+    graph.node.retain(|n| !(n.op_type == "Cast" && n.input.first().is_some_and(|i| i == BANK_F16)));
+    crate::onnx::graph::int8_columns(graph, BANK)
+}
+
+/// What [`calibrated_graph`] computes, in plain Rust over a bank rounded to int8 as the
+/// graph stores it (one scale per caption): the offset of one unit photo vector.
 pub fn reference_offset(embedding: &[f32], bank: &[f32], settings: &Hubness) -> f32 {
     let dim = embedding.len();
     let mut cosines: Vec<f32> = bank
         .chunks_exact(dim)
-        .map(|row| row.iter().zip(embedding).map(|(b, e)| half::f16::from_f32(*b).to_f32() * e).sum())
+        .map(|row| {
+            // One caption is one column of the stored [D, B] bank: one scale for the row.
+            let (codes, scale) = crate::onnx::graph::int8_columns_of(row, 1);
+            codes.iter().zip(embedding).map(|(c, e)| f32::from(*c) * scale[0] * e).sum()
+        })
         .collect();
     cosines.sort_by(|a, b| b.total_cmp(a));
     let k = settings.k.min(cosines.len()).max(1);

@@ -190,6 +190,33 @@ pub struct CalibrateArgs {
     json: bool,
 }
 
+/// Options of `glimpse repack`.
+#[derive(clap::Args, Debug)]
+pub struct RepackArgs {
+    /// The model folder whose graphs are rewritten in place.
+    #[arg(long, value_name = "DIR")]
+    model: PathBuf,
+    /// Also record this installed backbone as the one the model takes features from: for
+    /// a backbone with features of the same size, measured to fit (`glimpse eval` with the
+    /// model pointed at it, against the old one), such as an int8 copy of the old backbone.
+    #[arg(long, value_name = "NAME")]
+    backbone: Option<String>,
+}
+
+pub fn repack(_cli: &Cli, args: &RepackArgs) -> anyhow::Result<ExitCode> {
+    let backbone = args.backbone.as_deref().map(glimpse::engine::BackboneModel::find).transpose()?;
+    let (manifest, files) = glimpse::train::combine::repack(&args.model, backbone.as_ref())
+        .with_context(|| format!("cannot repack {}", args.model.display()))?;
+    for f in &files {
+        println!("{}: {:.1} MB → {:.1} MB", f.file, f.bytes.0 as f64 / 1e6, f.bytes.1 as f64 / 1e6);
+    }
+    println!("image head sha256 {}, text encoder sha256 {}", manifest.image_head.sha256, manifest.text_encoder.sha256);
+    println!(
+        "libraries projected with the old image head are projected again from their stored features when next opened"
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Options of `glimpse compact`.
 #[derive(clap::Args, Debug)]
 pub struct CompactArgs {
