@@ -262,6 +262,19 @@ fn run(
     // The batches' activations stay in ONNX Runtime's arena until given back.
     if report.embedded > 1 {
         let _ = backbone.release_memory();
+        trim_heap();
     }
     Ok(report)
+}
+
+/// Gives the heap's free pages back to the system. glibc keeps what the decoders and the
+/// batches freed in its per-thread arenas, so a window that indexed 2,000 photos held about
+/// 95 MB more than the same window reopened.
+#[allow(unsafe_code)]
+fn trim_heap() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only walks and releases glibc's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
