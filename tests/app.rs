@@ -159,6 +159,12 @@ fn a_new_user_adds_the_sample_photos_types_a_query_and_sees_dogs_first_then_refi
     // The "no strong match" cue is read on the typed query's own first ten results: the
     // same reading however many results are loaded and whatever is marked good.
     let cue = h.state().state.search.cue.expect("the shipped model has a no-match cue");
+    // The tiles' tooltips give the cosine on the cue's scale: without marks, the best of the
+    // first ten is what the cue read.
+    let results = &h.state().state.search.results;
+    let best = results[..10].iter().map(|r| r.cosine.expect("a text query's cosine")).fold(f32::MIN, f32::max);
+    assert!((best - cue.best).abs() < 1e-5, "tiles' best cosine {best} against the cue's {}", cue.best);
+    assert!(results.iter().all(|r| r.cosine.unwrap() > r.ranked.score), "the offsets are positive: {results:?}");
 
     // Ctrl + wheel over the grid zooms the tiles (and the zoom is a remembered setting).
     let before = (h.state().settings.tile, h.state().state.search.columns);

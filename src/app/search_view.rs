@@ -7,7 +7,7 @@
 
 use eframe::egui;
 
-use super::logic::{Command, Mark, ResultItem, date_label, library_roots};
+use super::logic::{Command, Mark, ResultItem, SearchState, date_label, library_roots};
 use super::settings::TILE_RANGE;
 use super::{GlimpseApp, Tab};
 use crate::finder::{CUE_RESULTS, CueReading, Subject};
@@ -515,7 +515,7 @@ fn cell(app: &mut GlimpseApp, ui: &mut egui::Ui, i: usize, item: &ResultItem, si
     response.on_hover_text(format!(
         "{}\n{} \u{b7} {}",
         item.ranked.path.display(),
-        score_words(app.state.search.browsing, item.ranked.score),
+        score_words(&app.state.search, item),
         date_label(item.ranked.date, item.ranked.date_source)
     ));
     // Good sits left of Bad in the photo's top right corner.
@@ -611,7 +611,7 @@ fn preview(app: &mut GlimpseApp, ui: &mut egui::Ui, i: usize) {
         item.bytes as f64 / 1e6,
         date_label(item.ranked.date, item.ranked.date_source)
     ))
-    .on_hover_text(score_words(app.state.search.browsing, item.ranked.score));
+    .on_hover_text(score_words(&app.state.search, &item));
     ui.add(egui::Label::new(item.ranked.path.display().to_string()).truncate());
     let title = item.ranked.path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     if let Some(images) = app.state.images.as_mut() {
@@ -634,14 +634,22 @@ fn cue_words(cue: Option<CueReading>, marked: bool) -> String {
     )
 }
 
-/// A result's raw score in words, for its tooltip.
-fn score_words(browsing: bool, score: f32) -> String {
-    if browsing {
-        "your library, newest first".into()
-    } else {
-        format!(
+/// A result's numbers in words, for its tooltip: for a text query its cosine with the query,
+/// the number the "no strong match" cue reads, so the two tooltips speak of one scale.
+fn score_words(search: &SearchState, item: &ResultItem) -> String {
+    let score = item.ranked.score;
+    match (search.browsing, item.cosine, search.cue) {
+        (true, _, _) => "your library, newest first".into(),
+        (false, Some(cosine), Some(cue)) => {
+            let marks = if search.marks.is_empty() { "" } else { " (as your marks refine it)" };
+            format!(
+                "cosine {cosine:.3} with what you asked{marks}; \u{201c}no strong match\u{201d} shows when the best of the first {CUE_RESULTS} is below {:.3}. The order also discounts photos that are close to almost any text (score {score:.3}), so a photo can rank above one with a higher cosine",
+                cue.threshold
+            )
+        }
+        _ => format!(
             "score {score:.3}: how close the photo is to what was asked, on this query's own scale; only the order it gives means something"
-        )
+        ),
     }
 }
 

@@ -39,6 +39,9 @@ pub struct ResultItem {
     pub height: u32,
     /// File size in bytes.
     pub bytes: u64,
+    /// For a text query: the photo's cosine with the query, the scale the "no strong
+    /// match" cue reads (its score is that less the photo's hubness offset).
+    pub cosine: Option<f32>,
 }
 
 /// A running search, answering one query.
@@ -136,9 +139,11 @@ impl SearchState {
     }
 }
 
-/// Results with what the grid shows beside each: thumbnail, size, bytes.
-fn describe(finder: &Finder, ranked: Vec<Ranked>) -> Vec<ResultItem> {
+/// Results with what the grid shows beside each: thumbnail, size, bytes, and for a text
+/// query (`text`: ranked with the photos' hubness offsets) the cosine.
+fn describe(finder: &Finder, ranked: Vec<Ranked>, text: bool) -> Vec<ResultItem> {
     let data = &finder.library.index.data;
+    let joint = finder.library.joint.as_ref().filter(|_| text);
     let thumbs = ThumbCache::for_index(&finder.library.index.path);
     ranked
         .into_iter()
@@ -151,6 +156,7 @@ fn describe(finder: &Finder, ranked: Vec<Ranked>) -> Vec<ResultItem> {
                 width: entry.map_or(0, |e| e.width),
                 height: entry.map_or(0, |e| e.height),
                 bytes: entry.map_or(0, |e| e.size),
+                cosine: joint.map(|j| r.score + j.offset(r.row)),
                 ranked: r,
             }
         })
@@ -206,7 +212,9 @@ impl State {
         // in the search job, never on the UI thread.
         let job = Job::spawn("glimpse-search", 1, self.waker(), move |_cx| {
             let answer = finder.search(&request)?;
-            Ok((describe(&finder, answer.hits), answer.cue, answer.label, answer.browsing))
+            // The cue is read for text queries only, which rank with the offsets.
+            let text = answer.cue.is_some();
+            Ok((describe(&finder, answer.hits, text), answer.cue, answer.label, answer.browsing))
         })?;
         self.search.job = Some(job);
         Ok(())
