@@ -112,8 +112,6 @@ impl Default for SearchRequest {
 pub struct SearchAnswer {
     /// The ranked photos, best first (or in date order).
     pub hits: Vec<Ranked>,
-    /// The best match is weak enough that the model's cue says "no strong match".
-    pub no_strong_match: bool,
     /// What the cue was decided on, when the model has one and the query has text.
     pub cue: Option<CueReading>,
     /// What was searched for, in words (`“a dog”`, `photos like x.jpg`, `your library`).
@@ -122,9 +120,16 @@ pub struct SearchAnswer {
     pub browsing: bool,
 }
 
+impl SearchAnswer {
+    /// The best match is weak enough that the model's cue says "no strong match".
+    pub fn no_strong_match(&self) -> bool {
+        self.cue.is_some_and(|c| c.fires())
+    }
+}
+
 /// The results the "no strong match" cue looks at: the first this many of the typed query's
-/// ranking, as `glimpse bench cue` measured its threshold (`bench::SHOWN`), whatever the
-/// number of results, their order or the marks.
+/// ranking, as `glimpse bench cue` measures its threshold, whatever the number of results,
+/// their order or the marks.
 pub const CUE_RESULTS: usize = 10;
 
 /// How the "no strong match" cue read a ranking.
@@ -406,7 +411,7 @@ impl Finder {
     /// without a cue.
     pub fn cue(&self, query: &Query, filter: &Filter, feedback: &Feedback) -> Result<Option<CueReading>> {
         let Query::Terms(parts) = query else { return Ok(None) };
-        let (Some(text), Some(Space::Joint { matrix: joint, .. })) = (&self.text, self.joint_space(true)) else {
+        let (Some(text), Some(Space::Joint { .. })) = (&self.text, self.joint_space(true)) else {
             return Ok(None);
         };
         let Some(cue) = text.model.manifest.no_match.as_ref().filter(|c| c.statistic == "top1") else {
@@ -426,7 +431,7 @@ impl Finder {
             .iter()
             .filter(|r| !feedback.bad.contains(&r.path))
             .take(CUE_RESULTS)
-            .map(|r| r.score + joint.offset(r.row))
+            .filter_map(|r| self.library.text_cosine(r))
             .reduce(f32::max);
         Ok(best.map(|best| CueReading { best, threshold: cue.threshold }))
     }
@@ -442,13 +447,7 @@ impl Finder {
         // Nothing typed: browse the library, newest first, as a photo app opens.
         if request.subject.is_empty() {
             let hits = self.library.browse(&options);
-            return Ok(SearchAnswer {
-                hits,
-                no_strong_match: false,
-                cue: None,
-                label: "your library".into(),
-                browsing: true,
-            });
+            return Ok(SearchAnswer { hits, cue: None, label: "your library".into(), browsing: true });
         }
         // "Find similar" does not answer with the photo it was asked about.
         let (query, label, source) = match &request.subject {
@@ -477,8 +476,7 @@ impl Finder {
                 hits
             }
         };
-        let no_strong_match = cue.is_some_and(|c| c.fires());
-        Ok(SearchAnswer { hits, no_strong_match, cue, label, browsing: false })
+        Ok(SearchAnswer { hits, cue, label, browsing: false })
     }
 
     /// Ranks the library against `query`, moved by `feedback` (Rocchio), as `options` say.

@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use std::path::PathBuf;
 
-use super::{SHOWN, best_rows};
+use super::best_rows;
 use crate::dataset::Split;
+use crate::finder::CUE_RESULTS;
 use crate::job::{Job, Waker};
 use crate::model::manifest::{JointManifest, NoMatchCue};
 use crate::train::trainer::TrainEvent;
@@ -91,7 +92,7 @@ fn choose(statistic: CueStatistic, with: &[f32], without: &[f32]) -> CueResult {
     }
 }
 
-/// The best cosine among the [`SHOWN`] photos with the highest `cosine − offset` (what
+/// The best cosine among the [`CUE_RESULTS`] photos with the highest `cosine − offset` (what
 /// search shows), leaving out photo `skip`.
 fn best_shown(cosines: &[f32], offsets: &[f32], skip: Option<usize>) -> f32 {
     let scored = cosines
@@ -100,7 +101,7 @@ fn best_shown(cosines: &[f32], offsets: &[f32], skip: Option<usize>) -> f32 {
         .filter(|&(i, _)| Some(i) != skip)
         .map(|(i, &c)| (c - offsets.get(i).copied().unwrap_or(0.0), i))
         .collect();
-    best_rows(scored, SHOWN).into_iter().map(|i| cosines[i]).fold(f32::NEG_INFINITY, f32::max)
+    best_rows(scored, CUE_RESULTS).into_iter().map(|i| cosines[i]).fold(f32::NEG_INFINITY, f32::max)
 }
 
 /// Measures both statistics over every caption (unit rows) against `images` (unit rows, with

@@ -8,8 +8,7 @@ pub mod feedback;
 pub mod scale;
 pub mod updates;
 
-/// How many results search shows by default: the photos a simulated user sees and marks,
-/// and among which the "no strong match" cue looks for the best cosine.
+/// How many results search shows by default: the photos a simulated user sees and marks.
 pub const SHOWN: usize = 10;
 
 /// The rows of the `k` highest scores of `scored` (score, row), best first.

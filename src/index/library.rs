@@ -149,6 +149,12 @@ impl Default for SearchOptions {
 }
 
 impl Library {
+    /// A text query's hit's cosine with the query: its score with the photo's hubness offset
+    /// added back (what the "no strong match" cue reads); `None` without joint vectors.
+    pub fn text_cosine(&self, hit: &Ranked) -> Option<f32> {
+        self.joint.as_ref().map(|j| hit.score + j.offset(hit.row))
+    }
+
     /// Opens the index at `path` (with its journal) for searching.
     pub fn open(path: &Path) -> Result<Self> {
         if !path.exists() {

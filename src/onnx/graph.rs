@@ -66,6 +66,61 @@ fn value_info(name: &str, elem_type: i32, dims: &[Dim]) -> ValueInfoProto {
     }
 }
 
+/// A constant tensor of `data_type` whose little-endian bytes are `raw_data`.
+fn tensor(name: &str, dims: &[i64], data_type: i32, raw_data: Vec<u8>) -> TensorProto {
+    TensorProto { dims: dims.to_vec(), data_type, name: name.to_string(), raw_data, ..Default::default() }
+}
+
+fn f32_bytes(data: &[f32]) -> Vec<u8> {
+    data.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// A node of the default domain named `name`.
+fn node_proto(name: String, op_type: &str, inputs: &[&str], outputs: &[&str], attrs: &[(&str, Attr)]) -> NodeProto {
+    let attribute = attrs
+        .iter()
+        .map(|(name, value)| {
+            let mut a = AttributeProto { name: (*name).to_string(), ..Default::default() };
+            match value {
+                Attr::Int(i) => {
+                    a.r#type = attribute_type::INT;
+                    a.i = *i;
+                }
+                Attr::Float(f) => {
+                    a.r#type = attribute_type::FLOAT;
+                    a.f = *f;
+                }
+                Attr::Ints(v) => {
+                    a.r#type = attribute_type::INTS;
+                    a.ints = v.clone();
+                }
+                Attr::Floats(v) => {
+                    a.r#type = attribute_type::FLOATS;
+                    a.floats = v.clone();
+                }
+                Attr::Str(s) => {
+                    a.r#type = attribute_type::STRING;
+                    a.s = s.clone().into_bytes();
+                }
+            }
+            a
+        })
+        .collect();
+    NodeProto {
+        input: inputs.iter().map(|s| (*s).to_string()).collect(),
+        output: outputs.iter().map(|s| (*s).to_string()).collect(),
+        name,
+        op_type: op_type.to_string(),
+        attribute,
+        ..Default::default()
+    }
+}
+
+/// `Cast(input)` to float32 as `output`, a node named `Cast_{of}`.
+fn cast_to_float(of: &str, input: &str, output: &str) -> NodeProto {
+    node_proto(format!("Cast_{of}"), "Cast", &[input], &[output], &[("to", Attr::Int(i64::from(proto::FLOAT)))])
+}
+
 impl GraphBuilder {
     /// An empty graph with the given name.
     pub fn new(name: &str) -> Self {
@@ -90,75 +145,23 @@ impl GraphBuilder {
         self
     }
 
-    /// Adds a constant tensor of `data_type` whose little-endian bytes are `raw_data`.
-    fn initializer(&mut self, name: &str, dims: &[i64], data_type: i32, raw_data: Vec<u8>) -> &mut Self {
-        self.graph.initializer.push(TensorProto {
-            dims: dims.to_vec(),
-            data_type,
-            name: name.to_string(),
-            raw_data,
-            ..Default::default()
-        });
-        self
-    }
-
     /// Adds a float32 constant tensor (weights), stored little-endian in `raw_data`.
     pub fn initializer_f32(&mut self, name: &str, dims: &[i64], data: &[f32]) -> &mut Self {
-        self.initializer(name, dims, proto::FLOAT, data.iter().flat_map(|v| v.to_le_bytes()).collect())
-    }
-
-    /// Adds a float16 constant tensor, rounded from `data` and stored little-endian in
-    /// `raw_data`: half the bytes of float32, for large tables that tolerate the rounding.
-    pub fn initializer_f16(&mut self, name: &str, dims: &[i64], data: &[f32]) -> &mut Self {
-        let raw_data = data.iter().flat_map(|v| half::f16::from_f32(*v).to_le_bytes()).collect();
-        self.initializer(name, dims, proto::FLOAT16, raw_data)
+        self.graph.initializer.push(tensor(name, dims, proto::FLOAT, f32_bytes(data)));
+        self
     }
 
     /// Adds an int64 constant tensor (shapes, indices).
     pub fn initializer_i64(&mut self, name: &str, dims: &[i64], data: &[i64]) -> &mut Self {
-        self.initializer(name, dims, proto::INT64, data.iter().flat_map(|v| v.to_le_bytes()).collect())
+        let raw_data = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.graph.initializer.push(tensor(name, dims, proto::INT64, raw_data));
+        self
     }
 
     /// Adds a node of the default domain.
     pub fn node(&mut self, op_type: &str, inputs: &[&str], outputs: &[&str], attrs: &[(&str, Attr)]) -> &mut Self {
-        let attribute = attrs
-            .iter()
-            .map(|(name, value)| {
-                let mut a = AttributeProto { name: (*name).to_string(), ..Default::default() };
-                match value {
-                    Attr::Int(i) => {
-                        a.r#type = attribute_type::INT;
-                        a.i = *i;
-                    }
-                    Attr::Float(f) => {
-                        a.r#type = attribute_type::FLOAT;
-                        a.f = *f;
-                    }
-                    Attr::Ints(v) => {
-                        a.r#type = attribute_type::INTS;
-                        a.ints = v.clone();
-                    }
-                    Attr::Floats(v) => {
-                        a.r#type = attribute_type::FLOATS;
-                        a.floats = v.clone();
-                    }
-                    Attr::Str(s) => {
-                        a.r#type = attribute_type::STRING;
-                        a.s = s.clone().into_bytes();
-                    }
-                }
-                a
-            })
-            .collect();
-        let index = self.graph.node.len();
-        self.graph.node.push(NodeProto {
-            input: inputs.iter().map(|s| (*s).to_string()).collect(),
-            output: outputs.iter().map(|s| (*s).to_string()).collect(),
-            name: format!("{op_type}_{index}"),
-            op_type: op_type.to_string(),
-            attribute,
-            ..Default::default()
-        });
+        let name = format!("{op_type}_{}", self.graph.node.len());
+        self.graph.node.push(node_proto(name, op_type, inputs, outputs, attrs));
         self
     }
 
@@ -247,28 +250,10 @@ pub fn half_weights(graph: &mut GraphProto, min_values: usize) {
         else {
             continue;
         };
-        let name = std::mem::take(&mut tensor.name);
-        let half_name = format!("{name}.f16");
-        *tensor = TensorProto {
-            dims: tensor.dims.clone(),
-            data_type: proto::FLOAT16,
-            name: half_name.clone(),
-            raw_data: values.iter().flat_map(|v| half::f16::from_f32(*v).to_le_bytes()).collect(),
-            ..Default::default()
-        };
-        casts.push(NodeProto {
-            input: vec![half_name],
-            output: vec![name.clone()],
-            name: format!("Cast_{name}"),
-            op_type: "Cast".to_string(),
-            attribute: vec![AttributeProto {
-                name: "to".to_string(),
-                r#type: attribute_type::INT,
-                i: i64::from(proto::FLOAT),
-                ..Default::default()
-            }],
-            ..Default::default()
-        });
+        let half_name = format!("{}.f16", tensor.name);
+        casts.push(cast_to_float(&tensor.name, &half_name, &tensor.name));
+        let raw_data = values.iter().flat_map(|v| half::f16::from_f32(*v).to_le_bytes()).collect();
+        *tensor = self::tensor(&half_name, &tensor.dims, proto::FLOAT16, raw_data);
     }
     // Nodes must come in topological order: the casts read only initializers, so first.
     casts.append(&mut graph.node);
@@ -345,42 +330,11 @@ pub fn int8_columns(graph: &mut GraphProto, name: &str) -> bool {
     let dims = graph.initializer[index].dims.clone();
     let (codes, scales) = int8_columns_of(&values, dims[1] as usize);
     let (codes_name, scale_name, float_name) = (format!("{name}.i8"), format!("{name}.scale"), format!("{name}.f32"));
-    graph.initializer[index] = TensorProto {
-        dims: dims.clone(),
-        data_type: proto::INT8,
-        name: codes_name.clone(),
-        raw_data: codes.iter().map(|c| *c as u8).collect(),
-        ..Default::default()
-    };
-    graph.initializer.push(TensorProto {
-        dims: vec![dims[1]],
-        data_type: proto::FLOAT,
-        name: scale_name.clone(),
-        raw_data: scales.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        ..Default::default()
-    });
-    let to_float = AttributeProto {
-        name: "to".to_string(),
-        r#type: attribute_type::INT,
-        i: i64::from(proto::FLOAT),
-        ..Default::default()
-    };
+    graph.initializer[index] = tensor(&codes_name, &dims, proto::INT8, codes.iter().map(|c| *c as u8).collect());
+    graph.initializer.push(tensor(&scale_name, &[dims[1]], proto::FLOAT, f32_bytes(&scales)));
     let mut nodes = vec![
-        NodeProto {
-            input: vec![codes_name],
-            output: vec![float_name.clone()],
-            name: format!("Cast_{name}"),
-            op_type: "Cast".to_string(),
-            attribute: vec![to_float],
-            ..Default::default()
-        },
-        NodeProto {
-            input: vec![float_name, scale_name],
-            output: vec![name.to_string()],
-            name: format!("Scale_{name}"),
-            op_type: "Mul".to_string(),
-            ..Default::default()
-        },
+        cast_to_float(name, &codes_name, &float_name),
+        node_proto(format!("Scale_{name}"), "Mul", &[&float_name, &scale_name], &[name], &[]),
     ];
     nodes.append(&mut graph.node);
     graph.node = nodes;

@@ -21,12 +21,20 @@ use crate::onnx::proto::{GraphProto, ModelProto};
 use crate::onnx::{Dim, GraphBuilder};
 use crate::{Error, Result};
 
-/// The graph of the ONNX model at `path`.
-pub(crate) fn read_graph(path: &Path) -> Result<GraphProto> {
+/// The ONNX model at `path`, with its graph.
+fn read_model(path: &Path) -> Result<ModelProto> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let model =
         ModelProto::decode(bytes.as_slice()).map_err(|e| Error::model(path, format!("not an ONNX model: {e}")))?;
-    model.graph.ok_or_else(|| Error::model(path, "the ONNX model has no graph"))
+    if model.graph.is_none() {
+        return Err(Error::model(path, "the ONNX model has no graph"));
+    }
+    Ok(model)
+}
+
+/// The graph of the ONNX model at `path`.
+pub(crate) fn read_graph(path: &Path) -> Result<GraphProto> {
+    Ok(read_model(path)?.graph.unwrap_or_default())
 }
 
 /// One tower of every member in one graph: `input` → each member's part → `embedding`.
@@ -187,10 +195,8 @@ pub fn repack(dir: &Path, backbone: Option<&BackboneModel>) -> Result<(JointMani
         }
     };
     let head_path = dir.join(&head_file);
-    let bytes = std::fs::read(&head_path).map_err(|e| Error::io(&head_path, e))?;
-    let mut head = ModelProto::decode(bytes.as_slice())
-        .map_err(|e| Error::model(&head_path, format!("not an ONNX model: {e}")))?;
-    let graph = head.graph.as_mut().ok_or_else(|| Error::model(&head_path, "the ONNX model has no graph"))?;
+    let mut head = read_model(&head_path)?;
+    let graph = head.graph.get_or_insert_default();
     super::hubness::repack_bank(graph);
     half_weights(graph, HALF_MIN_VALUES);
     let head = head.encode_to_vec();

@@ -24,6 +24,11 @@ fn values(t: &Tensor) -> Result<Vec<f32>> {
     t.flatten_all().and_then(|t| t.to_vec1::<f32>()).map_err(candle_err)
 }
 
+/// The row-major matrix `m` (`[rows, columns]`) transposed to `[columns, rows]`.
+pub(super) fn transpose(m: &[f32], rows: usize, columns: usize) -> Vec<f32> {
+    (0..columns).flat_map(|c| (0..rows).map(move |r| m[r * columns + c])).collect()
+}
+
 /// A linear layer as plain arrays: `weight` `[inputs, outputs]` (input-major, as MatMul
 /// takes it) and an optional bias `[outputs]`.
 pub(crate) struct LinearWeights {
@@ -144,11 +149,8 @@ impl GruWeights {
         // ONNX's layout: W [1, 3H, E], R [1, 3H, H] and B [1, 6H] in the gate order update,
         // reset, new; each block [H, E] is a gate's input-major matrix transposed.
         let order = [1, 0, 2];
-        let transposed = |m: &[f32], rows: usize| -> Vec<f32> {
-            (0..h).flat_map(|c| (0..rows).map(move |r| m[r * h + c])).collect::<Vec<f32>>()
-        };
-        let w: Vec<f32> = order.iter().flat_map(|&i| transposed(&self.input[i], e)).collect();
-        let r: Vec<f32> = order.iter().flat_map(|&i| transposed(&self.state[i], h)).collect();
+        let w: Vec<f32> = order.iter().flat_map(|&i| transpose(&self.input[i], e, h)).collect();
+        let r: Vec<f32> = order.iter().flat_map(|&i| transpose(&self.state[i], h, h)).collect();
         let b: Vec<f32> = order
             .iter()
             .flat_map(|&i| self.input_bias[i].clone())
@@ -215,11 +217,8 @@ impl GruWeights {
             (Some((r, _)), Some((b, _))) => (r, b),
             _ => return Err(missing(prefix, "gru weights")),
         };
-        // ONNX's blocks come in the order update, reset, new; block `k` transposed back.
-        let block = |m: &[f32], k: usize, rows: usize| -> Vec<f32> {
-            let m = &m[k * h * rows..(k + 1) * h * rows];
-            (0..rows).flat_map(|r| (0..h).map(move |c| m[c * rows + r])).collect()
-        };
+        // ONNX's blocks come in the order update, reset, new; block `k` ([H, rows]) transposed back.
+        let block = |m: &[f32], k: usize, rows: usize| transpose(&m[k * h * rows..(k + 1) * h * rows], h, rows);
         let ours = |k: usize| [1, 0, 2][k];
         let by_gate = |f: &dyn Fn(usize) -> Vec<f32>| -> [Vec<f32>; 3] { [f(ours(0)), f(ours(1)), f(ours(2))] };
         Ok(Some(GruWeights {

@@ -87,12 +87,7 @@ fn calibrated_graph(
         .output_f32(OFFSET_OUTPUT, &[Dim::Named("N")]);
     let outputs = g.include(base, "head/", &[FEATURES_INPUT]);
     // The bank transposed to [D, B], so that one MatMul gives every photo's cosines.
-    let mut transposed = vec![0.0f32; bank.len()];
-    for (r, row) in bank.chunks_exact(dim).enumerate() {
-        for (c, &v) in row.iter().enumerate() {
-            transposed[c * rows + r] = v;
-        }
-    }
+    let transposed = super::export::transpose(bank, rows, dim);
     g.node("Identity", &[&outputs[0]], &[EMBEDDING_OUTPUT], &[])
         .initializer_f32(BANK, &[dim as i64, rows as i64], &transposed)
         .node("MatMul", &[EMBEDDING_OUTPUT, BANK], &["hubness.cosines"], &[])
@@ -123,14 +118,8 @@ const BANK_F16: &str = "hubness.bank16";
 /// float16 bank.
 pub(crate) fn repack_bank(graph: &mut proto::GraphProto) -> bool {
     let Some(tensor) = graph.initializer.iter_mut().find(|t| t.name == BANK_F16) else { return false };
-    let Some(values) = crate::onnx::graph::tensor_f32(tensor) else { return false };
-    *tensor = proto::TensorProto {
-        dims: tensor.dims.clone(),
-        data_type: proto::FLOAT,
-        name: BANK.to_string(),
-        raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        ..Default::default()
-    };
+    // `int8_columns` reads float16 as well: the bank only takes the name the MatMul reads.
+    tensor.name = BANK.to_string();
     graph.node.retain(|n| !(n.op_type == "Cast" && n.input.first().is_some_and(|i| i == BANK_F16)));
     crate::onnx::graph::int8_columns(graph, BANK)
 }

@@ -143,7 +143,6 @@ impl SearchState {
 /// query (`text`: ranked with the photos' hubness offsets) the cosine.
 fn describe(finder: &Finder, ranked: Vec<Ranked>, text: bool) -> Vec<ResultItem> {
     let data = &finder.library.index.data;
-    let joint = finder.library.joint.as_ref().filter(|_| text);
     let thumbs = ThumbCache::for_index(&finder.library.index.path);
     ranked
         .into_iter()
@@ -156,7 +155,7 @@ fn describe(finder: &Finder, ranked: Vec<Ranked>, text: bool) -> Vec<ResultItem>
                 width: entry.map_or(0, |e| e.width),
                 height: entry.map_or(0, |e| e.height),
                 bytes: entry.map_or(0, |e| e.size),
-                cosine: joint.map(|j| r.score + j.offset(r.row)),
+                cosine: finder.library.text_cosine(&r).filter(|_| text),
                 ranked: r,
             }
         })

@@ -277,7 +277,7 @@ impl RankingArgs {
         if let Some(notice) = finder.backbone_notice() {
             eprintln!("note: {notice}");
         }
-        if answer.no_strong_match {
+        if answer.no_strong_match() {
             eprintln!("note: no strong match; the closest results:");
         }
         print_ranked(&answer.hits, self.json)?;
