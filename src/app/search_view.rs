@@ -334,7 +334,7 @@ fn results_heading(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         SortOrder::Newest => ", newest first",
         SortOrder::Oldest => ", oldest first",
     };
-    let photos = app.state.finder.as_ref().map_or(0, |f| f.library.index.data.photos.len());
+    let photos = app.state.photos();
     let more = if search.more_available(photos, &app.settings) { ", more as you scroll" } else { "" };
     match &search.answered {
         Some(_) if search.browsing => {
@@ -417,8 +417,7 @@ fn grid(app: &mut GlimpseApp, ui: &mut egui::Ui) {
             scroll = scroll.vertical_scroll_offset(top + row_height - height);
         }
     }
-    let photos = app.state.finder.as_ref().map_or(0, |f| f.library.index.data.photos.len());
-    let more = app.state.search.more_available(photos, &app.settings);
+    let more = app.state.search.more_available(app.state.photos(), &app.settings);
     let mut reached_end = false;
     let output = ui
         .scope(|ui| {

@@ -144,6 +144,11 @@ pub struct State {
 type Notices = Vec<(String, bool)>;
 
 impl State {
+    /// How many photos the open library holds (0 when none is open).
+    pub fn photos(&self) -> usize {
+        self.finder.as_ref().map_or(0, |f| f.library.index.data.photos.len())
+    }
+
     /// Fresh state and the image loader.
     pub fn new(startup: Startup, waker: Waker) -> Result<State> {
         let images = Images::start(Some(Arc::clone(&waker)))?;
@@ -187,7 +192,7 @@ impl State {
         if self.opening.is_some() && self.engine.is_none() {
             return "loading models…".into();
         }
-        let photos = self.finder.as_ref().map_or(0, |f| f.library.index.data.photos.len());
+        let photos = self.photos();
         match &self.engine {
             Some(engine) => format!(
                 "{} photos · {} on {}",

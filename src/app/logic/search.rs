@@ -221,8 +221,7 @@ impl State {
 
     /// Asks for a page more results when the grid reached its end and more may come.
     pub(super) fn more_results(&mut self, settings: &Settings) -> Result<()> {
-        let photos = self.finder.as_ref().map_or(0, |f| f.library.index.data.photos.len());
-        if self.search.busy() || !self.search.more_available(photos, settings) {
+        if self.search.busy() || !self.search.more_available(self.photos(), settings) {
             return Ok(());
         }
         self.search.k += PAGE;
