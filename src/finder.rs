@@ -118,6 +118,9 @@ pub struct SearchAnswer {
     pub label: String,
     /// Nothing was asked for: the hits are the library itself, by date.
     pub browsing: bool,
+    /// Photos of the library this search could not rank: they have no vector of the text
+    /// model yet (an indexing run stopped before projecting them; the next one does).
+    pub unranked: usize,
 }
 
 impl SearchAnswer {
@@ -447,7 +450,7 @@ impl Finder {
         // Nothing typed: browse the library, newest first, as a photo app opens.
         if request.subject.is_empty() {
             let hits = self.library.browse(&options);
-            return Ok(SearchAnswer { hits, cue: None, label: "your library".into(), browsing: true });
+            return Ok(SearchAnswer { hits, cue: None, label: "your library".into(), browsing: true, unranked: 0 });
         }
         // "Find similar" does not answer with the photo it was asked about.
         let (query, label, source) = match &request.subject {
@@ -461,7 +464,12 @@ impl Finder {
                 Some(std::fs::canonicalize(photo).unwrap_or_else(|_| photo.clone())),
             ),
         };
+        // A library with no photo yet (a first run stopped early) has nothing to rank.
+        if self.library.index.data.photos.is_empty() {
+            return Ok(SearchAnswer { hits: Vec::new(), cue: None, label, browsing: false, unranked: 0 });
+        }
         let cue = self.cue(&query, &options.filter, &request.feedback)?;
+        let unranked = if self.joint_space(false).is_some() { self.library.unprojected() } else { 0 };
         let hits = match source {
             None => self.rank(&query, &options, &request.feedback)?,
             Some(source) => {
@@ -476,7 +484,7 @@ impl Finder {
                 hits
             }
         };
-        Ok(SearchAnswer { hits, cue, label, browsing: false })
+        Ok(SearchAnswer { hits, cue, label, browsing: false, unranked })
     }
 
     /// Ranks the library against `query`, moved by `feedback` (Rocchio), as `options` say.

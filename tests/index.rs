@@ -81,12 +81,18 @@ fn renamed_touched_and_deleted_photos_are_each_handled_without_decoding_again() 
     let thumbs = ThumbCache::for_index(&idx);
     assert!(thumbs.path(&deleted_hash).is_file(), "indexing should have made a thumbnail");
     std::fs::remove_file(&copied[2]).unwrap();
+    // Copy a fourth: the original stays, the copy reuses its vector and is called a copy.
+    let copy = photos.join("copy of a photo.jpg");
+    std::fs::copy(&copied[3], &copy).unwrap();
 
-    let (report, _) = index(&idx, &backbone, &[]);
+    let (report, events) = index(&idx, &backbone, &[]);
     assert_eq!(report.embedded, 0, "{report:?}");
-    assert_eq!(report.moved, 2, "{report:?}");
+    assert_eq!((report.moved, report.copied), (2, 1), "{report:?}");
     assert_eq!(report.removed, 1, "{report:?}");
-    assert_eq!(report.photos, 5);
+    assert_eq!(report.photos, 6);
+    let planned = events.iter().find_map(IndexEvent::planned_line).unwrap();
+    assert!(planned.contains("2 moved, 1 copied, 1 gone"), "{planned}");
+    assert!(report.summary().contains("2 moved, 1 copied,"), "{}", report.summary());
     let after = glimpse::index::open(&idx).unwrap();
     assert_eq!(vector_of(&after, &renamed), vector_of(&before, &copied[0]));
     assert!(vector_of(&after, &copied[0]).is_none());
@@ -253,24 +259,55 @@ fn every_file_of_a_hostile_corpus_is_indexed_or_skipped_with_a_reason() {
     assert!(!events.iter().any(|e| matches!(e, IndexEvent::Skipped { path, .. } if path.ends_with("zero.jpg"))));
 }
 
+/// The photos `glimpse search --json` ranks for a text query over the whole library, by path.
+fn searched_paths(idx: &Path, label: &str) -> std::collections::BTreeSet<PathBuf> {
+    let out = Command::new(env!("CARGO_BIN_EXE_glimpse"))
+        .args(["--provider", "cpu", "search", "--json", "-k", "100000", "--index"])
+        .arg(idx)
+        .arg("a photo of colours")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{label}: search failed: {}", String::from_utf8_lossy(&out.stderr));
+    let hits: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    hits.iter().map(|h| PathBuf::from(h["path"].as_str().unwrap())).collect()
+}
+
 #[test]
-fn an_index_survives_sigkill_at_twenty_moments_and_resumes() {
+fn a_stopped_or_killed_indexing_run_keeps_every_photo_searchable_and_the_next_run_resumes() {
     let dir = tempfile::tempdir().unwrap();
-    let photos = dir.path().join("photos");
-    std::fs::create_dir_all(&photos).unwrap();
-    for i in 0..160u32 {
-        image::RgbImage::from_fn(48, 40, |x, y| Rgb([(x * 5 + i) as u8, (y * 6) as u8, (i * 3) as u8]))
-            .save(photos.join(format!("p{i:03}.png")))
-            .unwrap();
-    }
+    let make = |folder: &str, n: u32, shift: u32| {
+        let path = dir.path().join(folder);
+        std::fs::create_dir_all(&path).unwrap();
+        for i in 0..n {
+            let j = i + shift;
+            image::RgbImage::from_fn(48, 40, |x, y| Rgb([(x * 5 + j) as u8, (y * 6) as u8, (j * 3) as u8]))
+                .save(path.join(format!("p{i:03}.png")))
+                .unwrap();
+        }
+        std::fs::canonicalize(path).unwrap()
+    };
+    let (old, new) = (make("old", 12, 200), make("new", 160, 0));
     let idx = dir.path().join("library.glimpse");
     let journal = glimpse::index::journal::journal_path(&idx);
+    // The photos searchable before the runs that get stopped: indexed with the default
+    // backbone, which the shipped text model projects.
+    let out = Command::new(env!("CARGO_BIN_EXE_glimpse"))
+        .args(["--provider", "cpu", "index", "--index"])
+        .arg(&idx)
+        .arg(&old)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let before = searched_paths(&idx, "before");
+    assert_eq!(before.len(), 12, "{before:?}");
+    // A journal record holds a photo's features (a byte each) and its compact joint vector.
+    let record = 600 + glimpse::index::open(&idx).unwrap().data.feature_dim as u64;
     let mut counts = Vec::new();
     for round in 0..20u64 {
         let mut child = Command::new(env!("CARGO_BIN_EXE_glimpse"))
-            .args(["--provider", "cpu", "index", "--backbone", "efficientnet-lite0", "--batch", "8", "--index"])
+            .args(["--provider", "cpu", "index", "--batch", "8", "--index"])
             .arg(&idx)
-            .arg(&photos)
+            .arg(&new)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -290,14 +327,14 @@ fn an_index_survives_sigkill_at_twenty_moments_and_resumes() {
             })
             .unwrap();
         if round % 4 == 0 {
-            // Killed while starting up, before anything is written.
-            std::thread::sleep(std::time::Duration::from_millis(100));
+            // Stopped while starting up, before anything is written.
+            std::thread::sleep(std::time::Duration::from_millis(100 + round * 20));
         } else {
-            // Killed once the journal has grown past a size that rises with each round:
+            // Stopped once the journal has grown past a size that rises with each round:
             // always mid-run, at a different moment each round, whatever the machine's speed.
             let _ = planned.recv_timeout(std::time::Duration::from_secs(60));
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-            let wanted = 20 + round * 1300;
+            let wanted = 20 + round * record / 2;
             while std::fs::metadata(&journal).map_or(0, |m| m.len()) < wanted
                 && child.try_wait().unwrap().is_none()
                 && std::time::Instant::now() < deadline
@@ -305,32 +342,44 @@ fn an_index_survives_sigkill_at_twenty_moments_and_resumes() {
                 std::thread::sleep(std::time::Duration::from_millis(2));
             }
         }
-        let _ = child.kill(); // SIGKILL
-        let _ = child.wait();
-        if !idx.exists() {
-            continue;
+        // Every third round is Ctrl-C (the run stops itself and writes what it has), the
+        // others SIGKILL (nothing but the journal survives).
+        let interrupt = round % 3 == 1;
+        let signal = if interrupt { "-INT" } else { "-KILL" };
+        let sent = Command::new("kill").arg(signal).arg(child.id().to_string()).status().unwrap();
+        assert!(sent.success() || child.try_wait().unwrap().is_some(), "round {round}: kill {signal} failed");
+        let status = child.wait().unwrap();
+        if interrupt {
+            assert!(status.success() || status.code().is_none(), "round {round}: Ctrl-C must stop cleanly: {status}");
         }
         let index =
             glimpse::index::open(&idx).unwrap_or_else(|e| panic!("round {round}: the index does not open: {e}"));
         for (row, p) in index.data.photos.iter().enumerate() {
             let f = index.data.features_of(row).unwrap();
-            assert_eq!(f.len(), 1280, "round {round}: incomplete entry");
+            assert_eq!(f.len(), index.data.feature_dim, "round {round}: incomplete entry");
             assert!(f.iter().all(|v| v.is_finite()), "round {round}: damaged vector");
-            assert!(p.path().starts_with(&photos));
+            assert!(p.path().starts_with(&old) || p.path().starts_with(&new));
         }
-        counts.push(index.data.photos.len());
+        // Every photo in the index, the ones searchable before and every one whose
+        // embedding was journaled, is found by a text search at once.
+        let indexed: std::collections::BTreeSet<PathBuf> = index.data.photos.iter().map(|p| p.path()).collect();
+        let found = searched_paths(&idx, &format!("round {round}"));
+        assert!(before.is_subset(&found), "round {round}: photos searchable before were lost");
+        assert_eq!(found, indexed, "round {round}: search must rank every indexed photo");
+        counts.push(index.data.photos.len() - 12);
     }
     let out = Command::new(env!("CARGO_BIN_EXE_glimpse"))
-        .args(["--provider", "cpu", "index", "--backbone", "efficientnet-lite0", "--json", "--index"])
+        .args(["--provider", "cpu", "index", "--json", "--index"])
         .arg(&idx)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["photos"], 160);
+    assert_eq!(report["photos"], 172);
     let kept_before: u64 = counts.last().copied().unwrap_or(0) as u64;
     assert_eq!(report["embedded"].as_u64().unwrap() + kept_before, 160, "finished work must be kept: {counts:?}");
-    assert!(counts.iter().any(|&c| c > 0 && c < 160), "kills never landed mid-run: {counts:?}");
+    assert!(counts.iter().any(|&c| c > 0 && c < 160), "stops never landed mid-run: {counts:?}");
+    assert_eq!(searched_paths(&idx, "after").len(), 172);
 }
 
 #[test]
@@ -541,6 +590,53 @@ fn a_new_image_head_re_projects_the_library_from_stored_features_without_decodin
     check(&w2);
     let third = run(&head2, vec![]);
     assert_eq!((third.embedded, third.projected), (0, 0));
+}
+
+#[test]
+fn photos_left_without_a_joint_vector_are_left_out_of_joint_results_counted_and_projected_by_the_next_run() {
+    use glimpse::engine::ProjectionHead;
+    use glimpse::index::Library;
+    let dir = tempfile::tempdir().unwrap();
+    let backbone = tiny(dir.path());
+    let (old, new) = (dir.path().join("old"), dir.path().join("new"));
+    for (folder, shift) in [(&old, 0u8), (&new, 100)] {
+        std::fs::create_dir_all(folder).unwrap();
+        for i in 0..5u8 {
+            image::RgbImage::from_pixel(12, 9, Rgb([i * 30 + shift, 150 - i * 20, 17 + shift]))
+                .save(folder.join(format!("{i}.png")))
+                .unwrap();
+        }
+    }
+    let w: Vec<f32> = (0..12).map(|i| i as f32 * 0.1 - 0.5).collect();
+    let head = ProjectionHead::open(Runtime::load(None).unwrap(), &write_head(dir.path(), "head", &w), &cpu()).unwrap();
+    let idx = dir.path().join("library.glimpse");
+    let run = |head: Option<&ProjectionHead>, roots: Vec<PathBuf>| {
+        let head = head.map(|h| Projection { head: h.clone(), codec: Codec::plain(3) });
+        let options = IndexOptions { add_roots: roots, head, ..IndexOptions::default() };
+        let job = update::start(idx.clone(), &backbone, options, None).unwrap();
+        crate::util::drain(job.events()).len();
+        job.wait().unwrap().unwrap()
+    };
+    run(Some(&head), vec![old.clone()]);
+    // A run that embeds without projecting: what a run of an earlier version left when it
+    // was stopped before its projection step.
+    assert_eq!(run(None, vec![new.clone()]).embedded, 5);
+    let ranked_rows = |library: &Library| {
+        let codec = Codec::plain(3);
+        let space = Space::Joint { matrix: library.joint.as_ref().unwrap(), codec: &codec, offsets: true };
+        library.rank_in(space, &[0.3, -1.0, 0.5], 100).into_iter().map(|r| r.path).collect::<Vec<_>>()
+    };
+    let library = Library::open(&idx).unwrap();
+    assert_eq!(library.index.data.photos.len(), 10);
+    assert_eq!(library.unprojected(), 5);
+    let ranked = ranked_rows(&library);
+    assert_eq!(ranked.len(), 5, "{ranked:?}");
+    assert!(ranked.iter().all(|p| p.starts_with(std::fs::canonicalize(&old).unwrap())), "{ranked:?}");
+    // The next run with the head projects just those five, from their stored features.
+    let next = run(Some(&head), vec![]);
+    assert_eq!((next.embedded, next.projected), (0, 5), "{next:?}");
+    let library = Library::open(&idx).unwrap();
+    assert_eq!((library.unprojected(), ranked_rows(&library).len()), (0, 10));
 }
 
 #[test]

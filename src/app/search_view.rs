@@ -324,8 +324,16 @@ fn results_heading(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         ui.colored_label(
             ui.visuals().warn_fg_color,
             format!(
-                "Indexing is running ({} of {}): photos not looked at yet are missing from these results.",
+                "Indexing is running ({} of {} looked at): finished photos join these results every few seconds.",
                 ix.done, ix.total
+            ),
+        );
+    } else if search.unranked > 0 {
+        ui.colored_label(
+            ui.visuals().warn_fg_color,
+            format!(
+                "{} photos are not in these results yet: their indexing run stopped before it finished them. Update the index in the Library view to add them.",
+                search.unranked
             ),
         );
     }

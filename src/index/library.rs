@@ -19,9 +19,13 @@ pub struct Library {
     /// file's cold part on first use (only search by photo without a text model and
     /// duplicate grouping need them: at 100k photos they take 1.5 GB as f32).
     features: std::sync::OnceLock<Matrix>,
-    /// Compact joint-space codes and offsets, when every photo has them (see
+    /// Compact joint-space codes and offsets, when some photo has them (see
     /// [`super::project::project`]); text queries and "find similar" rank against these.
+    /// A photo without them (an indexing run stopped before it was projected) has a row of
+    /// zeros here and is left out of those results.
     pub joint: Option<CompactMatrix>,
+    /// Per photo: true when it has no joint vector yet (empty when every photo has one).
+    unprojected: Vec<bool>,
     /// Folders that are offline now (see [`Library::offline`]).
     offline: Vec<OfflineFolder>,
     /// Per photo: true when it lies in an offline folder and is left out of results (empty
@@ -164,19 +168,25 @@ impl Library {
             )));
         }
         let mut rows = Vec::new();
+        let mut unprojected = Vec::new();
         let opened = super::opening::open_for_search(path, &mut rows)?;
         let (mut index, converted_from) = (opened.index, opened.converted_from);
         let dim = index.data.joint_dim;
         let coded = !index.data.joint_codec.is_empty() && dim > 0;
         let joint = if !rows.is_empty() {
             Some(CompactMatrix::from_rows(dim, &rows))
-        } else if coded && index.data.photos.iter().all(|p| p.compact(dim).is_some()) {
-            // Codes in the entries (a journal was replayed): they move into one matrix.
+        } else if coded && index.data.photos.iter().any(|p| p.compact(dim).is_some()) {
+            // Codes in the entries (a journal was replayed, or some photo has none yet): they
+            // move into one matrix; a photo without them gets zeros and is marked.
             let mut joint = CompactMatrix::new(dim);
             joint.reserve(index.data.photos.len());
+            let zeros = vec![0i8; dim];
+            let missing = index.data.photos.iter().filter(|p| p.compact(dim).is_none()).count();
             for photo in &mut index.data.photos {
-                if let Some((codes, offset)) = photo.compact(dim) {
-                    joint.push(codes, offset);
+                let (codes, offset) = photo.compact(dim).unwrap_or((&zeros, 0.0));
+                joint.push(codes, offset);
+                if missing > 0 {
+                    unprojected.push(photo.compact(dim).is_none());
                 }
                 photo.joint = Vec::new();
             }
@@ -193,13 +203,22 @@ impl Library {
             let hide = |p: &super::store::PhotoEntry| offline.iter().any(|o| p.path().starts_with(&o.folder));
             index.data.photos.iter().map(hide).collect()
         };
-        Ok(Library { index, features: std::sync::OnceLock::new(), joint, offline, hidden, converted_from })
+        Ok(Library { index, features: std::sync::OnceLock::new(), joint, unprojected, offline, hidden, converted_from })
     }
 
     /// The library's folders that were offline when it was opened; their photos are left
     /// out of every result until the folder is back.
     pub fn offline(&self) -> &[OfflineFolder] {
         &self.offline
+    }
+
+    /// Photos with no joint vector yet, left out of text search and "find similar" in the
+    /// joint space until `glimpse index` projects them (a run stopped before it did).
+    pub fn unprojected(&self) -> usize {
+        match &self.joint {
+            Some(_) => self.unprojected.iter().filter(|&&u| u).count(),
+            None => self.index.data.photos.len(),
+        }
     }
 
     /// Gives a library converted from format 2 (f32 joint vectors, not yet saved in the new
@@ -284,9 +303,15 @@ impl Library {
             SortOrder::Relevance => options.k,
             SortOrder::Newest | SortOrder::Oldest => options.pool.max(options.k),
         };
+        // Photos without a joint vector have none to rank by in the joint space.
+        let unprojected: &[bool] = match space {
+            Space::Joint { .. } => &self.unprojected,
+            Space::Features(_) => &[],
+        };
         let mut hits: Vec<(SearchHit, (i64, DateSource))> = space
             .top_k(query, wanted, |row| {
                 !self.hidden.get(row).copied().unwrap_or(false)
+                    && !unprojected.get(row).copied().unwrap_or(false)
                     && (options.filter.is_empty() || options.filter.accepts(&photos[row]))
             })
             .into_iter()

@@ -16,17 +16,12 @@ pub struct Projection {
     pub codec: Codec,
 }
 
-/// Gives every photo without a joint vector from `head` and `codec` one, from its stored
-/// features; a different head re-projects them all, and vectors converted from format 2
-/// (f32, same head) are only encoded. `progress(done, total)` after each batch, until `stop`
-/// is set. Returns how many were projected or encoded.
-pub fn project(
-    index: &mut Index,
-    head: &ProjectionHead,
-    codec: &Codec,
-    stop: &std::sync::atomic::AtomicBool,
-    mut progress: impl FnMut(usize, usize),
-) -> Result<usize> {
+/// Makes `index` ready for vectors of `head` and `codec` without projecting anything: checks
+/// the lengths, clears every vector when the head changed, encodes format 2's f32 vectors of
+/// this head, and records both ids. Returns how many vectors were encoded. After it, every
+/// photo's joint vector is either empty or made by `head` and `codec`, so a new photo's vector
+/// ([`joint_bytes`]) can be stored beside them at once.
+pub fn adopt(index: &mut Index, head: &ProjectionHead, codec: &Codec) -> Result<usize> {
     let data = &mut index.data;
     if head.in_dim() != data.feature_dim {
         return Err(Error::Invalid(format!(
@@ -57,6 +52,41 @@ pub fn project(
     data.head_id = head.id().to_string();
     data.joint_codec = codec.id().to_string();
     data.joint_dim = codec.dim();
+    Ok(encoded)
+}
+
+/// The stored joint bytes (compact codes and hubness offset) of each row of `features`,
+/// through `head` and `codec`.
+pub fn joint_bytes(
+    head: &ProjectionHead,
+    codec: &Codec,
+    features: ndarray::ArrayView2<'_, f32>,
+) -> Result<Vec<Vec<u8>>> {
+    let (rows, offsets) = head.project_with_offsets(features)?;
+    Ok(rows
+        .into_iter()
+        .enumerate()
+        .map(|(n, mut joint)| {
+            super::search::normalize(&mut joint);
+            let offset = offsets.as_ref().map_or(0.0, |o| o[n]);
+            PhotoEntry::encode_compact(&codec.encode(&joint), offset)
+        })
+        .collect())
+}
+
+/// Gives every photo without a joint vector from `head` and `codec` one, from its stored
+/// features; a different head re-projects them all, and vectors converted from format 2
+/// (f32, same head) are only encoded. `progress(done, total)` after each batch, until `stop`
+/// is set. Returns how many were projected or encoded.
+pub fn project(
+    index: &mut Index,
+    head: &ProjectionHead,
+    codec: &Codec,
+    stop: &std::sync::atomic::AtomicBool,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<usize> {
+    let encoded = adopt(index, head, codec)?;
+    let data = &mut index.data;
     let todo: Vec<usize> = (0..data.photos.len()).filter(|&i| data.photos[i].joint.is_empty()).collect();
     let mut done = 0;
     // 256 rows keep one call at ~1 MB of input while amortising the call's overhead.
@@ -69,11 +99,8 @@ pub fn project(
             let features = data.features_of(i)?;
             batch.row_mut(row).iter_mut().zip(&features).for_each(|(b, f)| *b = *f);
         }
-        let (rows, offsets) = head.project_with_offsets(batch.view())?;
-        for (n, (&i, mut joint)) in chunk.iter().zip(rows).enumerate() {
-            super::search::normalize(&mut joint);
-            let offset = offsets.as_ref().map_or(0.0, |o| o[n]);
-            data.photos[i].joint = PhotoEntry::encode_compact(&codec.encode(&joint), offset);
+        for (&i, joint) in chunk.iter().zip(joint_bytes(head, codec, batch.view())?) {
+            data.photos[i].joint = joint;
         }
         done += chunk.len();
         progress(done, todo.len());

@@ -11,6 +11,7 @@ use super::journal::{self, Journal, JournalRecord};
 use super::library::{OfflineFolder, indexed_under};
 use super::lock::{WhenBusy, WriterLock};
 use super::opening::{Opened, open_counting, set_aside};
+use super::project::{self, Projection};
 use super::scan::{self, Found};
 use super::store::{Index, IndexData, PhotoEntry, Skipped, bytes_path, path_bytes};
 use super::thumbs::{THUMBNAIL_SIDE, ThumbCache};
@@ -37,7 +38,7 @@ pub struct IndexOptions {
     /// The image head of the text model and its compact projection: when given, every
     /// photo also gets a joint-space vector, re-projected from stored features whenever the
     /// head changes.
-    pub head: Option<super::project::Projection>,
+    pub head: Option<Projection>,
     /// What to do when another process is updating the library: wait for it or fail.
     pub when_busy: WhenBusy,
 }
@@ -47,8 +48,9 @@ impl IndexEvent {
     /// [`IndexEvent::Planned`] (`None` for other events).
     pub fn planned_line(&self) -> Option<String> {
         match self {
-            IndexEvent::Planned { found, unchanged, moved, removed, to_embed } => Some(format!(
-                "{found} photos found: {unchanged} unchanged, {moved} moved, {removed} gone, {to_embed} to embed"
+            IndexEvent::Planned { found, unchanged, moved, copied, removed, to_embed } => Some(format!(
+                "{found} photos found: {unchanged} unchanged, {moved} moved, {}{removed} gone, {to_embed} to embed",
+                if *copied > 0 { format!("{copied} copied, ") } else { String::new() }
             )),
             _ => None,
         }
@@ -59,10 +61,11 @@ impl IndexReport {
     /// What the run did, in one line: "120 photos (60 embedded, …) in 2.3 s".
     pub fn summary(&self) -> String {
         format!(
-            "{} photos ({} embedded, {} moved, {} unchanged, {} removed, {} skipped, {} projected{}) in {:.1} s",
+            "{} photos ({} embedded, {} moved, {}{} unchanged, {} removed, {} skipped, {} projected{}) in {:.1} s",
             self.photos,
             self.embedded,
             self.moved,
+            if self.copied > 0 { format!("{} copied, ", self.copied) } else { String::new() },
             self.unchanged,
             self.removed,
             self.skipped,
@@ -118,6 +121,8 @@ pub enum IndexEvent {
         unchanged: usize,
         /// Renamed or moved: vectors reused.
         moved: usize,
+        /// New copies of photos that are still in the library: vectors reused.
+        copied: usize,
         /// Gone from disk: removed.
         removed: usize,
         /// To decode and embed.
@@ -155,6 +160,8 @@ pub struct IndexReport {
     pub embedded: usize,
     /// Photos whose vectors were reused after a rename or move.
     pub moved: usize,
+    /// New copies of photos still in the library, which reuse their vectors.
+    pub copied: usize,
     /// Photos left as they were.
     pub unchanged: usize,
     /// Photos removed because their files are gone.
@@ -302,7 +309,10 @@ fn prepare(
 
 struct Plan {
     to_embed: Vec<(Found, ContentHash)>,
+    /// Moved photos and copies: new paths whose content the index has (vectors reused).
     moved: Vec<PhotoEntry>,
+    /// How many of `moved` are copies: the photo they share content with is still there.
+    copied: usize,
     removed: Vec<(Vec<u8>, ContentHash)>,
     unchanged: usize,
     found: usize,
@@ -346,7 +356,8 @@ fn plan(index: &Index, found: Vec<Found>, cap: u64, cx: &JobContext<IndexEvent>)
     for (row, p) in data.photos.iter().enumerate() {
         by_hash.entry(p.hash).or_insert(row);
     }
-    let mut plan = Plan { to_embed: Vec::new(), moved: Vec::new(), removed, unchanged: 0, found: found.len() };
+    let mut plan =
+        Plan { to_embed: Vec::new(), moved: Vec::new(), copied: 0, removed, unchanged: 0, found: found.len() };
     for f in found {
         if cx.should_stop() {
             break;
@@ -374,18 +385,66 @@ fn plan(index: &Index, found: Vec<Found>, cap: u64, cx: &JobContext<IndexEvent>)
         };
         // A moved photo's journal record carries its features, so a replay needs no old file.
         match by_hash.get(&hash).and_then(|&row| Some((row, data.feature_bytes(row).ok()?))) {
-            Some((row, features)) => plan.moved.push(PhotoEntry {
-                path: key,
-                size: f.size,
-                mtime_ns: f.mtime_ns,
-                features,
-                cold_row: None,
-                ..data.photos[row].clone()
-            }),
+            Some((row, features)) => {
+                let original = &data.photos[row].path;
+                plan.copied += usize::from(*original != key && found_paths.contains(original));
+                plan.moved.push(PhotoEntry {
+                    path: key,
+                    size: f.size,
+                    mtime_ns: f.mtime_ns,
+                    features,
+                    cold_row: None,
+                    ..data.photos[row].clone()
+                })
+            }
             None => plan.to_embed.push((f, hash)),
         }
     }
     plan
+}
+
+/// Photos embedded in one go before the image head runs over them: a batch of the pipeline's
+/// default size and then some, so one head call serves a whole batch.
+const PROJECT_BATCH: usize = 32;
+
+/// Gives the photos already in the index their joint vectors of `projection` (all of them
+/// when the text model changed, else those without one: a run stopped before projecting)
+/// from their stored features, before anything new is embedded; a stop leaves the rest
+/// for the next run. The file is written whole when that changed anything, so the journal
+/// that follows continues a file that names the head its vectors were made by.
+fn project_stored(index: &mut Index, projection: &Projection, cx: &JobContext<IndexEvent>) -> Result<usize> {
+    let ids = |d: &IndexData| (d.head_id.clone(), d.joint_codec.clone());
+    let before = ids(&index.data);
+    let projected = project::project(index, &projection.head, &projection.codec, &cx.stop_flag(), |done, total| {
+        cx.send(IndexEvent::Projected { done, total });
+    })?;
+    if projected > 0 || ids(&index.data) != before {
+        index.save()?;
+    }
+    Ok(projected)
+}
+
+/// Gives freshly embedded photos their joint vectors of `projection` (none without one),
+/// from their features as stored, so they rank exactly as a later re-projection would rank
+/// them. Returns how many got one.
+fn with_joint(entries: &mut [PhotoEntry], projection: Option<&Projection>) -> Result<usize> {
+    let Some(Projection { head, codec }) = projection else { return Ok(0) };
+    let dim = head.in_dim();
+    let mut batch = ndarray::Array2::<f32>::zeros((entries.len(), dim));
+    for (mut row, entry) in batch.rows_mut().into_iter().zip(entries.iter()) {
+        let features = super::store::decode_features(&entry.features);
+        if features.len() != dim {
+            return Err(Error::Invalid(format!(
+                "the text model's image head takes {dim}-long features but the backbone made {}-long ones",
+                features.len()
+            )));
+        }
+        row.iter_mut().zip(&features).for_each(|(r, f)| *r = *f);
+    }
+    for (entry, joint) in entries.iter_mut().zip(project::joint_bytes(head, codec, batch.view())?) {
+        entry.joint = joint;
+    }
+    Ok(entries.len())
 }
 
 fn run(
@@ -407,6 +466,10 @@ fn run(
         return Ok(IndexReport { stopped: true, elapsed_s: started.elapsed().as_secs_f64(), ..IndexReport::default() });
     };
     let mut index = prepare(index_path, backbone, options, cx)?;
+    let projected_before = match &options.head {
+        Some(projection) => project_stored(&mut index, projection, cx)?,
+        None => 0,
+    };
     let thumbs = ThumbCache::for_index(index_path);
     // Only the lock holder writes thumbnails, so any temporary there is a leftover.
     thumbs.remove_temporaries();
@@ -424,6 +487,7 @@ fn run(
     let plan = plan(&index, scanned.photos, options.embed.max_file_bytes, cx);
     let mut report = IndexReport {
         unchanged: plan.unchanged,
+        projected: projected_before,
         offline: offline.iter().map(|o| o.photos).sum(),
         ..IndexReport::default()
     };
@@ -431,7 +495,8 @@ fn run(
     cx.send(IndexEvent::Planned {
         found: plan.found,
         unchanged: plan.unchanged,
-        moved: plan.moved.len(),
+        moved: plan.moved.len() - plan.copied,
+        copied: plan.copied,
         removed: plan.removed.iter().filter(|(_, h)| !moved_hashes.contains(h)).count(),
         to_embed: plan.to_embed.len(),
     });
@@ -452,9 +517,10 @@ fn run(
             }
         }
     }
+    report.copied = plan.copied;
+    report.moved = plan.moved.len() - plan.copied;
     for entry in plan.moved {
         record(&mut index, &mut journal, JournalRecord::Upsert(entry))?;
-        report.moved += 1;
     }
     journal.sync()?;
 
@@ -465,18 +531,22 @@ fn run(
     let mut done = 0;
     let mut since_sync = 0;
     let mut last_sync = Instant::now();
+    // Embedded photos wait here for the rest of their batch, so the image head runs once a
+    // batch; each is journaled with its joint vector, searchable by text as soon as it is synced.
+    let mut embedded: Vec<PhotoEntry> = Vec::new();
     loop {
         if cx.should_stop() {
             job.stop();
         }
         // Woken every 100 ms, so a stop is seen even while a photo's read hangs.
         let event = match job.events().recv_timeout(Duration::from_millis(100)) {
-            Ok(event) => event,
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
+            Ok(event) => Some(event),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => None,
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
         };
-        let rec = match event {
-            EmbedEvent::Embedded(e) => {
+        let mut finished = Vec::new();
+        match event {
+            Some(EmbedEvent::Embedded(e)) => {
                 let Some((found, hash)) = pending.remove(&e.index) else { continue };
                 if let Some(thumb) = &e.thumbnail
                     && let Err(err) = thumbs.store(&hash, thumb)
@@ -484,7 +554,7 @@ fn run(
                     cx.send(IndexEvent::Notice(format!("thumbnail not saved: {err}")));
                 }
                 report.embedded += 1;
-                JournalRecord::Upsert(PhotoEntry {
+                embedded.push(PhotoEntry {
                     path: path_bytes(&found.path),
                     size: found.size,
                     mtime_ns: found.mtime_ns,
@@ -495,28 +565,46 @@ fn run(
                     features: PhotoEntry::encode_features(&e.features),
                     joint: Vec::new(),
                     cold_row: None,
-                })
+                });
             }
-            EmbedEvent::Failed { index: i, path, error } => {
+            Some(EmbedEvent::Failed { index: i, path, error }) => {
                 let Some((found, _)) = pending.remove(&i) else { continue };
                 report.skipped += 1;
                 let reason = photo_reason(error);
                 cx.send(IndexEvent::Skipped { path, reason: reason.clone() });
-                JournalRecord::Skip(Skipped {
+                finished.push(JournalRecord::Skip(Skipped {
                     path: path_bytes(&found.path),
                     size: found.size,
                     mtime_ns: found.mtime_ns,
                     reason,
-                })
+                }));
             }
-        };
-        record(&mut index, &mut journal, rec)?;
-        done += 1;
-        since_sync += 1;
+            None => {}
+        }
+        if !embedded.is_empty() && (job.events().is_empty() || embedded.len() >= PROJECT_BATCH) {
+            report.projected += with_joint(&mut embedded, options.head.as_ref())?;
+            finished.extend(embedded.drain(..).map(JournalRecord::Upsert));
+        }
+        if finished.is_empty() {
+            continue;
+        }
+        for rec in finished {
+            record(&mut index, &mut journal, rec)?;
+            done += 1;
+            since_sync += 1;
+        }
         if since_sync >= options.checkpoint_photos || last_sync.elapsed() >= options.checkpoint_interval {
             journal.sync()?;
             since_sync = 0;
             last_sync = Instant::now();
+        }
+        cx.send(IndexEvent::Progress { done, total });
+    }
+    if !embedded.is_empty() {
+        report.projected += with_joint(&mut embedded, options.head.as_ref())?;
+        for entry in embedded {
+            record(&mut index, &mut journal, JournalRecord::Upsert(entry))?;
+            done += 1;
         }
         cx.send(IndexEvent::Progress { done, total });
     }
@@ -527,7 +615,7 @@ fn run(
         && !cx.should_stop()
     {
         let (head, codec) = (&projection.head, &projection.codec);
-        report.projected = super::project::project(&mut index, head, codec, &cx.stop_flag(), |done, total| {
+        report.projected += super::project::project(&mut index, head, codec, &cx.stop_flag(), |done, total| {
             cx.send(IndexEvent::Projected { done, total });
         })?;
     }

@@ -46,7 +46,15 @@ pub struct IndexingState {
     /// The running indexing job.
     pub(super) job: Option<Job<IndexEvent, Result<IndexReport>>>,
     pub(super) stopping: bool,
+    /// When the library was last reopened during this run's embedding, to show what it
+    /// finished so far.
+    pub(super) refreshed: Option<Instant>,
 }
+
+/// How often the library is reopened while a run embeds, so that finished photos join the
+/// results and the count: opening reads the index and replays the run's journal (a fraction
+/// of a second at 100k photos, on the opening thread).
+const LIVE_REFRESH: Duration = Duration::from_secs(5);
 
 impl IndexingState {
     /// Photos a second in this phase, and the seconds left, once there is enough to say.
@@ -152,6 +160,7 @@ impl State {
                     ix.done = 0;
                     ix.total = to_embed;
                     ix.phase_started = Some(Instant::now());
+                    ix.refreshed = ix.phase_started;
                 }
                 IndexEvent::Progress { done, total } => {
                     ix.done = done;
@@ -172,6 +181,15 @@ impl State {
             }
         }
         if !finished {
+            // Finished photos join the results and the count while the run goes on: the
+            // library is reopened with the run's journal, as a search from the CLI sees it.
+            let due = ix.phase == Phase::Embedding && ix.refreshed.is_some_and(|t| t.elapsed() >= LIVE_REFRESH);
+            if due && self.opening.is_none() {
+                self.indexing.refreshed = Some(Instant::now());
+                if let Err(e) = self.reopen_library(settings) {
+                    notices.push((e.to_string(), true));
+                }
+            }
             return;
         }
         let Some(job) = ix.job.take() else { return };

@@ -106,6 +106,7 @@ pub fn index(cli: &Cli, args: &IndexArgs) -> anyhow::Result<ExitCode> {
             Ok(event @ IndexEvent::Planned { .. }) => {
                 bar.suspend(|| eprintln!("{}", event.planned_line().unwrap_or_default()));
                 if let IndexEvent::Planned { to_embed, .. } = event {
+                    bar.set_message("indexing");
                     bar.set_length(to_embed as u64);
                 }
             }
@@ -276,6 +277,12 @@ impl RankingArgs {
         let answer = finder.search(&request)?;
         if let Some(notice) = finder.backbone_notice() {
             eprintln!("note: {notice}");
+        }
+        if answer.unranked > 0 {
+            eprintln!(
+                "note: {} photos are not searchable yet: their indexing run stopped before they were projected; `glimpse index` finishes them without decoding",
+                answer.unranked
+            );
         }
         if answer.no_strong_match() {
             eprintln!("note: no strong match; the closest results:");
