@@ -94,7 +94,12 @@ fn a_new_user_adds_the_sample_photos_types_a_query_and_sees_dogs_first_then_refi
     click(&mut h, "Library");
     type_into(&mut h, "or type its path", &shared.join("photos").display().to_string());
     click(&mut h, "Add folder");
-    wait_for(&mut h, "indexing to finish", |app| !app.state.indexing.running() && app.state.finder.is_some());
+    // The library is reopened while the run goes on (finished photos join the results), so
+    // the run is over once the reopened library holds every photo.
+    wait_for(&mut h, "indexing to finish", |app| {
+        !app.state.indexing.running()
+            && app.state.finder.as_ref().is_some_and(|f| f.library.index.data.photos.len() == 120)
+    });
     assert_eq!(h.state().state.finder.as_ref().unwrap().library.index.data.photos.len(), 120);
     let rate = h.state().settings.photos_per_second;
     assert!(rate.is_some_and(|r| r > 0.0), "the indexing rate was not remembered: {rate:?}");
