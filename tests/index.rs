@@ -101,6 +101,48 @@ fn renamed_touched_and_deleted_photos_are_each_handled_without_decoding_again() 
 }
 
 #[test]
+fn heic_avif_and_raw_photos_this_build_cannot_read_are_listed_as_skipped_with_their_format_never_silently() {
+    let dir = tempfile::tempdir().unwrap();
+    let backbone = tiny(dir.path());
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    image::RgbImage::from_pixel(12, 9, Rgb([200, 40, 17])).save(photos.join("a.jpg")).unwrap();
+    for name in ["iphone.HEIC", "phone.avif", "camera.cr3", "camera.NEF", "notes.txt"] {
+        std::fs::write(photos.join(name), b"bytes no decoder here reads").unwrap();
+    }
+    let idx = dir.path().join("library.glimpse");
+    let (report, events) = index(&idx, &backbone, std::slice::from_ref(&photos));
+    assert_eq!((report.photos, report.embedded, report.skipped), (1, 1, 4), "{report:?}");
+    let planned = events.iter().find_map(IndexEvent::planned_line).unwrap();
+    assert!(planned.starts_with("5 photos found"), "{planned}");
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_glimpse")).args(["status", "--json", "--index"]).arg(&idx).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reason_of = |name: &str| {
+        status["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["path"].as_str().unwrap().ends_with(name))
+            .map(|s| s["reason"].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("{name} is not listed: {status}"))
+    };
+    assert!(
+        reason_of("iphone.HEIC").starts_with("HEIC (iPhone) photos cannot be read"),
+        "{}",
+        reason_of("iphone.HEIC")
+    );
+    assert!(reason_of("phone.avif").starts_with("AVIF"));
+    assert!(reason_of("camera.cr3").contains("Canon CR3"));
+    assert!(reason_of("camera.NEF").contains("Nikon NEF"));
+    assert_eq!(status["skipped"].as_array().unwrap().len(), 4, "only photo formats are listed: {status}");
+    // They are not tried again until they change.
+    let (again, _) = index(&idx, &backbone, &[]);
+    assert_eq!((again.embedded, again.skipped), (0, 0), "{again:?}");
+}
+
+#[test]
 fn a_truncated_index_is_set_aside_and_rebuilt_with_a_notice() {
     let dir = tempfile::tempdir().unwrap();
     let backbone = tiny(dir.path());

@@ -261,6 +261,35 @@ pub fn has_photo_extension(path: &Path) -> bool {
         .is_some_and(|e| PHOTO_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
 }
 
+/// Photo formats people keep (phones, cameras) that this build cannot decode, by extension
+/// (compared case-insensitively), with the format's name: such files are listed as skipped
+/// with [`unreadable_reason`] instead of passing unseen.
+pub const UNREADABLE_PHOTO_FORMATS: &[(&str, &str)] = &[
+    ("heic", "HEIC (iPhone)"),
+    ("heif", "HEIF"),
+    ("hif", "HEIF"),
+    ("avif", "AVIF"),
+    ("dng", "camera RAW (DNG)"),
+    ("cr2", "camera RAW (Canon CR2)"),
+    ("cr3", "camera RAW (Canon CR3)"),
+    ("nef", "camera RAW (Nikon NEF)"),
+    ("arw", "camera RAW (Sony ARW)"),
+    ("raf", "camera RAW (Fujifilm RAF)"),
+    ("orf", "camera RAW (Olympus ORF)"),
+    ("rw2", "camera RAW (Panasonic RW2)"),
+];
+
+/// The name of the photo format of `path` when it is one this build cannot decode.
+pub fn unreadable_photo_format(path: &Path) -> Option<&'static str> {
+    let ext = path.extension()?.to_str()?;
+    UNREADABLE_PHOTO_FORMATS.iter().find(|(x, _)| x.eq_ignore_ascii_case(ext)).map(|(_, name)| *name)
+}
+
+/// Why a photo of an unreadable format is skipped, in words a person can act on.
+pub fn unreadable_reason(format: &str) -> String {
+    format!("{format} photos cannot be read by this version of Glimpse yet; a copy saved as JPEG is indexed")
+}
+
 /// Resizes an image to exactly `width × height` (bilinear, SIMD).
 pub fn resize_exact(src: &RgbImage, width: u32, height: u32) -> std::result::Result<RgbImage, String> {
     if src.width() == width && src.height() == height {

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::engine::preprocess::has_photo_extension;
+use crate::engine::preprocess::{has_photo_extension, unreadable_photo_format};
 use crate::{Error, Result};
 
 /// Folders and files skipped unless the user says otherwise: NAS thumbnail folders,
@@ -25,7 +25,7 @@ pub struct Found {
 /// What a scan found.
 #[derive(Clone, Debug, Default)]
 pub struct ScanResult {
-    /// Photo files, sorted by path, each once.
+    /// Photo files (also of formats this build cannot decode), sorted by path, each once.
     pub photos: Vec<Found>,
     /// Places that could not be read (permissions, symlink loops), with why.
     pub problems: Vec<(PathBuf, String)>,
@@ -102,7 +102,8 @@ pub fn scan(roots: &[PathBuf], excludes: &[String], stop: &AtomicBool) -> Result
                 }
             };
             let path = entry.path();
-            if !has_photo_extension(path) {
+            // Photos of formats this build cannot decode are found too, to be listed as skipped.
+            if !has_photo_extension(path) && unreadable_photo_format(path).is_none() {
                 continue;
             }
             match entry.file_type() {

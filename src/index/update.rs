@@ -17,6 +17,7 @@ use super::store::{Index, IndexData, PhotoEntry, Skipped, bytes_path, path_bytes
 use super::thumbs::{THUMBNAIL_SIDE, ThumbCache};
 use crate::engine::Backbone;
 use crate::engine::pipeline::{self, EmbedEvent, EmbedOptions};
+use crate::engine::preprocess::{unreadable_photo_format, unreadable_reason};
 use crate::job::{Job, JobContext, Waker};
 use crate::{Error, Result};
 
@@ -313,6 +314,8 @@ struct Plan {
     moved: Vec<PhotoEntry>,
     /// How many of `moved` are copies: the photo they share content with is still there.
     copied: usize,
+    /// Photos of a format this build cannot decode: skipped with why, not read.
+    unreadable: Vec<Skipped>,
     removed: Vec<(Vec<u8>, ContentHash)>,
     unchanged: usize,
     found: usize,
@@ -356,8 +359,15 @@ fn plan(index: &Index, found: Vec<Found>, cap: u64, cx: &JobContext<IndexEvent>)
     for (row, p) in data.photos.iter().enumerate() {
         by_hash.entry(p.hash).or_insert(row);
     }
-    let mut plan =
-        Plan { to_embed: Vec::new(), moved: Vec::new(), copied: 0, removed, unchanged: 0, found: found.len() };
+    let mut plan = Plan {
+        to_embed: Vec::new(),
+        moved: Vec::new(),
+        copied: 0,
+        unreadable: Vec::new(),
+        removed,
+        unchanged: 0,
+        found: found.len(),
+    };
     for f in found {
         if cx.should_stop() {
             break;
@@ -374,6 +384,15 @@ fn plan(index: &Index, found: Vec<Found>, cap: u64, cx: &JobContext<IndexEvent>)
             && s.size == f.size
             && s.mtime_ns == f.mtime_ns
         {
+            continue;
+        }
+        if let Some(format) = unreadable_photo_format(&f.path) {
+            plan.unreadable.push(Skipped {
+                path: key,
+                size: f.size,
+                mtime_ns: f.mtime_ns,
+                reason: unreadable_reason(format),
+            });
             continue;
         }
         let hash = match content_hash(&f.path, cap) {
@@ -521,6 +540,11 @@ fn run(
     report.moved = plan.moved.len() - plan.copied;
     for entry in plan.moved {
         record(&mut index, &mut journal, JournalRecord::Upsert(entry))?;
+    }
+    for skipped in plan.unreadable {
+        cx.send(IndexEvent::Skipped { path: bytes_path(&skipped.path), reason: skipped.reason.clone() });
+        record(&mut index, &mut journal, JournalRecord::Skip(skipped))?;
+        report.skipped += 1;
     }
     journal.sync()?;
 
