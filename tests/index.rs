@@ -64,8 +64,10 @@ fn renamed_touched_and_deleted_photos_are_each_handled_without_decoding_again() 
     let idx = dir.path().join("library.glimpse");
     index(&idx, &backbone, std::slice::from_ref(&photos));
     let before = glimpse::index::open(&idx).unwrap();
+    // The features as stored (after `open` they live in the file's cold part, not the entry).
     let vector_of = |index: &glimpse::index::Index, path: &Path| {
-        index.data.photos.iter().find(|p| p.path() == path).map(|p| p.features.clone())
+        let row = index.data.photos.iter().position(|p| p.path() == path)?;
+        Some(index.data.feature_bytes(row).unwrap())
     };
 
     // Rename one photo into a new subfolder.
@@ -95,6 +97,8 @@ fn renamed_touched_and_deleted_photos_are_each_handled_without_decoding_again() 
     assert!(report.summary().contains("2 moved, 1 copied,"), "{}", report.summary());
     let after = glimpse::index::open(&idx).unwrap();
     assert_eq!(vector_of(&after, &renamed), vector_of(&before, &copied[0]));
+    assert_eq!(vector_of(&after, &copy), vector_of(&before, &copied[3]));
+    assert_ne!(vector_of(&after, &renamed), vector_of(&after, &copy), "different photos, different vectors");
     assert!(vector_of(&after, &copied[0]).is_none());
     assert!(vector_of(&after, &copied[2]).is_none());
     assert!(!thumbs.path(&deleted_hash).exists(), "the deleted photo's thumbnail should go with it");

@@ -400,9 +400,10 @@ impl std::fmt::Debug for ColdRows {
     }
 }
 
+// Two cold parts are equal when they hold the same rows: same shape and same checksum.
 impl PartialEq for ColdRows {
-    fn eq(&self, _: &Self) -> bool {
-        true
+    fn eq(&self, other: &Self) -> bool {
+        (self.row_len, self.rows, self.checksum) == (other.row_len, other.rows, other.checksum)
     }
 }
 
