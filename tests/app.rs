@@ -493,3 +493,44 @@ fn at_640_by_480_tabs_status_and_labelled_fields_stay_apart_and_whole() {
         );
     }
 }
+
+#[test]
+fn cancelling_a_run_that_adds_photos_keeps_every_photo_searchable_by_text() {
+    let shared = need_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old");
+    copy_photos(&shared, &old, 20);
+    // A second folder large enough to cancel mid-run: Flickr8k photos, linked.
+    let new = dir.path().join("new");
+    std::fs::create_dir_all(&new).unwrap();
+    let flickr = shared.join("flickr8k/Flicker8k_Dataset");
+    let mut names: Vec<_> = std::fs::read_dir(&flickr).unwrap().map(|e| e.unwrap().file_name()).collect();
+    names.sort();
+    for name in names.iter().take(400) {
+        std::os::unix::fs::symlink(flickr.join(name), new.join(name)).unwrap();
+    }
+    let mut h = app_on(dir.path(), Startup::default());
+    let photos = |app: &GlimpseApp| app.state.finder.as_ref().map_or(0, |f| f.library.index.data.photos.len());
+    click(&mut h, "Library");
+    type_into(&mut h, "or type its path", &old.display().to_string());
+    click(&mut h, "Add folder");
+    wait_for(&mut h, "the first folder", |app| !app.state.indexing.running() && photos(app) == 20);
+    type_into(&mut h, "or type its path", &new.display().to_string());
+    click(&mut h, "Add folder");
+    wait_for(&mut h, "the second run to embed some photos", |app| app.state.indexing.done >= 16);
+    click(&mut h, "Cancel");
+    wait_for(&mut h, "the run to stop", |app| !app.state.indexing.running() && photos(app) > 20);
+    let indexed = photos(h.state());
+    assert!(indexed < 420, "the run was not stopped mid-way: {indexed}");
+
+    click(&mut h, "Search");
+    type_into(&mut h, "Query", "a dog");
+    wait_for(&mut h, "an answer", |app| {
+        !app.state.search.busy() && (app.state.search.error.is_some() || !app.state.search.browsing)
+    });
+    let search = &h.state().state.search;
+    assert_eq!(search.error, None, "text search must work after a cancelled run");
+    // Every photo, the 20 from before and each one the cancelled run finished, is ranked.
+    assert_eq!(search.unranked, 0);
+    assert_eq!(search.results.len(), indexed.min(PAGE), "{indexed} photos indexed");
+}
