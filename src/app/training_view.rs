@@ -214,7 +214,7 @@ fn plots(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         columns[1].horizontal(|ui| {
             ui.label("Dev text-to-image recall (%):");
             for (name, colour, _) in recalls {
-                ui.colored_label(colour, format!("\u{2501} {name}"));
+                ui.colored_label(colour, format!("\u{2014} {name}"));
             }
         });
         Plot::new("recall")
