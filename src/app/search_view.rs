@@ -702,7 +702,8 @@ mod tests {
     #[test]
     fn a_tiles_tooltip_gives_its_numbers_and_the_heading_alone_explains_the_cue() {
         let cue = CueReading { best: 0.41, threshold: 0.25 };
-        let search = SearchState { cue: Some(cue), ..SearchState::default() };
+        let mut search = SearchState::default();
+        search.cue = Some(cue);
         let item = ResultItem {
             ranked: crate::index::library::Ranked {
                 rank: 1,
