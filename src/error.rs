@@ -122,6 +122,11 @@ pub enum Error {
     /// A setting or argument is out of range.
     #[error("{0}")]
     Invalid(String),
+    /// The work was stopped as asked before it had a result: when, and what was kept
+    /// (`"while computing photo features; … kept …"`). Not a failure: the window reports it
+    /// as a stop, not in red.
+    #[error("stopped {0}")]
+    Stopped(String),
     /// A background job's worker thread died; this is a bug in Glimpse.
     #[error("the background job '{0}' stopped unexpectedly (this is a bug in Glimpse)")]
     JobCrashed(String),

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
-use glimpse::app::{GlimpseApp, Mark, PAGE, Startup, Tab};
+use glimpse::app::{GlimpseApp, Mark, PAGE, STORAGE_KEY, Settings, Startup, Tab};
+use glimpse::finder::Subject;
 
 use crate::need_shared;
 use crate::util::{copy_photos, tiny_flickr8k, tiny_glove};
@@ -533,4 +534,200 @@ fn cancelling_a_run_that_adds_photos_keeps_every_photo_searchable_by_text() {
     // Every photo, the 20 from before and each one the cancelled run finished, is ranked.
     assert_eq!(search.unranked, 0);
     assert_eq!(search.results.len(), indexed.min(PAGE), "{indexed} photos indexed");
+
+/// Settings storage in memory, as eframe's file storage keeps them between runs.
+#[derive(Clone, Default)]
+struct MemoryStorage(std::collections::HashMap<String, String>);
+
+impl eframe::Storage for MemoryStorage {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.0.get(key).cloned()
+    }
+
+    fn set_string(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_string(), value);
+    }
+
+    fn remove_string(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+
+    fn flush(&mut self) {}
+}
+
+/// The settings `app` leaves behind when the window closes, saved over `storage`.
+fn saved_over(app: &mut GlimpseApp, storage: &MemoryStorage) -> Settings {
+    let mut saved = storage.clone();
+    eframe::App::save(app, &mut saved);
+    Settings::from_stored(saved.0.get(STORAGE_KEY).expect("no settings stored"))
+}
+
+#[test]
+fn a_one_off_library_and_fresh_settings_are_never_remembered() {
+    let dir = tempfile::tempdir().unwrap();
+    let remembered = Settings {
+        index: PathBuf::from("/home/someone/family.glimpse"),
+        tile: 240.0,
+        tab: Tab::Library,
+        flickr8k: "/data/flickr8k".into(),
+        ..Settings::default()
+    };
+    let mut stored = MemoryStorage::default();
+    eframe::set_value(&mut stored, STORAGE_KEY, &remembered);
+    let storage: &'static MemoryStorage = Box::leak(Box::new(stored.clone()));
+    let one_off = dir.path().join("x").join("lib.glimpse");
+    let open = |startup: Startup| {
+        Harness::builder().with_size(egui::vec2(1280.0, 900.0)).build_eframe(move |cc| {
+            cc.storage = Some(storage);
+            GlimpseApp::new(cc, startup)
+        })
+    };
+
+    // `glimpse app --index X --fresh-settings --view settings`: the run uses X and the
+    // defaults, and whatever it changes, the person's settings stay as they were.
+    let mut h = open(Startup {
+        index: Some(one_off.clone()),
+        fresh_settings: true,
+        tab: Some(Tab::Settings),
+        ..Startup::default()
+    });
+    assert_eq!(h.state().settings.index, one_off);
+    assert_eq!(h.state().settings.tile, glimpse::app::DEFAULT_TILE, "a fresh run read the remembered zoom");
+    h.state_mut().settings.tile = 300.0;
+    assert_eq!(
+        saved_over(h.state_mut(), &stored),
+        remembered,
+        "a fresh-settings run overwrote the remembered settings"
+    );
+
+    // `glimpse app --index X`: the remembered settings with X for this run only; what the
+    // person changes in the window is remembered, the one-off library and view are not.
+    let mut h = open(Startup { index: Some(one_off.clone()), tab: Some(Tab::Settings), ..Startup::default() });
+    assert_eq!((h.state().settings.index.clone(), h.state().settings.tile), (one_off.clone(), 240.0));
+    h.state_mut().settings.tile = 300.0;
+    let saved = saved_over(h.state_mut(), &stored);
+    assert_eq!(saved.index, remembered.index, "the one-off library became the remembered one");
+    assert_eq!(saved.tab, Tab::Library, "the one-off view became the remembered one");
+    assert_eq!(saved.tile, 300.0, "a change made in the window was not remembered");
+
+    // Training data of a one-off library stays with it, not in the person's cache.
+    let startup = Startup { index: Some(one_off.clone()), fresh_settings: true, ..Startup::default() };
+    assert_eq!(startup.feature_cache(), dir.path().join("x").join("lib.features"));
+    assert_eq!(startup.models_out(), dir.path().join("x").join("lib.models"));
+    assert_eq!(Startup::default().feature_cache(), glimpse::train::features::default_cache_dir());
+}
+
+/// The app on an empty library in `dir` with fresh settings; the models load in the background.
+fn quick_app(dir: &Path, size: egui::Vec2) -> Harness<'static, GlimpseApp> {
+    let startup = Startup {
+        index: Some(dir.join("library.glimpse")),
+        fresh_settings: true,
+        models_out: Some(dir.join("models")),
+        ..Startup::default()
+    };
+    Harness::builder().with_size(size).build_eframe(move |cc| GlimpseApp::new(cc, startup))
+}
+
+#[test]
+fn esc_on_an_open_dropdown_closes_only_the_dropdown_and_keeps_the_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = quick_app(dir.path(), egui::vec2(1280.0, 900.0));
+    let query = Subject::Text("a dog running through water".into());
+    h.state_mut().state.search.subject = query.clone();
+    h.step();
+    for dropdown in ["Order", "In folder"] {
+        h.get_by_role_and_label(egui::accesskit::Role::ComboBox, dropdown).click();
+        h.step();
+        h.step();
+        assert!(egui::Popup::is_any_open(&h.ctx), "the {dropdown} dropdown did not open");
+        h.key_press(egui::Key::Escape);
+        h.step();
+        assert!(!egui::Popup::is_any_open(&h.ctx), "Esc left the {dropdown} dropdown open");
+        assert_eq!(h.state().state.search.subject, query, "Esc on the open {dropdown} dropdown cleared the query");
+        assert!(h.state().state.search.edited.is_none(), "Esc on the open {dropdown} dropdown started a search");
+    }
+    // With no dropdown open, Esc clears the query as before.
+    h.key_press(egui::Key::Escape);
+    h.step();
+    assert!(h.state().state.search.subject.is_empty(), "Esc no longer clears the query");
+}
+
+#[test]
+fn ctrl_z_whose_ctrl_comes_and_goes_within_one_frame_undoes_a_mark() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = quick_app(dir.path(), egui::vec2(1280.0, 900.0));
+    h.state_mut().state.search.subject = Subject::Text("a dog".into());
+    h.step();
+    // Nothing has the keyboard: the keys are the grid's.
+    h.ctx.memory_mut(|m| {
+        if let Some(id) = m.focused() {
+            m.surrender_focus(id);
+        }
+    });
+    let photo = PathBuf::from("/photos/dog.jpg");
+    h.state_mut().send(glimpse::app::Command::Mark(photo.clone(), Some(Mark::Good)));
+    h.step();
+    assert_eq!(h.state().state.search.marks.get(&photo), Some(&Mark::Good));
+    // `xdotool key ctrl+z`: Ctrl down, Z down and up, Ctrl up, all read in one frame, whose
+    // modifiers at its end are none.
+    let z = |pressed| egui::Event::Key {
+        key: egui::Key::Z,
+        physical_key: None,
+        pressed,
+        repeat: false,
+        modifiers: egui::Modifiers::COMMAND,
+    };
+    h.input_mut().events.extend([
+        egui::Event::ModifiersChanged(egui::Modifiers::COMMAND),
+        z(true),
+        z(false),
+        egui::Event::ModifiersChanged(egui::Modifiers::NONE),
+    ]);
+    h.step();
+    h.step();
+    assert!(h.state().state.search.marks.is_empty(), "Ctrl+Z within one frame was missed");
+}
+
+#[test]
+fn a_window_remembered_from_a_small_screen_opens_at_a_share_of_a_large_monitor() {
+    let dir = tempfile::tempdir().unwrap();
+    let monitor = egui::vec2(2560.0, 1440.0);
+    // 640×480 remembered, opened on a 2560×1440 display.
+    let mut h = quick_app(dir.path(), egui::vec2(640.0, 480.0));
+    h.input_mut().viewports.get_mut(&egui::ViewportId::ROOT).unwrap().monitor_size = Some(monitor);
+    h.step();
+    h.step();
+    let size = h.ctx.content_rect().size();
+    assert_eq!(size, monitor * glimpse::app::WINDOW_FRACTION, "the window stayed {size:?} on a {monitor:?} monitor");
+    // Once open, the person's own sizing stands: the size is checked at start only.
+    h.set_size(egui::vec2(700.0, 500.0));
+    h.step();
+    h.step();
+    assert_eq!(h.ctx.content_rect().size(), egui::vec2(700.0, 500.0));
+
+    // A size that suits the monitor is kept.
+    let mut h = quick_app(dir.path(), egui::vec2(1600.0, 1000.0));
+    h.input_mut().viewports.get_mut(&egui::ViewportId::ROOT).unwrap().monitor_size = Some(monitor);
+    h.step();
+    h.step();
+    assert_eq!(h.ctx.content_rect().size(), egui::vec2(1600.0, 1000.0));
+}
+
+#[test]
+fn stopping_training_before_it_has_a_model_is_reported_as_a_stop_not_a_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = app_on(dir.path(), tiny_training_startup(dir.path()));
+    click(&mut h, "Training");
+    click(&mut h, "Start training");
+    assert!(h.state().state.training.running(), "training did not start");
+    click(&mut h, "Stop");
+    // `wait_for` fails on any error notice: a stop asked for is none.
+    wait_for(&mut h, "training to stop", |app| !app.state.training.running());
+    let notices = &h.state().notices;
+    let stop = notices.iter().find(|n| n.text.starts_with("Training stopped")).unwrap_or_else(|| {
+        panic!("no notice says the training stopped: {notices:?}");
+    });
+    assert!(!stop.error, "the stop is shown as an error: {stop:?}");
+    assert!(stop.text.contains("kept"), "the stop does not say what was kept: {stop:?}");
+    assert!(h.state().state.training.error.is_none(), "the panel shows the stop as a failure");
 }

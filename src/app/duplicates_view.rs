@@ -41,7 +41,13 @@ pub fn show(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         ui.label("No near-duplicates in the library.");
         return;
     }
-    ui.label(format!("{} groups", groups.len()));
+    let compared = match app.state.duplicates_compared {
+        Some((photos, threshold)) => {
+            format!("Compared {photos} photos by their backbone features at similarity \u{2265} {threshold:.2}: ")
+        }
+        None => String::new(),
+    };
+    ui.label(format!("{compared}{} groups", groups.len()));
     egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
         for (g, group) in groups.iter().enumerate() {
             ui.separator();
@@ -65,14 +71,21 @@ pub fn show(app: &mut GlimpseApp, ui: &mut egui::Ui) {
                                         .alt_text(name.clone()),
                                 );
                             }
-                            None => {
-                                ui.add_sized([SIDE, SIDE], egui::Label::new(name.clone()));
-                            }
+                            None => placeholder(ui, &name),
                         }
                         ui.label(&name).on_hover_text(photo.path.display().to_string());
-                        // Two copies often share a name: the folder tells them apart.
+                        // Two copies often share a name: the folder tells them apart. Its
+                        // end is what differs, so a long path keeps its end.
                         if let Some(folder) = photo.path.parent() {
-                            ui.small(folder.display().to_string()).on_hover_text(photo.path.display().to_string());
+                            let font = egui::TextStyle::Body.resolve(ui.style());
+                            let width = |text: &str| {
+                                ui.painter()
+                                    .layout_no_wrap(text.to_string(), font.clone(), egui::Color32::WHITE)
+                                    .size()
+                                    .x
+                            };
+                            let shown = fit_tail(&folder.display().to_string(), SIDE, width);
+                            ui.weak(shown).on_hover_text(photo.path.display().to_string());
                         }
                         ui.label(format!(
                             "{}\u{d7}{} \u{b7} {:.2} MB",
@@ -94,4 +107,48 @@ pub fn show(app: &mut GlimpseApp, ui: &mut egui::Ui) {
             });
         }
     });
+}
+
+/// The thumbnail's square while it loads: a frame with the file's name centred in it, drawn
+/// as plain text (a label stretched to the square would be justified, its letters spread).
+fn placeholder(ui: &mut egui::Ui, name: &str) {
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(SIDE, SIDE), egui::Sense::hover());
+    let visuals = ui.visuals();
+    ui.painter().rect_filled(rect, 4.0, visuals.extreme_bg_color);
+    let font = egui::TextStyle::Small.resolve(ui.style());
+    let galley = ui.painter().layout(name.to_string(), font, visuals.weak_text_color(), SIDE - 12.0);
+    let at = rect.center() - galley.size() / 2.0;
+    ui.painter().galley(at, galley, visuals.weak_text_color());
+}
+
+/// The longest end of `text` that is at most `max` wide as measured by `width`, led by "…"
+/// when cut: `/home/me/Pictures/2024` → "…/Pictures/2024".
+fn fit_tail(text: &str, max: f32, width: impl Fn(&str) -> f32) -> String {
+    let starts: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+    if starts.len() < 2 || width(text) <= max {
+        return text.to_string();
+    }
+    let shown = |from: usize| format!("\u{2026}{}", &text[starts[from]..]);
+    // The fewest characters left out such that the rest fits: a binary search over where
+    // the end starts (later starts are narrower).
+    let (mut low, mut high) = (1, starts.len() - 1);
+    while low < high {
+        let mid = (low + high) / 2;
+        if width(&shown(mid)) <= max { high = mid } else { low = mid + 1 }
+    }
+    shown(low)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_folder_keeps_its_end_where_copies_differ() {
+        let chars = |text: &str| text.chars().count() as f32;
+        assert_eq!(fit_tail("/photos/2024", 22.0, chars), "/photos/2024");
+        let cut = fit_tail("/home/someone/Pictures/holiday/copies", 22.0, chars);
+        assert_eq!(cut, "\u{2026}ctures/holiday/copies");
+        assert_eq!(chars(&cut), 22.0);
+    }
 }

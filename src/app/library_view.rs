@@ -5,6 +5,7 @@ use eframe::egui;
 
 use super::GlimpseApp;
 use super::logic::{Command, Phase, library_roots};
+use super::search_view::{room_for, text_width};
 use crate::index::store::bytes_path;
 
 /// Draws the view.
@@ -73,29 +74,45 @@ fn folders(app: &mut GlimpseApp, ui: &mut egui::Ui) {
 
 fn add_row(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     let running = app.state.indexing.running();
-    // Adding works during a run too: the folder is added right after it.
-    ui.horizontal(|ui| {
+    // Adding works during a run too: the folder is added right after it. The row wraps in a
+    // narrow window (640 points cut "Update index" off), the typed path's label, field and
+    // button as one, the field narrowing before it wraps.
+    ui.horizontal_wrapped(|ui| {
         if ui.button("Add a folder…").clicked() {
             app.send(Command::PickFolder);
         }
-        let label = ui.label("or type its path");
-        let edit = egui::TextEdit::singleline(&mut app.state.indexing.typed_folder)
-            .hint_text("/home/me/Pictures")
-            .desired_width(320.0);
-        let response = ui.add(edit).labelled_by(label.id);
-        let typed = app.state.indexing.typed_folder.trim().to_string();
-        let enter = response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-        if (ui.add_enabled(!typed.is_empty(), egui::Button::new("Add folder")).clicked() || enter) && !typed.is_empty()
-        {
-            let path = crate::locations::expand_home(&typed);
-            app.state.indexing.typed_folder.clear();
-            app.send(Command::AddFolder(path));
-        }
-        if app.state.finder.is_some() && ui.add_enabled(!running, egui::Button::new("Update index")).clicked() {
-            app.send(Command::Reindex);
+        let spacing = ui.spacing().item_spacing.x;
+        let button = text_width(ui, "Add folder") + 2.0 * ui.spacing().button_padding.x;
+        room_for(ui, text_width(ui, "or type its path") + FIELD_WIDTH.start() + button + 3.0 * spacing);
+        ui.horizontal(|ui| {
+            let label = ui.label("or type its path");
+            // What is left of the row once the label is placed, less the button after it.
+            let width = (ui.available_width() - button - 2.0 * spacing).clamp(*FIELD_WIDTH.start(), *FIELD_WIDTH.end());
+            let edit = egui::TextEdit::singleline(&mut app.state.indexing.typed_folder)
+                .hint_text("/home/me/Pictures")
+                .desired_width(width);
+            let response = ui.add(edit).labelled_by(label.id);
+            let typed = app.state.indexing.typed_folder.trim().to_string();
+            let enter = response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            if (ui.add_enabled(!typed.is_empty(), egui::Button::new("Add folder")).clicked() || enter)
+                && !typed.is_empty()
+            {
+                let path = crate::locations::expand_home(&typed);
+                app.state.indexing.typed_folder.clear();
+                app.send(Command::AddFolder(path));
+            }
+        });
+        if app.state.finder.is_some() {
+            room_for(ui, text_width(ui, "Update index") + 2.0 * ui.spacing().button_padding.x);
+            if ui.add_enabled(!running, egui::Button::new("Update index")).clicked() {
+                app.send(Command::Reindex);
+            }
         }
     });
 }
+
+/// The typed path's field: 320 points where there is room, never under 160.
+const FIELD_WIDTH: std::ops::RangeInclusive<f32> = 160.0..=320.0;
 
 fn progress(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     let ix = &app.state.indexing;

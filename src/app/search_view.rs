@@ -24,11 +24,13 @@ const ICON: f32 = 26.0;
 
 /// Draws the view.
 pub fn show(app: &mut GlimpseApp, ui: &mut egui::Ui) {
+    // Read before the rows are drawn: an open dropdown closes itself on Esc while drawn.
+    let dropdown_open = egui::Popup::is_any_open(ui.ctx());
     query_row(app, ui);
     options_row(app, ui);
     ui.separator();
     take_dropped_photo(app, ui);
-    keyboard(app, ui);
+    keyboard(app, ui, dropdown_open);
     if app.state.finder.is_none() {
         empty_library(app, ui);
         return;
@@ -185,14 +187,14 @@ fn options_row(app: &mut GlimpseApp, ui: &mut egui::Ui) {
 }
 
 /// Width of `text` in the body font, in points.
-fn text_width(ui: &egui::Ui, text: &str) -> f32 {
+pub(super) fn text_width(ui: &egui::Ui, text: &str) -> f32 {
     let font = egui::TextStyle::Body.resolve(ui.style());
     ui.painter().layout_no_wrap(text.to_string(), font, egui::Color32::WHITE).size().x
 }
 
 /// In a wrapping row: starts the next row unless `width` points fit on this one, so that a
 /// label and its field, added together after this, wrap as one.
-fn room_for(ui: &mut egui::Ui, width: f32) {
+pub(super) fn room_for(ui: &mut egui::Ui, width: f32) {
     if ui.available_size_before_wrap().x < width {
         ui.end_row();
     }
@@ -205,12 +207,17 @@ fn take_dropped_photo(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     }
 }
 
-fn keyboard(app: &mut GlimpseApp, ui: &mut egui::Ui) {
+/// The view's keys. `dropdown_open`: a dropdown or menu was open when the frame began, so
+/// Esc was for it (it closes itself) and leaves the preview and the query alone.
+fn keyboard(app: &mut GlimpseApp, ui: &mut egui::Ui, dropdown_open: bool) {
     let n = app.state.search.results.len();
     // Only a focused text box keeps the keys; buttons with focus do not.
     let typing = ui.ctx().egui_wants_keyboard_input();
     let columns = app.state.search.columns.max(1);
-    let (mut step, mut open, mut escape, mut mark, mut undo) = (0isize, false, false, None, false);
+    let (mut step, mut open, mut escape, mut mark) = (0isize, false, false, None);
+    // Ctrl+Z from the key event's own modifiers: when Ctrl and Z arrive in one frame (a
+    // fast typist, `xdotool key ctrl+z`), Ctrl may be released again by the frame's end.
+    let undo = !typing && ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::Z));
     ui.input(|i| {
         if i.key_pressed(egui::Key::ArrowRight) && !typing {
             step = 1;
@@ -225,8 +232,7 @@ fn keyboard(app: &mut GlimpseApp, ui: &mut egui::Ui) {
             step = -(columns as isize);
         }
         open = !typing && (i.key_pressed(egui::Key::Space) || i.key_pressed(egui::Key::Enter));
-        escape = i.key_pressed(egui::Key::Escape);
-        undo = !typing && i.modifiers.command && i.key_pressed(egui::Key::Z);
+        escape = i.key_pressed(egui::Key::Escape) && !dropdown_open;
         if !typing && i.key_pressed(egui::Key::G) {
             mark = Some(Mark::Good);
         }
@@ -578,6 +584,26 @@ fn mark_icon(painter: &egui::Painter, at: egui::Rect, kind: Mark, on: bool, hove
     }
 }
 
+/// A Good/Bad match button for the preview: a real button with the tiles' round icon before
+/// its words; once set, filled with the mark's colour (and announced as selected).
+fn mark_button(ui: &mut egui::Ui, kind: Mark, text: &str, on: bool) -> egui::Response {
+    let side = ui.text_style_height(&egui::TextStyle::Button) + 4.0;
+    let icon = egui::Atom::paint(egui::vec2(side, side), move |ui, args| {
+        // Set: the white-ringed icon on the mark's colour; not set: the icon as on a tile.
+        if on {
+            ui.painter().circle_stroke(args.rect.center(), side / 2.0, egui::Stroke::new(1.5, egui::Color32::WHITE));
+        }
+        mark_icon(ui.painter(), args.rect, kind, on, false);
+    });
+    let words =
+        if on { egui::RichText::new(text).color(egui::Color32::WHITE).strong() } else { egui::RichText::new(text) };
+    let mut button = egui::Button::new((icon, words)).selected(on);
+    if on {
+        button = button.fill(if kind == Mark::Good { GOOD } else { BAD });
+    }
+    ui.add(button)
+}
+
 /// Border and icon colour of a photo marked good.
 const GOOD: egui::Color32 = egui::Color32::from_rgb(60, 170, 80);
 /// Border and icon colour of a photo marked bad.
@@ -605,7 +631,7 @@ fn preview(app: &mut GlimpseApp, ui: &mut egui::Ui, i: usize) {
             [(Mark::Good, "Good match", "More like this (G)"), (Mark::Bad, "Bad match", "Less like this (B)")]
         {
             let on = mark == Some(kind);
-            if ui.selectable_label(on, text).on_hover_text(hint).clicked() {
+            if mark_button(ui, kind, text, on).on_hover_text(hint).clicked() {
                 app.send(Command::Mark(item.ranked.path.clone(), (!on).then_some(kind)));
             }
         }
@@ -626,7 +652,8 @@ fn preview(app: &mut GlimpseApp, ui: &mut egui::Ui, i: usize) {
     }
 }
 
-/// The "no strong match" rule and how this query fared, for the heading's tooltip.
+/// The "no strong match" rule and how this query fared, and what the tiles' cosines and
+/// scores are: said once, in the heading's tooltip.
 fn cue_words(cue: Option<CueReading>, marked: bool) -> String {
     let Some(cue) = cue else { return String::new() };
     let verdict = if cue.fires() { "below" } else { "at or above" };
@@ -636,23 +663,21 @@ fn cue_words(cue: Option<CueReading>, marked: bool) -> String {
         ""
     };
     format!(
-        "\u{201c}No strong match\u{201d} shows when none of the {CUE_RESULTS} best matches of what you typed is close to it: when the best cosine between the query and those photos is below {:.3}. Here it is {:.3}, {verdict} that. The threshold is the model's own, measured on Flickr8k so that 9 in 10 captions whose photo is in the library stay above it (glimpse bench cue).{marks}",
+        "\u{201c}No strong match\u{201d} shows when none of the {CUE_RESULTS} best matches of what you typed is close to it: when the best cosine between the query and those photos is below {:.3}. Here it is {:.3}, {verdict} that. The threshold is the model's own, measured on Flickr8k so that 9 in 10 captions whose photo is in the library stay above it (glimpse bench cue).{marks}\n\nEach result's tooltip gives its cosine. The order also discounts photos that are close to almost any text (their score is the cosine less that discount), so a photo can rank above one with a higher cosine.",
         cue.threshold, cue.best
     )
 }
 
-/// A result's numbers in words, for its tooltip: for a text query its cosine with the query,
-/// the number the "no strong match" cue reads, so the two tooltips speak of one scale.
+/// A result's numbers in words, for its tooltip: for a text query its cosine with the query
+/// (the number the "no strong match" cue reads, whose rule the heading's tooltip gives) and
+/// the score it is ranked by.
 fn score_words(search: &SearchState, item: &ResultItem) -> String {
     let score = item.ranked.score;
-    match (search.browsing, item.cosine, search.cue) {
-        (true, _, _) => "your library, newest first".into(),
-        (false, Some(cosine), Some(cue)) => {
+    match (search.browsing, item.cosine) {
+        (true, _) => "your library, newest first".into(),
+        (false, Some(cosine)) => {
             let marks = if search.marks.is_empty() { "" } else { " (as your marks refine it)" };
-            format!(
-                "cosine {cosine:.3} with what you asked{marks}; \u{201c}no strong match\u{201d} shows when the best of the first {CUE_RESULTS} is below {:.3}. The order also discounts photos that are close to almost any text (score {score:.3}), so a photo can rank above one with a higher cosine",
-                cue.threshold
-            )
+            format!("cosine {cosine:.3} with what you asked{marks} \u{b7} ranked by score {score:.3}")
         }
         _ => format!(
             "score {score:.3}: how close the photo is to what was asked, on this query's own scale; only the order it gives means something"
@@ -680,5 +705,32 @@ mod tests {
         // Zooming in gives fewer, larger tiles.
         assert!(Layout::new(1584.0, 300.0).columns < Layout::new(1584.0, 180.0).columns);
         assert_eq!(Layout::new(200.0, 320.0), Layout { columns: 1, side: 200.0 });
+    }
+
+    #[test]
+    fn a_tiles_tooltip_gives_its_numbers_and_the_heading_alone_explains_the_cue() {
+        let cue = CueReading { best: 0.41, threshold: 0.25 };
+        let mut search = SearchState::default();
+        search.cue = Some(cue);
+        let item = ResultItem {
+            ranked: crate::index::library::Ranked {
+                rank: 1,
+                path: "/photos/dog.jpg".into(),
+                score: 0.38,
+                date: 0,
+                date_source: crate::index::filter::DateSource::Mtime,
+                row: 0,
+            },
+            thumbnail: None,
+            width: 640,
+            height: 480,
+            bytes: 1,
+            cosine: Some(0.41),
+        };
+        let tile = score_words(&search, &item);
+        assert_eq!(tile, "cosine 0.410 with what you asked \u{b7} ranked by score 0.380");
+        let heading = cue_words(Some(cue), false);
+        assert!(heading.contains("No strong match") && heading.contains("at or above"), "{heading}");
+        assert!(heading.contains("discounts photos that are close to almost any text"), "{heading}");
     }
 }

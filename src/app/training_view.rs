@@ -3,9 +3,10 @@
 //! the new model the active one.
 
 use eframe::egui;
-use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
+use egui_plot::{GridMark, HoverPosition, Line, Plot, PlotPoints, Points};
 
 use super::GlimpseApp;
+use super::library_view::human_duration;
 use super::logic::Command;
 use crate::model::config::{Mining, TextEncoderKind};
 use crate::train::eval::Metrics;
@@ -124,15 +125,14 @@ fn form(app: &mut GlimpseApp, ui: &mut egui::Ui) {
 
 fn status(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     let tr = &app.state.training;
+    let now = std::time::Instant::now();
     if let Some((done, total)) = tr.features {
         let fraction = if total == 0 { 0.0 } else { done as f32 / total as f32 };
         let mut text = format!("photo features {done} / {total}");
-        let elapsed = tr.features_started.map_or(0.0, |t| t.elapsed().as_secs_f64());
-        if done > 0 && elapsed > 1.0 {
-            let rate = done as f64 / elapsed;
+        if let (Some(rate), Some(left)) = (tr.features_rate.per_second(), tr.features_rate.seconds_left(now)) {
             text.push_str(&format!(
-                " \u{b7} {rate:.0} photos/s \u{b7} about {:.0} s left (once; they are cached)",
-                (total - done.min(total)) as f64 / rate
+                " \u{b7} {rate:.0} photos/s \u{b7} about {} left (once; they are cached)",
+                human_duration(left)
             ));
         }
         ui.add(egui::ProgressBar::new(fraction).text(text));
@@ -148,7 +148,7 @@ fn status(app: &mut GlimpseApp, ui: &mut egui::Ui) {
             last.dev.t2i.r10,
             last.train_seconds
         ));
-    } else if tr.running() && tr.features.is_none() {
+    } else if tr.running() && tr.features.is_none() && tr.clock.position().is_none() {
         ui.horizontal(|ui| {
             ui.spinner();
             ui.label(tr.notes.last().cloned().unwrap_or_else(|| "Preparing…".into()));
@@ -156,6 +156,9 @@ fn status(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     }
     if let Some(error) = &tr.error {
         ui.colored_label(ui.visuals().error_fg_color, error);
+    }
+    if let Some(stopped) = &tr.stopped {
+        ui.label(stopped);
     }
 }
 
@@ -166,41 +169,56 @@ fn plots(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     }
     // The run's own plan (the form may have changed since it started).
     let planned = if tr.planned > 0 { tr.planned } else { app.settings.training.epochs }.max(1) as f64;
-    // Epoch N of M, and the time left from the mean epoch so far.
-    if let Some(last) = tr.epochs.last() {
-        let mean = tr.epochs.iter().map(|e| e.train_seconds).sum::<f64>() / tr.epochs.len() as f64;
-        let left = (planned - last.epoch as f64).max(0.0) * mean;
-        let when = if tr.running() {
-            format!(" \u{b7} about {left:.0} s left (or less, if dev recall stops improving)")
-        } else {
-            String::new()
-        };
-        ui.label(format!("Epoch {} of {}{when}", last.epoch, planned as usize));
+    // Epoch N of M while it runs, with the time left from the latest batches' pace.
+    if let Some((epoch, step, steps)) = tr.clock.position().filter(|_| tr.running()) {
+        let left = tr.clock.seconds_left(planned as usize, std::time::Instant::now()).map_or(String::new(), |s| {
+            format!(" \u{b7} about {} left (or less, if dev recall stops improving)", human_duration(s))
+        });
+        ui.label(format!("Epoch {epoch} of {} \u{b7} batch {step} of {steps}{left}", planned as usize));
+    } else if let Some(last) = tr.epochs.last() {
+        ui.label(format!("Epoch {} of {}", last.epoch, planned as usize));
     }
     let height = (ui.available_height() * 0.35).clamp(120.0, 260.0);
     ui.columns(2, |columns| {
         // The loss falls by orders of magnitude (most when mining changes after the
-        // warm-up), so it is drawn on a log scale.
+        // warm-up), so it is drawn on a log scale, its ticks labelled with the loss itself.
         columns[0].label("Training loss (log scale)");
         let losses: PlotPoints = tr.losses.iter().filter(|p| p[1] > 0.0).map(|p| [p[0], p[1].log10()]).collect();
         Plot::new("loss")
             .height(height)
             .allow_scroll(false)
             .x_axis_label("epochs trained")
-            .y_axis_label("log10 loss")
+            .y_axis_label("loss")
+            .y_grid_spacer(|input| log_ticks(input.bounds))
+            .y_axis_formatter(|mark, _| loss_label(mark.value))
+            .label_formatter(|hover| {
+                let at = match hover {
+                    HoverPosition::NearDataPoint { position, .. } | HoverPosition::Elsewhere { position } => position,
+                };
+                Some(format!("epoch {:.2}\nloss {:.4}", at.x, 10f64.powf(at.y)))
+            })
             .include_x(0.0)
             .include_x(planned)
             .show(&mut columns[0], |plot| {
                 plot.line(Line::new("loss", losses));
             });
-        columns[1].label("Dev text-to-image recall (%)");
         let series = |f: fn(&crate::train::trainer::EpochReport) -> f64| -> Vec<[f64; 2]> {
             tr.epochs.iter().map(|e| [e.epoch as f64, f(e)]).collect()
         };
-        // The legend sits bottom right, where rising recall lines are not.
+        let recalls = [
+            ("R@1", RECALL_COLOURS[0], (|e: &crate::train::trainer::EpochReport| e.dev.t2i.r1) as fn(&_) -> f64),
+            ("R@5", RECALL_COLOURS[1], |e| e.dev.t2i.r5),
+            ("R@10", RECALL_COLOURS[2], |e| e.dev.t2i.r10),
+        ];
+        // The legend is a row above the plot: inside it, any corner covers some run's points.
+        columns[1].horizontal(|ui| {
+            ui.label("Dev text-to-image recall (%):");
+            for (name, colour, _) in recalls {
+                ui.colored_label(colour, format!("\u{2014} {name}"));
+            }
+        });
         Plot::new("recall")
             .height(height)
-            .legend(Legend::default().position(egui_plot::Corner::RightBottom))
             .allow_scroll(false)
             .x_axis_label("epochs trained")
             .y_axis_label("recall %")
@@ -208,18 +226,65 @@ fn plots(app: &mut GlimpseApp, ui: &mut egui::Ui) {
             .include_x(planned)
             .include_y(0.0)
             .show(&mut columns[1], |plot| {
-                for (name, f) in [
-                    ("R@1", (|e: &crate::train::trainer::EpochReport| e.dev.t2i.r1) as fn(&_) -> f64),
-                    ("R@5", |e| e.dev.t2i.r5),
-                    ("R@10", |e| e.dev.t2i.r10),
-                ] {
+                for (name, colour, f) in recalls {
                     let points = series(f);
-                    plot.line(Line::new(name, PlotPoints::from(points.clone())));
+                    plot.line(Line::new(name, PlotPoints::from(points.clone())).color(colour));
                     // Markers, so that one or two epochs are visible too.
-                    plot.points(Points::new(name, PlotPoints::from(points)).radius(3.0));
+                    plot.points(Points::new(name, PlotPoints::from(points)).radius(3.0).color(colour));
                 }
             });
     });
+}
+
+/// The recall lines' colours: R@1, R@5, R@10 (egui_plot's first three automatic colours
+/// are close in hue; these stay apart in both themes).
+const RECALL_COLOURS: [egui::Color32; 3] = [
+    egui::Color32::from_rgb(230, 120, 40),
+    egui::Color32::from_rgb(70, 150, 230),
+    egui::Color32::from_rgb(90, 180, 90),
+];
+
+/// Grid marks of a log10 axis over `bounds` (in log10 units): every decade (1, 10, 100 …),
+/// 2 and 5 times each, the other whole multiples thinner, and in a range of less than a
+/// decade the tenths between them thinner still; egui_plot labels a kind of mark only when
+/// the axis has room for it, so a loss that falls from 1 to 0.05 reads 0.05, 0.1, 0.2, 0.5
+/// and 1, and one that hardly moves still gets labels.
+fn log_ticks(bounds: (f64, f64)) -> Vec<GridMark> {
+    let (low, high) = (bounds.0.min(bounds.1), bounds.0.max(bounds.1));
+    if !(low.is_finite() && high.is_finite()) || high - low > 30.0 {
+        return Vec::new();
+    }
+    let tenths = high - low < 1.0;
+    let mut marks = Vec::new();
+    for decade in (low.floor() as i32)..=(high.ceil() as i32) {
+        for tenth in 10..100 {
+            let whole = tenth % 10 == 0;
+            if !whole && !tenths {
+                continue;
+            }
+            // How far apart marks of this kind are, in log10 units.
+            let step_size = match tenth {
+                10 => 1.0,
+                20 | 50 => 0.3,
+                _ if whole => 0.05,
+                _ => 0.02,
+            };
+            let value = f64::from(decade) + (f64::from(tenth) / 10.0).log10();
+            if (low..=high).contains(&value) {
+                marks.push(GridMark { value, step_size });
+            }
+        }
+    }
+    marks
+}
+
+/// A log10 axis mark as the loss it stands for, to two significant digits: `-1.30103` →
+/// "0.05", `-0.92082` → "0.12".
+fn loss_label(log10: f64) -> String {
+    let value = 10f64.powf(log10);
+    let decimals = (1.0 - (log10 + 1e-9).floor()).max(0.0) as usize;
+    let text = format!("{value:.decimals$}");
+    if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.').to_string() } else { text }
 }
 
 fn metrics_row(ui: &mut egui::Ui, name: &str, m: &Metrics) {
@@ -309,5 +374,22 @@ mod tests {
             run_words(3, 3, false, 3, 6),
             "best on dev at epoch 3 of 3 (all 3 epochs ran); that epoch is the model"
         );
+    }
+
+    #[test]
+    fn a_falling_loss_gets_a_labelled_tick_at_each_one_two_and_five() {
+        // A loss from 1.6 down to 0.04 on the log axis.
+        let marks = log_ticks((0.04f64.log10(), 1.6f64.log10()));
+        let labelled: Vec<String> = marks.iter().filter(|m| m.step_size >= 0.3).map(|m| loss_label(m.value)).collect();
+        assert_eq!(labelled, ["0.05", "0.1", "0.2", "0.5", "1"]);
+        // The thin marks are the other multiples, labelled the same way.
+        assert!(marks.iter().any(|m| loss_label(m.value) == "0.07" && m.step_size < 0.3));
+        assert_eq!(loss_label(2f64.log10()), "2");
+        assert_eq!(loss_label(0.003f64.log10()), "0.003");
+        // A narrow range has marks inside it, at tenths.
+        let narrow: Vec<String> =
+            log_ticks((0.105f64.log10(), 0.135f64.log10())).iter().map(|m| loss_label(m.value)).collect();
+        assert_eq!(narrow, ["0.11", "0.12", "0.13"]);
+        assert!(log_ticks((f64::NEG_INFINITY, 0.0)).is_empty());
     }
 }

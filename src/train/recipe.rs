@@ -98,7 +98,10 @@ pub fn split_features(
         cx.send(TrainEvent::Note(format!("skipped {}: {reason}", path.display())));
     }
     if features.stopped {
-        return Err(Error::Invalid("stopped while computing photo features".into()));
+        return Err(Error::Stopped(format!(
+            "while computing photo features; the {} computed so far are kept in the feature cache for the next run",
+            features.computed
+        )));
     }
     Ok(features)
 }
@@ -206,7 +209,9 @@ fn train_flickr8k(run: &Flickr8kTraining, cx: &JobContext<TrainEvent>) -> Result
     let Prepared { vocab, model, words, train: train_pairs, dev: dev_pairs } = prepare(run, cx)?;
     let trained = train(&model, &words, &run.train, &train_pairs, &dev_pairs, cx)?;
     if trained.best_epoch == 0 {
-        return Err(Error::Invalid("stopped before the first epoch finished: no model was written".into()));
+        return Err(Error::Stopped(
+            "before the first epoch finished, so no model was written; the photo features are kept in the feature cache for the next run".into(),
+        ));
     }
     let seconds = started.elapsed().as_secs_f64();
     let record = TrainingRecord {

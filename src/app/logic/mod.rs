@@ -30,7 +30,6 @@ use crate::job::{Job, Waker};
 use crate::model::{JointManifest, default_model_dir};
 use crate::text::VocabSettings;
 use crate::train::eval::Metrics;
-use crate::train::features::default_cache_dir;
 use crate::train::recipe::{self, CaptionRanks, Flickr8kTraining, TrainReport};
 use crate::train::trainer::{EpochReport, TrainConfig, TrainEvent};
 use crate::{Error, Result};
@@ -39,6 +38,7 @@ mod annotator;
 mod indexing;
 mod opening;
 mod pickers;
+mod rate;
 mod search;
 mod training;
 
@@ -138,7 +138,13 @@ pub struct State {
     pub after_open: Vec<Command>,
     /// The library's near-duplicate groups, once found.
     pub duplicates: Option<Vec<Vec<DuplicatePhoto>>>,
+    /// What the shown groups compared: how many photos, at which threshold.
+    pub duplicates_compared: Option<(usize, f32)>,
     duplicates_job: Option<Job<(), crate::Result<Vec<Vec<DuplicatePhoto>>>>>,
+    /// The run's photo count and threshold, for `duplicates_compared` once it ends.
+    duplicates_asked: (usize, f32),
+    /// "Show in folder" requests whose file manager has not answered yet.
+    reveals: Vec<Job<(), Result<()>>>,
 }
 
 type Notices = Vec<(String, bool)>;
@@ -176,7 +182,10 @@ impl State {
             picker: None,
             after_open: Vec::new(),
             duplicates: None,
+            duplicates_compared: None,
             duplicates_job: None,
+            duplicates_asked: (0, DEFAULT_THRESHOLD),
+            reveals: Vec::new(),
             duplicate_threshold: DEFAULT_THRESHOLD,
         }
     }
@@ -210,14 +219,11 @@ impl State {
 
     /// The folder trained models are written into.
     fn models_out(&self) -> PathBuf {
-        self.startup
-            .models_out
-            .clone()
-            .unwrap_or_else(|| crate::locations::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("models"))
+        self.startup.models_out()
     }
 
     fn feature_cache(&self) -> PathBuf {
-        self.startup.feature_cache.clone().unwrap_or_else(default_cache_dir)
+        self.startup.feature_cache()
     }
 
     /// Carries out one command.
@@ -257,6 +263,7 @@ impl State {
             Command::StopTraining => {
                 if let Some(job) = &self.training.job {
                     job.stop();
+                    self.training.stopping = true;
                 }
             }
             Command::UseModel(dir) => {
@@ -271,11 +278,12 @@ impl State {
             Command::RankCaptions => note(self.rank_captions()),
             Command::Open(path) => note(desktop::open(&path)),
             Command::Reveal(path) => {
-                // A file manager may take a moment to answer; never on the UI thread.
-                let spawned = std::thread::Builder::new().name("glimpse-reveal".into()).spawn(move || {
-                    let _ = desktop::reveal(&path);
-                });
-                note(spawned.map(|_| ()).map_err(|e| Error::Invalid(format!("cannot show the folder: {e}"))));
+                // A file manager may take a moment to answer: never on the UI thread. Its
+                // answer comes back as a job's report, so a failure is shown, not lost.
+                match Job::spawn("glimpse-reveal", 1, self.waker(), move |_cx| desktop::reveal(&path)) {
+                    Ok(job) => self.reveals.push(job),
+                    Err(e) => note(Err(e)),
+                }
             }
             Command::CopyPath(path) => {
                 ctx.copy_text(path.display().to_string());
@@ -306,6 +314,7 @@ impl State {
             Command::FindDuplicates => {
                 if let Some(finder) = self.finder.clone() {
                     let threshold = self.duplicate_threshold;
+                    self.duplicates_asked = (self.photos(), threshold);
                     let job = Job::spawn("glimpse-duplicates", 1, self.waker(), move |_cx| {
                         library_groups(&finder.library, threshold)
                     });
@@ -344,8 +353,19 @@ impl State {
             && let Some(job) = self.duplicates_job.take()
         {
             match job.wait().and_then(|groups| groups) {
-                Ok(groups) => self.duplicates = Some(groups),
+                Ok(groups) => {
+                    self.duplicates = Some(groups);
+                    self.duplicates_compared = Some(self.duplicates_asked);
+                }
                 Err(e) => notices.push((e.to_string(), true)),
+            }
+        }
+        let (answered, waiting): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.reveals).into_iter().partition(Job::is_finished);
+        self.reveals = waiting;
+        for job in answered {
+            if let Err(e) = job.wait().and_then(|shown| shown) {
+                notices.push((e.to_string(), true));
             }
         }
         notices

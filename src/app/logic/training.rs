@@ -1,5 +1,8 @@
 //! The training panel's state and work: a training run with its epochs, and the current model's metrics.
 
+use std::time::Instant;
+
+use super::rate::{StepRate, TrainingClock};
 use super::*;
 
 /// The training panel's state.
@@ -13,14 +16,20 @@ pub struct TrainingState {
     pub notes: Vec<String>,
     /// Feature progress (done, total) while photo features are computed.
     pub features: Option<(usize, usize)>,
-    /// When feature progress was first reported in this run, for its rate and time left.
-    pub features_started: Option<std::time::Instant>,
+    /// The feature step's rate, timed from that step's own start.
+    pub features_rate: StepRate,
+    /// The epochs' time left, from their own batches.
+    pub clock: TrainingClock,
     /// The result of the last finished run.
     pub report: Option<TrainReport>,
     /// Where the run writes its model.
     pub out: Option<PathBuf>,
     /// Why the last run failed.
     pub error: Option<String>,
+    /// How the last run ended when it was stopped before it had a model: what was kept.
+    pub stopped: Option<String>,
+    /// The person asked this run to stop.
+    pub stopping: bool,
     /// "Shipped recipe" was pressed: the panel says what it set.
     pub recipe_note: bool,
     /// Epochs the running (or last) run was planned for.
@@ -89,15 +98,19 @@ impl State {
             match event {
                 TrainEvent::Note(line) => tr.notes.push(line),
                 TrainEvent::Features { done, total } => {
-                    tr.features_started.get_or_insert_with(std::time::Instant::now);
+                    tr.features_rate.update(done, total, Instant::now());
                     tr.features = Some((done, total));
                 }
                 TrainEvent::Step { epoch, step, steps, loss } => {
                     tr.features = None;
+                    tr.clock.batch(epoch, step, steps, Instant::now());
                     let x = (epoch - 1) as f64 + step as f64 / steps.max(1) as f64;
                     tr.losses.push([x, f64::from(loss)]);
                 }
-                TrainEvent::Epoch(e) => tr.epochs.push(e),
+                TrainEvent::Epoch(e) => {
+                    tr.clock.epoch(e.epoch, Instant::now());
+                    tr.epochs.push(e);
+                }
             }
         }
         if !finished {
@@ -105,9 +118,27 @@ impl State {
         }
         let Some(job) = tr.job.take() else { return };
         match job.wait().and_then(|r| r) {
+            Ok(report) if report.stopped => {
+                notices.push((
+                    format!(
+                        "Training stopped after epoch {}: the best epoch so far ({}, dev R@1 {:.1}) is kept as the model",
+                        report.history.len(),
+                        report.best_epoch,
+                        report.dev.t2i.r1
+                    ),
+                    false,
+                ));
+                tr.report = Some(report);
+            }
             Ok(report) => {
                 notices.push((format!("Training finished: dev R@1 {:.1}", report.dev.t2i.r1), false));
                 tr.report = Some(report);
+            }
+            // A stop the person asked for is no failure: it says what was kept.
+            Err(Error::Stopped(what)) if tr.stopping => {
+                let words = format!("Training stopped {what}");
+                notices.push((words.clone(), false));
+                tr.stopped = Some(words);
             }
             Err(e) => {
                 tr.error = Some(e.to_string());
