@@ -534,6 +534,7 @@ fn cancelling_a_run_that_adds_photos_keeps_every_photo_searchable_by_text() {
     // Every photo, the 20 from before and each one the cancelled run finished, is ranked.
     assert_eq!(search.unranked, 0);
     assert_eq!(search.results.len(), indexed.min(PAGE), "{indexed} photos indexed");
+}
 
 /// Settings storage in memory, as eframe's file storage keeps them between runs.
 #[derive(Clone, Default)]
