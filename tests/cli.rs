@@ -113,6 +113,34 @@ fn the_model_s_no_match_threshold_decides_the_hint_above_text_results() {
     }
 }
 
+#[test]
+fn a_query_says_which_words_it_ignored_and_one_of_only_such_words_shows_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    for (i, rgb) in [[200u8, 30, 30], [30, 200, 30], [30, 30, 200]].into_iter().enumerate() {
+        image::RgbImage::from_pixel(64, 48, image::Rgb(rgb)).save(photos.join(format!("{i}.png"))).unwrap();
+    }
+    let index = dir.path().join("lib.glimpse");
+    let run = |args: &[&str]| {
+        let out = glimpse().args(["--provider", "cpu"]).args(args).arg("--index").arg(&index).output().unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
+    };
+    let (ok, _, stderr) = run(&["index", photos.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let (ok, stdout, stderr) = run(&["search", "--json", "a red xyzzy square"]);
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("ignored \u{201c}xyzzy\u{201d}"), "{stderr}");
+    let hits: Vec<serde_json::Value> = serde_json::from_str(&stdout).unwrap();
+    let (_, plain, _) = run(&["search", "--json", "a red square"]);
+    assert_eq!(hits, serde_json::from_str::<Vec<serde_json::Value>>(&plain).unwrap(), "stdout keeps its shape");
+    let (ok, stdout, stderr) = run(&["search", "--json", "xyzzy plugh"]);
+    assert!(!ok, "{stdout}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains("knows none of the words") && stderr.contains("xyzzy, plugh"), "{stderr}");
+}
+
 /// A models folder holding only a generated backbone named `tiny`.
 fn tiny_models(dir: &std::path::Path) -> std::path::PathBuf {
     let models = dir.join("models");
@@ -126,6 +154,12 @@ fn a_gru_model_trains_evaluates_and_times_its_epochs_through_the_cli() {
     let dir = tempfile::tempdir().unwrap();
     let models = tiny_models(dir.path());
     let flickr8k = crate::util::tiny_flickr8k(dir.path());
+    // Two dev captions with a word that no train caption has ("crimson", "azure").
+    let tokens = flickr8k.join("Flickr8k_text/Flickr8k.token.txt");
+    let text = std::fs::read_to_string(&tokens).unwrap();
+    let text = text.replace("red_1.jpg#0\tA red square .", "red_1.jpg#0\tA crimson square .");
+    let text = text.replace("blue_1.jpg#3\tsomething blue", "blue_1.jpg#3\tsomething azure blue");
+    std::fs::write(&tokens, text).unwrap();
     let glove = crate::util::tiny_glove(dir.path());
     let (cache, out) = (dir.path().join("cache"), dir.path().join("model"));
     let run = |args: &[&str]| {
@@ -180,6 +214,17 @@ fn a_gru_model_trains_evaluates_and_times_its_epochs_through_the_cli() {
             let (a, b) = (eval["exact"][direction][k].as_f64().unwrap(), trained[direction][k].as_f64().unwrap());
             assert!((a - b).abs() < 1e-6, "{direction} {k}: eval {a}, training {b}");
             assert!(eval[direction][k].as_f64().is_some(), "{direction} {k} as search ranks");
+        }
+    }
+    // Beside them, the same over the two captions with a word never seen in training: each
+    // ranks all the dev photos, and only their two photos rank captions.
+    let unseen = &eval["unseen_words"];
+    assert_eq!(unseen["captions"], 2, "{unseen}");
+    assert_eq!(unseen["images"], crate::util::COLOURS.len(), "{unseen}");
+    for direction in ["t2i", "i2t"] {
+        for part in [&unseen[direction], &unseen["exact"][direction]] {
+            let r1 = part["r1"].as_f64().unwrap();
+            assert!([0.0, 50.0, 100.0].contains(&r1), "{direction}: {unseen}");
         }
     }
 

@@ -46,7 +46,7 @@ pub struct ResultItem {
 
 /// A running search, answering one query.
 /// A search's results with the "no strong match" flag and what was searched for.
-type SearchJob = Job<(), Result<(Vec<ResultItem>, Option<CueReading>, String, bool)>>;
+type SearchJob = Job<(), Result<(Vec<ResultItem>, Option<CueReading>, String, bool, Vec<String>)>>;
 
 /// Filters as typed in the search view.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -99,6 +99,8 @@ pub struct SearchState {
     pub cue: Option<CueReading>,
     /// The grid shows the library itself (nothing was asked for), by date.
     pub browsing: bool,
+    /// The last query's words that the text model has no vector for: left out of it.
+    pub ignored: Vec<String>,
     /// The highlighted result.
     pub selected: Option<usize>,
     /// The result shown large.
@@ -213,7 +215,7 @@ impl State {
             let answer = finder.search(&request)?;
             // The cue is read for text queries only, which rank with the offsets.
             let text = answer.cue.is_some();
-            Ok((describe(&finder, answer.hits, text), answer.cue, answer.label, answer.browsing))
+            Ok((describe(&finder, answer.hits, text), answer.cue, answer.label, answer.browsing, answer.ignored_words))
         })?;
         self.search.job = Some(job);
         Ok(())
@@ -235,7 +237,7 @@ impl State {
         }
         let Some(job) = self.search.job.take() else { return };
         match job.wait().and_then(|r| r) {
-            Ok((results, cue, label, browsing)) => {
+            Ok((results, cue, label, browsing, ignored)) => {
                 // The highlight and the preview follow their photo to its new place (or go
                 // when it left the results), so the next mark can only land on that photo.
                 let search = &mut self.search;
@@ -251,8 +253,19 @@ impl State {
                 search.error = None;
                 search.answered = Some(label);
                 search.browsing = browsing;
+                search.ignored = ignored;
             }
-            Err(e) => self.search.error = Some(e.to_string()),
+            // A query of words without a vector shows no photos (they would be arbitrary).
+            Err(Error::UnknownWords { query, words }) => {
+                let search = &mut self.search;
+                (search.results, search.selected, search.preview, search.answered) = (Vec::new(), None, None, None);
+                search.error = Some(Error::UnknownWords { query, words: words.clone() }.to_string());
+                search.ignored = words;
+            }
+            Err(e) => {
+                self.search.error = Some(e.to_string());
+                self.search.ignored.clear();
+            }
         }
     }
 }
