@@ -11,7 +11,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::tokenizer::{TOKENIZER_RULES, tokenize};
+use super::tokenizer::{TOKENIZER_RULES, is_word, tokenize};
 use crate::{Error, Result};
 
 /// The id of padding after the last word.
@@ -254,7 +254,7 @@ impl Vocab {
         let (mut words, mut counts) = (self.words.clone(), self.counts.clone());
         let mut have = self.word_set();
         for word in more {
-            if !have.contains(word) && tokenize(word) == [word] {
+            if !have.contains(word) && is_word(word) {
                 have.insert(word);
                 words.push(word.to_string());
                 counts.push(0);
@@ -347,7 +347,7 @@ impl Vocab {
                 file.counts.len()
             )));
         }
-        if let Some(w) = file.words.iter().find(|w| tokenize(w) != [w.as_str()]) {
+        if let Some(w) = file.words.iter().find(|w| !is_word(w)) {
             return Err(bad(format!("damaged vocabulary: '{w}' is not a word the tokenizer can produce; rebuild it")));
         }
         file.settings.check().map_err(|e| bad(e.to_string()))?;
