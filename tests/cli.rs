@@ -154,12 +154,6 @@ fn a_gru_model_trains_evaluates_and_times_its_epochs_through_the_cli() {
     let dir = tempfile::tempdir().unwrap();
     let models = tiny_models(dir.path());
     let flickr8k = crate::util::tiny_flickr8k(dir.path());
-    // Two dev captions with a word that no train caption has ("crimson", "azure").
-    let tokens = flickr8k.join("Flickr8k_text/Flickr8k.token.txt");
-    let text = std::fs::read_to_string(&tokens).unwrap();
-    let text = text.replace("red_1.jpg#0\tA red square .", "red_1.jpg#0\tA crimson square .");
-    let text = text.replace("blue_1.jpg#3\tsomething blue", "blue_1.jpg#3\tsomething azure blue");
-    std::fs::write(&tokens, text).unwrap();
     let glove = crate::util::tiny_glove(dir.path());
     let (cache, out) = (dir.path().join("cache"), dir.path().join("model"));
     let run = |args: &[&str]| {
@@ -192,7 +186,7 @@ fn a_gru_model_trains_evaluates_and_times_its_epochs_through_the_cli() {
     assert_eq!(manifest["model"]["text_encoder"], serde_json::json!({"kind": "gru", "hidden": 8}));
 
     // Eval runs the exported graphs and finds what training measured on the same split.
-    let (ok, stdout, stderr) = run(&[
+    let eval_args = [
         "eval",
         "--flickr8k",
         flickr8k.to_str().unwrap(),
@@ -203,9 +197,15 @@ fn a_gru_model_trains_evaluates_and_times_its_epochs_through_the_cli() {
         "--cache",
         cache.to_str().unwrap(),
         "--json",
-    ]);
+    ];
+    let (ok, stdout, stderr) = run(&eval_args);
     assert!(ok, "{stderr}");
     let eval: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        eval["unseen_words"],
+        serde_json::json!({"split": "dev", "captions": 0}),
+        "every dev word is a train word"
+    );
     // Full precision ("exact") is what training measured; the top level is how search ranks,
     // through the compact codes (here every dimension at one byte: no projection was fitted).
     assert_eq!(eval["bytes_per_photo"].as_u64().unwrap(), manifest["model"]["joint_dim"].as_u64().unwrap() + 4);
@@ -216,8 +216,17 @@ fn a_gru_model_trains_evaluates_and_times_its_epochs_through_the_cli() {
             assert!(eval[direction][k].as_f64().is_some(), "{direction} {k} as search ranks");
         }
     }
-    // Beside them, the same over the two captions with a word never seen in training: each
-    // ranks all the dev photos, and only their two photos rank captions.
+    // Two dev captions get a word that no train caption has ("crimson", "azure"): beside
+    // the overall metrics, the same over those two, each ranking all the dev photos.
+    let tokens = flickr8k.join("Flickr8k_text/Flickr8k.token.txt");
+    let text = std::fs::read_to_string(&tokens).unwrap();
+    let text = text.replace("red_1.jpg#0\tA red square .", "red_1.jpg#0\tA crimson square .");
+    let text = text.replace("blue_1.jpg#3\tsomething blue", "blue_1.jpg#3\tsomething azure blue");
+    std::fs::write(&tokens, text).unwrap();
+    let (ok, stdout, stderr) = run(&eval_args);
+    assert!(ok, "{stderr}");
+    let eval: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(eval["captions"], 5 * crate::util::COLOURS.len());
     let unseen = &eval["unseen_words"];
     assert_eq!(unseen["captions"], 2, "{unseen}");
     assert_eq!(unseen["images"], crate::util::COLOURS.len(), "{unseen}");

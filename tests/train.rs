@@ -206,7 +206,7 @@ fn exported_graphs_give_what_candle_gives_within_1e_5() {
         assert!(diff <= 1e-5, "text encoder ({hidden:?}, {text_encoder:?}): {diff}");
         // The text path through the vocabulary is the same one, leaving out the words it lacks.
         let by_text = exported.embed_texts(&[texts[0], "tiny blue dog on green circle"]).unwrap();
-        assert!(max_abs_diff(&ours[..6], by_text.as_slice().unwrap()) <= 1e-5);
+        assert!(max_abs_diff(&ours[..3], by_text.row(0).as_slice().unwrap()) <= 1e-5);
         assert_eq!(by_text.row(1), exported.embed_texts(&texts[1..2]).unwrap().row(0));
     }
 }
