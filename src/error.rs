@@ -119,6 +119,18 @@ pub enum Error {
         /// The process holding the lock, when known.
         pid: Option<u32>,
     },
+    /// A text query none of whose words the text model has a vector for (not even GloVe
+    /// has them, e.g. "xyzzy"): ranking by it would show arbitrary photos.
+    #[error(
+        "Glimpse knows none of the words of \u{201c}{query}\u{201d} ({}): there is nothing to search for; try other words",
+        .words.join(", ")
+    )]
+    UnknownWords {
+        /// The query as typed.
+        query: String,
+        /// Its words that have no vector, in order.
+        words: Vec<String>,
+    },
     /// A setting or argument is out of range.
     #[error("{0}")]
     Invalid(String),

@@ -121,6 +121,9 @@ pub struct SearchAnswer {
     /// Photos of the library this search could not rank: they have no vector of the text
     /// model yet (an indexing run stopped before projecting them; the next one does).
     pub unranked: usize,
+    /// The typed words that have no vector in the text model (not even GloVe has them, e.g.
+    /// "xyzzy"), in order: they were left out of the query.
+    pub ignored_words: Vec<String>,
 }
 
 impl SearchAnswer {
@@ -450,23 +453,32 @@ impl Finder {
         // Nothing typed: browse the library, newest first, as a photo app opens.
         if request.subject.is_empty() {
             let hits = self.library.browse(&options);
-            return Ok(SearchAnswer { hits, cue: None, label: "your library".into(), browsing: true, unranked: 0 });
+            return Ok(SearchAnswer {
+                hits,
+                cue: None,
+                label: "your library".into(),
+                browsing: true,
+                ignored_words: Vec::new(),
+                unranked: 0,
+            });
         }
         // "Find similar" does not answer with the photo it was asked about.
-        let (query, label, source) = match &request.subject {
+        let (query, label, source, ignored_words) = match &request.subject {
             Subject::Text(text) => {
                 let text = text.trim();
-                (Query::Terms(query::parse(text)?), format!("\u{201c}{text}\u{201d}"), None)
+                let (parts, ignored) = self.known_terms(text, query::parse(text)?)?;
+                (Query::Terms(parts), format!("\u{201c}{text}\u{201d}"), None, ignored)
             }
             Subject::Photo(photo) => (
                 Query::LooksLike(photo.clone()),
                 format!("photos like {}", photo.display()),
                 Some(std::fs::canonicalize(photo).unwrap_or_else(|_| photo.clone())),
+                Vec::new(),
             ),
         };
         // A library with no photo yet (a first run stopped early) has nothing to rank.
         if self.library.index.data.photos.is_empty() {
-            return Ok(SearchAnswer { hits: Vec::new(), cue: None, label, browsing: false, unranked: 0 });
+            return Ok(SearchAnswer { hits: Vec::new(), cue: None, label, browsing: false, unranked: 0, ignored_words });
         }
         let cue = self.cue(&query, &options.filter, &request.feedback)?;
         let unranked = if self.joint_space(false).is_some() { self.library.unprojected() } else { 0 };
@@ -484,7 +496,36 @@ impl Finder {
                 hits
             }
         };
-        Ok(SearchAnswer { hits, cue, label, browsing: false, unranked })
+        Ok(SearchAnswer { hits, cue, label, browsing: false, unranked, ignored_words })
+    }
+
+    /// The terms of the query `text` that mean something to the text model, and the words
+    /// it has no vector for (in order, each once). Such words are left out of the encoding
+    /// (see [`crate::text::Vocab::encode_known`]); a text term made only of them is left out
+    /// whole, and a query left with no term is [`Error::UnknownWords`]. Without a text model
+    /// the terms stay as they are (the search then says why text cannot be searched).
+    fn known_terms(&self, text: &str, parts: Vec<QueryPart>) -> Result<(Vec<QueryPart>, Vec<String>)> {
+        let Some(side) = &self.text else { return Ok((parts, Vec::new())) };
+        let mut ignored: Vec<String> = Vec::new();
+        let mut kept = Vec::with_capacity(parts.len());
+        for part in parts {
+            if let Term::Text(words) = &part.term {
+                let (known, unknown) = side.model.vocab.encode_known(words);
+                for word in &unknown {
+                    if !ignored.contains(word) {
+                        ignored.push(word.clone());
+                    }
+                }
+                if known.len == 0 && !unknown.is_empty() {
+                    continue;
+                }
+            }
+            kept.push(part);
+        }
+        if kept.is_empty() && !ignored.is_empty() {
+            return Err(Error::UnknownWords { query: text.to_string(), words: ignored });
+        }
+        Ok((kept, ignored))
     }
 
     /// Ranks the library against `query`, moved by `feedback` (Rocchio), as `options` say.

@@ -732,3 +732,31 @@ fn stopping_training_before_it_has_a_model_is_reported_as_a_stop_not_a_failure()
     assert!(stop.text.contains("kept"), "the stop does not say what was kept: {stop:?}");
     assert!(h.state().state.training.error.is_none(), "the panel shows the stop as a failure");
 }
+
+#[test]
+fn the_window_says_which_words_it_ignored_and_shows_no_photos_for_a_query_of_only_such_words() {
+    let shared = need_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    copy_photos(&shared, &photos, 6);
+    let mut h = app_on(dir.path(), Startup::default());
+    click(&mut h, "Library");
+    type_into(&mut h, "or type its path", &photos.display().to_string());
+    click(&mut h, "Add folder");
+    wait_for(&mut h, "indexing to finish", |app| !app.state.indexing.running() && app.state.finder.is_some());
+    click(&mut h, "Search");
+    type_into(&mut h, "Query", "a xyzzy dog");
+    wait_for(&mut h, "the results", |app| {
+        !app.state.search.busy() && !app.state.search.browsing && app.state.search.results.len() == 6
+    });
+    assert_eq!(h.state().state.search.ignored, ["xyzzy"]);
+    assert!(h.query_by_label("Ignored \u{201c}xyzzy\u{201d}: Glimpse has no vector for this word.").is_some());
+
+    h.key_press(egui::Key::Escape);
+    h.step();
+    assert!(h.state().state.search.subject.is_empty());
+    type_into(&mut h, "Query", "xyzzy plugh");
+    wait_for(&mut h, "the answer", |app| !app.state.search.busy() && app.state.search.error.is_some());
+    assert!(h.state().state.search.results.is_empty(), "photos shown for words without a vector");
+    assert!(h.query_by_label_contains("Glimpse knows none of the words of").is_some());
+}

@@ -113,6 +113,34 @@ fn the_model_s_no_match_threshold_decides_the_hint_above_text_results() {
     }
 }
 
+#[test]
+fn a_query_says_which_words_it_ignored_and_one_of_only_such_words_shows_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    for (i, rgb) in [[200u8, 30, 30], [30, 200, 30], [30, 30, 200]].into_iter().enumerate() {
+        image::RgbImage::from_pixel(64, 48, image::Rgb(rgb)).save(photos.join(format!("{i}.png"))).unwrap();
+    }
+    let index = dir.path().join("lib.glimpse");
+    let run = |args: &[&str]| {
+        let out = glimpse().args(["--provider", "cpu"]).args(args).arg("--index").arg(&index).output().unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
+    };
+    let (ok, _, stderr) = run(&["index", photos.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let (ok, stdout, stderr) = run(&["search", "--json", "a red xyzzy square"]);
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("ignored \u{201c}xyzzy\u{201d}"), "{stderr}");
+    let hits: Vec<serde_json::Value> = serde_json::from_str(&stdout).unwrap();
+    let (_, plain, _) = run(&["search", "--json", "a red square"]);
+    assert_eq!(hits, serde_json::from_str::<Vec<serde_json::Value>>(&plain).unwrap(), "stdout keeps its shape");
+    let (ok, stdout, stderr) = run(&["search", "--json", "xyzzy plugh"]);
+    assert!(!ok, "{stdout}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains("knows none of the words") && stderr.contains("xyzzy, plugh"), "{stderr}");
+}
+
 /// A models folder holding only a generated backbone named `tiny`.
 fn tiny_models(dir: &std::path::Path) -> std::path::PathBuf {
     let models = dir.join("models");
@@ -158,7 +186,7 @@ fn a_gru_model_trains_evaluates_and_times_its_epochs_through_the_cli() {
     assert_eq!(manifest["model"]["text_encoder"], serde_json::json!({"kind": "gru", "hidden": 8}));
 
     // Eval runs the exported graphs and finds what training measured on the same split.
-    let (ok, stdout, stderr) = run(&[
+    let eval_args = [
         "eval",
         "--flickr8k",
         flickr8k.to_str().unwrap(),
@@ -169,9 +197,15 @@ fn a_gru_model_trains_evaluates_and_times_its_epochs_through_the_cli() {
         "--cache",
         cache.to_str().unwrap(),
         "--json",
-    ]);
+    ];
+    let (ok, stdout, stderr) = run(&eval_args);
     assert!(ok, "{stderr}");
     let eval: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        eval["unseen_words"],
+        serde_json::json!({"split": "dev", "captions": 0}),
+        "every dev word is a train word"
+    );
     // Full precision ("exact") is what training measured; the top level is how search ranks,
     // through the compact codes (here every dimension at one byte: no projection was fitted).
     assert_eq!(eval["bytes_per_photo"].as_u64().unwrap(), manifest["model"]["joint_dim"].as_u64().unwrap() + 4);
@@ -180,6 +214,26 @@ fn a_gru_model_trains_evaluates_and_times_its_epochs_through_the_cli() {
             let (a, b) = (eval["exact"][direction][k].as_f64().unwrap(), trained[direction][k].as_f64().unwrap());
             assert!((a - b).abs() < 1e-6, "{direction} {k}: eval {a}, training {b}");
             assert!(eval[direction][k].as_f64().is_some(), "{direction} {k} as search ranks");
+        }
+    }
+    // Two dev captions get a word that no train caption has ("crimson", "azure"): beside
+    // the overall metrics, the same over those two, each ranking all the dev photos.
+    let tokens = flickr8k.join("Flickr8k_text/Flickr8k.token.txt");
+    let text = std::fs::read_to_string(&tokens).unwrap();
+    let text = text.replace("red_1.jpg#0\tA red square .", "red_1.jpg#0\tA crimson square .");
+    let text = text.replace("blue_1.jpg#3\tsomething blue", "blue_1.jpg#3\tsomething azure blue");
+    std::fs::write(&tokens, text).unwrap();
+    let (ok, stdout, stderr) = run(&eval_args);
+    assert!(ok, "{stderr}");
+    let eval: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(eval["captions"], 5 * crate::util::COLOURS.len());
+    let unseen = &eval["unseen_words"];
+    assert_eq!(unseen["captions"], 2, "{unseen}");
+    assert_eq!(unseen["images"], crate::util::COLOURS.len(), "{unseen}");
+    for direction in ["t2i", "i2t"] {
+        for part in [&unseen[direction], &unseen["exact"][direction]] {
+            let r1 = part["r1"].as_f64().unwrap();
+            assert!([0.0, 50.0, 100.0].contains(&r1), "{direction}: {unseen}");
         }
     }
 

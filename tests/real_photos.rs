@@ -116,6 +116,20 @@ fn a_text_query_opens_only_the_text_encoder_and_find_similar_the_rest_once() {
     let answer = ask(Subject::Text("a dog swimming in a lake".into()));
     assert!(answer.hits[0].path.ends_with(names[0]), "{:?}", answer.hits);
     assert_eq!(models.opened(), ["text encoder"], "a text query needs nothing else");
+    // A word without a vector is said to be ignored, and is: the ranking is the one without it.
+    assert!(answer.ignored_words.is_empty());
+    let with_nonsense = ask(Subject::Text("a xyzzy dog swimming in a lake plugh xyzzy".into()));
+    assert_eq!(with_nonsense.ignored_words, ["xyzzy", "plugh"]);
+    let scores =
+        |a: &glimpse::finder::SearchAnswer| a.hits.iter().map(|h| (h.path.clone(), h.score)).collect::<Vec<_>>();
+    assert_eq!(scores(&with_nonsense), scores(&answer));
+    // A query of only such words shows no photo.
+    let nonsense =
+        finder.search(&SearchRequest { subject: Subject::Text("xyzzy plugh".into()), ..SearchRequest::default() });
+    match nonsense {
+        Err(glimpse::Error::UnknownWords { words, .. }) => assert_eq!(words, ["xyzzy", "plugh"]),
+        other => panic!("expected UnknownWords, got {:?}", other.map(|a| a.hits)),
+    }
     let similar = ask(Subject::Photo(photos.join(names[0])));
     assert_eq!(similar.hits.len(), 2, "find similar leaves the photo out");
     assert_eq!(models.opened(), [backbone_name.as_str(), "text encoder", "image head"]);

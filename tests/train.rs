@@ -204,9 +204,10 @@ fn exported_graphs_give_what_candle_gives_within_1e_5() {
         assert!(ours.iter().all(|x| x.is_finite()));
         let diff = max_abs_diff(&ours, theirs.as_slice().unwrap());
         assert!(diff <= 1e-5, "text encoder ({hidden:?}, {text_encoder:?}): {diff}");
-        // The text path through the vocabulary is the same one.
-        let by_text = exported.embed_texts(&texts[..2]).unwrap();
-        assert!(max_abs_diff(&ours[..6], by_text.as_slice().unwrap()) <= 1e-5);
+        // The text path through the vocabulary is the same one, leaving out the words it lacks.
+        let by_text = exported.embed_texts(&[texts[0], "tiny blue dog on green circle"]).unwrap();
+        assert!(max_abs_diff(&ours[..3], by_text.row(0).as_slice().unwrap()) <= 1e-5);
+        assert_eq!(by_text.row(1), exported.embed_texts(&texts[1..2]).unwrap().row(0));
     }
 }
 
@@ -442,4 +443,132 @@ fn a_calibrated_model_gives_each_photo_the_offset_of_its_nearest_bank_captions_a
     assert!(err.contains("already calibrated"), "{err}");
     let err = glimpse::train::combine::combine(&dir.path().join("c"), &[other, model_dir]).unwrap_err().to_string();
     assert!(err.contains("is calibrated"), "{err}");
+}
+
+/// Words of the tiny open-vocabulary model, each with a 3-d GloVe vector.
+const OPEN_WORDS: [&str; 20] = [
+    "red", "green", "blue", "yellow", "white", "black", "purple", "square", "circle", "dog", "cat", "tree", "car",
+    "house", "road", "sky", "sea", "sand", "snow", "grass",
+];
+
+fn open_glove_vector(i: usize) -> [f32; 3] {
+    [((i * 7) % 11) as f32 / 5.0 - 1.0, ((i * 3) % 13) as f32 / 6.0 - 1.0, ((i * 5) % 7) as f32 / 3.0 - 1.0]
+}
+
+/// A tiny model over `OPEN_WORDS` whose trained word vectors are an exact linear function of
+/// their GloVe vectors, exported to `out`; and a GloVe file with those words, "crimson"
+/// (red's vector), "azure" and a token no text reaches ("'s").
+fn open_vocab_model(out: &Path, glove: &Path, backbone: &Backbone, text_encoder: TextEncoderKind) -> Vocab {
+    use candle_core::{DType, Device};
+    let captions: Vec<String> = OPEN_WORDS.chunks(4).map(|c| c.join(" ")).collect();
+    let vocab = Vocab::build(
+        &WordCounts::from_captions(captions.iter().map(String::as_str)),
+        VocabSettings { seq_len: 6, ..VocabSettings::default() },
+    )
+    .unwrap();
+    let linear = |g: [f32; 3]| [g[0] + g[1], g[1] - g[2], 2.0 * g[2] + 0.5, g[0]];
+    let mut embedding = vec![0.0f32; vocab.len() * 4];
+    embedding[4..8].copy_from_slice(&[0.3, -0.2, 0.1, 0.4]);
+    for (i, word) in OPEN_WORDS.iter().enumerate() {
+        let id = vocab.id(word).unwrap() as usize;
+        embedding[id * 4..id * 4 + 4].copy_from_slice(&linear(open_glove_vector(i)));
+    }
+    let config = ModelConfig {
+        feature_dim: 6,
+        image_hidden: None,
+        vocab_size: vocab.len(),
+        word_dim: 4,
+        joint_dim: 3,
+        text_encoder,
+        feature_slice: None,
+    };
+    let varmap = candle_nn::VarMap::new();
+    init_vars(&varmap, &config, &embedding, 3).unwrap();
+    let model = TwoTower::new(&config, candle_nn::VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu)).unwrap();
+    export(out, &model, &config, &vocab, backbone.model(), None).unwrap();
+    let line = |w: &str, v: [f32; 3]| format!("{w} {} {} {}\n", v[0], v[1], v[2]);
+    let mut text: String = OPEN_WORDS.iter().enumerate().map(|(i, w)| line(w, open_glove_vector(i))).collect();
+    text += &line("crimson", open_glove_vector(0));
+    text += &line("'s", [0.1, 0.2, 0.3]);
+    text += &line("azure", [0.9, -0.4, 0.2]);
+    std::fs::write(glove, text).unwrap();
+    vocab
+}
+
+/// Opening the vocabulary keeps every trained word's id and vector (a query of them gives
+/// the same vector, bit for bit) and gives a new word the map of its GloVe vector: here the
+/// trained vectors are a linear function of GloVe's, so "crimson", which has red's GloVe
+/// vector, embeds as "red" does (up to the int8 rounding of its GloVe vector). Repacking
+/// the opened model rewrites it byte for byte; combining opened models is refused.
+#[test]
+fn an_open_vocabulary_keeps_trained_words_and_maps_new_ones_from_glove() {
+    let dir = tempfile::tempdir().unwrap();
+    let backbone = tiny_backbone(dir.path());
+    let glove = dir.path().join("glove.txt");
+    for (k, text_encoder) in [TextEncoderKind::Mean, TextEncoderKind::Gru { hidden: 6 }].into_iter().enumerate() {
+        let out = dir.path().join(format!("model-{k}"));
+        let vocab = open_vocab_model(&out, &glove, &backbone, text_encoder);
+        let open = || ExportedModel::open(Runtime::load(None).unwrap(), &out, &cpu()).unwrap();
+        let known = ["red square", "dog on the grass by the sea", "blue"];
+        let before = open().embed_texts(&known).unwrap();
+        let crimson_before = open().embed_texts(&["crimson"]).unwrap();
+
+        let opened = glimpse::train::open_vocab::open_vocabulary(&out, &glove).unwrap();
+        assert_eq!((opened.trained, opened.words), (vocab.len(), vocab.len() + 2), "{text_encoder:?}");
+        assert_eq!(opened.fits.len(), 1);
+        assert!(opened.fits[0].held_out_r2 > 0.99, "{:?}", opened.fits[0]);
+        let model = open();
+        assert_eq!(model.vocab.id("crimson"), Some(vocab.len() as u32));
+        assert_eq!(model.vocab.id("'s"), None);
+        assert_eq!(model.embed_texts(&known).unwrap(), before, "{text_encoder:?}: trained words changed");
+
+        let [red, crimson, azure] =
+            ["red", "crimson", "azure"].map(|w| model.embed_texts(&[w]).unwrap().row(0).to_vec());
+        assert!(crate::util::cosine(&red, &crimson) > 0.999, "{text_encoder:?}: {red:?} against {crimson:?}");
+        assert!(crate::util::cosine(&red, &azure) < 0.999, "{text_encoder:?}: {red:?} against {azure:?}");
+        assert_ne!(crimson.as_slice(), crimson_before.row(0).as_slice().unwrap());
+
+        let sha = opened.manifest.text_encoder.sha256.clone();
+        let (manifest, _) = glimpse::train::combine::repack(&out, None).unwrap();
+        assert_eq!(manifest.text_encoder.sha256, sha, "{text_encoder:?}: repack changed the opened graph");
+        assert!(glimpse::train::open_vocab::open_vocabulary(&out, &glove).is_err());
+    }
+    let err = glimpse::train::combine::combine(
+        &dir.path().join("combined"),
+        &[dir.path().join("model-0"), dir.path().join("model-1")],
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("open vocabulary"), "{err}");
+}
+
+/// A combined model opens as one: every member maps the new words with its own map, and
+/// the members share one GloVe table in the graph.
+#[test]
+fn a_combined_model_opens_with_one_shared_glove_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let backbone = tiny_backbone(dir.path());
+    let glove = dir.path().join("glove.txt");
+    let members: Vec<PathBuf> = [TextEncoderKind::Mean, TextEncoderKind::Gru { hidden: 6 }]
+        .into_iter()
+        .enumerate()
+        .map(|(k, kind)| {
+            let out = dir.path().join(format!("member-{k}"));
+            open_vocab_model(&out, &glove, &backbone, kind);
+            out
+        })
+        .collect();
+    let combined = dir.path().join("combined");
+    glimpse::train::combine::combine(&combined, &members).unwrap();
+    let open = || ExportedModel::open(Runtime::load(None).unwrap(), &combined, &cpu()).unwrap();
+    let before = open().embed_texts(&["red square", "grass"]).unwrap();
+    let opened = glimpse::train::open_vocab::open_vocabulary(&combined, &glove).unwrap();
+    assert_eq!(opened.fits.len(), 2);
+    let model = open();
+    assert_eq!(model.embed_texts(&["red square", "grass"]).unwrap(), before);
+    let [red, crimson] = ["red", "crimson"].map(|w| model.embed_texts(&[w]).unwrap().row(0).to_vec());
+    assert!(crate::util::cosine(&red, &crimson) > 0.999, "{red:?} against {crimson:?}");
+    let bytes = std::fs::read(combined.join("text_encoder.onnx")).unwrap();
+    let graph = <glimpse::onnx::proto::ModelProto as prost::Message>::decode(bytes.as_slice()).unwrap().graph.unwrap();
+    let tables = graph.initializer.iter().filter(|t| t.name == glimpse::train::export::GLOVE_CODES).count();
+    assert_eq!(tables, 1);
 }

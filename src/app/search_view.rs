@@ -325,6 +325,13 @@ fn results_heading(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     if let Some(error) = &search.error {
         ui.colored_label(ui.visuals().error_fg_color, error);
     }
+    // Words of the query the text model has no vector for: left out (a query of only such
+    // words is an error above, with no photos).
+    if search.error.is_none() && !search.browsing && !search.ignored.is_empty() {
+        let words: Vec<String> = search.ignored.iter().map(|w| format!("\u{201c}{w}\u{201d}")).collect();
+        let it = if words.len() == 1 { "this word" } else { "these words" };
+        ui.label(format!("Ignored {}: Glimpse has no vector for {it}.", words.join(", ")));
+    }
     let ix = &app.state.indexing;
     if ix.running() {
         ui.colored_label(

@@ -158,6 +158,13 @@ impl GraphBuilder {
         self
     }
 
+    /// Adds an int8 constant tensor (quantised codes).
+    pub fn initializer_i8(&mut self, name: &str, dims: &[i64], data: &[i8]) -> &mut Self {
+        let raw_data = data.iter().map(|v| *v as u8).collect();
+        self.graph.initializer.push(tensor(name, dims, proto::INT8, raw_data));
+        self
+    }
+
     /// Adds a node of the default domain.
     pub fn node(&mut self, op_type: &str, inputs: &[&str], outputs: &[&str], attrs: &[(&str, Attr)]) -> &mut Self {
         let name = format!("{op_type}_{}", self.graph.node.len());
@@ -166,8 +173,9 @@ impl GraphBuilder {
     }
 
     /// Appends the nodes and initializers of `other` with every value name prefixed by
-    /// `prefix`, except the names in `shared` (inputs both graphs read) and empty names
-    /// (omitted optional inputs). Returns the prefixed names of `other`'s outputs.
+    /// `prefix`, except the names in `shared` (inputs and tables both graphs read: a shared
+    /// initializer is added once, by the first graph that has it) and empty names (omitted
+    /// optional inputs). Returns the prefixed names of `other`'s outputs.
     pub fn include(&mut self, other: &GraphProto, prefix: &str, shared: &[&str]) -> Vec<String> {
         let rename = |name: &str| {
             if name.is_empty() || shared.contains(&name) { name.to_string() } else { format!("{prefix}{name}") }
@@ -182,6 +190,9 @@ impl GraphBuilder {
             self.graph.node.push(node);
         }
         for tensor in &other.initializer {
+            if shared.contains(&tensor.name.as_str()) && self.graph.initializer.iter().any(|t| t.name == tensor.name) {
+                continue;
+            }
             let mut tensor = tensor.clone();
             tensor.name = rename(&tensor.name);
             self.graph.initializer.push(tensor);
@@ -295,6 +306,29 @@ pub fn initializer_values(graph: &GraphProto, name: &str) -> Option<(Vec<f32>, V
     }
     let tensor = find(name).or_else(|| find(&format!("{name}.f16")))?;
     Some((tensor_f32(tensor)?, tensor.dims.clone()))
+}
+
+/// The codes and dims of `graph`'s int8 initializer `name`.
+pub fn initializer_i8(graph: &GraphProto, name: &str) -> Option<(Vec<i8>, Vec<i64>)> {
+    let tensor = graph.initializer.iter().find(|t| t.name == name && t.data_type == proto::INT8)?;
+    let expected: i64 = tensor.dims.iter().product();
+    (tensor.raw_data.len() as i64 == expected)
+        .then(|| (tensor.raw_data.iter().map(|b| *b as i8).collect(), tensor.dims.clone()))
+}
+
+/// The values of `graph`'s int64 initializer `name`.
+pub fn initializer_i64(graph: &GraphProto, name: &str) -> Option<Vec<i64>> {
+    let tensor = graph.initializer.iter().find(|t| t.name == name && t.data_type == proto::INT64)?;
+    if tensor.raw_data.is_empty() {
+        return Some(tensor.int64_data.clone());
+    }
+    Some(
+        tensor
+            .raw_data
+            .chunks_exact(8)
+            .map(|b| i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+            .collect(),
+    )
 }
 
 /// `values` (`[rows, columns]`, row-major) as int8 with one scale per column, `max |v| /

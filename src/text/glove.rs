@@ -25,6 +25,8 @@ const FALLBACK_STD: f32 = 0.1;
 pub struct Glove {
     dim: usize,
     vectors: HashMap<String, Vec<f32>>,
+    /// The kept words in the file's order.
+    order: Vec<String>,
     words_in_file: usize,
 }
 
@@ -99,6 +101,7 @@ impl Glove {
         let bad = |line: usize, reason: String| Error::Invalid(format!("{}, line {line}: {reason}", path.display()));
         let mut dim = None;
         let mut vectors = HashMap::new();
+        let mut order = Vec::new();
         let mut words_in_file = 0;
         let mut raw = Vec::new();
         let mut number = 0;
@@ -130,6 +133,7 @@ impl Glove {
                 words_in_file += 1;
                 if wanted(word) {
                     vectors.insert(word.to_string(), parse_values(values, fields - 1).map_err(|r| bad(number, r))?);
+                    order.push(word.to_string());
                 }
                 continue;
             };
@@ -151,10 +155,11 @@ impl Glove {
             words_in_file += 1;
             if wanted(word) && !vectors.contains_key(word) {
                 vectors.insert(word.to_string(), parse_values(values, dim).map_err(|r| bad(number, r))?);
+                order.push(word.to_string());
             }
         }
         let dim = dim.ok_or_else(|| Error::Invalid(format!("{}: an empty GloVe file", path.display())))?;
-        Ok(Glove { dim, vectors, words_in_file })
+        Ok(Glove { dim, vectors, order, words_in_file })
     }
 
     /// The vector dimension.
@@ -165,6 +170,11 @@ impl Glove {
     /// The vector of `word`, if it was wanted and the file has it.
     pub fn get(&self, word: &str) -> Option<&[f32]> {
         self.vectors.get(word).map(Vec::as_slice)
+    }
+
+    /// The kept words in the order of the file: GloVe's files list the most frequent first.
+    pub fn words(&self) -> &[String] {
+        &self.order
     }
 
     /// How many vectors were kept.
@@ -335,7 +345,15 @@ mod tests {
             assert_eq!(g.words_in_file(), 4);
             assert_eq!(g.get("dog"), Some(&[1.0, 2.0, 3.0][..]));
             assert_eq!(g.get("economy"), Some(&[-3.0, 0.0, 0.01][..]));
+            assert_eq!(g.words().len(), 4);
         }
+    }
+
+    #[test]
+    fn kept_words_come_in_the_order_of_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "g.txt", "the 1\nof 2\ndog 3\nthe 4\ncat 5\n");
+        assert_eq!(Glove::load(&path, |w| w != "of").unwrap().words(), ["the", "dog", "cat"]);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::tokenizer::{TOKENIZER_RULES, tokenize};
+use super::tokenizer::{TOKENIZER_RULES, is_word, tokenize};
 use crate::{Error, Result};
 
 /// The id of padding after the last word.
@@ -233,6 +233,36 @@ impl Vocab {
         Encoded { ids, len }
     }
 
+    /// [`Vocab::encode`] leaving out the words that have no id (instead of giving them
+    /// [`UNK_ID`]), and those words, in order: what search and `glimpse eval` encode, so a
+    /// query's ignored words (say "xyzzy") move nothing. Training keeps [`Vocab::encode`].
+    pub fn encode_known(&self, text: &str) -> (Encoded, Vec<String>) {
+        let (known, unknown): (Vec<String>, Vec<String>) =
+            tokenize(text).into_iter().partition(|w| self.ids.contains_key(w.as_str()));
+        let mut ids: Vec<u32> =
+            known.iter().take(self.settings.seq_len).filter_map(|w| self.ids.get(w.as_str()).copied()).collect();
+        let len = ids.len();
+        ids.resize(self.settings.seq_len, PAD_ID);
+        (Encoded { ids, len }, unknown)
+    }
+
+    /// This vocabulary followed by the words of `more` it does not have yet, each given the
+    /// next id (count 0: never seen in training), in the order given; a word the tokenizer
+    /// cannot produce (`'s`, `u.s.`, `a`) is skipped, since no text would ever reach it.
+    /// Every id of this vocabulary keeps its word.
+    pub fn extended<'w>(&self, more: impl IntoIterator<Item = &'w str>) -> Result<Vocab> {
+        let (mut words, mut counts) = (self.words.clone(), self.counts.clone());
+        let mut have = self.word_set();
+        for word in more {
+            if !have.contains(word) && is_word(word) {
+                have.insert(word);
+                words.push(word.to_string());
+                counts.push(0);
+            }
+        }
+        Vocab::from_words(self.settings.clone(), words, counts)
+    }
+
     /// The id of `word` (already tokenized), if the vocabulary has it.
     pub fn id(&self, word: &str) -> Option<u32> {
         self.ids.get(word).copied()
@@ -317,7 +347,7 @@ impl Vocab {
                 file.counts.len()
             )));
         }
-        if let Some(w) = file.words.iter().find(|w| tokenize(w) != [w.as_str()]) {
+        if let Some(w) = file.words.iter().find(|w| !is_word(w)) {
             return Err(bad(format!("damaged vocabulary: '{w}' is not a word the tokenizer can produce; rebuild it")));
         }
         file.settings.check().map_err(|e| bad(e.to_string()))?;
@@ -442,6 +472,31 @@ mod tests {
         assert!(Vocab::build(&counts, settings).is_err());
         let off = Vocab::build_with_vectors(&counts, VocabSettings { min_count: 2, ..classic() }, has_vector).unwrap();
         assert_eq!(off.words(), ["the", "dog", "in", "runs", "water"]);
+    }
+
+    #[test]
+    fn an_extended_vocabulary_keeps_every_id_and_adds_new_words_after_them() {
+        let v = vocab();
+        let more = ["dog", "zebra", "'s", "a", "u.s.", "giraffe", "zebra", "3"];
+        let open = v.extended(more).unwrap();
+        assert_eq!(&open.words()[..v.words().len()], v.words());
+        assert_eq!(&open.words()[v.words().len()..], ["zebra", "giraffe", "3"]);
+        assert_eq!((open.id("zebra"), open.count(open.id("zebra").unwrap())), (Some(17), 0));
+        let caption = "A dog runs through the water.";
+        assert_eq!(open.encode(caption), v.encode(caption));
+    }
+
+    #[test]
+    fn encoding_the_known_words_leaves_the_others_out_and_names_them() {
+        let v = vocab();
+        let (known, unknown) = v.encode_known("A xyzzy dog runs into the zebra water!");
+        assert_eq!(&known.ids[..5], [3, 5, 2, 6, 0]);
+        assert_eq!(known.len, 4);
+        assert_eq!(unknown, ["xyzzy", "into", "zebra"]);
+        let caption = "The dog runs through the water";
+        assert_eq!(v.encode_known(caption), (v.encode(caption), vec![]));
+        let (nothing, all) = v.encode_known("xyzzy plugh");
+        assert_eq!((nothing.len, all.len()), (0, 2));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use prost::Message;
 
-use super::export::TextWeights;
+use super::export::{GLOVE_CODES, GLOVE_SCALES, TextWeights};
 use super::model::ModelConfig;
 use crate::durable::write_atomically;
 use crate::engine::BackboneModel;
@@ -50,7 +50,7 @@ pub(crate) fn combined_graph(name: &str, graphs: &[GraphProto], input: (&str, bo
     g.output_f32(EMBEDDING_OUTPUT, &[Dim::Named("N"), Dim::Fixed(joint_dim as i64)]);
     let mut parts = Vec::new();
     for (i, graph) in graphs.iter().enumerate() {
-        parts.extend(g.include(graph, &format!("m{i}/"), &[input_name]));
+        parts.extend(g.include(graph, &format!("m{i}/"), &[input_name, GLOVE_CODES, GLOVE_SCALES]));
     }
     let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
     let scale = 1.0 / (graphs.len() as f32).sqrt();
@@ -83,6 +83,12 @@ pub fn combine(dir: &Path, members: &[PathBuf]) -> Result<JointManifest> {
                     "was trained on features of '{}', the first model on '{}': members must share the backbone",
                     m.backbone.name, first.backbone.name
                 ),
+            ));
+        }
+        if read_graph(&path.join(&m.text_encoder.file))?.initializer.iter().any(|t| t.name == GLOVE_CODES) {
+            return Err(Error::model(
+                path,
+                "has an open vocabulary: combine the models it was made from, then open the vocabulary of the combination (`glimpse repack --glove`)",
             ));
         }
         let theirs = std::fs::read(path.join(&m.vocab)).map_err(|e| Error::io(path, e))?;
@@ -138,6 +144,31 @@ pub fn combine(dir: &Path, members: &[PathBuf]) -> Result<JointManifest> {
     Ok(manifest)
 }
 
+/// The weights of the text encoder graph `graph` of the model `manifest` describes: one
+/// per member of a combined model, else one.
+pub(crate) fn text_members(manifest: &JointManifest, graph: &GraphProto) -> Result<Vec<TextWeights>> {
+    match &manifest.combination {
+        None => Ok(vec![TextWeights::from_graph(graph, "")?]),
+        Some(combination) => {
+            (0..combination.members.len()).map(|i| TextWeights::from_graph(graph, &format!("m{i}/"))).collect()
+        }
+    }
+}
+
+/// The text encoder graph of the model `manifest` describes, from its members' weights
+/// ([`text_members`]), in the form [`super::export`] writes today.
+pub(crate) fn text_graph(manifest: &JointManifest, members: &[TextWeights]) -> Vec<u8> {
+    match (&manifest.combination, members) {
+        (None, [one]) => one.graph(manifest.seq_len).to_bytes(),
+        _ => combined_graph(
+            "glimpse-combined-text-encoder",
+            &members.iter().map(|m| m.graph(manifest.seq_len).graph().clone()).collect::<Vec<_>>(),
+            (IDS_INPUT, true, manifest.seq_len as i64),
+            manifest.model.joint_dim,
+        ),
+    }
+}
+
 /// What [`repack`] did to one graph file.
 #[derive(Clone, Debug)]
 pub struct Repacked {
@@ -178,22 +209,7 @@ pub fn repack(dir: &Path, backbone: Option<&BackboneModel>) -> Result<(JointMani
     let before = (size(&text_file)?, size(&head_file)?);
 
     let old_text = read_graph(&dir.join(&text_file))?;
-    let text = match &manifest.combination {
-        None => TextWeights::from_graph(&old_text, "")?.graph(manifest.seq_len).to_bytes(),
-        Some(combination) => {
-            let members = (0..combination.members.len())
-                .map(|i| {
-                    Ok(TextWeights::from_graph(&old_text, &format!("m{i}/"))?.graph(manifest.seq_len).graph().clone())
-                })
-                .collect::<Result<Vec<_>>>()?;
-            combined_graph(
-                "glimpse-combined-text-encoder",
-                &members,
-                (IDS_INPUT, true, manifest.seq_len as i64),
-                manifest.model.joint_dim,
-            )
-        }
-    };
+    let text = text_graph(&manifest, &text_members(&manifest, &old_text)?);
     let head_path = dir.join(&head_file);
     let mut head = read_model(&head_path)?;
     let graph = head.graph.get_or_insert_default();

@@ -31,6 +31,7 @@ pub(super) fn transpose(m: &[f32], rows: usize, columns: usize) -> Vec<f32> {
 
 /// A linear layer as plain arrays: `weight` `[inputs, outputs]` (input-major, as MatMul
 /// takes it) and an optional bias `[outputs]`.
+#[derive(Clone)]
 pub(crate) struct LinearWeights {
     inputs: usize,
     outputs: usize,
@@ -48,13 +49,39 @@ impl LinearWeights {
         Ok(LinearWeights { inputs, outputs, weight, bias })
     }
 
+    /// A layer from its input-major weight (`[inputs, outputs]`) and bias.
+    pub(crate) fn new(inputs: usize, outputs: usize, weight: Vec<f32>, bias: Option<Vec<f32>>) -> Self {
+        LinearWeights { inputs, outputs, weight, bias }
+    }
+
+    /// `x @ weight + bias` for one input row.
+    pub(crate) fn apply(&self, x: &[f32]) -> Vec<f32> {
+        let mut y = self.bias.clone().unwrap_or_else(|| vec![0.0; self.outputs]);
+        for (xi, row) in x.iter().zip(self.weight.chunks_exact(self.outputs)) {
+            y.iter_mut().zip(row).for_each(|(y, w)| *y += xi * w);
+        }
+        y
+    }
+
     /// `input @ weight + bias` into `output`.
     fn add_to(&self, g: &mut GraphBuilder, prefix: &str, input: &str, output: &str) {
+        self.add_initializers(g, prefix);
+        self.add_nodes(g, prefix, input, output);
+    }
+
+    /// The weight `PREFIX.weight` and bias `PREFIX.bias` as initializers.
+    fn add_initializers(&self, g: &mut GraphBuilder, prefix: &str) {
+        g.initializer_f32(&format!("{prefix}.weight"), &[self.inputs as i64, self.outputs as i64], &self.weight);
+        if let Some(b) = &self.bias {
+            g.initializer_f32(&format!("{prefix}.bias"), &[self.outputs as i64], b);
+        }
+    }
+
+    /// `input @ PREFIX.weight + PREFIX.bias` into `output` (once per prefix in a graph).
+    fn add_nodes(&self, g: &mut GraphBuilder, prefix: &str, input: &str, output: &str) {
         let (w_name, b_name, mm) = (format!("{prefix}.weight"), format!("{prefix}.bias"), format!("{prefix}.matmul"));
-        g.initializer_f32(&w_name, &[self.inputs as i64, self.outputs as i64], &self.weight);
         match &self.bias {
-            Some(b) => {
-                g.initializer_f32(&b_name, &[self.outputs as i64], b);
+            Some(_) => {
                 g.node("MatMul", &[input, &w_name], &[&mm], &[]).node("Add", &[&mm, &b_name], &[output], &[]);
             }
             None => {
@@ -144,7 +171,7 @@ impl GruWeights {
     /// ahead of its padding (in their order; `TopK` over position + L·padding) and the
     /// operator runs each row for its number of words (`sequence_lens`); past that it gives
     /// zeros, so summing its outputs over time sums the states of the words.
-    fn add_to(&self, g: &mut GraphBuilder, seq_len: usize) {
+    fn add_to(&self, g: &mut GraphBuilder, seq_len: usize, words: &dyn Fn(&mut GraphBuilder, &str, &str)) {
         let (e, h) = (self.inputs, self.hidden);
         // ONNX's layout: W [1, 3H, E], R [1, 3H, H] and B [1, 6H] in the gate order update,
         // reset, new; each block [H, E] is a gate's input-major matrix transposed.
@@ -173,9 +200,9 @@ impl GruWeights {
                 &["gru.sorted", "gru.order"],
                 &[("axis", Attr::Int(1)), ("largest", Attr::Int(0)), ("sorted", Attr::Int(1))],
             )
-            .node("GatherElements", &[IDS_INPUT, "gru.order"], &["gru.ids"], &[("axis", Attr::Int(1))])
-            .node("Gather", &["word_vectors", "gru.ids"], &["gru.words"], &[("axis", Attr::Int(0))])
-            .node("Transpose", &["gru.words"], &["gru.x"], &[("perm", Attr::Ints(vec![1, 0, 2]))])
+            .node("GatherElements", &[IDS_INPUT, "gru.order"], &["gru.ids"], &[("axis", Attr::Int(1))]);
+        words(g, "gru.ids", "gru.words");
+        g.node("Transpose", &["gru.words"], &["gru.x"], &[("perm", Attr::Ints(vec![1, 0, 2]))])
             .node("Squeeze", &["count", "axis1"], &["gru.count"], &[])
             .node("Cast", &["gru.count"], &["gru.lens"], &[("to", Attr::Int(i64::from(crate::onnx::proto::INT32)))])
             .node(
@@ -236,14 +263,114 @@ fn missing(prefix: &str, what: &str) -> Error {
     Error::Invalid(format!("the text encoder graph has no {what} under '{prefix}'"))
 }
 
+/// The initializer of the GloVe codes of the words past the trained vocabulary (int8,
+/// `[words, G]`), shared by every member of a combined text encoder.
+pub const GLOVE_CODES: &str = "glove.i8";
+/// The initializer of [`GLOVE_CODES`]' scales, one per column (`[G]`).
+pub const GLOVE_SCALES: &str = "glove.scale";
+
+/// The GloVe vectors of the words past the trained vocabulary, in id order, as int8 codes
+/// with one scale per column. The graph gathers the codes of a query's words and only then
+/// turns them into floats, so ONNX Runtime keeps the table as int8 (5 MB for 100,000 words
+/// of 50 dimensions) instead of folding it into a float table four times the size.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct GloveTable {
+    /// Words (rows).
+    pub rows: usize,
+    /// G, the GloVe dimension (columns).
+    pub dim: usize,
+    /// `rows × dim` codes, row-major.
+    pub codes: Vec<i8>,
+    /// One scale per column: a value is `code · scale`.
+    pub scales: Vec<f32>,
+}
+
+impl GloveTable {
+    fn from_graph(graph: &GraphProto) -> Result<Self> {
+        let bad = || Error::Invalid(format!("the text encoder graph's '{GLOVE_CODES}' or '{GLOVE_SCALES}' is damaged"));
+        let (codes, dims) = crate::onnx::graph::initializer_i8(graph, GLOVE_CODES).ok_or_else(bad)?;
+        let (scales, _) = initializer_values(graph, GLOVE_SCALES).ok_or_else(bad)?;
+        if dims.len() != 2 || scales.len() as i64 != dims[1] {
+            return Err(bad());
+        }
+        Ok(GloveTable { rows: dims[0] as usize, dim: dims[1] as usize, codes, scales })
+    }
+}
+
+/// How a text encoder gives a vector to a word it was not trained on: ids from `trained`
+/// on are rows of the shared [`GloveTable`] (id − `trained`), mapped to a word vector by a
+/// linear map fitted on the trained words (see [`super::open_vocab`]); ids below it keep
+/// their trained vectors, exactly.
+#[derive(Clone)]
+pub(crate) struct OpenWords {
+    /// The ids below this one are trained words (rows of the word table).
+    pub trained: usize,
+    /// GloVe vector → word vector: `[G, E]` and a bias `[E]`.
+    pub map: LinearWeights,
+    /// The GloVe vectors of the ids from `trained` on.
+    pub glove: std::sync::Arc<GloveTable>,
+}
+
+impl OpenWords {
+    fn from_graph(graph: &GraphProto, prefix: &str) -> Result<Option<Self>> {
+        let Some((weight, dims)) = initializer_values(graph, &format!("{prefix}open.map.weight")) else {
+            return Ok(None);
+        };
+        let bias = initializer_values(graph, &format!("{prefix}open.map.bias")).map(|(b, _)| b);
+        let trained = crate::onnx::graph::initializer_i64(graph, &format!("{prefix}open.trained"))
+            .and_then(|t| t.first().copied())
+            .ok_or_else(|| missing(prefix, "open.trained"))?;
+        let map = LinearWeights { inputs: dims[0] as usize, outputs: dims[1] as usize, weight, bias };
+        Ok(Some(OpenWords {
+            trained: trained as usize,
+            map,
+            glove: std::sync::Arc::new(GloveTable::from_graph(graph)?),
+        }))
+    }
+
+    /// Adds the word vectors of `ids` (`[N, L]` int64) as `output` (`[N, L, E]`): the
+    /// trained row below [`OpenWords::trained`], the mapped GloVe row from it on.
+    fn add_lookup(&self, g: &mut GraphBuilder, ids: &str, output: &str) {
+        let glove = &self.glove;
+        let name = |part: &str| format!("{output}.{part}");
+        if !g.graph().initializer.iter().any(|t| t.name == "open.trained") {
+            g.initializer_i64("open.trained", &[], &[self.trained as i64])
+                .initializer_i64("open.unk", &[], &[i64::from(crate::text::UNK_ID)])
+                .initializer_i64("open.zero", &[], &[0])
+                .initializer_i64("open.axes", &[1], &[2])
+                .initializer_i8(GLOVE_CODES, &[glove.rows as i64, glove.dim as i64], &glove.codes)
+                .initializer_f32(GLOVE_SCALES, &[glove.dim as i64], &glove.scales);
+            self.map.add_initializers(g, "open.map");
+        }
+        let float = ("to", Attr::Int(i64::from(crate::onnx::proto::FLOAT)));
+        g.node("Less", &[ids, "open.trained"], &[&name("known")], &[])
+            .node("Where", &[&name("known"), ids, "open.unk"], &[&name("trained_ids")], &[])
+            .node("Gather", &["word_vectors", &name("trained_ids")], &[&name("trained")], &[("axis", Attr::Int(0))])
+            .node("Sub", &[ids, "open.trained"], &[&name("past")], &[])
+            .node("Max", &[&name("past"), "open.zero"], &[&name("rows")], &[])
+            .node("Gather", &[GLOVE_CODES, &name("rows")], &[&name("codes")], &[("axis", Attr::Int(0))])
+            .node("Cast", &[&name("codes")], &[&name("codes_f")], &[float])
+            .node("Mul", &[&name("codes_f"), GLOVE_SCALES], &[&name("glove")], &[]);
+        self.map.add_nodes(g, "open.map", &name("glove"), &name("mapped"));
+        g.node("Unsqueeze", &[&name("known"), "open.axes"], &[&name("known3")], &[]).node(
+            "Where",
+            &[&name("known3"), &name("trained"), &name("mapped")],
+            &[output],
+            &[],
+        );
+    }
+}
+
 /// A text encoder's weights as plain arrays: what its graph is written from.
 pub(crate) struct TextWeights {
-    /// `[vocabulary, E]`.
-    word_vectors: Vec<f32>,
-    vocab_size: usize,
-    word_dim: usize,
+    /// `[trained vocabulary, E]`.
+    pub(crate) word_vectors: Vec<f32>,
+    pub(crate) vocab_size: usize,
+    pub(crate) word_dim: usize,
     gru: Option<GruWeights>,
     projection: LinearWeights,
+    /// The words past the trained vocabulary, when it is open.
+    pub(crate) open: Option<OpenWords>,
 }
 
 impl TextWeights {
@@ -254,6 +381,7 @@ impl TextWeights {
             word_dim: config.word_dim,
             gru: text.gru().map(GruWeights::of).transpose()?,
             projection: LinearWeights::of(text.projection())?,
+            open: None,
         })
     }
 
@@ -271,7 +399,19 @@ impl TextWeights {
             word_dim: dims[1] as usize,
             gru: GruWeights::from_graph(graph, prefix)?,
             projection: LinearWeights { inputs: w_dims[0] as usize, outputs: w_dims[1] as usize, weight, bias },
+            open: OpenWords::from_graph(graph, prefix)?,
         })
+    }
+
+    /// Adds the word vectors of `ids` as `output`: a row of the word table, or for an open
+    /// vocabulary the mapped GloVe vector of a word past the trained ones.
+    fn add_words(&self, g: &mut GraphBuilder, ids: &str, output: &str) {
+        match &self.open {
+            None => {
+                g.node("Gather", &["word_vectors", ids], &[output], &[("axis", Attr::Int(0))]);
+            }
+            Some(open) => open.add_lookup(g, ids, output),
+        }
     }
 
     /// The text encoder as an ONNX graph over `seq_len` int64 ids: padding (id 0) is
@@ -293,14 +433,14 @@ impl TextWeights {
             .node("Max", &["count", "one"], &["count1"], &[]);
         match &self.gru {
             None => {
+                self.add_words(&mut g, IDS_INPUT, "words");
                 g.initializer_i64("axis2", &[1], &[2])
-                    .node("Gather", &["word_vectors", IDS_INPUT], &["words"], &[("axis", Attr::Int(0))])
                     .node("Unsqueeze", &["mask", "axis2"], &["mask3"], &[])
                     .node("Mul", &["words", "mask3"], &["masked"], &[])
                     .node("ReduceSum", &["masked", "axis1"], &["summed"], &[("keepdims", Attr::Int(0))])
                     .node("Div", &["summed", "count1"], &["pooled"], &[]);
             }
-            Some(gru) => gru.add_to(&mut g, seq_len),
+            Some(gru) => gru.add_to(&mut g, seq_len, &|g, ids, out| self.add_words(g, ids, out)),
         }
         self.projection.add_to(&mut g, "projection", "pooled", "projected");
         l2_normalize(&mut g, "projected", EMBEDDING_OUTPUT);

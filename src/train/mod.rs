@@ -21,6 +21,7 @@ pub mod features;
 pub mod hubness;
 pub mod loss;
 pub mod model;
+pub mod open_vocab;
 pub mod recipe;
 pub mod rng;
 pub mod trainer;

@@ -345,10 +345,37 @@ impl EmbeddedSplit {
         }
     }
 
+    /// The split with only the captions of rows `captions` (in `self.captions`' order) and
+    /// every photo: each of those captions still ranks all photos, and a photo ranks only
+    /// those captions (a photo with none of them counts for no image→text rank).
+    pub fn with_captions(&self, captions: &[usize]) -> EmbeddedSplit {
+        let rows = captions.iter().flat_map(|&c| self.captions[c * self.dim..(c + 1) * self.dim].iter().copied());
+        EmbeddedSplit {
+            dim: self.dim,
+            images: self.images.clone(),
+            captions: rows.collect(),
+            caption_image: captions.iter().map(|&c| self.caption_image[c]).collect(),
+            kept: self.kept.clone(),
+            offsets: self.offsets.clone(),
+        }
+    }
+
     /// Recalls of this split's vectors as they are.
     pub fn metrics(&self) -> Result<Metrics> {
         Ok(evaluate_with_ranks(&self.images, &self.captions, self.dim, &self.caption_image, &self.offsets)?.0)
     }
+}
+
+/// The caption rows of [`embed_split`] (the captions of the kept photos `kept` of `items`,
+/// in order) that have at least one word no caption counted in `seen` has: what `glimpse
+/// eval` measures apart as captions with unseen words.
+pub fn captions_with_unseen_words(items: &[ImageCaptions], kept: &[usize], seen: &WordCounts) -> Vec<usize> {
+    kept.iter()
+        .flat_map(|&i| &items[i].captions)
+        .enumerate()
+        .filter(|(_, caption)| crate::text::tokenize(caption).iter().any(|w| seen.count(w) == 0))
+        .map(|(row, _)| row)
+        .collect()
 }
 
 /// Ranks every caption's photo among all of `items`' photos, as search would (through the
@@ -369,4 +396,51 @@ pub fn rank_captions(
         ranks[i] = flat.by_ref().take(items[i].captions.len()).collect();
     }
     Ok(CaptionRanks { metrics, ranks })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(image: &str, captions: &[&str]) -> ImageCaptions {
+        ImageCaptions {
+            image: image.into(),
+            path: image.into(),
+            captions: captions.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_caption_counts_as_unseen_when_one_of_its_words_is_in_no_training_caption() {
+        let seen = WordCounts::from_captions(["a dog runs", "the red square"]);
+        let items = [
+            item("0.jpg", &["A dog runs", "a giraffe runs"]),
+            item("1.jpg", &["the RED square!", "a red zebra"]),
+            item("2.jpg", &["a xyzzy"]),
+        ];
+        // Photo 1 was left out (its features failed): rows are photo 0's captions, then 2's.
+        assert_eq!(captions_with_unseen_words(&items, &[0, 2], &seen), [1, 2]);
+        assert_eq!(captions_with_unseen_words(&items, &[0, 1, 2], &seen), [1, 3, 4]);
+    }
+
+    #[test]
+    fn a_split_cut_to_some_captions_ranks_them_against_every_photo() {
+        // Photos along the axes; caption 0 finds photo 0 first, caption 1 (photo 1) ranks it
+        // second, caption 2 (photo 1) first.
+        let split = EmbeddedSplit {
+            dim: 2,
+            images: vec![1.0, 0.0, 0.0, 1.0],
+            captions: vec![1.0, 0.0, 0.8, 0.6, 0.0, 1.0],
+            caption_image: vec![0, 1, 1],
+            kept: vec![0, 1],
+            offsets: vec![0.0, 0.0],
+        };
+        let all = split.metrics().unwrap();
+        let cut = split.with_captions(&[1]);
+        assert_eq!((cut.caption_image.as_slice(), cut.captions.as_slice()), (&[1][..], &[0.8, 0.6][..]));
+        let m = cut.metrics().unwrap();
+        assert_eq!((m.images, m.captions), (2, 1));
+        assert_eq!((m.t2i.r1, m.t2i.r5, m.t2i.medr), (0.0, 100.0, 2.0));
+        assert!((all.t2i.r1 - 200.0 / 3.0).abs() < 1e-9, "{:?}", all.t2i);
+    }
 }

@@ -14,6 +14,7 @@ use crate::engine::{Backbone, BackboneModel, Runtime, SessionOptions};
 use crate::job::{Job, JobContext, Waker};
 use crate::model::manifest::{Hubness, JointManifest};
 use crate::model::{ExportedModel, config::Metrics};
+use crate::text::WordCounts;
 use crate::{Error, Result};
 
 /// Where a workflow finds what it opens: ONNX Runtime and its options, Flickr8k, and the
@@ -152,6 +153,20 @@ pub struct Measured {
     pub exact: Metrics,
     /// Bytes per photo of the compact vector (codes and offset).
     pub bytes: usize,
+    /// The same over the split's captions with a word that no caption of the train split
+    /// has (each ranks all the split's photos; a photo ranks only those captions).
+    pub unseen_words: UnseenWords,
+}
+
+/// The metrics of [`Measured`] over the captions with a word never seen in training.
+#[derive(Clone, Copy, Debug)]
+pub struct UnseenWords {
+    /// How many of the split's captions have such a word.
+    pub captions: usize,
+    /// Through the compact projection, as search ranks; `None` when no caption has one.
+    pub compact: Option<Metrics>,
+    /// With the full joint vectors; `None` when no caption has one.
+    pub exact: Option<Metrics>,
 }
 
 /// Starts measuring the model in `dir` on `split` both ways (`glimpse eval`).
@@ -164,12 +179,24 @@ pub fn start_measure_both(
     Job::spawn("glimpse-eval", 64, waker, move |cx| {
         let (model, backbone) = setup.open(&dir)?;
         let codec = recipe::model_codec(&model)?;
-        let items = Flickr8k::open(&setup.flickr8k)?.split(split)?;
+        let flickr8k = Flickr8k::open(&setup.flickr8k)?;
+        let items = flickr8k.split(split)?;
+        let seen = WordCounts::from_captions(flickr8k.split(Split::Train)?.iter().flat_map(|i| &i.captions));
         let embedded = recipe::embed_split(&model, &backbone, &items, &setup.cache_dir, &cx)?;
+        let compacted = embedded.compacted(&codec);
+        let unseen = recipe::captions_with_unseen_words(&items, &embedded.kept, &seen);
+        let subset = |split: &EmbeddedSplit| -> Result<Option<Metrics>> {
+            if unseen.is_empty() { Ok(None) } else { split.with_captions(&unseen).metrics().map(Some) }
+        };
         Ok(Measured {
-            compact: embedded.compacted(&codec).metrics()?,
+            compact: compacted.metrics()?,
             exact: embedded.metrics()?,
             bytes: codec.dim() + 4,
+            unseen_words: UnseenWords {
+                captions: unseen.len(),
+                compact: subset(&compacted)?,
+                exact: subset(&embedded)?,
+            },
         })
     })
 }

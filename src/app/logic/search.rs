@@ -46,7 +46,7 @@ pub struct ResultItem {
 
 /// A running search, answering one query.
 /// A search's results with the "no strong match" flag and what was searched for.
-type SearchJob = Job<(), Result<(Vec<ResultItem>, Option<CueReading>, String, bool, usize)>>;
+type SearchJob = Job<(), Result<(Vec<ResultItem>, Option<CueReading>, String, bool, usize, Vec<String>)>>;
 
 /// Filters as typed in the search view.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -101,6 +101,8 @@ pub struct SearchState {
     pub browsing: bool,
     /// Photos the last answer could not rank: no vector of the text model yet.
     pub unranked: usize,
+    /// The last query's words that the text model has no vector for: left out of it.
+    pub ignored: Vec<String>,
     /// The highlighted result.
     pub selected: Option<usize>,
     /// The result shown large.
@@ -215,7 +217,7 @@ impl State {
             let answer = finder.search(&request)?;
             // The cue is read for text queries only, which rank with the offsets.
             let text = answer.cue.is_some();
-            Ok((describe(&finder, answer.hits, text), answer.cue, answer.label, answer.browsing, answer.unranked))
+            Ok((describe(&finder, answer.hits, text), answer.cue, answer.label, answer.browsing, answer.unranked, answer.ignored_words))
         })?;
         self.search.job = Some(job);
         Ok(())
@@ -237,7 +239,7 @@ impl State {
         }
         let Some(job) = self.search.job.take() else { return };
         match job.wait().and_then(|r| r) {
-            Ok((results, cue, label, browsing, unranked)) => {
+            Ok((results, cue, label, browsing, unranked, ignored)) => {
                 // The highlight and the preview follow their photo to its new place (or go
                 // when it left the results), so the next mark can only land on that photo.
                 let search = &mut self.search;
@@ -254,11 +256,17 @@ impl State {
                 search.answered = Some(label);
                 search.browsing = browsing;
                 search.unranked = unranked;
+                search.ignored = ignored;
             }
             // The grid no longer answers the query in the box: it says why instead of
-            // showing the previous query's results under their old heading.
+            // showing the previous query's results under their old heading. A query of words
+            // without a vector shows no photos either (they would be arbitrary) and names them.
             Err(e) => {
                 let search = &mut self.search;
+                search.ignored = match &e {
+                    Error::UnknownWords { words, .. } => words.clone(),
+                    _ => Vec::new(),
+                };
                 search.error = Some(e.to_string());
                 search.results.clear();
                 search.answered = None;

@@ -201,6 +201,11 @@ pub struct RepackArgs {
     /// model pointed at it, against the old one), such as an int8 copy of the old backbone.
     #[arg(long, value_name = "NAME")]
     backbone: Option<String>,
+    /// Also open the vocabulary: give every word of this GloVe file a vector (the trained
+    /// words keep theirs; each other word gets its GloVe vector mapped by a linear map fitted
+    /// on the trained words), so that a query's words outside the training captions count.
+    #[arg(long, value_name = "FILE")]
+    glove: Option<PathBuf>,
 }
 
 pub fn repack(_cli: &Cli, args: &RepackArgs) -> anyhow::Result<ExitCode> {
@@ -214,6 +219,20 @@ pub fn repack(_cli: &Cli, args: &RepackArgs) -> anyhow::Result<ExitCode> {
     println!(
         "libraries projected with the old image head are projected again from their stored features when next opened"
     );
+    if let Some(glove) = &args.glove {
+        let opened = glimpse::train::open_vocab::open_vocabulary(&args.model, glove)
+            .with_context(|| format!("cannot open the vocabulary of {}", args.model.display()))?;
+        let mb = |b: (u64, u64)| format!("{:.1} MB → {:.1} MB", b.0 as f64 / 1e6, b.1 as f64 / 1e6);
+        println!("vocabulary: {} ids → {} ids ({})", opened.trained, opened.words, mb(opened.vocab_bytes));
+        println!("text encoder: {}", mb(opened.text_bytes));
+        for (i, fit) in opened.fits.iter().enumerate() {
+            println!(
+                "member {i}: map fitted on {} trained words (ridge {}); on {} held out: R² {:.3}, mean cosine {:.3} (the unknown word's vector: {:.3})",
+                fit.words, fit.ridge, fit.held_out, fit.held_out_r2, fit.held_out_cosine, fit.unknown_cosine
+            );
+        }
+        println!("text encoder sha256 {}", opened.manifest.text_encoder.sha256);
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -423,14 +442,35 @@ pub fn eval(cli: &Cli, args: &EvalArgs) -> anyhow::Result<ExitCode> {
         let mut value = metrics_json(args.split.name(), &measured.compact);
         value["bytes_per_photo"] = json!(measured.bytes);
         value["exact"] = metrics_json(args.split.name(), &measured.exact);
+        value["unseen_words"] = unseen_words_json(args.split.name(), &measured.unseen_words);
         println!("{value}");
     } else {
         print_metrics(false, args.split, &measured.compact);
         println!("({} bytes per photo, as search ranks; at full precision:)", measured.bytes);
         println!("text→image  {}", recall_line(&measured.exact.t2i));
         println!("image→text  {}", recall_line(&measured.exact.i2t));
+        let unseen = &measured.unseen_words;
+        println!("{} captions with a word no training caption has", unseen.captions);
+        if let Some(m) = &unseen.compact {
+            println!("text→image  {}", recall_line(&m.t2i));
+            println!("image→text  {}", recall_line(&m.i2t));
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `glimpse eval --json`'s `"unseen_words"`: the captions with a word no training caption
+/// has, their count, and the split's metrics over them as search ranks and at full precision.
+fn unseen_words_json(split: &str, unseen: &workflow::UnseenWords) -> serde_json::Value {
+    let mut value = match &unseen.compact {
+        Some(m) => metrics_json(split, m),
+        None => json!({"split": split}),
+    };
+    value["captions"] = json!(unseen.captions);
+    if let Some(m) = &unseen.exact {
+        value["exact"] = metrics_json(split, m);
+    }
+    value
 }
 
 /// What the model workflows open: the runtime with the CLI's options, Flickr8k, the cache.
