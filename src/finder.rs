@@ -478,7 +478,14 @@ impl Finder {
         };
         // A library with no photo yet (a first run stopped early) has nothing to rank.
         if self.library.index.data.photos.is_empty() {
-            return Ok(SearchAnswer { hits: Vec::new(), cue: None, label, browsing: false, unranked: 0, ignored_words });
+            return Ok(SearchAnswer {
+                hits: Vec::new(),
+                cue: None,
+                label,
+                browsing: false,
+                unranked: 0,
+                ignored_words,
+            });
         }
         let cue = self.cue(&query, &options.filter, &request.feedback)?;
         let unranked = if self.joint_space(false).is_some() { self.library.unprojected() } else { 0 };

@@ -217,7 +217,14 @@ impl State {
             let answer = finder.search(&request)?;
             // The cue is read for text queries only, which rank with the offsets.
             let text = answer.cue.is_some();
-            Ok((describe(&finder, answer.hits, text), answer.cue, answer.label, answer.browsing, answer.unranked, answer.ignored_words))
+            Ok((
+                describe(&finder, answer.hits, text),
+                answer.cue,
+                answer.label,
+                answer.browsing,
+                answer.unranked,
+                answer.ignored_words,
+            ))
         })?;
         self.search.job = Some(job);
         Ok(())
