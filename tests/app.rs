@@ -760,3 +760,48 @@ fn the_window_says_which_words_it_ignored_and_shows_no_photos_for_a_query_of_onl
     assert!(h.state().state.search.results.is_empty(), "photos shown for words without a vector");
     assert!(h.query_by_label_contains("Glimpse knows none of the words of").is_some());
 }
+
+#[test]
+fn marks_belong_to_the_query_they_were_made_in_and_are_offered_to_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = quick_app(dir.path(), egui::vec2(1280.0, 900.0));
+    let search_for = |h: &mut Harness<'static, GlimpseApp>, text: &str| {
+        h.state_mut().state.search.subject = Subject::Text(text.into());
+        h.state_mut().state.search.edited = Some(Instant::now() - Duration::from_secs(5));
+        h.step();
+        h.step();
+    };
+    search_for(&mut h, "a dog");
+    let (dog, puppy) = (PathBuf::from("/photos/dog.jpg"), PathBuf::from("/photos/puppy.jpg"));
+    h.state_mut().send(glimpse::app::Command::Mark(dog.clone(), Some(Mark::Good)));
+    h.state_mut().send(glimpse::app::Command::Mark(puppy.clone(), Some(Mark::Bad)));
+    h.step();
+    assert_eq!(h.state().state.search.marks.len(), 2);
+
+    // A new query starts without them: they would fill its grid with dogs.
+    search_for(&mut h, "a red car");
+    assert!(h.state().state.search.marks.is_empty(), "the marks of \u{201c}a dog\u{201d} carried into another query");
+    let offer = "Use 2 marks from \u{201c}a dog\u{201d}";
+    assert!(h.query_by_label(offer).is_some(), "the marks are not offered to the new query");
+
+    // Asking "a dog" again gives them back by themselves.
+    search_for(&mut h, "a dog ");
+    assert_eq!(h.state().state.search.marks.get(&dog), Some(&Mark::Good));
+    assert_eq!(h.state().state.search.marks.get(&puppy), Some(&Mark::Bad));
+    assert!(h.query_by_label(offer).is_none());
+
+    // One click takes them into another query, where they then belong.
+    search_for(&mut h, "a puppy on grass");
+    click(&mut h, offer);
+    h.step();
+    let search = &h.state().state.search;
+    assert_eq!(search.marks.len(), 2, "the offered marks were not taken");
+    assert_eq!(search.marks_for, Subject::Text("a puppy on grass".into()));
+    assert!(search.parked.is_none());
+
+    // Clear marks ends them all, offered ones included.
+    search_for(&mut h, "a beach");
+    click(&mut h, "Clear marks");
+    h.step();
+    assert!(h.state().state.search.marks.is_empty() && h.state().state.search.parked.is_none());
+}

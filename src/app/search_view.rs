@@ -171,11 +171,24 @@ fn options_row(app: &mut GlimpseApp, ui: &mut egui::Ui) {
                 changed |= ui.add(edit).labelled_by(label.id).changed();
             });
         }
-        if !app.state.search.marks.is_empty() {
+        let search = &app.state.search;
+        if !search.marks.is_empty() || search.parked.is_some() {
             ui.separator();
-            let good = app.state.search.marks.values().filter(|m| **m == Mark::Good).count();
-            let bad = app.state.search.marks.len() - good;
-            ui.label(format!("{good} good, {bad} bad"));
+            if !search.marks.is_empty() {
+                let good = search.marks.values().filter(|m| **m == Mark::Good).count();
+                ui.label(format!("{good} good, {} bad", search.marks.len() - good));
+            }
+            // Marks made in another query are not used here unless the person asks.
+            let offer = search.parked.as_ref().map(|(from, marks)| {
+                let n = marks.len();
+                format!("Use {n} mark{} from {}", if n == 1 { "" } else { "s" }, query_label(from))
+            });
+            let hint = "Those marks re-rank this query's results too; they come back by themselves when you search their query again.";
+            if let Some(offer) = offer
+                && ui.button(offer).on_hover_text(hint).clicked()
+            {
+                app.send(Command::UseMarks);
+            }
             if ui.button("Clear marks").clicked() {
                 app.send(Command::ClearMarks);
             }
@@ -183,6 +196,17 @@ fn options_row(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     });
     if changed {
         app.state.search.edited = Some(std::time::Instant::now());
+    }
+}
+
+/// A query as the window names it: quoted text, or the photo searched by.
+fn query_label(subject: &Subject) -> String {
+    match subject {
+        Subject::Text(text) if text.trim().is_empty() => "browsing".into(),
+        Subject::Text(text) => format!("\u{201c}{}\u{201d}", text.trim()),
+        Subject::Photo(photo) => {
+            format!("photos like {}", photo.file_name().unwrap_or(photo.as_os_str()).to_string_lossy())
+        }
     }
 }
 

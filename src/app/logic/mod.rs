@@ -104,7 +104,9 @@ pub enum Command {
     Mark(PathBuf, Option<Mark>),
     /// Undo the last mark change (Ctrl+Z).
     UndoMark,
-    /// Clear every good/bad mark.
+    /// Take the marks made in the last query marked into this one.
+    UseMarks,
+    /// Clear every good/bad mark, this query's and the one offered.
     ClearMarks,
     /// Group the library's near-duplicates.
     FindDuplicates,
@@ -290,6 +292,11 @@ impl State {
                 notices.push((format!("Copied {}", path.display()), false));
             }
             Command::Mark(path, mark) => {
+                // A first mark belongs to the query whose results it was made on.
+                if self.search.marks.is_empty() {
+                    let shown = self.search.asked.as_ref().map_or(&self.search.subject, |asked| &asked.subject);
+                    self.search.marks_for = shown.clone();
+                }
                 let before = match mark {
                     Some(mark) => self.search.marks.insert(path.clone(), mark),
                     None => self.search.marks.remove(&path),
@@ -306,8 +313,13 @@ impl State {
                     note(self.start_search(settings));
                 }
             }
+            Command::UseMarks => {
+                self.search.use_parked_marks();
+                note(self.start_search(settings));
+            }
             Command::ClearMarks => {
                 self.search.marks.clear();
+                self.search.parked = None;
                 self.search.mark_history.clear();
                 note(self.start_search(settings));
             }

@@ -11,7 +11,7 @@ pub const PAGE: usize = 50;
 /// again from its first page.
 #[derive(Clone, Debug, PartialEq)]
 pub(super) struct Asked {
-    subject: Subject,
+    pub(super) subject: Subject,
     filter: FilterForm,
     sort: crate::index::filter::SortOrder,
     pool: usize,
@@ -107,8 +107,14 @@ pub struct SearchState {
     pub selected: Option<usize>,
     /// The result shown large.
     pub preview: Option<usize>,
-    /// Good/bad marks. They stay until "Clear marks" (Esc and a new query keep them).
+    /// Good/bad marks of the query they were made in ([`Self::marks_for`]): only its search
+    /// uses them. Another query parks them ([`Self::parked`]); "Clear marks" ends them.
     pub marks: BTreeMap<PathBuf, Mark>,
+    /// The query the marks belong to.
+    pub marks_for: Subject,
+    /// The marks of the last query marked before this one: offered to the current query
+    /// ("Use 2 marks from …") and given back to their own query when it is asked again.
+    pub parked: Option<(Subject, BTreeMap<PathBuf, Mark>)>,
     /// Each mark change as (photo, its mark before), newest last: Ctrl+Z undoes the last.
     pub mark_history: Vec<(PathBuf, Option<Mark>)>,
     /// The grid's columns as last drawn (the arrow keys move by its rows).
@@ -125,6 +131,36 @@ pub struct SearchState {
 }
 
 impl SearchState {
+    /// Files the marks under their query before the query in the box is searched: marks made
+    /// in another query are parked (replacing an older parked set), and a parked set made in
+    /// this query comes back. Ctrl+Z does not reach across queries.
+    fn file_marks(&mut self) {
+        let subject = self.subject.clone();
+        if !self.marks.is_empty() && !same_query(&self.marks_for, &subject) {
+            let marks = std::mem::take(&mut self.marks);
+            self.parked = Some((std::mem::replace(&mut self.marks_for, subject.clone()), marks));
+            self.mark_history.clear();
+        }
+        if self.marks.is_empty() {
+            if let Some((_, marks)) = self.parked.take_if(|(from, _)| same_query(from, &subject)) {
+                self.marks = marks;
+                self.mark_history.clear();
+            }
+            self.marks_for = subject;
+        }
+    }
+
+    /// Takes the parked marks into the query in the box (a mark already made here wins).
+    pub(super) fn use_parked_marks(&mut self) {
+        if let Some((_, parked)) = self.parked.take() {
+            for (path, mark) in parked {
+                self.marks.entry(path).or_insert(mark);
+            }
+            self.marks_for = self.subject.clone();
+            self.mark_history.clear();
+        }
+    }
+
     /// True while a search runs.
     pub fn busy(&self) -> bool {
         self.job.is_some()
@@ -166,6 +202,14 @@ fn describe(finder: &Finder, ranked: Vec<Ranked>, text: bool) -> Vec<ResultItem>
         .collect()
 }
 
+/// Whether two queries are the same search (text compared as trimmed).
+fn same_query(a: &Subject, b: &Subject) -> bool {
+    match (a, b) {
+        (Subject::Text(a), Subject::Text(b)) => a.trim() == b.trim(),
+        _ => a == b,
+    }
+}
+
 /// A date as YYYY-MM-DD with where it came from.
 pub fn date_label(seconds: i64, source: DateSource) -> String {
     let from = match source {
@@ -180,6 +224,7 @@ impl State {
     /// search still running: only the newest query matters.
     pub(super) fn start_search(&mut self, settings: &Settings) -> Result<()> {
         self.search.edited = None;
+        self.search.file_marks();
         let Some(finder) = self.finder.clone() else {
             self.search.results.clear();
             return Ok(());
