@@ -51,6 +51,12 @@ fn click(h: &mut Harness<'static, GlimpseApp>, label: &str) {
     h.step();
 }
 
+/// Adds `folder` to the library the way a person does in the Library view (which starts a run).
+fn add_folder(h: &mut Harness<'static, GlimpseApp>, folder: &Path) {
+    type_into(h, "or type its path", &folder.display().to_string());
+    click(h, "Add folder");
+}
+
 /// The app on a fresh index in `dir`, models loaded.
 fn app_on(dir: &Path, startup: Startup) -> Harness<'static, GlimpseApp> {
     let startup = Startup {
@@ -93,8 +99,7 @@ fn a_new_user_adds_the_sample_photos_types_a_query_and_sees_dogs_first_then_refi
     assert!(h.query_by_label_contains("photos a second").is_none(), "a rate claimed before any was measured");
 
     click(&mut h, "Library");
-    type_into(&mut h, "or type its path", &shared.join("photos").display().to_string());
-    click(&mut h, "Add folder");
+    add_folder(&mut h, &shared.join("photos"));
     // The library is reopened while the run goes on (finished photos join the results), so
     // the run is over once the reopened library holds every photo.
     wait_for(&mut h, "indexing to finish", |app| {
@@ -513,11 +518,9 @@ fn cancelling_a_run_that_adds_photos_keeps_every_photo_searchable_by_text() {
     let mut h = app_on(dir.path(), Startup::default());
     let photos = |app: &GlimpseApp| app.state.finder.as_ref().map_or(0, |f| f.library.index.data.photos.len());
     click(&mut h, "Library");
-    type_into(&mut h, "or type its path", &old.display().to_string());
-    click(&mut h, "Add folder");
+    add_folder(&mut h, &old);
     wait_for(&mut h, "the first folder", |app| !app.state.indexing.running() && photos(app) == 20);
-    type_into(&mut h, "or type its path", &new.display().to_string());
-    click(&mut h, "Add folder");
+    add_folder(&mut h, &new);
     wait_for(&mut h, "the second run to embed some photos", |app| app.state.indexing.done >= 16);
     click(&mut h, "Cancel");
     wait_for(&mut h, "the run to stop", |app| !app.state.indexing.running() && photos(app) > 20);
@@ -741,8 +744,7 @@ fn the_window_says_which_words_it_ignored_and_shows_no_photos_for_a_query_of_onl
     copy_photos(&shared, &photos, 6);
     let mut h = app_on(dir.path(), Startup::default());
     click(&mut h, "Library");
-    type_into(&mut h, "or type its path", &photos.display().to_string());
-    click(&mut h, "Add folder");
+    add_folder(&mut h, &photos);
     wait_for(&mut h, "indexing to finish", |app| !app.state.indexing.running() && app.state.finder.is_some());
     click(&mut h, "Search");
     type_into(&mut h, "Query", "a xyzzy dog");
