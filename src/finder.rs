@@ -126,6 +126,13 @@ pub struct SearchAnswer {
     pub ignored_words: Vec<String>,
 }
 
+/// Words as a person reads them in a note, each quoted ("“xyzzy”, “plugh”"), with how to
+/// refer to them ("this word" or "these words").
+pub fn quoted_words(words: &[String]) -> (String, &'static str) {
+    let quoted: Vec<String> = words.iter().map(|w| format!("\u{201c}{w}\u{201d}")).collect();
+    (quoted.join(", "), if words.len() == 1 { "this word" } else { "these words" })
+}
+
 impl SearchAnswer {
     /// The best match is weak enough that the model's cue says "no strong match".
     pub fn no_strong_match(&self) -> bool {

@@ -10,7 +10,7 @@ use eframe::egui;
 use super::logic::{Command, Mark, ResultItem, SearchState, date_label, library_roots};
 use super::settings::TILE_RANGE;
 use super::{GlimpseApp, Tab};
-use crate::finder::{CUE_RESULTS, CueReading, Subject};
+use crate::finder::{CUE_RESULTS, CueReading, Subject, quoted_words};
 use crate::index::filter::{SortOrder, format_date};
 
 /// Space between tiles, in points.
@@ -352,9 +352,8 @@ fn results_heading(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     // Words of the query the text model has no vector for: left out (a query of only such
     // words is an error above, with no photos).
     if search.error.is_none() && !search.browsing && !search.ignored.is_empty() {
-        let words: Vec<String> = search.ignored.iter().map(|w| format!("\u{201c}{w}\u{201d}")).collect();
-        let it = if words.len() == 1 { "this word" } else { "these words" };
-        ui.label(format!("Ignored {}: Glimpse has no vector for {it}.", words.join(", ")));
+        let (words, them) = quoted_words(&search.ignored);
+        ui.label(format!("Ignored {words}: Glimpse has no vector for {them}."));
     }
     let ix = &app.state.indexing;
     if ix.running() {

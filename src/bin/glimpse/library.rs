@@ -285,11 +285,8 @@ impl RankingArgs {
             );
         }
         if !answer.ignored_words.is_empty() {
-            eprintln!(
-                "note: ignored {}: the text model has no vector for {}",
-                answer.ignored_words.iter().map(|w| format!("\u{201c}{w}\u{201d}")).collect::<Vec<_>>().join(", "),
-                if answer.ignored_words.len() == 1 { "this word" } else { "these words" }
-            );
+            let (words, them) = glimpse::finder::quoted_words(&answer.ignored_words);
+            eprintln!("note: ignored {words}: the text model has no vector for {them}");
         }
         if answer.no_strong_match() {
             eprintln!("note: no strong match; the closest results:");
