@@ -36,6 +36,15 @@ grep -q "^$top#.*dog" "$shared/flickr8k/Flickr8k_text/Flickr8k.token.txt" || fai
 man -w glimpse >/dev/null 2>&1 || [ -f /usr/share/man/man1/glimpse.1.gz ] || fail "no man page"
 [ -f /usr/share/bash-completion/completions/glimpse ] || fail "no bash completion"
 echo "installed glimpse: doctor ok, indexed 120 photos, best match for a dog in water: $top"
+# An iPhone-style HEIC of that photo, read through the libheif the package depends on.
+heic=$(mktemp -d)
+heif-enc -q 80 -o "$heic/IMG_0001.HEIC" "$shared/photos/$top" >/dev/null
+as_user /usr/bin/glimpse index "$heic" >/dev/null || fail "index a HEIC photo"
+as_user /usr/bin/glimpse status --json | grep -q '"skipped": \[\]' || fail "skipped files: $(as_user /usr/bin/glimpse status)"
+as_user /usr/bin/glimpse search --json "a dog running through water" | grep -q 'IMG_0001.HEIC' \
+  || fail "the HEIC photo of $top is not among the best matches"
+rm -rf "$heic"
+echo "installed glimpse: the HEIC copy of $top is found beside it"
 
 $sudo apt-get remove -y -qq glimpse >/dev/null
 left=$(echo "$files" | while read -r f; do [ -e "$f" ] && echo "$f"; done || true)

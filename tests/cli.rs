@@ -141,6 +141,48 @@ fn a_query_says_which_words_it_ignored_and_one_of_only_such_words_shows_nothing(
     assert!(stderr.contains("knows none of the words") && stderr.contains("xyzzy, plugh"), "{stderr}");
 }
 
+#[test]
+fn heic_photos_wait_for_libheif_with_the_package_to_install_then_index_with_their_exif_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    image::RgbImage::from_pixel(64, 48, image::Rgb([200, 30, 30])).save(photos.join("a.png")).unwrap();
+    let img = image::RgbImage::from_fn(64, 48, |x, _| image::Rgb([(x * 4) as u8, 120, 40]));
+    let source = dir.path().join("source.jpg");
+    std::fs::write(&source, crate::util::jpeg_with_exif(&img, 1, Some("2019:07:14 10:30:00"))).unwrap();
+    crate::util::heif_enc(&source, &photos.join("IMG_0001.HEIC"), &["-q", "80"]);
+    let index = dir.path().join("lib.glimpse");
+    let run = |args: &[&str], libheif: Option<&str>| {
+        let mut cmd = glimpse();
+        if let Some(lib) = libheif {
+            cmd.env("GLIMPSE_LIBHEIF", lib);
+        }
+        let out = cmd.args(["--provider", "cpu"]).args(args).arg("--index").arg(&index).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap_or(serde_json::Value::Null)
+    };
+    // A machine without libheif: the photo is listed with the package that reads it.
+    run(&["index", photos.to_str().unwrap()], Some("/nonexistent/libheif.so.1"));
+    let status = run(&["status", "--json"], None);
+    let skipped = status["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{status}");
+    let reason = skipped[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("HEIC photos need libheif.so.1") && reason.contains("sudo apt install libheif1"),
+        "{reason}"
+    );
+    // Once the library loads, the next run reads it, though the file did not change.
+    run(&["index"], None);
+    let status = run(&["status", "--json"], None);
+    assert_eq!(status["skipped"].as_array().unwrap().len(), 0, "{status}");
+    let hits = run(&["search", "--json", "a photo"], None);
+    let heic = hits.as_array().unwrap().iter().find(|h| h["path"].as_str().unwrap().ends_with("IMG_0001.HEIC"));
+    let heic = heic.unwrap_or_else(|| panic!("the HEIC photo is searchable: {hits}"));
+    assert_eq!(heic["date_source"], "exif", "{heic}");
+    // 2019-07-14 10:30:00, camera time read as UTC.
+    assert_eq!(heic["date"], 1_563_100_200, "{heic}");
+}
+
 /// A models folder holding only a generated backbone named `tiny`.
 fn tiny_models(dir: &std::path::Path) -> std::path::PathBuf {
     let models = dir.join("models");

@@ -4,7 +4,7 @@
 use glimpse::engine::Preprocess;
 use image::{Rgb, RgbImage, Rgba, RgbaImage};
 
-use crate::util::jpeg_with_orientation;
+use crate::util::{heif_enc, jpeg_with_orientation};
 
 fn lite(size: u32) -> Preprocess {
     Preprocess {
@@ -227,4 +227,81 @@ fn a_thumbnail_comes_from_the_same_decode_and_keeps_the_aspect_ratio() {
     let prepared = pre.prepare_bytes(&png_bytes(&img.into())).unwrap();
     let thumb = prepared.thumbnail.unwrap();
     assert_eq!((thumb.width(), thumb.height()), (256, 128));
+}
+
+/// `img` with the given EXIF orientation, encoded by heif-enc with `args` into `name`
+/// (HEIC, or AVIF for `.avif`); returns the file's bytes.
+fn heif_file(dir: &std::path::Path, name: &str, jpeg: &[u8], args: &[&str]) -> Vec<u8> {
+    let source = dir.join(format!("{name}.jpg"));
+    std::fs::write(&source, jpeg).unwrap();
+    let out = dir.join(name);
+    heif_enc(&source, &out, args);
+    std::fs::read(out).unwrap()
+}
+
+#[test]
+fn heic_and_avif_photos_decode_upright_with_their_displayed_size() {
+    let dir = tempfile::tempdir().unwrap();
+    // Stored sideways with orientation 6, as a phone held upright saves it.
+    let jpeg = jpeg_with_orientation(&red_left_blue_right(64, 32), 6);
+    for name in ["upright.heic", "upright.avif"] {
+        let bytes = heif_file(dir.path(), name, &jpeg, &["-q", "90"]);
+        assert_red_on_top(&lite(8), &bytes, (32, 64));
+        let shown = Preprocess { size: 1, thumbnail: Some(16), ..lite(8) }.prepare_bytes(&bytes).unwrap();
+        let thumb = shown.thumbnail.unwrap();
+        assert_eq!((thumb.width(), thumb.height()), (8, 16), "{name}: the thumbnail is upright too");
+    }
+}
+
+#[test]
+fn a_heic_thumbnail_that_covers_the_input_is_decoded_instead_of_the_full_photo() {
+    let dir = tempfile::tempdir().unwrap();
+    // The full photo is red on the left; its 64-pixel thumbnail is what a small input gets.
+    let img = RgbImage::from_fn(512, 256, |x, _| if x < 256 { Rgb([220, 20, 20]) } else { Rgb([20, 20, 220]) });
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 95).encode_image(&img).unwrap();
+    let bytes = heif_file(dir.path(), "thumbed.heic", &jpeg, &["-q", "90", "-t", "64"]);
+    let small = lite(16).prepare_bytes(&bytes).unwrap();
+    let full = lite(128).prepare_bytes(&bytes).unwrap();
+    assert_eq!((small.width, small.height), (512, 256), "the size is the full photo's");
+    assert_eq!((full.width, full.height), (512, 256));
+    // Both read the same picture: red on the left.
+    for (t, side) in [(&small.tensor, 16usize), (&full.tensor, 128)] {
+        let left_red = t[side / 4] * 128.0 + 127.0;
+        let right_red = t[3 * side / 4] * 128.0 + 127.0;
+        assert!(left_red > 150.0 && right_red < 80.0, "{left_red} {right_red}");
+    }
+    // The small input was fed from the 64x32 thumbnail; the large one needs the full photo.
+    let ok = |_: u32, _: u32| Ok(());
+    let thumb = glimpse::engine::heif::decode(&bytes, 16, ok).unwrap();
+    assert_eq!((thumb.image.width(), thumb.image.height(), thumb.width, thumb.height), (64, 32, 512, 256));
+    let whole = glimpse::engine::heif::decode(&bytes, 128, ok).unwrap();
+    assert_eq!((whole.image.width(), whole.image.height()), (512, 256));
+    // The pixel limit is checked against the full size either way.
+    let strict = Preprocess { max_pixels: 512 * 256 - 1, ..lite(16) };
+    assert!(strict.prepare_bytes(&bytes).unwrap_err().contains("above the limit"));
+}
+
+#[test]
+fn a_heic_with_alpha_is_flattened_over_white_and_a_damaged_one_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut img = RgbaImage::from_pixel(32, 32, Rgba([0, 0, 0, 0]));
+    for y in 16..32 {
+        for x in 0..32 {
+            img.put_pixel(x, y, Rgba([0, 0, 0, 255]));
+        }
+    }
+    let png = png_bytes(&img.into());
+    let source = dir.path().join("alpha.png");
+    std::fs::write(&source, png).unwrap();
+    let out = dir.path().join("alpha.heic");
+    heif_enc(&source, &out, &["-L", "-p", "chroma=444"]);
+    let bytes = std::fs::read(&out).unwrap();
+    let (top, bottom) = halves(&lite(8).prepare_bytes(&bytes).unwrap().tensor, 8);
+    assert!(top.iter().all(|&c| c > 240.0), "transparent top shows white: {top:?}");
+    assert!(bottom.iter().all(|&c| c < 15.0), "opaque bottom stays black: {bottom:?}");
+
+    let truncated = &bytes[..bytes.len() / 2];
+    let err = lite(8).prepare_bytes(truncated).unwrap_err();
+    assert!(err.starts_with("cannot decode"), "{err}");
 }

@@ -124,12 +124,37 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
 
 /// A JPEG whose EXIF says to display it with the given orientation (1–8).
 pub fn jpeg_with_orientation(img: &image::RgbImage, orientation: u16) -> Vec<u8> {
+    jpeg_with_exif(img, orientation, None)
+}
+
+/// A JPEG with an EXIF orientation (1–8) and, when given, a DateTimeOriginal
+/// ("YYYY:MM:DD HH:MM:SS").
+pub fn jpeg_with_exif(img: &image::RgbImage, orientation: u16, taken: Option<&str>) -> Vec<u8> {
     let mut jpeg = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 95).encode_image(img).unwrap();
-    // APP1 "Exif": big-endian TIFF header, one IFD with one SHORT entry (0x0112 Orientation).
-    let mut tiff = vec![b'M', b'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1];
+    // APP1 "Exif": a big-endian TIFF header and IFD0 with Orientation (SHORT) and, for a
+    // date, a pointer (0x8769) to an Exif IFD holding DateTimeOriginal (0x9003, ASCII 20).
+    let entries: u16 = if taken.is_some() { 2 } else { 1 };
+    let mut tiff = vec![b'M', b'M', 0, 42, 0, 0, 0, 8];
+    tiff.extend_from_slice(&entries.to_be_bytes());
+    tiff.extend_from_slice(&[0x01, 0x12, 0, 3, 0, 0, 0, 1]);
     tiff.extend_from_slice(&orientation.to_be_bytes());
-    tiff.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    tiff.extend_from_slice(&[0, 0]);
+    if let Some(taken) = taken {
+        let exif_ifd = 8 + 2 + 12 * u32::from(entries) + 4;
+        tiff.extend_from_slice(&[0x87, 0x69, 0, 4, 0, 0, 0, 1]);
+        tiff.extend_from_slice(&exif_ifd.to_be_bytes());
+        tiff.extend_from_slice(&[0, 0, 0, 0]);
+        let date_at = exif_ifd + 2 + 12 + 4;
+        tiff.extend_from_slice(&[0, 1, 0x90, 0x03, 0, 2, 0, 0, 0, 20]);
+        tiff.extend_from_slice(&date_at.to_be_bytes());
+        tiff.extend_from_slice(&[0, 0, 0, 0]);
+        assert_eq!(taken.len(), 19, "YYYY:MM:DD HH:MM:SS");
+        tiff.extend_from_slice(taken.as_bytes());
+        tiff.push(0);
+    } else {
+        tiff.extend_from_slice(&[0, 0, 0, 0]);
+    }
     let mut segment = vec![0xFF, 0xE1];
     segment.extend_from_slice(&((2 + 6 + tiff.len()) as u16).to_be_bytes());
     segment.extend_from_slice(b"Exif\0\0");
@@ -235,4 +260,19 @@ pub fn drain<E: std::fmt::Debug>(events: &crossbeam_channel::Receiver<E>) -> Vec
 /// The next event of a job, within [`JOB_PATIENCE`].
 pub fn next<E>(events: &crossbeam_channel::Receiver<E>) -> E {
     events.recv_timeout(JOB_PATIENCE).expect("the job sent nothing in time")
+}
+
+/// Encodes `source` (a JPEG or PNG file) as HEIC, or AVIF when `out` ends in `.avif`, with
+/// libheif's `heif-enc` (Debian's libheif-examples, which scripts/setup.sh --test installs),
+/// passing `args` before the input; EXIF orientation becomes the file's `irot`/`imir`.
+pub fn heif_enc(source: &Path, out: &Path, args: &[&str]) {
+    let status = std::process::Command::new("heif-enc")
+        .args(args)
+        .arg("-o")
+        .arg(out)
+        .arg(source)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("heif-enc (package libheif-examples) runs");
+    assert!(status.success(), "heif-enc {source:?} failed");
 }

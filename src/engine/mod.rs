@@ -4,6 +4,7 @@
 
 pub mod backbone;
 pub mod head;
+pub mod heif;
 pub mod labels;
 pub mod manifest;
 pub mod pipeline;

@@ -8,6 +8,7 @@ use fast_image_resize::images::{Image as FirImage, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage};
 
+use super::heif;
 use super::manifest::{Manifest, ResizeMode};
 use crate::{Error, Result};
 
@@ -138,6 +139,23 @@ impl Preprocess {
         if bytes.is_empty() {
             return Err("empty file".into());
         }
+        if heif::container(bytes).is_some() {
+            let need = self.size.max(self.thumbnail.unwrap_or(0));
+            let decoded = heif::decode(bytes, need, |w, h| self.check_pixels(w, h))?;
+            let orientation = if heif::has_transform(bytes) {
+                image::metadata::Orientation::NoTransforms
+            } else {
+                exif_orientation(bytes)
+            };
+            let mut image = decoded.image;
+            image.apply_orientation(orientation);
+            let (width, height) = if orientation_swaps_axes(orientation) {
+                (decoded.height, decoded.width)
+            } else {
+                (decoded.width, decoded.height)
+            };
+            return Ok(Decoded { rgb: flatten_alpha(image), width, height });
+        }
         let format = image::guess_format(bytes).map_err(|_| "not a supported image (unknown format)".to_string())?;
         if format == ImageFormat::Jpeg
             && let Some(decoded) = self.decode_jpeg(bytes)?
@@ -213,7 +231,7 @@ impl Preprocess {
         decompressor.decompress(bytes, image.as_deref_mut()).map_err(|e| format!("cannot decode: {e}"))?;
         let rgb = RgbImage::from_raw(w as u32, h as u32, image.pixels)
             .ok_or_else(|| "cannot decode: wrong buffer size".to_string())?;
-        let orientation = jpeg_orientation(bytes);
+        let orientation = exif_orientation(bytes);
         let mut image = DynamicImage::ImageRgb8(rgb);
         image.apply_orientation(orientation);
         let (width, height) = if orientation_swaps_axes(orientation) { (full_h, full_w) } else { (full_w, full_h) };
@@ -226,8 +244,8 @@ fn orientation_swaps_axes(o: image::metadata::Orientation) -> bool {
     matches!(o, Rotate90 | Rotate270 | Rotate90FlipH | Rotate270FlipH)
 }
 
-/// The EXIF orientation of a JPEG, or none when it has no readable EXIF.
-fn jpeg_orientation(bytes: &[u8]) -> image::metadata::Orientation {
+/// The EXIF orientation of a JPEG or HEIF file, or none when it has no readable EXIF.
+fn exif_orientation(bytes: &[u8]) -> image::metadata::Orientation {
     let none = image::metadata::Orientation::NoTransforms;
     let Ok(exif) = exif::Reader::new().read_from_container(&mut Cursor::new(bytes)) else { return none };
     exif.get_field(exif::Tag::Orientation, exif::In::PRIMARY)
@@ -251,8 +269,13 @@ fn flatten_alpha(image: DynamicImage) -> RgbImage {
     })
 }
 
-/// File extensions Glimpse reads as photos (compared case-insensitively).
-pub const PHOTO_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"];
+/// File extensions Glimpse reads as photos (compared case-insensitively). HEIC/HEIF and
+/// AVIF need libheif at run time (see [`cannot_read_reason`]).
+pub const PHOTO_EXTENSIONS: &[&str] =
+    &["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff", "heic", "heif", "hif", "avif"];
+
+/// The extensions of [`PHOTO_EXTENSIONS`] that libheif decodes, with the format's name.
+const HEIF_EXTENSIONS: &[(&str, &str)] = &[("heic", "HEIC"), ("heif", "HEIF"), ("hif", "HEIF"), ("avif", "AVIF")];
 
 /// True when the file name ends in one of [`PHOTO_EXTENSIONS`], in any case.
 pub fn has_photo_extension(path: &Path) -> bool {
@@ -265,10 +288,6 @@ pub fn has_photo_extension(path: &Path) -> bool {
 /// (compared case-insensitively), with the format's name: such files are listed as skipped
 /// with [`unreadable_reason`] instead of passing unseen.
 pub const UNREADABLE_PHOTO_FORMATS: &[(&str, &str)] = &[
-    ("heic", "HEIC (iPhone)"),
-    ("heif", "HEIF"),
-    ("hif", "HEIF"),
-    ("avif", "AVIF"),
     ("dng", "camera RAW (DNG)"),
     ("cr2", "camera RAW (Canon CR2)"),
     ("cr3", "camera RAW (Canon CR3)"),
@@ -288,6 +307,24 @@ pub fn unreadable_photo_format(path: &Path) -> Option<&'static str> {
 /// Why a photo of an unreadable format is skipped, in words a person can act on.
 pub fn unreadable_reason(format: &str) -> String {
     format!("{format} photos cannot be read by this version of Glimpse yet; a copy saved as JPEG is indexed")
+}
+
+/// True when a skip's `reason` is about the file's format rather than its content (from
+/// [`cannot_read_reason`], now or in an earlier version).
+pub fn is_format_reason(reason: &str) -> bool {
+    reason.contains("cannot be read by this version of Glimpse") || heif::is_unavailable_reason(reason)
+}
+
+/// Why the file at `path` cannot be read on this machine, judged by its extension alone:
+/// a format this build has no decoder for, or a HEIC/AVIF photo where libheif is missing.
+/// `None` for every other file (which may still turn out damaged when decoded).
+pub fn cannot_read_reason(path: &Path) -> Option<String> {
+    if let Some(format) = unreadable_photo_format(path) {
+        return Some(unreadable_reason(format));
+    }
+    let ext = path.extension()?.to_str()?;
+    let (_, format) = HEIF_EXTENSIONS.iter().find(|(x, _)| x.eq_ignore_ascii_case(ext))?;
+    heif::unavailable_reason(format)
 }
 
 /// Resizes an image to exactly `width × height` (bilinear, SIMD).

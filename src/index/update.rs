@@ -17,7 +17,7 @@ use super::store::{Index, IndexData, PhotoEntry, Skipped, bytes_path, path_bytes
 use super::thumbs::{THUMBNAIL_SIDE, ThumbCache};
 use crate::engine::Backbone;
 use crate::engine::pipeline::{self, EmbedEvent, EmbedOptions};
-use crate::engine::preprocess::{unreadable_photo_format, unreadable_reason};
+use crate::engine::preprocess::{cannot_read_reason, is_format_reason};
 use crate::job::{Job, JobContext, Waker};
 use crate::{Error, Result};
 
@@ -380,19 +380,18 @@ fn plan(index: &Index, found: Vec<Found>, cap: u64, cx: &JobContext<IndexEvent>)
                 continue;
             }
         }
+        let cannot_read = cannot_read_reason(&f.path);
+        // A file skipped for its format is tried again once its format can be read
+        // (libheif installed, a newer Glimpse); a damaged one only when it changes.
         if let Some(s) = skipped.get(key.as_slice())
             && s.size == f.size
             && s.mtime_ns == f.mtime_ns
+            && (cannot_read.is_some() || !is_format_reason(&s.reason))
         {
             continue;
         }
-        if let Some(format) = unreadable_photo_format(&f.path) {
-            plan.unreadable.push(Skipped {
-                path: key,
-                size: f.size,
-                mtime_ns: f.mtime_ns,
-                reason: unreadable_reason(format),
-            });
+        if let Some(reason) = cannot_read {
+            plan.unreadable.push(Skipped { path: key, size: f.size, mtime_ns: f.mtime_ns, reason });
             continue;
         }
         let hash = match content_hash(&f.path, cap) {

@@ -65,6 +65,9 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
         }
     }
     let text_model = check_text_model(cli, runtime, &mut problems);
+    // Without libheif only HEIC/AVIF photos are unreadable (and listed so when indexed):
+    // said here, not counted as a problem.
+    let libheif = glimpse::engine::heif::version();
     let ok = problems.is_empty();
     if args.json {
         let report = json!({
@@ -77,6 +80,10 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
             "provider_notice": active.as_ref().and_then(|(_, n)| n.clone()),
             "models": models,
             "text_model": text_model,
+            "libheif": match &libheif {
+                Ok(version) => json!({"ok": true, "version": version}),
+                Err(e) => json!({"ok": false, "error": e}),
+            },
             "problems": problems,
         });
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -117,6 +124,14 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
                 text_model["text_encoder_sha256"].as_str().unwrap_or("")
             ),
             (_, path) => println!("  FAIL  text model {}", path.unwrap_or("(none installed)")),
+        }
+        match &libheif {
+            Ok(version) => println!("HEIC and AVIF photos: libheif {version}"),
+            Err(e) => println!(
+                "HEIC and AVIF photos: not readable, {} could not be loaded ({e}); install the {} package",
+                glimpse::engine::heif::LIBRARY,
+                glimpse::engine::heif::PACKAGE
+            ),
         }
         if ok {
             println!("All is well.");
