@@ -807,3 +807,33 @@ fn marks_belong_to_the_query_they_were_made_in_and_are_offered_to_the_next() {
     h.step();
     assert!(h.state().state.search.marks.is_empty() && h.state().state.search.parked.is_none());
 }
+
+#[test]
+fn photos_copied_into_and_deleted_from_a_library_folder_while_the_window_is_open_come_and_go_by_themselves() {
+    let shared = need_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    let staged = dir.path().join("staged");
+    let all = copy_photos(&shared, &staged, 8);
+    for p in &all[..3] {
+        std::fs::create_dir_all(&photos).unwrap();
+        std::fs::rename(p, photos.join(p.file_name().unwrap())).unwrap();
+    }
+    let mut h = app_on(dir.path(), Startup::default());
+    click(&mut h, "Library");
+    add_folder(&mut h, &photos);
+    wait_for(&mut h, "the first run", |app| app.state.photos() == 3 && !app.state.indexing.running());
+    wait_for(&mut h, "the watch", |app| app.state.watch.watching.as_ref().is_some_and(|(n, _)| *n == 1));
+    h.get_by_label_contains("Watching these folders");
+    // Five photos copied into a new subfolder, no button pressed.
+    let later = photos.join("later");
+    std::fs::create_dir_all(&later).unwrap();
+    for p in &all[3..] {
+        std::fs::copy(p, later.join(p.file_name().unwrap())).unwrap();
+    }
+    wait_for(&mut h, "the copied photos", |app| app.state.photos() == 8 && !app.state.indexing.running());
+    std::fs::remove_file(photos.join(all[0].file_name().unwrap())).unwrap();
+    wait_for(&mut h, "the deleted photo to go", |app| app.state.photos() == 7 && !app.state.indexing.running());
+    let report = h.state().state.indexing.report.clone().expect("a run's report");
+    assert_eq!((report.photos, report.removed), (7, 1), "{report:?}");
+}

@@ -183,6 +183,93 @@ fn heic_photos_wait_for_libheif_with_the_package_to_install_then_index_with_thei
     assert_eq!(heic["date"], 1_563_100_200, "{heic}");
 }
 
+#[test]
+fn index_watch_takes_in_a_burst_of_copies_and_deletions_and_keeps_an_unplugged_folder_offline() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let models = tiny_models(dir.path());
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    crate::util::solid_png(&photos.join("first.png"), 8, 8, [200, 30, 30]);
+    let index = dir.path().join("lib.glimpse");
+    let mut child = glimpse()
+        .env("GLIMPSE_MODELS", &models)
+        .args(["--provider", "cpu", "index", "--watch", "--backbone", "tiny", "--index"])
+        .arg(&index)
+        .arg(&photos)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines_tx, lines) = crossbeam_channel::unbounded();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let mut said = String::new();
+    let mut wait_for_line = |needle: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !said.contains(needle) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(line) => said.push_str(&(line + "\n")),
+                Err(_) => panic!("no {needle:?} from glimpse index --watch; it said:\n{said}"),
+            }
+        }
+    };
+    wait_for_line("watching 1 of 1 folders");
+    let status = || {
+        let out = glimpse().args(["status", "--json", "--index"]).arg(&index).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let until = |what: &str, done: &dyn Fn(&serde_json::Value) -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+        loop {
+            let now = status();
+            if done(&now) {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "{what}: the library stayed at {now}");
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+    };
+    // A camera import: 500 photos into a new subfolder, as fast as the disk takes them.
+    let burst = photos.join("import");
+    std::fs::create_dir_all(&burst).unwrap();
+    for i in 0..500u32 {
+        let rgb = [(i % 256) as u8, (i / 256 * 90) as u8, 77];
+        crate::util::solid_png(&burst.join(format!("IMG_{i:04}.png")), 8, 8, rgb);
+    }
+    until("500 copied photos", &|s| s["photos"] == 501);
+    for i in 0..10u32 {
+        std::fs::remove_file(burst.join(format!("IMG_{i:04}.png"))).unwrap();
+    }
+    until("10 deleted photos", &|s| s["photos"] == 491);
+    // The whole folder goes away (an unplugged drive): the run it starts finds it offline
+    // and keeps its photos; when it is back, the next run finds them unchanged.
+    let away = dir.path().join("unplugged");
+    std::fs::rename(&photos, &away).unwrap();
+    wait_for_line("offline: ");
+    wait_for_line("\n0 photos found");
+    assert_eq!(status()["photos"], 491, "an offline folder's photos are kept");
+    std::fs::rename(&away, &photos).unwrap();
+    wait_for_line("491 photos found: 491 unchanged, 0 moved, 0 gone, 0 to embed");
+    until("the folder back", &|s| s["offline"].as_array().is_some_and(|o| o.is_empty()) && s["photos"] == 491);
+    let sent = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(sent.success());
+    let code = child.wait().unwrap();
+    wait_for_line("stopped watching");
+    assert!(code.success(), "{code:?}\n{said}");
+    assert!(!said.contains("panicked"), "{said}");
+    // Bursts are taken in whole: the 1,000 file events of the import, the deletions, the
+    // unplugging and the return make a handful of runs, not one per file.
+    let runs = said.matches("changes in the library's folders").count();
+    assert!((4..=8).contains(&runs), "{runs} runs:\n{said}");
+}
+
 /// A models folder holding only a generated backbone named `tiny`.
 fn tiny_models(dir: &std::path::Path) -> std::path::PathBuf {
     let models = dir.join("models");

@@ -70,6 +70,30 @@ fn folders(app: &mut GlimpseApp, ui: &mut egui::Ui) {
             ui.end_row();
         }
     });
+    watch_line(app, ui);
+}
+
+/// Whether the folders are watched: new photos need no button press while it says so.
+fn watch_line(app: &GlimpseApp, ui: &mut egui::Ui) {
+    let watch = &app.state.watch;
+    if let Some(why) = &watch.failed {
+        ui.colored_label(ui.visuals().warn_fg_color, format!("Not watching the folders ({why}): use Update index."));
+        return;
+    }
+    let Some((watched, problems)) = &watch.watching else { return };
+    if *watched > 0 {
+        ui.label(if watch.pending {
+            "Photos changed in these folders: the index is updated when the current work ends."
+        } else {
+            "Watching these folders: new, changed and deleted photos are picked up by themselves."
+        });
+    }
+    for (folder, why) in problems {
+        ui.colored_label(
+            ui.visuals().warn_fg_color,
+            format!("Not watching {} ({why}); tried again every few seconds.", folder.display()),
+        );
+    }
 }
 
 fn add_row(app: &mut GlimpseApp, ui: &mut egui::Ui) {

@@ -19,6 +19,7 @@ pub mod search;
 pub mod store;
 pub mod thumbs;
 pub mod update;
+pub mod watch;
 
 pub use library::{Library, Ranked};
 pub use opening::open;

@@ -1,6 +1,7 @@
 //! The library view's state and work: indexing runs with their phase, progress, rate and ETA, folders waiting to be added, and what was skipped.
 
 use super::*;
+use crate::index::watch::{self, WatchEvent};
 
 /// What indexing is doing.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -51,6 +52,22 @@ pub struct IndexingState {
     pub(super) refreshed: Option<Instant>,
 }
 
+/// The library's folders under watch while the window is open: a settled burst of changes
+/// starts an indexing run, as "Update index" does (see [`crate::index::watch`]).
+#[derive(Default)]
+pub struct WatchState {
+    job: Option<Job<WatchEvent, Result<()>>>,
+    /// The folders the job watches.
+    roots: Vec<PathBuf>,
+    /// How many folders are watched, and why the others are not.
+    pub watching: Option<(usize, Vec<(PathBuf, String)>)>,
+    /// Changes came that no run has looked at yet (one was going, or the models were
+    /// loading): a run starts as soon as it can.
+    pub pending: bool,
+    /// Why watching stopped, when it did.
+    pub failed: Option<String>,
+}
+
 /// How often the library is reopened while a run embeds, so that finished photos join the
 /// results and the count: opening reads the index and replays the run's journal (a fraction
 /// of a second at 100k photos, on the opening thread).
@@ -94,6 +111,44 @@ pub fn library_roots(finder: &Finder) -> Vec<PathBuf> {
 }
 
 impl State {
+    /// Keeps the watch on the open library's folders and starts an indexing run when they
+    /// changed and none is going.
+    pub(super) fn poll_watch(&mut self, settings: &Settings, notices: &mut Notices) {
+        let roots = self.finder.as_deref().map(library_roots).unwrap_or_default();
+        if roots != self.watch.roots {
+            self.watch = WatchState { pending: self.watch.pending, ..WatchState::default() };
+            if !roots.is_empty() {
+                match watch::start(roots.clone(), self.waker()) {
+                    Ok(job) => self.watch.job = Some(job),
+                    Err(e) => self.watch.failed = Some(e.to_string()),
+                }
+            }
+            self.watch.roots = roots;
+        }
+        let Some(job) = &self.watch.job else { return };
+        let finished = job.is_finished();
+        for event in job.events().try_iter() {
+            match event {
+                WatchEvent::Watching { watched, problems } => self.watch.watching = Some((watched, problems)),
+                WatchEvent::Changed(_) => self.watch.pending = true,
+            }
+        }
+        if finished && let Some(job) = self.watch.job.take() {
+            let why = match job.wait() {
+                Ok(Ok(())) => "it stopped".to_string(),
+                Ok(Err(e)) | Err(e) => e.to_string(),
+            };
+            notices.push((format!("Glimpse no longer watches the library's folders ({why}); use Update index"), true));
+            self.watch.failed = Some(why);
+        }
+        if self.watch.pending && !self.indexing.running() && self.engine.is_some() && self.opening.is_none() {
+            self.watch.pending = false;
+            if let Err(e) = self.start_indexing(settings, vec![], vec![]) {
+                notices.push((e.to_string(), true));
+            }
+        }
+    }
+
     pub(super) fn start_indexing(
         &mut self,
         settings: &Settings,

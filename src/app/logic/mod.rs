@@ -43,7 +43,7 @@ mod search;
 mod training;
 
 pub use annotator::AnnotatorState;
-pub use indexing::{IndexingState, Phase, library_roots};
+pub use indexing::{IndexingState, Phase, WatchState, library_roots};
 pub use opening::Engine;
 use opening::Opened;
 pub use search::{Mark, PAGE, ResultItem, SearchState, date_label};
@@ -128,6 +128,8 @@ pub struct State {
     pub search: SearchState,
     /// Library view.
     pub indexing: IndexingState,
+    /// The library's folders under watch.
+    pub watch: WatchState,
     /// Training panel.
     pub training: TrainingState,
     /// Annotator view.
@@ -176,6 +178,7 @@ impl State {
             engine_error: None,
             search: SearchState { k: PAGE, columns: 1, ..SearchState::default() },
             indexing: IndexingState::default(),
+            watch: WatchState::default(),
             training: TrainingState::default(),
             annotator: AnnotatorState::default(),
             startup: Startup::default(),
@@ -359,6 +362,7 @@ impl State {
         self.poll_search();
         self.poll_picker(settings, commands, &mut notices);
         self.poll_indexing(settings, &mut notices);
+        self.poll_watch(settings, &mut notices);
         self.poll_training(&mut notices);
         self.poll_annotator(commands);
         if self.duplicates_job.as_ref().is_some_and(Job::is_finished)

@@ -1,16 +1,18 @@
 //! `glimpse index`, `status`, `search` and `similar`: the photo library from the command line.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use glimpse::finder::{Feedback, FilterText, Finder, SearchRequest, Subject, projection_head_for};
 use glimpse::index::filter::SortOrder;
 use glimpse::index::library::{Ranked, offline_folders};
 use glimpse::index::lock::{WhenBusy, waiting_message};
 use glimpse::index::store::bytes_path;
-use glimpse::index::update::{self, IndexEvent, IndexOptions};
+use glimpse::index::update::{self, IndexEvent, IndexOptions, IndexReport};
+use glimpse::index::watch::FolderWatch;
 use serde_json::json;
 
 use crate::Cli;
@@ -63,6 +65,11 @@ pub struct IndexArgs {
     /// Print the final report as JSON.
     #[arg(long)]
     json: bool,
+    /// After this run, keep watching the library's folders and index new, changed, moved
+    /// and deleted photos as they come (a run once a burst of changes has settled), until
+    /// Ctrl-C. A folder that goes offline stays offline, never "deleted".
+    #[arg(long)]
+    watch: bool,
 }
 
 pub fn index(cli: &Cli, args: &IndexArgs) -> anyhow::Result<ExitCode> {
@@ -83,18 +90,65 @@ pub fn index(cli: &Cli, args: &IndexArgs) -> anyhow::Result<ExitCode> {
     if args.dirs.is_empty() && !path.exists() {
         anyhow::bail!("name the folders to index: glimpse index ~/Pictures");
     }
-    let job = update::start(path.clone(), &backbone, options, None)?;
     // Ctrl-C asks the job to stop; finished work is kept.
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&interrupted);
     let _ = ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed));
+    let report = run_index(&path, &backbone, options.clone(), &interrupted, args.json)?;
+    if !args.watch || report.stopped || interrupted.load(Ordering::Relaxed) {
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Watching: each settled burst of changes is an ordinary run over the library's folders.
+    let again = IndexOptions { add_roots: Vec::new(), remove_roots: Vec::new(), excludes: None, ..options };
+    let mut watch = FolderWatch::new()?;
+    let mut told = None;
+    loop {
+        let roots: Vec<PathBuf> = glimpse::index::open(&path)?.data.roots.iter().map(|r| bytes_path(r)).collect();
+        watch.set_roots(&roots);
+        let now = (watch.watched(), watch.problems().to_vec());
+        if told.as_ref() != Some(&now) {
+            eprintln!(
+                "watching {} of {} folders for new, changed and deleted photos; Ctrl-C stops",
+                now.0,
+                roots.len()
+            );
+            for (folder, why) in &now.1 {
+                eprintln!("not watched: {} ({why}); tried again every few seconds", folder.display());
+            }
+            told = Some(now);
+        }
+        let settled = loop {
+            if interrupted.load(Ordering::Relaxed) {
+                eprintln!("stopped watching");
+                return Ok(ExitCode::SUCCESS);
+            }
+            if let Some(settled) = watch.wait(Duration::from_millis(250)) {
+                break settled;
+            }
+        };
+        eprintln!("{} changes in the library's folders", settled.changes);
+        let report = run_index(&path, &backbone, again.clone(), &interrupted, args.json)?;
+        if report.stopped {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+}
+
+/// One indexing run with a progress bar, stopped by `interrupted`; prints its report.
+fn run_index(
+    path: &Path,
+    backbone: &glimpse::engine::Backbone,
+    options: IndexOptions,
+    interrupted: &AtomicBool,
+    json: bool,
+) -> anyhow::Result<IndexReport> {
+    let job = update::start(path.to_path_buf(), backbone, options, None)?;
     let bar = progress_bar(0, "indexing");
-    let mut skipped = Vec::new();
     loop {
         if interrupted.load(Ordering::Relaxed) {
             job.stop();
         }
-        match job.events().recv_timeout(std::time::Duration::from_millis(100)) {
+        match job.events().recv_timeout(Duration::from_millis(100)) {
             Ok(IndexEvent::Notice(n)) => bar.suspend(|| eprintln!("note: {n}")),
             Ok(IndexEvent::Waiting { pid }) => bar.suspend(|| eprintln!("{}", waiting_message(pid))),
             Ok(IndexEvent::Offline { folder, reason, photos }) => bar.suspend(|| {
@@ -118,7 +172,6 @@ pub fn index(cli: &Cli, args: &IndexArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(IndexEvent::Skipped { path, reason }) => {
                 bar.suspend(|| eprintln!("skipped {}: {reason}", path.display()));
-                skipped.push(path);
             }
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
@@ -126,7 +179,7 @@ pub fn index(cli: &Cli, args: &IndexArgs) -> anyhow::Result<ExitCode> {
     }
     bar.finish_and_clear();
     let report = job.wait()??;
-    if args.json {
+    if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!(
@@ -136,7 +189,7 @@ pub fn index(cli: &Cli, args: &IndexArgs) -> anyhow::Result<ExitCode> {
             if report.stopped { " — stopped; run again to finish" } else { "" }
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(report)
 }
 
 /// Options of `glimpse status`.
