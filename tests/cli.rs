@@ -142,7 +142,7 @@ fn a_query_says_which_words_it_ignored_and_one_of_only_such_words_shows_nothing(
 }
 
 #[test]
-fn heic_photos_wait_for_libheif_with_the_package_to_install_then_index_with_their_exif_date() {
+fn heic_and_raw_photos_wait_for_their_library_with_the_package_to_install_then_index_with_their_exif_date() {
     let dir = tempfile::tempdir().unwrap();
     let photos = dir.path().join("photos");
     std::fs::create_dir_all(&photos).unwrap();
@@ -151,27 +151,36 @@ fn heic_photos_wait_for_libheif_with_the_package_to_install_then_index_with_thei
     let source = dir.path().join("source.jpg");
     std::fs::write(&source, crate::util::jpeg_with_exif(&img, 1, Some("2019:07:14 10:30:00"))).unwrap();
     crate::util::heif_enc(&source, &photos.join("IMG_0001.HEIC"), &["-q", "80"]);
+    let preview = std::fs::read(&source).unwrap();
+    let dng = crate::util::dng(64, 48, 1, "2020:01:02 03:04:05", Some((&preview, 64, 48)));
+    std::fs::write(photos.join("DSC_0002.dng"), dng).unwrap();
     let index = dir.path().join("lib.glimpse");
-    let run = |args: &[&str], libheif: Option<&str>| {
+    let run = |args: &[&str], missing: Option<&str>| {
         let mut cmd = glimpse();
-        if let Some(lib) = libheif {
-            cmd.env("GLIMPSE_LIBHEIF", lib);
+        if let Some(lib) = missing {
+            cmd.env("GLIMPSE_LIBHEIF", lib).env("GLIMPSE_LIBRAW", lib);
         }
         let out = cmd.args(["--provider", "cpu"]).args(args).arg("--index").arg(&index).output().unwrap();
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap_or(serde_json::Value::Null)
     };
-    // A machine without libheif: the photo is listed with the package that reads it.
-    run(&["index", photos.to_str().unwrap()], Some("/nonexistent/libheif.so.1"));
+    // A machine without libheif and LibRaw: the photos are listed with the package to install.
+    run(&["index", photos.to_str().unwrap()], Some("/nonexistent/lib.so"));
     let status = run(&["status", "--json"], None);
     let skipped = status["skipped"].as_array().unwrap();
-    assert_eq!(skipped.len(), 1, "{status}");
-    let reason = skipped[0]["reason"].as_str().unwrap();
+    assert_eq!(skipped.len(), 2, "{status}");
+    let reason_of = |name: &str| {
+        let found = skipped.iter().find(|s| s["path"].as_str().unwrap().ends_with(name)).unwrap();
+        found["reason"].as_str().unwrap().to_string()
+    };
+    let heic = reason_of("IMG_0001.HEIC");
+    assert!(heic.starts_with("HEIC photos need libheif.so.1") && heic.contains("sudo apt install libheif1"), "{heic}");
+    let dng = reason_of("DSC_0002.dng");
     assert!(
-        reason.starts_with("HEIC photos need libheif.so.1") && reason.contains("sudo apt install libheif1"),
-        "{reason}"
+        dng.starts_with("camera RAW (DNG) photos need LibRaw") && dng.contains("sudo apt install libraw20"),
+        "{dng}"
     );
-    // Once the library loads, the next run reads it, though the file did not change.
+    // Once the libraries load, the next run reads both, though the files did not change.
     run(&["index"], None);
     let status = run(&["status", "--json"], None);
     assert_eq!(status["skipped"].as_array().unwrap().len(), 0, "{status}");
@@ -181,6 +190,9 @@ fn heic_photos_wait_for_libheif_with_the_package_to_install_then_index_with_thei
     assert_eq!(heic["date_source"], "exif", "{heic}");
     // 2019-07-14 10:30:00, camera time read as UTC.
     assert_eq!(heic["date"], 1_563_100_200, "{heic}");
+    let dng = hits.as_array().unwrap().iter().find(|h| h["path"].as_str().unwrap().ends_with("DSC_0002.dng"));
+    let dng = dng.unwrap_or_else(|| panic!("the DNG photo is searchable: {hits}"));
+    assert_eq!((&dng["date_source"], &dng["date"]), (&serde_json::json!("exif"), &serde_json::json!(1_577_934_245)));
 }
 
 #[test]

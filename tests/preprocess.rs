@@ -4,7 +4,7 @@
 use glimpse::engine::Preprocess;
 use image::{Rgb, RgbImage, Rgba, RgbaImage};
 
-use crate::util::{heif_enc, jpeg_with_orientation};
+use crate::util::{dng, heif_enc, jpeg_with_orientation};
 
 fn lite(size: u32) -> Preprocess {
     Preprocess {
@@ -304,4 +304,46 @@ fn a_heic_with_alpha_is_flattened_over_white_and_a_damaged_one_is_an_error() {
     let truncated = &bytes[..bytes.len() / 2];
     let err = lite(8).prepare_bytes(truncated).unwrap_err();
     assert!(err.starts_with("cannot decode"), "{err}");
+}
+
+#[test]
+fn a_dng_shows_its_camera_preview_turned_by_the_raw_s_orientation() {
+    let dir = tempfile::tempdir().unwrap();
+    // The preview is stored sideways like the mosaic, green left where the mosaic is red
+    // (so the two cannot be taken for each other); orientation 6 turns it so that green is
+    // on top. The preview's own EXIF orientation (3) is not applied.
+    let green_left = RgbImage::from_fn(96, 64, |x, _| if x < 48 { Rgb([20, 220, 20]) } else { Rgb([20, 20, 220]) });
+    let preview = jpeg_with_orientation(&green_left, 3);
+    let bytes = dng(96, 64, 6, "2021:03:04 05:06:07", Some((&preview, 96, 64)));
+    let path = dir.path().join("IMG_0001.DNG");
+    std::fs::write(&path, &bytes).unwrap();
+    let prepared = lite(8).prepare_path(&path).unwrap();
+    assert_eq!((prepared.width, prepared.height), (64, 96));
+    let (top, bottom) = halves(&prepared.tensor, 8);
+    assert!(top[1] > 150.0 && top[0] < 80.0 && top[2] < 80.0, "top should be green, is {top:?}");
+    assert!(bottom[2] > 150.0 && bottom[1] < 80.0, "bottom should be blue, is {bottom:?}");
+    // The window's thumbnail: the same picture, upright.
+    let shown = lite(8).display_path(&path, 32).unwrap();
+    assert_eq!((shown.width(), shown.height()), (21, 32));
+    // The same bytes named .tif are not taken for a RAW photo.
+    let tif = dir.path().join("not-raw.tif");
+    std::fs::write(&tif, &bytes).unwrap();
+    let as_tiff = lite(8).prepare_path(&tif).map(|p| (p.width, p.height)).ok();
+    assert_ne!(as_tiff, Some((64, 96)));
+}
+
+#[test]
+fn a_dng_without_a_preview_is_demosaiced_upright() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mosaic.dng");
+    std::fs::write(&path, dng(64, 32, 6, "2021:03:04 05:06:07", None)).unwrap();
+    let prepared = lite(8).prepare_path(&path).unwrap();
+    assert_eq!((prepared.width, prepared.height), (32, 64));
+    let (top, bottom) = halves(&prepared.tensor, 8);
+    assert!(top[0] > top[2] + 40.0, "the red half is on top: {top:?}");
+    assert!(bottom[2] > bottom[0] + 40.0, "the blue half below: {bottom:?}");
+    // A damaged RAW is an error with a reason.
+    std::fs::write(dir.path().join("cut.nef"), b"II*\0 not much of a camera file").unwrap();
+    let err = lite(8).prepare_path(&dir.path().join("cut.nef")).unwrap_err().to_string();
+    assert!(err.contains("cannot decode"), "{err}");
 }

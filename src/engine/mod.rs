@@ -9,6 +9,7 @@ pub mod labels;
 pub mod manifest;
 pub mod pipeline;
 pub mod preprocess;
+pub mod raw;
 pub mod runtime;
 pub mod session;
 

@@ -8,8 +8,8 @@ use fast_image_resize::images::{Image as FirImage, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage};
 
-use super::heif;
 use super::manifest::{Manifest, ResizeMode};
+use super::{heif, raw};
 use crate::{Error, Result};
 
 /// Photos with more pixels than this are refused (a decompression-bomb guard): 200 MP
@@ -89,7 +89,8 @@ impl Preprocess {
     /// Reads and prepares one photo file.
     pub fn prepare_path(&self, path: &Path) -> Result<Prepared> {
         let bytes = self.read(path)?;
-        self.prepare_bytes(&bytes).map_err(|reason| Error::photo(path, reason))
+        let raw = raw::raw_format(path).is_some();
+        self.prepare(&bytes, raw).map_err(|reason| Error::photo(path, reason))
     }
 
     /// A photo file's bytes: regular files only, opened without blocking, at most
@@ -101,7 +102,13 @@ impl Preprocess {
     /// Prepares one encoded photo held in memory; the error is the reason, for the caller
     /// to attach a path to.
     pub fn prepare_bytes(&self, bytes: &[u8]) -> std::result::Result<Prepared, String> {
-        let decoded = self.decode(bytes)?;
+        self.prepare(bytes, false)
+    }
+
+    /// Prepares a photo held in memory: a camera RAW file when `raw` (told by its
+    /// extension: a DNG is a TIFF file to anything that does not look for its raw data).
+    fn prepare(&self, bytes: &[u8], raw: bool) -> std::result::Result<Prepared, String> {
+        let decoded = if raw { self.decode_raw(bytes)? } else { self.decode(bytes)? };
         let thumbnail = match self.thumbnail {
             Some(side) => Some(fit_within(&decoded.rgb, side)?),
             None => None,
@@ -116,7 +123,9 @@ impl Preprocess {
     pub fn display_path(&self, path: &Path, side: u32) -> Result<RgbImage> {
         let bytes = self.read(path)?;
         let for_display = Preprocess { size: 1, thumbnail: Some(side), ..self.clone() };
-        let decoded = for_display.decode(&bytes).map_err(|reason| Error::photo(path, reason))?;
+        let decoded =
+            if raw::raw_format(path).is_some() { for_display.decode_raw(&bytes) } else { for_display.decode(&bytes) }
+                .map_err(|reason| Error::photo(path, reason))?;
         fit_within(&decoded.rgb, side).map_err(|reason| Error::photo(path, reason))
     }
 
@@ -158,11 +167,36 @@ impl Preprocess {
         }
         let format = image::guess_format(bytes).map_err(|_| "not a supported image (unknown format)".to_string())?;
         if format == ImageFormat::Jpeg
-            && let Some(decoded) = self.decode_jpeg(bytes)?
+            && let Some(decoded) = self.decode_jpeg(bytes, None)?
         {
             return Ok(decoded);
         }
         self.decode_full(bytes, format)
+    }
+
+    /// A camera RAW file: its JPEG preview, decoded like any JPEG (reduced-size IDCT) and
+    /// turned by the RAW's orientation, or LibRaw's demosaic where there is no preview. The
+    /// displayed size is the sensor's.
+    fn decode_raw(&self, bytes: &[u8]) -> std::result::Result<Decoded, String> {
+        let decoded = raw::decode(bytes, |w, h| self.check_pixels(w, h))?;
+        let orientation = raw::orientation(decoded.flip);
+        let rgb = match decoded.picture {
+            raw::Picture::Jpeg(jpeg) => match self.decode_jpeg(&jpeg, Some(orientation))? {
+                Some(preview) => preview.rgb,
+                None => {
+                    let mut preview = self.decode_full(&jpeg, ImageFormat::Jpeg)?.rgb.into();
+                    DynamicImage::apply_orientation(&mut preview, orientation);
+                    preview.into_rgb8()
+                }
+            },
+            raw::Picture::Pixels(pixels) => flatten_alpha(pixels),
+        };
+        let (width, height) = if orientation_swaps_axes(orientation) {
+            (decoded.height, decoded.width)
+        } else {
+            (decoded.width, decoded.height)
+        };
+        Ok(Decoded { rgb, width, height })
     }
 
     fn check_pixels(&self, width: u32, height: u32) -> std::result::Result<(), String> {
@@ -196,9 +230,14 @@ impl Preprocess {
     }
 
     /// Decodes a JPEG with libjpeg-turbo, at the smallest of 1/8, 1/4, 1/2 or full size that
-    /// still covers the input (and the thumbnail) when `reduced_jpeg` is on. `Ok(None)`
-    /// leaves the file to the general decoder (CMYK files, or a header turbo cannot read).
-    fn decode_jpeg(&self, bytes: &[u8]) -> std::result::Result<Option<Decoded>, String> {
+    /// still covers the input (and the thumbnail) when `reduced_jpeg` is on, turned by
+    /// `orientation` or else by its EXIF. `Ok(None)` leaves the file to the general decoder
+    /// (CMYK files, or a header turbo cannot read).
+    fn decode_jpeg(
+        &self,
+        bytes: &[u8],
+        orientation: Option<image::metadata::Orientation>,
+    ) -> std::result::Result<Option<Decoded>, String> {
         use turbojpeg::{Colorspace, Decompressor, PixelFormat, ScalingFactor};
         let Ok(mut decompressor) = Decompressor::new() else { return Ok(None) };
         let Ok(header) = decompressor.read_header(bytes) else { return Ok(None) };
@@ -231,7 +270,7 @@ impl Preprocess {
         decompressor.decompress(bytes, image.as_deref_mut()).map_err(|e| format!("cannot decode: {e}"))?;
         let rgb = RgbImage::from_raw(w as u32, h as u32, image.pixels)
             .ok_or_else(|| "cannot decode: wrong buffer size".to_string())?;
-        let orientation = exif_orientation(bytes);
+        let orientation = orientation.unwrap_or_else(|| exif_orientation(bytes));
         let mut image = DynamicImage::ImageRgb8(rgb);
         image.apply_orientation(orientation);
         let (width, height) = if orientation_swaps_axes(orientation) { (full_h, full_w) } else { (full_w, full_h) };
@@ -269,58 +308,40 @@ fn flatten_alpha(image: DynamicImage) -> RgbImage {
     })
 }
 
-/// File extensions Glimpse reads as photos (compared case-insensitively). HEIC/HEIF and
-/// AVIF need libheif at run time (see [`cannot_read_reason`]).
+/// File extensions Glimpse reads as photos (compared case-insensitively), camera RAW
+/// ([`raw::RAW_FORMATS`]) aside. HEIC/HEIF and AVIF need libheif, RAW needs LibRaw, both at
+/// run time (see [`cannot_read_reason`]).
 pub const PHOTO_EXTENSIONS: &[&str] =
     &["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff", "heic", "heif", "hif", "avif"];
 
 /// The extensions of [`PHOTO_EXTENSIONS`] that libheif decodes, with the format's name.
 const HEIF_EXTENSIONS: &[(&str, &str)] = &[("heic", "HEIC"), ("heif", "HEIF"), ("hif", "HEIF"), ("avif", "AVIF")];
 
-/// True when the file name ends in one of [`PHOTO_EXTENSIONS`], in any case.
+/// True when the file name ends in one of [`PHOTO_EXTENSIONS`] or a RAW extension, in any
+/// case.
 pub fn has_photo_extension(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| PHOTO_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
-}
-
-/// Photo formats people keep (phones, cameras) that this build cannot decode, by extension
-/// (compared case-insensitively), with the format's name: such files are listed as skipped
-/// with [`unreadable_reason`] instead of passing unseen.
-pub const UNREADABLE_PHOTO_FORMATS: &[(&str, &str)] = &[
-    ("dng", "camera RAW (DNG)"),
-    ("cr2", "camera RAW (Canon CR2)"),
-    ("cr3", "camera RAW (Canon CR3)"),
-    ("nef", "camera RAW (Nikon NEF)"),
-    ("arw", "camera RAW (Sony ARW)"),
-    ("raf", "camera RAW (Fujifilm RAF)"),
-    ("orf", "camera RAW (Olympus ORF)"),
-    ("rw2", "camera RAW (Panasonic RW2)"),
-];
-
-/// The name of the photo format of `path` when it is one this build cannot decode.
-pub fn unreadable_photo_format(path: &Path) -> Option<&'static str> {
-    let ext = path.extension()?.to_str()?;
-    UNREADABLE_PHOTO_FORMATS.iter().find(|(x, _)| x.eq_ignore_ascii_case(ext)).map(|(_, name)| *name)
-}
-
-/// Why a photo of an unreadable format is skipped, in words a person can act on.
-pub fn unreadable_reason(format: &str) -> String {
-    format!("{format} photos cannot be read by this version of Glimpse yet; a copy saved as JPEG is indexed")
+    raw::raw_format(path).is_some()
+        || path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| PHOTO_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
 }
 
 /// True when a skip's `reason` is about the file's format rather than its content (from
-/// [`cannot_read_reason`], now or in an earlier version).
+/// [`cannot_read_reason`], now or in an earlier version): such a file is tried again once
+/// its format can be read.
 pub fn is_format_reason(reason: &str) -> bool {
-    reason.contains("cannot be read by this version of Glimpse") || heif::is_unavailable_reason(reason)
+    reason.contains("cannot be read by this version of Glimpse")
+        || heif::is_unavailable_reason(reason)
+        || raw::is_unavailable_reason(reason)
 }
 
-/// Why the file at `path` cannot be read on this machine, judged by its extension alone:
-/// a format this build has no decoder for, or a HEIC/AVIF photo where libheif is missing.
-/// `None` for every other file (which may still turn out damaged when decoded).
+/// Why the file at `path` cannot be read on this machine, judged by its extension alone: a
+/// HEIC/AVIF photo where libheif is missing, a RAW photo where LibRaw is. `None` for every
+/// other file (which may still turn out damaged when decoded).
 pub fn cannot_read_reason(path: &Path) -> Option<String> {
-    if let Some(format) = unreadable_photo_format(path) {
-        return Some(unreadable_reason(format));
+    if let Some(format) = raw::raw_format(path) {
+        return raw::unavailable_reason(format);
     }
     let ext = path.extension()?.to_str()?;
     let (_, format) = HEIF_EXTENSIONS.iter().find(|(x, _)| x.eq_ignore_ascii_case(ext))?;

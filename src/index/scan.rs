@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::engine::preprocess::{has_photo_extension, unreadable_photo_format};
+use crate::engine::preprocess::has_photo_extension;
 use crate::{Error, Result};
 
 /// Folders and files skipped unless the user says otherwise: NAS thumbnail folders,
@@ -102,8 +102,8 @@ pub fn scan(roots: &[PathBuf], excludes: &[String], stop: &AtomicBool) -> Result
                 }
             };
             let path = entry.path();
-            // Photos of formats this build cannot decode are found too, to be listed as skipped.
-            if !has_photo_extension(path) && unreadable_photo_format(path).is_none() {
+            // Photos whose decoder is missing here are found too, to be listed as skipped.
+            if !has_photo_extension(path) {
                 continue;
             }
             match entry.file_type() {

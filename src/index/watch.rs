@@ -16,7 +16,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use notify::event::EventKind;
 use notify::{RecursiveMode, Watcher};
 
-use crate::engine::preprocess::{UNREADABLE_PHOTO_FORMATS, has_photo_extension};
+use crate::engine::preprocess::has_photo_extension;
 use crate::job::{Job, JobContext, Waker};
 use crate::{Error, Result};
 
@@ -259,21 +259,14 @@ fn watch_error(e: &notify::Error) -> String {
     }
 }
 
-/// True for a change that can matter to the library: any path that is a photo (or a format
-/// listed as skipped), a folder, or has no extension (a folder that is gone). Reads do not
+/// True for a change that can matter to the library: any path that is a photo (RAW and
+/// HEIC included), a folder, or has no extension (a folder that is gone). Reads do not
 /// count, nor do the library's own files (an index kept inside a library folder).
 fn relevant(event: &notify::Event) -> bool {
     if matches!(event.kind, EventKind::Access(_)) {
         return false;
     }
-    event.paths.iter().any(|p| {
-        has_photo_extension(p)
-            || p.extension().is_none()
-            || p.extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| UNREADABLE_PHOTO_FORMATS.iter().any(|(x, _)| x.eq_ignore_ascii_case(e)))
-            || p.is_dir()
-    })
+    event.paths.iter().any(|p| has_photo_extension(p) || p.extension().is_none() || p.is_dir())
 }
 
 #[cfg(test)]

@@ -68,6 +68,7 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     // Without libheif only HEIC/AVIF photos are unreadable (and listed so when indexed):
     // said here, not counted as a problem.
     let libheif = glimpse::engine::heif::version();
+    let libraw = glimpse::engine::raw::version();
     let ok = problems.is_empty();
     if args.json {
         let report = json!({
@@ -81,6 +82,10 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
             "models": models,
             "text_model": text_model,
             "libheif": match &libheif {
+                Ok(version) => json!({"ok": true, "version": version}),
+                Err(e) => json!({"ok": false, "error": e}),
+            },
+            "libraw": match &libraw {
                 Ok(version) => json!({"ok": true, "version": version}),
                 Err(e) => json!({"ok": false, "error": e}),
             },
@@ -131,6 +136,13 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
                 "HEIC and AVIF photos: not readable, {} could not be loaded ({e}); install the {} package",
                 glimpse::engine::heif::LIBRARY,
                 glimpse::engine::heif::PACKAGE
+            ),
+        }
+        match &libraw {
+            Ok(version) => println!("Camera RAW photos: LibRaw {version}"),
+            Err(e) => println!(
+                "Camera RAW photos: not readable, LibRaw could not be loaded ({e}); install the {} package",
+                glimpse::engine::raw::PACKAGE
             ),
         }
         if ok {
