@@ -5,6 +5,7 @@ pub mod cue;
 pub mod duplicates;
 pub mod embed;
 pub mod feedback;
+pub mod formats;
 pub mod scale;
 pub mod updates;
 

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use glimpse::bench::embed::{self, photos_in};
+use glimpse::bench::formats;
 use glimpse::engine::manifest::DEFAULT_BACKBONE;
 use glimpse::engine::{BackboneModel, EmbedOptions};
 
@@ -162,6 +163,11 @@ pub struct EmbedArgs {
     /// Also measure this many large photos (4000x3000 JPEGs made from the folder's photos).
     #[arg(long, default_value_t = 0)]
     large: usize,
+    /// Also measure this many 4032x3024 photos in each format people keep: JPEG, HEIC as an
+    /// iPhone writes it (made with heif-enc, package libheif-examples) and a camera's DNG with
+    /// its JPEG preview, all made from the same pixels.
+    #[arg(long, default_value_t = 0)]
+    formats: usize,
     /// Also measure this backbone on the same photos in the same run, and print both rates
     /// and their ratio (measured first / this one).
     #[arg(long, value_name = "BACKBONE")]
@@ -535,6 +541,19 @@ fn embed_bench(cli: &Cli, args: &EmbedArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
+    let formats = if args.formats > 0 {
+        let tmp = tempfile::tempdir()?;
+        eprintln!("making {} photos of {}x{} as JPEG, HEIC and DNG…", args.formats, formats::WIDTH, formats::HEIGHT);
+        let made = formats::make(&photos, args.formats, formats::WIDTH, formats::HEIGHT, tmp.path())?;
+        let mut measured = Vec::new();
+        for (name, files) in [("jpeg", &made.jpeg), ("heic", &made.heic), ("dng", &made.dng)] {
+            eprintln!("measuring {name}…");
+            measured.push((name, embed::run(&backbone, files, &options, 1, args.passes)?));
+        }
+        Some(measured)
+    } else {
+        None
+    };
     let compared = match &args.compare {
         Some(name) => {
             let other = cli.backbone(Some(name))?;
@@ -555,6 +574,13 @@ fn embed_bench(cli: &Cli, args: &EmbedArgs) -> anyhow::Result<ExitCode> {
             value["large"] = serde_json::to_value(scaled)?;
             value["large_without_reduced_jpeg_decoding"] = serde_json::to_value(full)?;
         }
+        if let Some(measured) = &formats {
+            let mut by_format = serde_json::Map::new();
+            for (name, b) in measured {
+                by_format.insert((*name).to_string(), serde_json::to_value(b)?);
+            }
+            value["formats"] = serde_json::Value::Object(by_format);
+        }
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         let line = |what: &str, b: &embed::EmbedBench| {
@@ -568,6 +594,12 @@ fn embed_bench(cli: &Cli, args: &EmbedArgs) -> anyhow::Result<ExitCode> {
         if let Some((scaled, full)) = &large {
             line("4000x3000 JPEGs, reduced decoding", scaled);
             line("4000x3000 JPEGs, full decoding", full);
+        }
+        if let Some(measured) = &formats {
+            for (name, b) in measured {
+                line(&format!("{}x{} {name}", formats::WIDTH, formats::HEIGHT), b);
+                println!("{:<34} decode alone, one thread {:7.1} img/s", "", b.decode_one_thread_images_per_s);
+            }
         }
         if let Some(other) = &compared {
             line(&format!("{} (same photos)", other.backbone), other);
