@@ -151,7 +151,12 @@ fn progress(app: &mut GlimpseApp, ui: &mut egui::Ui) {
             }
             None => match app.state.finder.as_deref().map(|f| f.library.index.data.photos.len()) {
                 Some(photos) if photos > 0 => {
-                    ui.label(format!("{photos} photos indexed. Update the index to look for new or changed photos."));
+                    let watched = app.state.watch.watching.as_ref().is_some_and(|(n, _)| *n > 0);
+                    ui.label(if watched {
+                        format!("{photos} photos indexed.")
+                    } else {
+                        format!("{photos} photos indexed. Update the index to look for new or changed photos.")
+                    });
                 }
                 _ => {
                     ui.label("Nothing is indexed yet: add a folder of photos.");
