@@ -347,3 +347,27 @@ fn a_dng_without_a_preview_is_demosaiced_upright() {
     let err = lite(8).prepare_path(&dir.path().join("cut.nef")).unwrap_err().to_string();
     assert!(err.contains("cannot decode"), "{err}");
 }
+
+#[test]
+fn a_heic_holding_several_photos_gives_its_primary_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sources = Vec::new();
+    for (name, rgb) in [("red.png", [220u8, 20, 20]), ("blue.png", [20, 20, 220])] {
+        let path = dir.path().join(name);
+        crate::util::solid_png(&path, 32, 24, rgb);
+        sources.push(path);
+    }
+    // heif-enc makes the first image of several the primary one.
+    let out = dir.path().join("burst.heic");
+    let status = std::process::Command::new("heif-enc")
+        .args(["-q", "90", "-o"])
+        .arg(&out)
+        .args(&sources)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let t = lite(4).prepare_bytes(&std::fs::read(&out).unwrap()).unwrap().tensor;
+    let (r, b) = (t[0] * 128.0 + 127.0, t[32] * 128.0 + 127.0);
+    assert!(r > 180.0 && b < 60.0, "the primary (red) photo, got r={r} b={b}");
+}
