@@ -5,6 +5,7 @@ mod app;
 mod cli;
 mod engine;
 mod index;
+mod layers;
 mod preprocess;
 mod real_photos;
 mod safety;
