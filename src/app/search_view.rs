@@ -703,9 +703,10 @@ fn cue_words(cue: Option<CueReading>, marked: bool) -> String {
 /// the score it is ranked by.
 fn score_words(search: &SearchState, item: &ResultItem) -> String {
     let score = item.ranked.score;
-    match (search.browsing, item.cosine) {
-        (true, _) => "your library, newest first".into(),
-        (false, Some(cosine)) => {
+    match (search.browse_order(), item.cosine) {
+        (Some(SortOrder::Oldest), _) => "your library, oldest first".into(),
+        (Some(_), _) => "your library, newest first".into(),
+        (None, Some(cosine)) => {
             let marks = if search.marks.is_empty() { "" } else { " (as your marks refine it)" };
             format!("cosine {cosine:.3} with what you asked{marks} \u{b7} ranked by score {score:.3}")
         }
@@ -760,6 +761,11 @@ mod tests {
         let tile = score_words(&search, &item);
         assert_eq!(tile, "cosine 0.410 with what you asked \u{b7} ranked by score 0.380");
         let heading = cue_words(Some(cue), false);
+        // Browsing the library says the order it is shown in.
+        search.browsing = true;
+        assert_eq!(score_words(&search, &item), "your library, newest first");
+        search.browsing_oldest_first_for_test();
+        assert_eq!(score_words(&search, &item), "your library, oldest first");
         assert!(heading.contains("No strong match") && heading.contains("at or above"), "{heading}");
         assert!(heading.contains("discounts photos that are close to almost any text"), "{heading}");
     }

@@ -54,20 +54,39 @@ pub struct OfflineFolder {
 pub fn offline_folders(data: &super::store::IndexData) -> Vec<OfflineFolder> {
     let mut offline = Vec::new();
     for root in data.roots.iter().map(|r| super::store::bytes_path(r)) {
-        let reason = match super::scan::root_unavailable(&root) {
-            Some(reason) => reason,
-            None if super::scan::root_is_empty(&root) && indexed_under(data, &root) > 0 => {
-                super::scan::EMPTY_ROOT.to_string()
-            }
-            None if data.is_offline(&root) => {
-                "none of its photos were there at the last indexing run; is its drive unplugged?".to_string()
-            }
-            None => continue,
-        };
         let photos = indexed_under(data, &root);
-        offline.push(OfflineFolder { folder: root, reason, photos });
+        let unavailable = super::scan::root_unavailable(&root);
+        let there = || !super::scan::root_is_empty(&root);
+        if let Some(reason) = offline_reason(&root, unavailable, photos, there, data.is_offline(&root)) {
+            offline.push(OfflineFolder { folder: root, reason, photos });
+        }
     }
     offline
+}
+
+/// The one rule for a library folder being offline, with why, or `None`: it cannot be
+/// read (`unavailable`), or the index has photos under it and none is `there` (the empty
+/// mount point of an unplugged drive), or it was `remembered` offline by the last indexing
+/// run. Its photos are kept, never taken for deleted. The window and `glimpse status` ask
+/// with a look inside the folder; an indexing run with what its scan found.
+pub(crate) fn offline_reason(
+    root: &Path,
+    unavailable: Option<String>,
+    indexed: usize,
+    there: impl FnOnce() -> bool,
+    remembered: bool,
+) -> Option<String> {
+    if unavailable.is_some() {
+        return unavailable;
+    }
+    if indexed > 0 && !there() {
+        return Some(if super::scan::root_is_empty(root) {
+            super::scan::EMPTY_ROOT.to_string()
+        } else {
+            "none of its photos are there now; is its drive unplugged?".to_string()
+        });
+    }
+    remembered.then(|| "none of its photos were there at the last indexing run; is its drive unplugged?".to_string())
 }
 
 /// How many photos of the index lie under `root`.

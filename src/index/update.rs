@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::filter::exif_taken;
 use super::hash::{ContentHash, content_hash};
 use super::journal::{self, Journal, JournalRecord};
-use super::library::{OfflineFolder, indexed_under};
+use super::library::{OfflineFolder, indexed_under, offline_reason};
 use super::lock::{WhenBusy, WriterLock};
 use super::opening::{Opened, open_counting, set_aside};
 use super::project::{self, Projection};
@@ -328,18 +328,11 @@ fn offline_roots(data: &IndexData, roots: &[PathBuf], scanned: &scan::ScanResult
     let mut offline = Vec::new();
     for root in roots {
         let photos = indexed_under(data, root);
-        let reason = match scanned.unavailable.iter().find(|(r, _)| r == root) {
-            Some((_, reason)) => reason.clone(),
-            None if photos > 0 && !scanned.photos.iter().any(|f| f.path.starts_with(root)) => {
-                if scan::root_is_empty(root) {
-                    scan::EMPTY_ROOT.to_string()
-                } else {
-                    "none of its photos are there now; is its drive unplugged?".to_string()
-                }
-            }
-            None => continue,
-        };
-        offline.push(OfflineFolder { folder: root.clone(), reason, photos });
+        let unavailable = scanned.unavailable.iter().find(|(r, _)| r == root).map(|(_, why)| why.clone());
+        let there = || scanned.photos.iter().any(|f| f.path.starts_with(root));
+        if let Some(reason) = offline_reason(root, unavailable, photos, there, false) {
+            offline.push(OfflineFolder { folder: root.clone(), reason, photos });
+        }
     }
     offline
 }

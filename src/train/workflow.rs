@@ -54,16 +54,6 @@ impl ModelSetup {
     }
 }
 
-/// Starts measuring the model in `dir` on `split` (`glimpse eval`).
-pub fn start_measure(
-    setup: ModelSetup,
-    dir: PathBuf,
-    split: Split,
-    waker: Option<Waker>,
-) -> Result<Job<TrainEvent, Result<Metrics>>> {
-    Job::spawn("glimpse-eval", 64, waker, move |cx| setup.measure(&dir, split, &cx))
-}
-
 /// A combined model, and its dev metrics when it was measured.
 #[derive(Clone, Debug)]
 pub struct Combined {

@@ -131,6 +131,22 @@ pub struct SearchState {
 }
 
 impl SearchState {
+    /// Browsing asked oldest first, as the order menu does.
+    #[cfg(test)]
+    pub fn browsing_oldest_first_for_test(&mut self) {
+        self.asked = Some(Asked {
+            subject: Subject::Text(String::new()),
+            filter: FilterForm::default(),
+            sort: crate::index::filter::SortOrder::Oldest,
+            pool: 0,
+        });
+    }
+
+    /// The order of the library shown when nothing is asked (`None` while ranking a query).
+    pub fn browse_order(&self) -> Option<crate::index::filter::SortOrder> {
+        self.browsing.then(|| self.asked.as_ref().map_or(crate::index::filter::SortOrder::Newest, |a| a.sort))
+    }
+
     /// Files the marks under their query before the query in the box is searched: marks made
     /// in another query are parked (replacing an older parked set), and a parked set made in
     /// this query comes back. Ctrl+Z does not reach across queries.
