@@ -3,6 +3,7 @@
 //! here, so a query means the same thing everywhere.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::engine::{Backbone, BackboneModel, Runtime, SessionOptions};
@@ -415,44 +416,59 @@ impl Finder {
         }
     }
 
-    /// The "no strong match" cue for `query`: the best cosine (score with the photo's hubness
-    /// offset added back) among the first [`CUE_RESULTS`] photos of the query's own ranking
-    /// (without feedback, in best-match order) that `feedback` does not mark bad, against the
-    /// threshold in the model's manifest (`glimpse bench cue --write`). So the cue does not
-    /// depend on how many results are shown, their order or a good mark, and a bad mark
-    /// changes it only by taking that photo out. `None` for a query without text, or a model
-    /// without a cue.
-    pub fn cue(&self, query: &Query, filter: &Filter, feedback: &Feedback) -> Result<Option<CueReading>> {
-        let Query::Terms(parts) = query else { return Ok(None) };
-        let (Some(text), Some(Space::Joint { .. })) = (&self.text, self.joint_space(true)) else {
-            return Ok(None);
-        };
-        let Some(cue) = text.model.manifest.no_match.as_ref().filter(|c| c.statistic == "top1") else {
-            return Ok(None);
-        };
-        if !parts.iter().any(|p| matches!(p.term, Term::Text(_))) {
-            return Ok(None);
+    /// The "no strong match" cue for a query whose vector without feedback is `plain`: the
+    /// best cosine (score with the photo's hubness offset added back) among the first
+    /// [`CUE_RESULTS`] photos of the query's own ranking (without feedback, in best-match
+    /// order) that `feedback` does not mark bad, against the threshold in the model's manifest
+    /// (`glimpse bench cue --write`). So the cue does not depend on how many results are
+    /// shown, their order or a good mark, and a bad mark changes it only by taking that photo
+    /// out. `ranked` is the answer's own ranking when it is that ranking (no feedback, best
+    /// match first, at least [`CUE_RESULTS`] asked): then no second top-k runs. `None` for a
+    /// query without text, or a model without a cue.
+    fn cue(
+        &self,
+        query: &Query,
+        (space, plain): (Space<'_>, &[f32]),
+        options: &SearchOptions,
+        feedback: &Feedback,
+        ranked: Option<&[Ranked]>,
+    ) -> Option<CueReading> {
+        let Query::Terms(parts) = query else { return None };
+        if !matches!(space, Space::Joint { .. }) || !parts.iter().any(|p| matches!(p.term, Term::Text(_))) {
+            return None;
         }
-        let options = SearchOptions {
-            k: CUE_RESULTS + feedback.bad.len(),
-            filter: filter.clone(),
-            sort: SortOrder::Relevance,
-            pool: 0,
+        let text = self.text.as_ref()?;
+        let cue = text.model.manifest.no_match.as_ref().filter(|c| c.statistic == "top1")?;
+        let reusable = feedback.is_empty() && options.sort == SortOrder::Relevance && options.k >= CUE_RESULTS;
+        let own;
+        let ranked = match ranked.filter(|_| reusable) {
+            Some(ranked) => ranked,
+            None => {
+                let k = CUE_RESULTS + feedback.bad.len();
+                let wanted = SearchOptions { k, filter: options.filter.clone(), sort: SortOrder::Relevance, pool: 0 };
+                own = self.library.search_in(space, plain, &wanted);
+                &own
+            }
         };
-        let ranked = self.rank(query, &options, &Feedback::default())?;
         let best = ranked
             .iter()
             .filter(|r| !feedback.bad.contains(&r.path))
             .take(CUE_RESULTS)
             .filter_map(|r| self.library.text_cosine(r))
             .reduce(f32::max);
-        Ok(best.map(|best| CueReading { best, threshold: cue.threshold }))
+        best.map(|best| CueReading { best, threshold: cue.threshold })
     }
 
     /// Answers a search request: parses the subject and the filters, ranks (with the
     /// feedback), and says whether the best match is weak. The CLI and the window both ask
     /// here, so the same request gives the same answer.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchAnswer> {
+        self.search_until(request, &AtomicBool::new(false))
+    }
+
+    /// [`Finder::search`], given up with [`Error::Stopped`] between its steps once `stop` is
+    /// set (the window sets it when a newer search replaces this one).
+    pub fn search_until(&self, request: &SearchRequest, stop: &AtomicBool) -> Result<SearchAnswer> {
         let f = &request.filter;
         let filter =
             Filter::from_text(f.folder.as_deref(), f.after.as_deref(), f.before.as_deref(), f.types.as_deref())?;
@@ -494,22 +510,43 @@ impl Finder {
                 ignored_words,
             });
         }
-        let cue = self.cue(&query, &options.filter, &request.feedback)?;
+        // One pass: the query's vector is made once (its text encoded, its photos decoded);
+        // the ranking, the feedback and the cue all start from it.
+        let (space, plain) = self.query_vector(&query)?;
+        let stopped = || {
+            if stop.load(Ordering::Relaxed) {
+                Err(Error::Stopped("searching: a newer search replaced it".into()))
+            } else {
+                Ok(())
+            }
+        };
+        stopped()?;
+        let q = if request.feedback.is_empty() {
+            plain.clone()
+        } else {
+            let good = self.library.vectors_of(space, &request.feedback.good)?;
+            let bad = self.library.vectors_of(space, &request.feedback.bad)?;
+            Rocchio::default().apply(&plain, &good, &bad)
+        };
         let unranked = if self.joint_space(false).is_some() { self.library.unprojected() } else { 0 };
-        let hits = match source {
-            None => self.rank(&query, &options, &request.feedback)?,
+        let hits = match &source {
+            None => self.library.search_in(space, &q, &options),
             Some(source) => {
-                let wider = SearchOptions { k: options.k + 1, ..options };
+                let wider = SearchOptions { k: options.k + 1, ..options.clone() };
                 let mut hits: Vec<Ranked> = self
-                    .rank(&query, &wider, &request.feedback)?
+                    .library
+                    .search_in(space, &q, &wider)
                     .into_iter()
-                    .filter(|r| r.path != source)
-                    .take(wider.k - 1)
+                    .filter(|r| r.path != *source)
+                    .take(options.k)
                     .collect();
                 hits.iter_mut().enumerate().for_each(|(i, r)| r.rank = i + 1);
                 hits
             }
         };
+        stopped()?;
+        let own = source.is_none().then_some(hits.as_slice());
+        let cue = self.cue(&query, (space, &plain), &options, &request.feedback, own);
         Ok(SearchAnswer { hits, cue, label, browsing: false, unranked, ignored_words })
     }
 
@@ -540,16 +577,5 @@ impl Finder {
             return Err(Error::UnknownWords { query: text.to_string(), words: ignored });
         }
         Ok((kept, ignored))
-    }
-
-    /// Ranks the library against `query`, moved by `feedback` (Rocchio), as `options` say.
-    pub fn rank(&self, query: &Query, options: &SearchOptions, feedback: &Feedback) -> Result<Vec<Ranked>> {
-        let (space, mut q) = self.query_vector(query)?;
-        if !feedback.is_empty() {
-            let good = self.library.vectors_of(space, &feedback.good)?;
-            let bad = self.library.vectors_of(space, &feedback.bad)?;
-            q = Rocchio::default().apply(&q, &good, &bad);
-        }
-        Ok(self.library.search_in(space, &q, options))
     }
 }

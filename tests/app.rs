@@ -241,6 +241,9 @@ fn a_new_user_adds_the_sample_photos_types_a_query_and_sees_dogs_first_then_refi
         !app.state.search.busy() && app.state.search.marks.get(&second) == Some(&Mark::Bad)
     });
     assert_eq!(h.state().state.search.marks.len(), 1, "a mark landed on another photo");
+    // The bad mark moved the photo down from where the good mark had it.
+    let later = h.state().state.search.results.iter().position(|r| r.ranked.path == second);
+    assert!(later.is_none_or(|l| Some(l) > now), "the bad mark did not move the photo down: {now:?} -> {later:?}");
     // A bad mark only takes its photo out of the ten the cue reads.
     let bad = h.state().state.search.cue.unwrap();
     assert!(bad.best <= cue.best && bad.threshold == cue.threshold, "{bad:?} against {cue:?}");

@@ -86,7 +86,9 @@ fn no_module_imports_from_its_own_layer_or_one_above_it() {
                 // The foundations may use one another.
                 Some(0) if own == 0 => {}
                 Some(other) if other < own => {}
-                Some(_) => wrong.push(format!("{} names crate::{named}, a layer at or above {first}'s", relative.display())),
+                Some(_) => {
+                    wrong.push(format!("{} names crate::{named}, a layer at or above {first}'s", relative.display()))
+                }
                 None => wrong.push(format!("{} names crate::{named}, which is in no layer", relative.display())),
             }
         }
@@ -102,7 +104,8 @@ fn no_module_imports_from_its_own_layer_or_one_above_it() {
 
 #[test]
 fn the_layer_reader_sees_grouped_imports_and_paths_but_not_comments() {
-    let source = "use crate::{Error, index::store, text};\n// crate::app in a comment\nlet x = crate::finder::Finder::new();";
+    let source =
+        "use crate::{Error, index::store, text};\n// crate::app in a comment\nlet x = crate::finder::Finder::new();";
     let named: Vec<String> = named_modules(source).into_iter().collect();
     assert_eq!(named, ["error", "finder", "index", "text"]);
     let drawing = "x\n```\nerror, job   (foundations)\n   ▲\nengine   text   (models)\nbin/glimpse (CLI)\n```\n";

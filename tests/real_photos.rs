@@ -136,3 +136,63 @@ fn a_text_query_opens_only_the_text_encoder_and_find_similar_the_rest_once() {
     ask(Subject::Photo(photos.join(names[2])));
     assert_eq!(models.opened().len(), 3, "each graph opens once");
 }
+
+#[test]
+fn a_search_ranks_once_its_cue_reads_its_own_ranking_and_a_newer_search_stops_it() {
+    use std::sync::atomic::AtomicBool;
+
+    use glimpse::finder::{Feedback, FilterText, Finder, Models, SearchRequest, Subject};
+    use glimpse::index::update::{self, IndexOptions};
+    let shared = need_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    let copied = crate::util::copy_photos(&shared, &photos.join("a"), 24);
+    std::fs::create_dir_all(photos.join("b")).unwrap();
+    for p in &copied[12..] {
+        std::fs::rename(p, photos.join("b").join(p.file_name().unwrap())).unwrap();
+    }
+    let runtime = Runtime::load(None).unwrap();
+    let options = SessionOptions { provider: ProviderChoice::Cpu, intra_threads: 2 };
+    let models = Models::new(runtime, &options, None);
+    let backbone = models.backbone(BackboneModel::find(glimpse::engine::manifest::DEFAULT_BACKBONE).unwrap()).unwrap();
+    let head = models.projection_for(backbone.model()).unwrap().unwrap();
+    let idx = dir.path().join("library.glimpse");
+    let add = IndexOptions { add_roots: vec![photos.clone()], head: Some(head), ..IndexOptions::default() };
+    let job = update::start(idx.clone(), &backbone, add, None).unwrap();
+    crate::util::drain(job.events());
+    job.wait().unwrap().unwrap();
+    let finder = Finder::open_with(&idx, models).unwrap();
+    let text = || Subject::Text("a dog running on the grass".into());
+    let ask = |k: usize, feedback: Feedback, filter: FilterText| {
+        finder.search(&SearchRequest { subject: text(), k, feedback, filter, ..SearchRequest::default() }).unwrap()
+    };
+    // Ten results are the cue's own ranking (read from them); three need one more top-k: the
+    // same cue either way, and the three are the ten's first three.
+    let ten = ask(10, Feedback::default(), FilterText::default());
+    let three = ask(3, Feedback::default(), FilterText::default());
+    let cue = ten.cue.expect("the shipped model has a cue");
+    assert_eq!(three.cue, Some(cue));
+    let ranked = |hits: &[glimpse::index::Ranked]| hits.iter().map(|h| (h.path.clone(), h.score)).collect::<Vec<_>>();
+    assert_eq!(ranked(&three.hits), ranked(&ten.hits[..3]));
+    // A bad mark moves its photo down and the cue reads the best of the others.
+    let worst_match = ten.hits[0].path.clone();
+    let marked = Feedback { good: Vec::new(), bad: vec![worst_match.clone()] };
+    let after = ask(10, marked, FilterText::default());
+    let moved = after.hits.iter().position(|h| h.path == worst_match).unwrap_or(usize::MAX);
+    assert!(moved > 0, "the photo marked bad is still first");
+    let others = ten.hits[1..].iter().filter_map(|h| finder.library.text_cosine(h)).fold(f32::MIN, f32::max);
+    assert_eq!(after.cue.map(|c| c.best), Some(others));
+    // A folder filter applies before the top-k, in the ranking and in the cue's.
+    let in_b = FilterText { folder: Some(photos.join("b")), ..FilterText::default() };
+    let filtered = ask(10, Feedback::default(), in_b);
+    assert_eq!(filtered.hits.len(), 10);
+    assert!(filtered.hits.iter().all(|h| h.path.starts_with(photos.join("b"))), "{:?}", filtered.hits);
+    let best_in_b = filtered.hits.iter().filter_map(|h| finder.library.text_cosine(h)).fold(f32::MIN, f32::max);
+    assert_eq!(filtered.cue.map(|c| c.best), Some(best_in_b));
+    // A search whose stop flag is set (a newer one replaced it) gives up.
+    let request = SearchRequest { subject: text(), ..SearchRequest::default() };
+    match finder.search_until(&request, &AtomicBool::new(true)) {
+        Err(glimpse::Error::Stopped(_)) => {}
+        other => panic!("expected a stop, got {:?}", other.map(|a| a.hits)),
+    }
+}

@@ -274,8 +274,9 @@ impl State {
         };
         // The request is answered (its query parsed, its folder looked up: both touch files)
         // in the search job, never on the UI thread.
-        let job = Job::spawn("glimpse-search", 1, self.waker(), move |_cx| {
-            let answer = finder.search(&request)?;
+        // Replacing the job drops the older one, whose stop flag ends its search early.
+        let job = Job::spawn("glimpse-search", 1, self.waker(), move |cx| {
+            let answer = finder.search_until(&request, &cx.stop_flag())?;
             // The cue is read for text queries only, which rank with the offsets.
             let text = answer.cue.is_some();
             Ok((
