@@ -1,11 +1,18 @@
 //! Glimpse finds photos by what they show.
 //!
-//! The library is organised in layers (see `ARCHITECTURE.md`):
-//! - [`engine`]: ONNX Runtime, backbone models and photo preprocessing. It knows nothing of
-//!   the layers above it.
-//! - [`onnx`]: a small writer for ONNX graphs (test fixtures and exported heads).
-//! - [`job`]: the owned handle every long task runs behind (progress, stop flag, report).
-//! - [`bench`]: measurements reported by `glimpse bench`.
+//! The library is organised in layers, lowest first (see `ARCHITECTURE.md`, whose drawing a
+//! test keeps true); a module uses only the layers below its own:
+//! - foundations, which know nothing of photos or models: [`error`], [`job`] (the owned
+//!   handle every long task runs behind), [`locations`], [`durable`], [`checked`], [`files`],
+//!   [`onnx`] (a small writer for ONNX graphs);
+//! - [`engine`] (ONNX Runtime, backbones, photo decoding and preprocessing), [`text`] (words
+//!   to ids to vectors), [`dataset`] (Flickr8k);
+//! - [`index`] (the photo library: scan, embed, store, search, watch) and [`model`] (the joint
+//!   model as data and files);
+//! - [`train`] (training, export, combining, calibrating);
+//! - [`finder`] (a library opened with its models: the one search);
+//! - [`bench`] (measurements reported by `glimpse bench`);
+//! - [`app`] (the desktop window).
 //!
 //! The `glimpse` binary and the desktop app call only this public API.
 

@@ -145,7 +145,7 @@ pub struct Notice {
 
 /// How long an informational notice stays.
 const NOTICE_SECONDS: u64 = 8;
-/// The most repaints a second that workers may cause (STYLE item 5).
+/// The most repaints a second that workers may cause: workers wake the window, throttled.
 const REPAINT_EVERY: Duration = Duration::from_millis(33);
 
 /// The app.

@@ -58,8 +58,9 @@ fn run(
 }
 
 impl ExportedModel {
-    /// Opens the model folder `dir`: checks the manifest's version and the graphs' sha256,
-    /// loads the vocabulary, opens both graphs.
+    /// Opens the model folder `dir`: checks the manifest's version, that both graphs are
+    /// there and that the vocabulary fits; each graph is opened, and its sha256 checked, on
+    /// its first use (a text query never opens the image head).
     pub fn open(runtime: &'static Runtime, dir: &Path, options: &SessionOptions) -> Result<ExportedModel> {
         let manifest = JointManifest::load(dir)?;
         for graph in [&manifest.text_encoder, &manifest.image_head] {
