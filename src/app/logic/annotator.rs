@@ -1,6 +1,16 @@
 //! The annotator's state and work: loading a Flickr8k split, ranking its captions with the current model.
 
-use super::*;
+use super::Command;
+use super::State;
+use crate::app::settings::Settings;
+use crate::dataset::Flickr8k;
+use crate::dataset::ImageCaptions;
+use crate::dataset::Split;
+use crate::job::Job;
+use crate::train::recipe::{self, CaptionRanks};
+use crate::train::trainer::TrainEvent;
+use crate::{Error, Result};
+use std::path::PathBuf;
 
 /// Loading a Flickr8k split for the annotator.
 type LoadJob = Job<(), Result<(Split, Vec<ImageCaptions>)>>;

@@ -1,7 +1,20 @@
 //! The library view's state and work: indexing runs with their phase, progress, rate and ETA, folders waiting to be added, and what was skipped.
 
-use super::*;
+use super::Notices;
+use super::State;
+use crate::app::settings::Settings;
+use crate::finder::Finder;
+use crate::index::lock::waiting_message;
+use crate::index::store::bytes_path;
+use crate::index::update::IndexOptions;
+use crate::index::update::IndexReport;
+use crate::index::update::{self, IndexEvent};
 use crate::index::watch::{self, WatchEvent};
+use crate::job::Job;
+use crate::{Error, Result};
+use std::path::PathBuf;
+use std::time::Duration;
+use std::time::Instant;
 
 /// What indexing is doing.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

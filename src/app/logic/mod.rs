@@ -4,7 +4,6 @@
 //! `annotator`, `opening`, `pickers`). Nothing here blocks: every job runs on a worker
 //! thread; each frame only drains their channels.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,25 +13,10 @@ use eframe::egui;
 use super::images::Images;
 use super::settings::Settings;
 use super::{Startup, desktop};
-use crate::dataset::{Flickr8k, ImageCaptions, Split};
-use crate::engine::manifest::DEFAULT_BACKBONE;
-use crate::engine::{Backbone, BackboneModel, Runtime};
-use crate::finder::{CueReading, Feedback, FilterText, Finder, Models, SearchRequest, Subject};
+use crate::Result;
+use crate::finder::{Finder, Subject};
 use crate::index::duplicates::{DEFAULT_THRESHOLD, DuplicatePhoto, library_groups};
-use crate::index::filter::{DateSource, format_date};
-use crate::index::library::Ranked;
-use crate::index::lock::waiting_message;
-use crate::index::project::Projection;
-use crate::index::store::bytes_path;
-use crate::index::thumbs::ThumbCache;
-use crate::index::update::{self, IndexEvent, IndexOptions, IndexReport};
 use crate::job::{Job, Waker};
-use crate::model::{JointManifest, default_model_dir};
-use crate::text::VocabSettings;
-use crate::train::eval::Metrics;
-use crate::train::recipe::{self, CaptionRanks, Flickr8kTraining, TrainReport};
-use crate::train::trainer::{EpochReport, TrainConfig, TrainEvent};
-use crate::{Error, Result};
 
 mod annotator;
 mod indexing;

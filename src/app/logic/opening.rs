@@ -1,6 +1,22 @@
 //! Opening the models and the library in the background, and taking them when ready.
 
-use super::*;
+use super::Command;
+use super::Notices;
+use super::State;
+use crate::Result;
+use crate::app::settings::Settings;
+use crate::engine::Backbone;
+use crate::engine::BackboneModel;
+use crate::engine::Runtime;
+use crate::engine::manifest::DEFAULT_BACKBONE;
+use crate::finder::Finder;
+use crate::finder::Models;
+use crate::index::project::Projection;
+use crate::job::Job;
+use crate::model::JointManifest;
+use crate::model::default_model_dir;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 /// The models the app runs, opened once per settings change.
 #[derive(Clone)]

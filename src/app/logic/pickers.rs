@@ -1,6 +1,13 @@
 //! The desktop's file and folder pickers, run off the UI thread.
 
-use super::*;
+use super::Command;
+use super::Notices;
+use super::State;
+use crate::Result;
+use crate::app::settings::Settings;
+use crate::job::Job;
+use std::time::Duration;
+use std::time::Instant;
 
 /// A chooser that gives nothing back sooner than this never opened.
 const NO_PICKER: Duration = Duration::from_millis(700);

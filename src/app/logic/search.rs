@@ -1,6 +1,22 @@
 //! The search view's state and work: the query and filters, results with what the grid shows, marks; starting a search in the background and taking its answer.
 
-use super::*;
+use super::State;
+use crate::app::settings::Settings;
+use crate::finder::CueReading;
+use crate::finder::Feedback;
+use crate::finder::FilterText;
+use crate::finder::Finder;
+use crate::finder::SearchRequest;
+use crate::finder::Subject;
+use crate::index::filter::DateSource;
+use crate::index::filter::format_date;
+use crate::index::library::Ranked;
+use crate::index::thumbs::ThumbCache;
+use crate::job::Job;
+use crate::{Error, Result};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
 
 /// Results asked for at once: the first page of a new query, and each page more as the grid
 /// is scrolled to its end (the CLI keeps its own `-k`, 10 by default). 50 fill a 2560-point

@@ -2,8 +2,20 @@
 
 use std::time::Instant;
 
+use super::Notices;
+use super::State;
 use super::rate::{StepRate, TrainingClock};
-use super::*;
+use crate::app::settings::Settings;
+use crate::job::Job;
+use crate::text::VocabSettings;
+use crate::train::eval::Metrics;
+use crate::train::recipe::TrainReport;
+use crate::train::recipe::{self, Flickr8kTraining};
+use crate::train::trainer::EpochReport;
+use crate::train::trainer::TrainConfig;
+use crate::train::trainer::TrainEvent;
+use crate::{Error, Result};
+use std::path::PathBuf;
 
 /// The training panel's state.
 #[derive(Default)]
