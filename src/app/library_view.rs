@@ -149,7 +149,7 @@ fn progress(app: &mut GlimpseApp, ui: &mut egui::Ui) {
                     if r.stopped { " — stopped; update the index to finish" } else { "" }
                 ));
             }
-            None => match app.state.finder.as_deref().map(|f| f.library.index.data.photos.len()) {
+            None => match app.state.finder.as_deref().map(|f| f.library.len()) {
                 Some(photos) if photos > 0 => {
                     let watched = app.state.watch.watching.as_ref().is_some_and(|(n, _)| *n > 0);
                     ui.label(if watched {

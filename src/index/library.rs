@@ -225,6 +225,44 @@ impl Library {
         Ok(Library { index, features: std::sync::OnceLock::new(), joint, unprojected, offline, hidden, converted_from })
     }
 
+    /// How many photos the library holds (offline ones included).
+    pub fn len(&self) -> usize {
+        self.index.data.photos.len()
+    }
+
+    /// True when the library holds no photo.
+    pub fn is_empty(&self) -> bool {
+        self.index.data.photos.is_empty()
+    }
+
+    /// The photo of a result's row, when the row is the library's.
+    pub fn photo(&self, row: usize) -> Option<&super::store::PhotoEntry> {
+        self.index.data.photos.get(row)
+    }
+
+    /// The library's folders.
+    pub fn roots(&self) -> Vec<PathBuf> {
+        self.index.data.roots.iter().map(|r| super::store::bytes_path(r)).collect()
+    }
+
+    /// The exclude patterns its indexing runs use.
+    pub fn excludes(&self) -> &[String] {
+        &self.index.data.excludes
+    }
+
+    /// The thumbnail cache of this library.
+    pub fn thumbnails(&self) -> super::thumbs::ThumbCache {
+        super::thumbs::ThumbCache::for_index(&self.index.path)
+    }
+
+    /// True when the library's joint vectors were made by another image head or codec than
+    /// `projection`'s (the text model changed): an indexing run re-projects them from the
+    /// stored features. A library never projected is not "stale" (a first run was stopped).
+    pub fn projected_by_another(&self, projection: &super::project::Projection) -> bool {
+        let data = &self.index.data;
+        !data.head_id.is_empty() && (data.head_id != projection.head.id() || data.joint_codec != projection.codec.id())
+    }
+
     /// The library's folders that were offline when it was opened; their photos are left
     /// out of every result until the folder is back.
     pub fn offline(&self) -> &[OfflineFolder] {

@@ -5,7 +5,6 @@ use super::State;
 use crate::app::settings::Settings;
 use crate::finder::Finder;
 use crate::index::lock::waiting_message;
-use crate::index::store::bytes_path;
 use crate::index::update::IndexOptions;
 use crate::index::update::IndexReport;
 use crate::index::update::{self, IndexEvent};
@@ -120,7 +119,7 @@ fn remember_rate(ix: &IndexingState, settings: &mut Settings) {
 
 /// The library's folders, as paths.
 pub fn library_roots(finder: &Finder) -> Vec<PathBuf> {
-    finder.library.index.data.roots.iter().map(|r| bytes_path(r)).collect()
+    finder.library.roots()
 }
 
 impl State {
@@ -180,7 +179,7 @@ impl State {
         };
         // Folders are checked by the job (the UI thread never touches the file system: a
         // hung network mount must not freeze the window).
-        if add.is_empty() && self.finder.as_ref().is_none_or(|f| f.library.index.data.roots.is_empty()) {
+        if add.is_empty() && self.finder.as_ref().is_none_or(|f| f.library.roots().is_empty()) {
             return Err(Error::Invalid("add a folder of photos first".into()));
         }
         let excludes: Vec<String> =

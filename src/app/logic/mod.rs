@@ -140,7 +140,7 @@ type Notices = Vec<(String, bool)>;
 impl State {
     /// How many photos the open library holds (0 when none is open).
     pub fn photos(&self) -> usize {
-        self.finder.as_ref().map_or(0, |f| f.library.index.data.photos.len())
+        self.finder.as_ref().map_or(0, |f| f.library.len())
     }
 
     /// Fresh state and the image loader.

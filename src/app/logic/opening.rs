@@ -102,20 +102,17 @@ impl State {
                         notices.push((problem.to_string(), false));
                     }
                     if self.indexing.excludes.is_empty() {
-                        self.indexing.excludes = finder.library.index.data.excludes.join("\n");
+                        self.indexing.excludes = finder.library.excludes().join("\n");
                     }
                     // The model changed under the library: re-project it from stored features. A
                     // library never projected (a first run stopped before it) is left as the
                     // user left it: re-indexing it here would undo their Cancel.
-                    let head_changed = match &self.engine.as_ref().and_then(|e| e.head.as_ref()) {
-                        Some(p) => {
-                            let data = &finder.library.index.data;
-                            !data.head_id.is_empty()
-                                && (data.head_id != p.head.id() || data.joint_codec != p.codec.id())
-                        }
-                        None => false,
-                    };
-                    if head_changed && !self.indexing.running() && !finder.library.index.data.photos.is_empty() {
+                    let head_changed = self
+                        .engine
+                        .as_ref()
+                        .and_then(|e| e.head.as_ref())
+                        .is_some_and(|p| finder.library.projected_by_another(p));
+                    if head_changed && !self.indexing.running() && !finder.library.is_empty() {
                         commands.push(Command::Reindex);
                     }
                 }

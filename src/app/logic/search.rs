@@ -11,7 +11,6 @@ use crate::finder::Subject;
 use crate::index::filter::DateSource;
 use crate::index::filter::format_date;
 use crate::index::library::Ranked;
-use crate::index::thumbs::ThumbCache;
 use crate::job::Job;
 use crate::{Error, Result};
 use std::collections::BTreeMap;
@@ -214,12 +213,11 @@ impl SearchState {
 /// Results with what the grid shows beside each: thumbnail, size, bytes, and for a text
 /// query (`text`: ranked with the photos' hubness offsets) the cosine.
 fn describe(finder: &Finder, ranked: Vec<Ranked>, text: bool) -> Vec<ResultItem> {
-    let data = &finder.library.index.data;
-    let thumbs = ThumbCache::for_index(&finder.library.index.path);
+    let thumbs = finder.library.thumbnails();
     ranked
         .into_iter()
         .map(|r| {
-            let entry = data.photos.get(r.row);
+            let entry = finder.library.photo(r.row);
             // Missing or broken thumbnails are remade from the photo when drawn.
             let thumbnail = entry.map(|e| thumbs.path(&e.hash));
             ResultItem {
