@@ -1,0 +1,165 @@
+//! The search view's query row: the query box with its label, the filters and the order.
+
+use eframe::egui;
+
+use super::{room_for, text_width};
+use crate::app::GlimpseApp;
+use crate::app::logic::{Command, Mark, library_roots};
+use crate::app::settings::TILE_RANGE;
+use crate::finder::Subject;
+use crate::index::filter::SortOrder;
+
+pub(super) fn query_row(app: &mut GlimpseApp, ui: &mut egui::Ui) {
+    ui.horizontal(|ui| {
+        let label = ui.label("Query");
+        // A photo search shows an empty box; typing starts a text search.
+        let mut text = match &app.state.search.subject {
+            Subject::Text(text) => text.clone(),
+            Subject::Photo(_) => String::new(),
+        };
+        let edit = egui::TextEdit::singleline(&mut text)
+            .hint_text("a dog running through water   ·   \"beach\" - people   ·   2:sunset + ./photo.jpg")
+            .desired_width(ui.available_width() - 170.0);
+        let response = ui.add(edit).labelled_by(label.id);
+        if response.changed() {
+            app.state.search.subject = Subject::Text(text);
+            app.state.search.edited = Some(std::time::Instant::now());
+        }
+        if response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
+            app.send(Command::Search);
+        }
+        if app.state.search.subject.is_empty()
+            && !ui.memory(|m| m.has_focus(response.id))
+            && ui.memory(|m| m.focused().is_none())
+        {
+            response.request_focus();
+        }
+        if app.state.search.busy() {
+            ui.spinner();
+        }
+        if ui.button("Search by photo…").on_hover_text("Or drop a photo on the window").clicked() {
+            app.send(Command::PickPhoto);
+        }
+    });
+}
+
+pub(super) fn options_row(app: &mut GlimpseApp, ui: &mut egui::Ui) {
+    let mut changed = false;
+    ui.horizontal_wrapped(|ui| {
+        ui.horizontal(|ui| {
+            let label = ui.label("Tile size");
+            ui.add(egui::Slider::new(&mut app.settings.tile, TILE_RANGE).show_value(false))
+                .labelled_by(label.id)
+                .on_hover_text("Or Ctrl + mouse wheel over the results");
+        });
+        let before = app.settings.sort;
+        room_for(ui, text_width(ui, "Order") + 140.0);
+        ui.horizontal(|ui| {
+            let label = ui.label("Order");
+            egui::ComboBox::from_id_salt("sort")
+                .selected_text(match app.settings.sort {
+                    SortOrder::Newest => "Newest first",
+                    SortOrder::Oldest => "Oldest first",
+                    SortOrder::Relevance => "Best match",
+                })
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut app.settings.sort, SortOrder::Relevance, "Best match");
+                    ui.selectable_value(&mut app.settings.sort, SortOrder::Newest, "Newest first");
+                    ui.selectable_value(&mut app.settings.sort, SortOrder::Oldest, "Oldest first");
+                })
+                .response
+                .labelled_by(label.id);
+        });
+        changed |= before != app.settings.sort;
+        if app.settings.sort != SortOrder::Relevance {
+            room_for(ui, text_width(ui, "among the best") + 60.0);
+            ui.horizontal(|ui| {
+                let label = ui.label("among the best");
+                changed |= ui
+                    .add(egui::DragValue::new(&mut app.settings.pool).range(1..=10_000))
+                    .labelled_by(label.id)
+                    .changed();
+            });
+        }
+        ui.separator();
+        let filter = &mut app.state.search.filter;
+        let roots = app.state.finder.as_deref().map(library_roots).unwrap_or_default();
+        // Each label stays on the row of its field: they wrap as one.
+        room_for(ui, text_width(ui, "In folder") + 200.0);
+        ui.horizontal(|ui| {
+            let label = ui.label("In folder");
+            egui::ComboBox::from_id_salt("folder")
+                .width(180.0)
+                .truncate()
+                .selected_text(if filter.folder.is_empty() { "anywhere".to_string() } else { filter.folder.clone() })
+                .show_ui(ui, |ui| {
+                    changed |= ui.selectable_value(&mut filter.folder, String::new(), "anywhere").changed();
+                    for root in roots {
+                        let text = root.display().to_string();
+                        changed |= ui.selectable_value(&mut filter.folder, text.clone(), text).changed();
+                    }
+                })
+                .response
+                .labelled_by(label.id);
+        });
+        for (name, value, hint) in [
+            ("After", &mut filter.after, "YYYY-MM-DD"),
+            ("Before", &mut filter.before, "YYYY-MM-DD"),
+            ("Types", &mut filter.types, "jpg,png"),
+        ] {
+            // As wide as the placeholder and the field's margins (4 points a side), so that
+            // the placeholder shows whole.
+            let width = text_width(ui, hint) + 12.0;
+            room_for(ui, text_width(ui, name) + width + 24.0);
+            ui.horizontal(|ui| {
+                let label = ui.label(name);
+                // Not clipped: the field widens rather than cut its placeholder or a date short.
+                let edit = egui::TextEdit::singleline(value).hint_text(hint).desired_width(width).clip_text(false);
+                changed |= ui.add(edit).labelled_by(label.id).changed();
+            });
+        }
+        let search = &app.state.search;
+        if !search.marks.is_empty() || search.parked.is_some() {
+            ui.separator();
+            if !search.marks.is_empty() {
+                let good = search.marks.values().filter(|m| **m == Mark::Good).count();
+                ui.label(format!("{good} good, {} bad", search.marks.len() - good));
+            }
+            // Marks made in another query are not used here unless the person asks.
+            let offer = search.parked.as_ref().map(|(from, marks)| {
+                let n = marks.len();
+                format!("Use {n} mark{} from {}", if n == 1 { "" } else { "s" }, query_label(from))
+            });
+            let hint = "Those marks re-rank this query's results too; they come back by themselves when you search their query again.";
+            if let Some(offer) = offer
+                && ui.button(offer).on_hover_text(hint).clicked()
+            {
+                app.send(Command::UseMarks);
+            }
+            if ui.button("Clear marks").clicked() {
+                app.send(Command::ClearMarks);
+            }
+        }
+    });
+    if changed {
+        app.state.search.edited = Some(std::time::Instant::now());
+    }
+}
+
+/// A query as the window names it: quoted text, or the photo searched by.
+pub(super) fn query_label(subject: &Subject) -> String {
+    match subject {
+        Subject::Text(text) if text.trim().is_empty() => "browsing".into(),
+        Subject::Text(text) => format!("\u{201c}{}\u{201d}", text.trim()),
+        Subject::Photo(photo) => {
+            format!("photos like {}", photo.file_name().unwrap_or(photo.as_os_str()).to_string_lossy())
+        }
+    }
+}
+
+pub(super) fn take_dropped_photo(app: &mut GlimpseApp, ui: &mut egui::Ui) {
+    let dropped: Option<std::path::PathBuf> = ui.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf()));
+    if let Some(path) = dropped.filter(|p| !p.as_os_str().is_empty()) {
+        app.send(Command::FindSimilar(path));
+    }
+}
