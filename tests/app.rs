@@ -419,17 +419,17 @@ fn the_duplicates_view_groups_each_photo_with_its_copies() {
     wait_for(&mut h, "the library", |app| !app.state.indexing.running() && app.state.finder.is_some());
     click(&mut h, "Duplicates");
     click(&mut h, "Find duplicates");
-    wait_for(&mut h, "the groups", |app| app.state.duplicates.is_some());
-    let groups = h.state().state.duplicates.clone().unwrap();
+    wait_for(&mut h, "the groups", |app| app.state.duplicates.groups.is_some());
+    let groups = h.state().state.duplicates.groups.clone().unwrap();
     assert_eq!(groups.len(), 3);
     assert!(groups.iter().all(|g| g.len() == 4));
     assert!(h.query_by_label("Group 1 \u{b7} 4 photos").is_some());
     // A stricter threshold (the view's slider) groups fewer copies: crops fall out first.
-    h.state_mut().state.duplicate_threshold = 0.99;
+    h.state_mut().state.duplicates.threshold = 0.99;
     h.state_mut().send(glimpse::app::Command::FindDuplicates);
     h.step();
-    wait_for(&mut h, "the stricter groups", |app| !app.state.duplicates_running());
-    let strict: usize = h.state().state.duplicates.as_ref().unwrap().iter().map(Vec::len).sum();
+    wait_for(&mut h, "the stricter groups", |app| !app.state.duplicates.running());
+    let strict: usize = h.state().state.duplicates.groups.as_ref().unwrap().iter().map(Vec::len).sum();
     assert!(strict < 12, "a threshold of 0.99 still grouped every copy");
 }
 

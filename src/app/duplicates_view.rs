@@ -3,24 +3,37 @@
 
 use eframe::egui;
 
-use super::GlimpseApp;
-use super::logic::{Command, date_label};
+use super::images::Images;
+use super::logic::{Command, DuplicatesState, date_label};
 use crate::index::duplicates::DEFAULT_THRESHOLD;
 
 /// Side of a thumbnail, in points.
 const SIDE: f32 = 150.0;
 
+/// What the view may touch: its own state, the thumbnails, and where it sends commands.
+pub struct View<'a> {
+    /// The groups, the slider, the running job.
+    pub state: &'a mut DuplicatesState,
+    /// True once a library is open.
+    pub library_open: bool,
+    /// Thumbnails.
+    pub images: Option<&'a mut Images>,
+    /// What the user asked for, carried out after drawing.
+    pub commands: &'a mut Vec<Command>,
+}
+
 /// Draws the view.
-pub fn show(app: &mut GlimpseApp, ui: &mut egui::Ui) {
+pub fn show(view: View<'_>, ui: &mut egui::Ui) {
+    let View { state, library_open, mut images, commands } = view;
     ui.heading("Near-duplicates");
     ui.label("Burst shots, resized copies and re-encodes of the same picture, found by what the photos look like. Glimpse never deletes a photo: open or show each copy and decide.");
     ui.horizontal(|ui| {
-        let ready = app.state.finder.is_some() && !app.state.duplicates_running();
+        let ready = library_open && !state.running();
         if ui.add_enabled(ready, egui::Button::new("Find duplicates")).clicked() {
-            app.send(Command::FindDuplicates);
+            commands.push(Command::FindDuplicates);
         }
         let label = ui.label("How alike");
-        let slider = egui::Slider::new(&mut app.state.duplicate_threshold, 0.6..=0.99)
+        let slider = egui::Slider::new(&mut state.threshold, 0.6..=0.99)
             .step_by(0.01)
             .fixed_decimals(2)
             .text("feature cosine");
@@ -29,19 +42,19 @@ pub fn show(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         ));
         // Regroup when the slider is let go, not on every step of the drag.
         let let_go = response.drag_stopped() || (response.changed() && !response.dragged());
-        if let_go && app.state.duplicates.is_some() && ready {
-            app.send(Command::FindDuplicates);
+        if let_go && state.groups.is_some() && ready {
+            commands.push(Command::FindDuplicates);
         }
-        if app.state.duplicates_running() {
+        if state.running() {
             ui.spinner();
         }
     });
-    let Some(groups) = app.state.duplicates.clone() else { return };
+    let Some(groups) = &state.groups else { return };
     if groups.is_empty() {
         ui.label("No near-duplicates in the library.");
         return;
     }
-    let compared = match app.state.duplicates_compared {
+    let compared = match state.compared {
         Some((photos, threshold)) => {
             format!("Compared {photos} photos by their backbone features at similarity \u{2265} {threshold:.2}: ")
         }
@@ -57,9 +70,7 @@ pub fn show(app: &mut GlimpseApp, ui: &mut egui::Ui) {
                     ui.vertical(|ui| {
                         ui.set_width(SIDE);
                         let name = photo.path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-                        let slot = app
-                            .state
-                            .images
+                        let slot = images
                             .as_mut()
                             .and_then(|images| images.thumbnail(photo.thumbnail.as_deref(), &photo.path, 256).ok());
                         match slot.flatten() {
@@ -96,10 +107,10 @@ pub fn show(app: &mut GlimpseApp, ui: &mut egui::Ui) {
                         ui.label(date_label(photo.date, photo.date_source));
                         ui.horizontal(|ui| {
                             if ui.button("Open").clicked() {
-                                app.send(Command::Open(photo.path.clone()));
+                                commands.push(Command::Open(photo.path.clone()));
                             }
                             if ui.button("Show in folder").clicked() {
-                                app.send(Command::Reveal(photo.path.clone()));
+                                commands.push(Command::Reveal(photo.path.clone()));
                             }
                         });
                     });

@@ -355,7 +355,15 @@ impl eframe::App for GlimpseApp {
             Tab::Library => library_view::show(self, ui),
             Tab::Training => training_view::show(self, ui),
             Tab::Annotator => annotator::show(self, ui),
-            Tab::Duplicates => duplicates_view::show(self, ui),
+            Tab::Duplicates => {
+                let view = duplicates_view::View {
+                    state: &mut self.state.duplicates,
+                    library_open: self.state.finder.is_some(),
+                    images: self.state.images.as_mut(),
+                    commands: &mut self.commands,
+                };
+                duplicates_view::show(view, ui)
+            }
             Tab::Settings => settings_view::show(self, ui),
         });
         // Commands run after drawing, so no widget sees a half-applied change.

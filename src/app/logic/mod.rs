@@ -15,10 +15,10 @@ use super::settings::Settings;
 use super::{Startup, desktop};
 use crate::Result;
 use crate::finder::{Finder, Subject};
-use crate::index::duplicates::{DEFAULT_THRESHOLD, DuplicatePhoto, library_groups};
 use crate::job::{Job, Waker};
 
 mod annotator;
+mod duplicates;
 mod indexing;
 mod opening;
 mod pickers;
@@ -27,6 +27,7 @@ mod search;
 mod training;
 
 pub use annotator::AnnotatorState;
+pub use duplicates::DuplicatesState;
 pub use indexing::{IndexingState, Phase, WatchState, library_roots};
 pub use opening::Engine;
 use opening::Opened;
@@ -100,8 +101,6 @@ pub enum Command {
 pub struct State {
     /// Decoded thumbnails and previews.
     pub images: Option<Images>,
-    /// How alike two photos' features must be to count as copies (the duplicates view's slider).
-    pub duplicate_threshold: f32,
     /// The models, once opened.
     pub engine: Option<Engine>,
     /// The library with its models, once opened (none before the first indexing).
@@ -124,13 +123,8 @@ pub struct State {
     picker: Option<(Command, Instant, Job<(), Option<PathBuf>>)>,
     /// Commands to run once the models are open (from the command line).
     pub after_open: Vec<Command>,
-    /// The library's near-duplicate groups, once found.
-    pub duplicates: Option<Vec<Vec<DuplicatePhoto>>>,
-    /// What the shown groups compared: how many photos, at which threshold.
-    pub duplicates_compared: Option<(usize, f32)>,
-    duplicates_job: Option<Job<(), crate::Result<Vec<Vec<DuplicatePhoto>>>>>,
-    /// The run's photo count and threshold, for `duplicates_compared` once it ends.
-    duplicates_asked: (usize, f32),
+    /// Duplicates view.
+    pub duplicates: DuplicatesState,
     /// "Show in folder" requests whose file manager has not answered yet.
     reveals: Vec<Job<(), Result<()>>>,
 }
@@ -170,12 +164,8 @@ impl State {
             opening: None,
             picker: None,
             after_open: Vec::new(),
-            duplicates: None,
-            duplicates_compared: None,
-            duplicates_job: None,
-            duplicates_asked: (0, DEFAULT_THRESHOLD),
+            duplicates: DuplicatesState::default(),
             reveals: Vec::new(),
-            duplicate_threshold: DEFAULT_THRESHOLD,
         }
     }
 
@@ -310,19 +300,7 @@ impl State {
                 self.search.mark_history.clear();
                 note(self.start_search(settings));
             }
-            Command::FindDuplicates => {
-                if let Some(finder) = self.finder.clone() {
-                    let threshold = self.duplicate_threshold;
-                    self.duplicates_asked = (self.photos(), threshold);
-                    let job = Job::spawn("glimpse-duplicates", 1, self.waker(), move |_cx| {
-                        library_groups(&finder.library, threshold)
-                    });
-                    match job {
-                        Ok(job) => self.duplicates_job = Some(job),
-                        Err(e) => note(Err(e)),
-                    }
-                }
-            }
+            Command::FindDuplicates => note(self.start_duplicates()),
         }
         notices
     }
@@ -349,17 +327,7 @@ impl State {
         self.poll_watch(settings, &mut notices);
         self.poll_training(&mut notices);
         self.poll_annotator(commands);
-        if self.duplicates_job.as_ref().is_some_and(Job::is_finished)
-            && let Some(job) = self.duplicates_job.take()
-        {
-            match job.wait().and_then(|groups| groups) {
-                Ok(groups) => {
-                    self.duplicates = Some(groups);
-                    self.duplicates_compared = Some(self.duplicates_asked);
-                }
-                Err(e) => notices.push((e.to_string(), true)),
-            }
-        }
+        self.poll_duplicates(&mut notices);
         let (answered, waiting): (Vec<_>, Vec<_>) =
             std::mem::take(&mut self.reveals).into_iter().partition(Job::is_finished);
         self.reveals = waiting;
@@ -369,10 +337,5 @@ impl State {
             }
         }
         notices
-    }
-
-    /// True while near-duplicates are being grouped.
-    pub fn duplicates_running(&self) -> bool {
-        self.duplicates_job.is_some()
     }
 }
