@@ -4,17 +4,31 @@
 
 use eframe::egui;
 
-use super::GlimpseApp;
-use super::logic::Command;
+use super::images::Images;
+use super::logic::{AnnotatorState, Command};
 use crate::dataset::Split;
 
 /// Decoded size of the annotator's photo.
 const PHOTO_SIDE: u32 = 640;
 
+/// What the view may touch: its own state, the Flickr8k folder setting it edits, the photos,
+/// and where it sends commands.
+pub struct View<'a> {
+    /// The loaded split, filters, selection and caption ranks.
+    pub state: &'a mut AnnotatorState,
+    /// The Flickr8k folder, as typed (shared with the training view).
+    pub flickr8k: &'a mut String,
+    /// Photos.
+    pub images: Option<&'a mut Images>,
+    /// What the user asked for, carried out after drawing.
+    pub commands: &'a mut Vec<Command>,
+}
+
 /// Draws the view.
-pub fn show(app: &mut GlimpseApp, ui: &mut egui::Ui) {
-    controls(app, ui);
-    let an = &app.state.annotator;
+pub fn show(mut view: View<'_>, ui: &mut egui::Ui) {
+    let view = &mut view;
+    controls(view, ui);
+    let an = &view.state;
     if let Some(error) = &an.error {
         ui.colored_label(ui.visuals().error_fg_color, error);
     }
@@ -24,43 +38,43 @@ pub fn show(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         return;
     }
     ui.separator();
-    let visible = visible_items(app);
+    let visible = visible_items(view);
     // The detail shows a photo of the list: the first when a filter left out the one shown.
-    let an = &mut app.state.annotator;
+    let an = &mut view.state;
     if an.selected.is_none_or(|i| !visible.contains(&i)) {
         an.selected = visible.first().copied();
     }
     egui::Panel::left("annotator-list").default_size(330.0).show(ui, |ui| {
         ui.label(format!("{} photos", visible.len()));
-        if app.state.annotator.ranks.is_some() {
+        if view.state.ranks.is_some() {
             ui.small("worst: the lowest rank the current model gives the photo for any of its five captions (1 = found first)");
         }
         egui::ScrollArea::vertical().auto_shrink([false, false]).show_rows(ui, 18.0, visible.len(), |ui, range| {
             for &i in &visible[range] {
-                let item = &app.state.annotator.items[i];
-                let worst = app.state.annotator.ranks.as_ref().and_then(|r| r.ranks[i].iter().max().copied());
+                let item = &view.state.items[i];
+                let worst = view.state.ranks.as_ref().and_then(|r| r.ranks[i].iter().max().copied());
                 let text = match worst {
                     Some(rank) => format!("{}  \u{b7} worst rank {rank}", item.image),
                     None => item.image.clone(),
                 };
-                if ui.selectable_label(app.state.annotator.selected == Some(i), text).clicked() {
-                    app.state.annotator.selected = Some(i);
+                if ui.selectable_label(view.state.selected == Some(i), text).clicked() {
+                    view.state.selected = Some(i);
                 }
             }
         });
     });
-    egui::CentralPanel::default_margins().show(ui, |ui| detail(app, ui));
+    egui::CentralPanel::default_margins().show(ui, |ui| detail(view, ui));
 }
 
-fn controls(app: &mut GlimpseApp, ui: &mut egui::Ui) {
+fn controls(view: &mut View<'_>, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
         let label = ui.label("Flickr8k folder");
-        ui.add(egui::TextEdit::singleline(&mut app.settings.flickr8k).desired_width(320.0)).labelled_by(label.id);
+        ui.add(egui::TextEdit::singleline(&mut *view.flickr8k).desired_width(320.0)).labelled_by(label.id);
         if ui.button("Choose…").clicked() {
-            app.send(Command::PickFlickr8k);
+            view.commands.push(Command::PickFlickr8k);
         }
         let label = ui.label("Split");
-        let an = &mut app.state.annotator;
+        let an = &mut view.state;
         let mut split = an.split.unwrap_or(Split::Dev);
         egui::ComboBox::from_id_salt("split")
             .selected_text(split.name())
@@ -74,23 +88,23 @@ fn controls(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         let changed = an.split != Some(split);
         an.split = Some(split);
         if ui.button("Load").clicked() || (changed && !an.items.is_empty()) {
-            app.send(Command::LoadFlickr8k);
+            view.commands.push(Command::LoadFlickr8k);
         }
     });
     ui.horizontal(|ui| {
-        let an = &mut app.state.annotator;
+        let an = &mut view.state;
         let label = ui.label("Captions with");
         ui.add(egui::TextEdit::singleline(&mut an.words).hint_text("dog water").desired_width(200.0))
             .labelled_by(label.id);
         let can_rank = !an.items.is_empty() && an.rank_running().is_none();
         if ui.add_enabled(can_rank, egui::Button::new("Rank with the current model")).clicked() {
-            app.send(Command::RankCaptions);
+            view.commands.push(Command::RankCaptions);
         }
-        if let Some((done, total)) = app.state.annotator.rank_running() {
+        if let Some((done, total)) = view.state.rank_running() {
             ui.spinner();
             ui.label(if total > 0 { format!("photo features {done} / {total}") } else { "ranking…".into() });
         }
-        let an = &mut app.state.annotator;
+        let an = &mut view.state;
         if let Some(ranks) = &an.ranks {
             ui.checkbox(&mut an.worst_first, "worst first").on_hover_text(
                 "Photos whose captions the model ranks worst first: a photo's worst rank is the lowest rank the current model gives it for any of its five captions",
@@ -104,8 +118,8 @@ fn controls(app: &mut GlimpseApp, ui: &mut egui::Ui) {
 }
 
 /// Indices of the items whose captions contain every typed word, worst-ranked first when asked.
-fn visible_items(app: &GlimpseApp) -> Vec<usize> {
-    let an = &app.state.annotator;
+fn visible_items(view: &View<'_>) -> Vec<usize> {
+    let an = &view.state;
     let words: Vec<String> = an.words.split_whitespace().map(str::to_lowercase).collect();
     let mut visible: Vec<usize> = (0..an.items.len())
         .filter(|&i| {
@@ -124,11 +138,11 @@ fn visible_items(app: &GlimpseApp) -> Vec<usize> {
     visible
 }
 
-fn detail(app: &mut GlimpseApp, ui: &mut egui::Ui) {
-    let Some(i) = app.state.annotator.selected else { return };
-    let Some(item) = app.state.annotator.items.get(i).cloned() else { return };
+fn detail(view: &mut View<'_>, ui: &mut egui::Ui) {
+    let Some(i) = view.state.selected else { return };
+    let Some(item) = view.state.items.get(i).cloned() else { return };
     ui.heading(&item.image);
-    let ranks = app.state.annotator.ranks.as_ref().map(|r| r.ranks[i].clone());
+    let ranks = view.state.ranks.as_ref().map(|r| r.ranks[i].clone());
     for (c, caption) in item.captions.iter().enumerate() {
         ui.horizontal(|ui| {
             match ranks.as_ref().and_then(|r| r.get(c)) {
@@ -145,7 +159,7 @@ fn detail(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         });
     }
     ui.add_space(8.0);
-    if let Some(images) = app.state.images.as_mut() {
+    if let Some(images) = view.images.as_deref_mut() {
         images.show_large(ui, &item.path, PHOTO_SIDE, &item.image);
     }
 }

@@ -354,7 +354,15 @@ impl eframe::App for GlimpseApp {
             Tab::Search => search_view::show(self, ui),
             Tab::Library => library_view::show(self, ui),
             Tab::Training => training_view::show(self, ui),
-            Tab::Annotator => annotator::show(self, ui),
+            Tab::Annotator => {
+                let view = annotator::View {
+                    state: &mut self.state.annotator,
+                    flickr8k: &mut self.settings.flickr8k,
+                    images: self.state.images.as_mut(),
+                    commands: &mut self.commands,
+                };
+                annotator::show(view, ui)
+            }
             Tab::Duplicates => {
                 let view = duplicates_view::View {
                     state: &mut self.state.duplicates,
