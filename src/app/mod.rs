@@ -353,7 +353,17 @@ impl eframe::App for GlimpseApp {
         egui::CentralPanel::default_margins().show(ui, |ui| match self.settings.tab {
             Tab::Search => search_view::show(self, ui),
             Tab::Library => library_view::show(self, ui),
-            Tab::Training => training_view::show(self, ui),
+            Tab::Training => {
+                let view = training_view::View {
+                    model_metrics: self.state.current_metrics(),
+                    state: &mut self.state.training,
+                    flickr8k: &mut self.settings.flickr8k,
+                    glove: &mut self.settings.glove,
+                    form: &mut self.settings.training,
+                    commands: &mut self.commands,
+                };
+                training_view::show(view, ui)
+            }
             Tab::Annotator => {
                 let view = annotator::View {
                     state: &mut self.state.annotator,
@@ -372,7 +382,15 @@ impl eframe::App for GlimpseApp {
                 };
                 duplicates_view::show(view, ui)
             }
-            Tab::Settings => settings_view::show(self, ui),
+            Tab::Settings => {
+                let view = settings_view::View {
+                    settings: &mut self.settings,
+                    provider_in_use: self.state.engine.as_ref().map(|e| e.backbone.provider().to_string()),
+                    model_metrics: self.state.current_metrics(),
+                    commands: &mut self.commands,
+                };
+                settings_view::show(view, ui)
+            }
         });
         // Commands run after drawing, so no widget sees a half-applied change.
         let commands = std::mem::take(&mut self.commands);

@@ -5,22 +5,40 @@
 use eframe::egui;
 use egui_plot::{GridMark, HoverPosition, Line, Plot, PlotPoints, Points};
 
-use super::GlimpseApp;
 use super::library_view::human_duration;
-use super::logic::Command;
+use super::logic::{Command, TrainingState};
+use super::settings::TrainingForm;
 use crate::model::config::{Mining, TextEncoderKind};
 use crate::train::eval::Metrics;
 
+/// What the view may touch: the run's state, the data paths and training settings it edits,
+/// the metrics of the model in use (to compare with), and where it sends commands.
+pub struct View<'a> {
+    /// The run: progress, epochs, report.
+    pub state: &'a mut TrainingState,
+    /// The Flickr8k folder, as typed (shared with the annotator).
+    pub flickr8k: &'a mut String,
+    /// The GloVe file, as typed.
+    pub glove: &'a mut String,
+    /// The training settings.
+    pub form: &'a mut TrainingForm,
+    /// The text model in use and its dev metrics, when it has them.
+    pub model_metrics: Option<(std::path::PathBuf, Metrics)>,
+    /// What the user asked for, carried out after drawing.
+    pub commands: &'a mut Vec<Command>,
+}
+
 /// Draws the view.
-pub fn show(app: &mut GlimpseApp, ui: &mut egui::Ui) {
+pub fn show(mut view: View<'_>, ui: &mut egui::Ui) {
+    let view = &mut view;
     ui.heading("Train a text model");
     ui.label("Trains the text side of search on Flickr8k captions: GloVe word vectors, a two-tower model, a margin triplet loss. It runs on this computer; a full run takes a few minutes on a laptop.");
     ui.add_space(6.0);
-    form(app, ui);
+    form(view, ui);
     ui.separator();
-    status(app, ui);
-    plots(app, ui);
-    result(app, ui);
+    status(view, ui);
+    plots(view, ui);
+    result(view, ui);
 }
 
 fn path_row(ui: &mut egui::Ui, name: &str, value: &mut String, hint: &str) -> bool {
@@ -36,20 +54,15 @@ fn path_row(ui: &mut egui::Ui, name: &str, value: &mut String, hint: &str) -> bo
 /// What the "Shipped recipe" button sets, and what it cannot give.
 const RECIPE: &str = "Sets the settings the shipped model's members were trained with: mean of word vectors, semi-hard mining (after 2 warm-up epochs over all negatives), margin 0.2, 12 epochs, batch 128, learning rate 0.002, 250 extra word dimensions. The shipped model is more than one run: four models (three each over one of the backbone's three networks, one with a GRU encoder) combined and calibrated against hub photos, so one run here trains one model and finds the right photo first less often (the shipped model: dev R@1 25.1).";
 
-fn form(app: &mut GlimpseApp, ui: &mut egui::Ui) {
-    let running = app.state.training.running();
-    if path_row(
-        ui,
-        "Flickr8k folder",
-        &mut app.settings.flickr8k,
-        "Flicker8k_Dataset + Flickr8k_text, or Images + captions.txt",
-    ) {
-        app.send(Command::PickFlickr8k);
+fn form(view: &mut View<'_>, ui: &mut egui::Ui) {
+    let running = view.state.running();
+    if path_row(ui, "Flickr8k folder", view.flickr8k, "Flicker8k_Dataset + Flickr8k_text, or Images + captions.txt") {
+        view.commands.push(Command::PickFlickr8k);
     }
-    if path_row(ui, "GloVe file", &mut app.settings.glove, "glove.6B.50d.txt or .txt.gz") {
-        app.send(Command::PickGlove);
+    if path_row(ui, "GloVe file", view.glove, "glove.6B.50d.txt or .txt.gz") {
+        view.commands.push(Command::PickGlove);
     }
-    let form = &mut app.settings.training;
+    let form = &mut *view.form;
     ui.add_enabled_ui(!running, |ui| {
         egui::Grid::new("training-form").num_columns(4).show(ui, |ui| {
             let label = ui.label("Text encoder");
@@ -96,13 +109,13 @@ fn form(app: &mut GlimpseApp, ui: &mut egui::Ui) {
             ui.add(egui::DragValue::new(&mut form.extra_word_dims).range(0..=1000)).labelled_by(label.id);
             if ui.button("Shipped recipe").on_hover_text(RECIPE).clicked() {
                 *form = super::TrainingForm::default();
-                app.state.training.recipe_note = true;
+                view.state.recipe_note = true;
             }
             ui.end_row();
         });
     });
-    if app.state.training.recipe_note {
-        let form = &app.settings.training;
+    if view.state.recipe_note {
+        let form = &*view.form;
         let changed = *form != super::TrainingForm::default();
         ui.label(if changed {
             "Changed since the shipped recipe was set.".to_string()
@@ -115,16 +128,16 @@ fn form(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     }
     ui.horizontal(|ui| {
         if ui.add_enabled(!running, egui::Button::new("Start training")).clicked() {
-            app.send(Command::StartTraining);
+            view.commands.push(Command::StartTraining);
         }
         if ui.add_enabled(running, egui::Button::new("Stop")).on_hover_text("Keeps the best epoch so far").clicked() {
-            app.send(Command::StopTraining);
+            view.commands.push(Command::StopTraining);
         }
     });
 }
 
-fn status(app: &mut GlimpseApp, ui: &mut egui::Ui) {
-    let tr = &app.state.training;
+fn status(view: &mut View<'_>, ui: &mut egui::Ui) {
+    let tr = &view.state;
     let now = std::time::Instant::now();
     if let Some((done, total)) = tr.features {
         let fraction = if total == 0 { 0.0 } else { done as f32 / total as f32 };
@@ -162,13 +175,13 @@ fn status(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     }
 }
 
-fn plots(app: &mut GlimpseApp, ui: &mut egui::Ui) {
-    let tr = &app.state.training;
+fn plots(view: &mut View<'_>, ui: &mut egui::Ui) {
+    let tr = &view.state;
     if tr.losses.is_empty() && tr.epochs.is_empty() {
         return;
     }
     // The run's own plan (the form may have changed since it started).
-    let planned = if tr.planned > 0 { tr.planned } else { app.settings.training.epochs }.max(1) as f64;
+    let planned = if tr.planned > 0 { tr.planned } else { view.form.epochs }.max(1) as f64;
     // Epoch N of M while it runs, with the time left from the latest batches' pace.
     if let Some((epoch, step, steps)) = tr.clock.position().filter(|_| tr.running()) {
         let left = tr.clock.seconds_left(planned as usize, std::time::Instant::now()).map_or(String::new(), |s| {
@@ -296,14 +309,14 @@ fn metrics_row(ui: &mut egui::Ui, name: &str, m: &Metrics) {
     ui.end_row();
 }
 
-fn result(app: &mut GlimpseApp, ui: &mut egui::Ui) {
-    let Some(report) = app.state.training.report.clone() else { return };
-    let Some(out) = app.state.training.out.clone() else { return };
+fn result(view: &mut View<'_>, ui: &mut egui::Ui) {
+    let Some(report) = view.state.report.clone() else { return };
+    let Some(out) = view.state.out.clone() else { return };
     ui.separator();
-    let tr = &app.state.training;
+    let tr = &view.state;
     let words = run_words(report.best_epoch, report.history.len(), report.stopped, tr.planned, tr.patience);
     ui.label(format!("Finished in {:.0} s: {words}. Model in {}", report.seconds, out.display()));
-    let current = app.state.current_metrics();
+    let current = view.model_metrics.clone();
     egui::Grid::new("compare").striped(true).show(ui, |ui| {
         for h in ["dev text-to-image", "R@1", "R@5", "R@10", "median rank"] {
             ui.strong(h);
@@ -331,14 +344,14 @@ fn result(app: &mut GlimpseApp, ui: &mut egui::Ui) {
                 "This run finds the right photo first less often than the current model (R@1 above); keep the current one unless you are testing.",
             );
             if ui.small_button("Use it anyway").on_hover_text(hint).clicked() {
-                app.send(Command::UseModel(out.clone()));
+                view.commands.push(Command::UseModel(out.clone()));
             }
         });
     } else {
         let button =
             egui::Button::new(egui::RichText::new("Use this model").strong()).fill(ui.visuals().selection.bg_fill);
         if ui.add(button).on_hover_text(hint).clicked() {
-            app.send(Command::UseModel(out));
+            view.commands.push(Command::UseModel(out));
         }
     }
 }
