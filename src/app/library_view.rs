@@ -3,46 +3,63 @@
 
 use eframe::egui;
 
-use super::GlimpseApp;
-use super::logic::{Command, Phase, library_roots};
+use super::logic::{Command, IndexingState, Phase, WatchState};
 use super::search_view::{room_for, text_width};
-use crate::index::store::bytes_path;
+use crate::index::Library;
 
-/// Draws the view.
-pub fn show(app: &mut GlimpseApp, ui: &mut egui::Ui) {
-    ui.heading("Your library");
-    ui.label(format!("Index: {}", app.settings.index.display()));
-    ui.add_space(6.0);
-    folders(app, ui);
-    ui.add_space(6.0);
-    add_row(app, ui);
-    ui.separator();
-    progress(app, ui);
-    ui.separator();
-    excludes(app, ui);
-    ui.separator();
-    skipped(app, ui);
+/// What the view may touch: indexing's state, what it shows of the watch and the open
+/// library, and where it sends commands.
+pub struct View<'a> {
+    /// The running or last indexing run, the folder typed, the exclude patterns.
+    pub indexing: &'a mut IndexingState,
+    /// Whether the folders are watched.
+    pub watch: &'a WatchState,
+    /// The open library, once there is one.
+    pub library: Option<&'a Library>,
+    /// True while the models or the library are being (re)opened.
+    pub opening: bool,
+    /// The index file.
+    pub index: &'a std::path::Path,
+    /// What the user asked for, carried out after drawing.
+    pub commands: &'a mut Vec<Command>,
 }
 
-fn folders(app: &mut GlimpseApp, ui: &mut egui::Ui) {
-    let roots = app.state.finder.as_deref().map(library_roots).unwrap_or_default();
+/// Draws the view.
+pub fn show(mut view: View<'_>, ui: &mut egui::Ui) {
+    let view = &mut view;
+    ui.heading("Your library");
+    ui.label(format!("Index: {}", view.index.display()));
+    ui.add_space(6.0);
+    folders(view, ui);
+    ui.add_space(6.0);
+    add_row(view, ui);
+    ui.separator();
+    progress(view, ui);
+    ui.separator();
+    excludes(view, ui);
+    ui.separator();
+    skipped(view, ui);
+}
+
+fn folders(view: &mut View<'_>, ui: &mut egui::Ui) {
+    let roots = view.library.map(Library::roots).unwrap_or_default();
     // Folders of a run stay listed until the library that has them has reopened, so the
     // list does not flash empty between the two.
-    let busy = app.state.indexing.running() || app.state.opening();
-    for dir in &app.state.indexing.adding {
+    let busy = view.indexing.running() || view.opening;
+    for dir in &view.indexing.adding {
         if busy && !roots.contains(dir) {
             ui.label(format!("Adding {}", dir.display()));
         }
     }
-    for dir in &app.state.indexing.queued {
+    for dir in &view.indexing.queued {
         ui.label(format!("Adding {} after the current run", dir.display()));
     }
-    if roots.is_empty() && (app.state.indexing.adding.is_empty() || !busy) && app.state.indexing.queued.is_empty() {
+    if roots.is_empty() && (view.indexing.adding.is_empty() || !busy) && view.indexing.queued.is_empty() {
         ui.label("No folders yet. Add the folders that hold your photos; Glimpse never changes or deletes them.");
         return;
     }
-    let running = app.state.indexing.running();
-    let offline = app.state.finder.as_deref().map(|f| f.library.offline().to_vec()).unwrap_or_default();
+    let running = view.indexing.running();
+    let offline = view.library.map(|l| l.offline().to_vec()).unwrap_or_default();
     egui::Grid::new("folders").striped(true).show(ui, |ui| {
         for root in roots {
             ui.label(root.display().to_string());
@@ -65,17 +82,17 @@ fn folders(app: &mut GlimpseApp, ui: &mut egui::Ui) {
                 .on_hover_text("Its photos leave the index; the files stay")
                 .clicked()
             {
-                app.send(Command::RemoveFolder(root));
+                view.commands.push(Command::RemoveFolder(root));
             }
             ui.end_row();
         }
     });
-    watch_line(app, ui);
+    watch_line(view, ui);
 }
 
 /// Whether the folders are watched: new photos need no button press while it says so.
-fn watch_line(app: &GlimpseApp, ui: &mut egui::Ui) {
-    let watch = &app.state.watch;
+fn watch_line(view: &View<'_>, ui: &mut egui::Ui) {
+    let watch = &view.watch;
     if let Some(why) = &watch.failed {
         ui.colored_label(ui.visuals().warn_fg_color, format!("Not watching the folders ({why}): use Update index."));
         return;
@@ -96,14 +113,14 @@ fn watch_line(app: &GlimpseApp, ui: &mut egui::Ui) {
     }
 }
 
-fn add_row(app: &mut GlimpseApp, ui: &mut egui::Ui) {
-    let running = app.state.indexing.running();
+fn add_row(view: &mut View<'_>, ui: &mut egui::Ui) {
+    let running = view.indexing.running();
     // Adding works during a run too: the folder is added right after it. The row wraps in a
     // narrow window (640 points cut "Update index" off), the typed path's label, field and
     // button as one, the field narrowing before it wraps.
     ui.horizontal_wrapped(|ui| {
         if ui.button("Add a folder…").clicked() {
-            app.send(Command::PickFolder);
+            view.commands.push(Command::PickFolder);
         }
         let spacing = ui.spacing().item_spacing.x;
         let button = text_width(ui, "Add folder") + 2.0 * ui.spacing().button_padding.x;
@@ -112,24 +129,24 @@ fn add_row(app: &mut GlimpseApp, ui: &mut egui::Ui) {
             let label = ui.label("or type its path");
             // What is left of the row once the label is placed, less the button after it.
             let width = (ui.available_width() - button - 2.0 * spacing).clamp(*FIELD_WIDTH.start(), *FIELD_WIDTH.end());
-            let edit = egui::TextEdit::singleline(&mut app.state.indexing.typed_folder)
+            let edit = egui::TextEdit::singleline(&mut view.indexing.typed_folder)
                 .hint_text("/home/me/Pictures")
                 .desired_width(width);
             let response = ui.add(edit).labelled_by(label.id);
-            let typed = app.state.indexing.typed_folder.trim().to_string();
+            let typed = view.indexing.typed_folder.trim().to_string();
             let enter = response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             if (ui.add_enabled(!typed.is_empty(), egui::Button::new("Add folder")).clicked() || enter)
                 && !typed.is_empty()
             {
                 let path = crate::locations::expand_home(&typed);
-                app.state.indexing.typed_folder.clear();
-                app.send(Command::AddFolder(path));
+                view.indexing.typed_folder.clear();
+                view.commands.push(Command::AddFolder(path));
             }
         });
-        if app.state.finder.is_some() {
+        if view.library.is_some() {
             room_for(ui, text_width(ui, "Update index") + 2.0 * ui.spacing().button_padding.x);
             if ui.add_enabled(!running, egui::Button::new("Update index")).clicked() {
-                app.send(Command::Reindex);
+                view.commands.push(Command::Reindex);
             }
         }
     });
@@ -138,8 +155,8 @@ fn add_row(app: &mut GlimpseApp, ui: &mut egui::Ui) {
 /// The typed path's field: 320 points where there is room, never under 160.
 const FIELD_WIDTH: std::ops::RangeInclusive<f32> = 160.0..=320.0;
 
-fn progress(app: &mut GlimpseApp, ui: &mut egui::Ui) {
-    let ix = &app.state.indexing;
+fn progress(view: &mut View<'_>, ui: &mut egui::Ui) {
+    let ix = &view.indexing;
     if !ix.running() {
         match &ix.report {
             Some(r) => {
@@ -149,9 +166,9 @@ fn progress(app: &mut GlimpseApp, ui: &mut egui::Ui) {
                     if r.stopped { " — stopped; update the index to finish" } else { "" }
                 ));
             }
-            None => match app.state.finder.as_deref().map(|f| f.library.len()) {
+            None => match view.library.map(Library::len) {
                 Some(photos) if photos > 0 => {
-                    let watched = app.state.watch.watching.as_ref().is_some_and(|(n, _)| *n > 0);
+                    let watched = view.watch.watching.as_ref().is_some_and(|(n, _)| *n > 0);
                     ui.label(if watched {
                         format!("{photos} photos indexed.")
                     } else {
@@ -187,7 +204,7 @@ fn progress(app: &mut GlimpseApp, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
         ui.add(egui::ProgressBar::new(fraction).text(text).desired_width(ui.available_width() - 90.0));
         if ui.add_enabled(!stopping, egui::Button::new("Cancel")).clicked() {
-            app.send(Command::CancelIndexing);
+            view.commands.push(Command::CancelIndexing);
         }
     });
     if skipped > 0 {
@@ -205,29 +222,22 @@ pub fn human_duration(seconds: f64) -> String {
     }
 }
 
-fn excludes(app: &mut GlimpseApp, ui: &mut egui::Ui) {
+fn excludes(view: &mut View<'_>, ui: &mut egui::Ui) {
     ui.collapsing("Exclude patterns", |ui| {
         ui.label("Files and folders matching these globs are skipped, one per line (empty: the defaults). They apply from the next indexing run.");
         let label = ui.label("Patterns");
-        ui.add(egui::TextEdit::multiline(&mut app.state.indexing.excludes).desired_rows(4).hint_text("@eaDir\n.git\n*.tmp"))
+        ui.add(egui::TextEdit::multiline(&mut view.indexing.excludes).desired_rows(4).hint_text("@eaDir\n.git\n*.tmp"))
             .labelled_by(label.id);
     });
 }
 
-fn skipped(app: &mut GlimpseApp, ui: &mut egui::Ui) {
+fn skipped(view: &mut View<'_>, ui: &mut egui::Ui) {
     let mut rows: Vec<(String, String)> =
-        app.state.indexing.skipped.iter().map(|(p, r)| (p.display().to_string(), r.clone())).collect();
+        view.indexing.skipped.iter().map(|(p, r)| (p.display().to_string(), r.clone())).collect();
     if rows.is_empty()
-        && let Some(finder) = &app.state.finder
+        && let Some(library) = view.library
     {
-        rows = finder
-            .library
-            .index
-            .data
-            .skipped
-            .iter()
-            .map(|s| (bytes_path(&s.path).display().to_string(), s.reason.clone()))
-            .collect();
+        rows = library.skipped().map(|(path, why)| (path.display().to_string(), why.to_string())).collect();
     }
     if rows.is_empty() {
         ui.label("No file was skipped.");

@@ -352,7 +352,18 @@ impl eframe::App for GlimpseApp {
         }
         egui::CentralPanel::default_margins().show(ui, |ui| match self.settings.tab {
             Tab::Search => search_view::show(self, ui),
-            Tab::Library => library_view::show(self, ui),
+            Tab::Library => {
+                let opening = self.state.opening();
+                let view = library_view::View {
+                    indexing: &mut self.state.indexing,
+                    watch: &self.state.watch,
+                    library: self.state.finder.as_deref().map(|f| &f.library),
+                    opening,
+                    index: &self.settings.index,
+                    commands: &mut self.commands,
+                };
+                library_view::show(view, ui)
+            }
             Tab::Training => {
                 let view = training_view::View {
                     model_metrics: self.state.current_metrics(),

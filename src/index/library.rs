@@ -245,6 +245,11 @@ impl Library {
         self.index.data.roots.iter().map(|r| super::store::bytes_path(r)).collect()
     }
 
+    /// The files the last indexing runs skipped, with why.
+    pub fn skipped(&self) -> impl Iterator<Item = (PathBuf, &str)> {
+        self.index.data.skipped.iter().map(|s| (super::store::bytes_path(&s.path), s.reason.as_str()))
+    }
+
     /// The exclude patterns its indexing runs use.
     pub fn excludes(&self) -> &[String] {
         &self.index.data.excludes
