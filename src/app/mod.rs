@@ -351,7 +351,20 @@ impl eframe::App for GlimpseApp {
             egui::Panel::bottom("glimpse-notices").show(ui, |ui| self.notice_bar(ui));
         }
         egui::CentralPanel::default_margins().show(ui, |ui| match self.settings.tab {
-            Tab::Search => search_view::show(self, ui),
+            Tab::Search => {
+                let photos = self.state.photos();
+                let view = search_view::View {
+                    search: &mut self.state.search,
+                    settings: &mut self.settings,
+                    images: self.state.images.as_mut(),
+                    library: self.state.finder.as_deref().map(|f| &f.library),
+                    photos,
+                    indexing: &self.state.indexing,
+                    engine_error: self.state.engine_error.clone(),
+                    commands: &mut self.commands,
+                };
+                search_view::show(view, ui)
+            }
             Tab::Library => {
                 let opening = self.state.opening();
                 let view = library_view::View {

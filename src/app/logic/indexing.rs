@@ -3,7 +3,6 @@
 use super::Notices;
 use super::State;
 use crate::app::settings::Settings;
-use crate::finder::Finder;
 use crate::index::lock::waiting_message;
 use crate::index::update::IndexOptions;
 use crate::index::update::IndexReport;
@@ -117,16 +116,11 @@ fn remember_rate(ix: &IndexingState, settings: &mut Settings) {
     }
 }
 
-/// The library's folders, as paths.
-pub fn library_roots(finder: &Finder) -> Vec<PathBuf> {
-    finder.library.roots()
-}
-
 impl State {
     /// Keeps the watch on the open library's folders and starts an indexing run when they
     /// changed and none is going.
     pub(super) fn poll_watch(&mut self, settings: &Settings, notices: &mut Notices) {
-        let roots = self.finder.as_deref().map(library_roots).unwrap_or_default();
+        let roots = self.finder.as_deref().map(|f| f.library.roots()).unwrap_or_default();
         if roots != self.watch.roots {
             self.watch = WatchState { pending: self.watch.pending, ..WatchState::default() };
             if !roots.is_empty() {

@@ -28,7 +28,7 @@ mod training;
 
 pub use annotator::AnnotatorState;
 pub use duplicates::DuplicatesState;
-pub use indexing::{IndexingState, Phase, WatchState, library_roots};
+pub use indexing::{IndexingState, Phase, WatchState};
 pub use opening::Engine;
 use opening::Opened;
 pub use search::{Mark, PAGE, ResultItem, SearchState, date_label};

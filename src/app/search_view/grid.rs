@@ -3,8 +3,9 @@
 
 use eframe::egui;
 
+use super::View;
+
 use super::preview::fit;
-use crate::app::GlimpseApp;
 use crate::app::logic::{Command, Mark, ResultItem, SearchState, date_label};
 use crate::app::settings::TILE_RANGE;
 use crate::index::filter::{SortOrder, format_date};
@@ -38,39 +39,39 @@ impl Layout {
 }
 
 /// The actions every result offers, in its menu and in the preview.
-pub(super) fn result_actions(app: &mut GlimpseApp, ui: &mut egui::Ui, item: &ResultItem) {
+pub(super) fn result_actions(view: &mut View<'_>, ui: &mut egui::Ui, item: &ResultItem) {
     let path = &item.ranked.path;
     if ui.button("Open").clicked() {
-        app.send(Command::Open(path.clone()));
+        view.commands.push(Command::Open(path.clone()));
         ui.close();
     }
     if ui.button("Show in folder").clicked() {
-        app.send(Command::Reveal(path.clone()));
+        view.commands.push(Command::Reveal(path.clone()));
         ui.close();
     }
     if ui.button("Copy path").clicked() {
-        app.send(Command::CopyPath(path.clone()));
+        view.commands.push(Command::CopyPath(path.clone()));
         ui.close();
     }
     if ui.button("Find similar").clicked() {
-        app.send(Command::FindSimilar(path.clone()));
+        view.commands.push(Command::FindSimilar(path.clone()));
         ui.close();
     }
 }
 
-pub(super) fn grid(app: &mut GlimpseApp, ui: &mut egui::Ui) {
+pub(super) fn grid(view: &mut View<'_>, ui: &mut egui::Ui) {
     // Ctrl + wheel over the results zooms the tiles (egui turns it into a zoom, not a scroll).
     let area = ui.available_rect_before_wrap();
     let zoom = ui.input(|i| i.zoom_delta());
     if zoom != 1.0 && ui.rect_contains_pointer(area) {
-        app.settings.tile = (app.settings.tile * zoom).clamp(*TILE_RANGE.start(), *TILE_RANGE.end());
+        view.settings.tile = (view.settings.tile * zoom).clamp(*TILE_RANGE.start(), *TILE_RANGE.end());
     }
-    let layout = Layout::new(ui.available_width(), app.settings.tile);
-    app.state.search.columns = layout.columns;
+    let layout = Layout::new(ui.available_width(), view.settings.tile);
+    view.search.columns = layout.columns;
     let caption = ui.text_style_height(&egui::TextStyle::Body) + 6.0;
     let row_height = layout.side + caption;
-    let rows = app.state.search.results.len().div_ceil(layout.columns);
-    let search = &mut app.state.search;
+    let rows = view.search.results.len().div_ceil(layout.columns);
+    let search = &mut view.search;
     let mut scroll = egui::ScrollArea::vertical().id_salt("results").auto_shrink([false, false]);
     if std::mem::take(&mut search.scroll_to_top) {
         scroll = scroll.vertical_scroll_offset(0.0);
@@ -87,7 +88,7 @@ pub(super) fn grid(app: &mut GlimpseApp, ui: &mut egui::Ui) {
             scroll = scroll.vertical_scroll_offset(top + row_height - height);
         }
     }
-    let more = app.state.search.more_available(app.state.photos(), &app.settings);
+    let more = view.search.more_available(view.photos, &view.settings);
     let mut reached_end = false;
     let output = ui
         .scope(|ui| {
@@ -96,44 +97,43 @@ pub(super) fn grid(app: &mut GlimpseApp, ui: &mut egui::Ui) {
                 reached_end = range.end >= rows;
                 for row in range {
                     ui.horizontal_top(|ui| {
-                        // Only the rows in view are copied out (a cell needs the app mutably).
+                        // Only the rows in view are copied out (a cell needs the view mutably).
                         let first = row * layout.columns;
                         let shown: Vec<ResultItem> =
-                            app.state.search.results.iter().skip(first).take(layout.columns).cloned().collect();
+                            view.search.results.iter().skip(first).take(layout.columns).cloned().collect();
                         for (j, item) in shown.iter().enumerate() {
-                            cell(app, ui, first + j, item, layout.side, caption);
+                            cell(view, ui, first + j, item, layout.side, caption);
                         }
                     });
                 }
             })
         })
         .inner;
-    app.state.search.grid_view = (output.state.clamped_offset().y, output.inner_rect.height());
+    view.search.grid_view = (output.state.clamped_offset().y, output.inner_rect.height());
     // The last row is in view: ask for the next page.
-    if reached_end && more && !app.state.search.busy() {
-        app.send(Command::MoreResults);
+    if reached_end && more && !view.search.busy() {
+        view.commands.push(Command::MoreResults);
     }
 }
 
 /// One result: its photo fitted in a square, its rank (and date when in date order) below,
 /// Good/Bad icons over the photo while the pointer is on it or it is highlighted (a marked
 /// photo always shows its mark).
-pub(super) fn cell(app: &mut GlimpseApp, ui: &mut egui::Ui, i: usize, item: &ResultItem, side: f32, caption: f32) {
+pub(super) fn cell(view: &mut View<'_>, ui: &mut egui::Ui, i: usize, item: &ResultItem, side: f32, caption: f32) {
     let (rect, response) = ui.allocate_exact_size(egui::vec2(side, side + caption), egui::Sense::click());
     let name = item.ranked.path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     response.widget_info(|| egui::WidgetInfo::labeled(egui::accesskit::Role::Image, true, &name));
     if !ui.is_rect_visible(rect) {
         return;
     }
-    let selected = app.state.search.selected == Some(i);
-    let mark = app.state.search.marks.get(&item.ranked.path).copied();
+    let selected = view.search.selected == Some(i);
+    let mark = view.search.marks.get(&item.ranked.path).copied();
     let photo = egui::Rect::from_min_size(rect.min, egui::vec2(side, side));
     let visuals = ui.visuals().clone();
     ui.painter().rect_filled(photo, 4.0, visuals.extreme_bg_color);
-    let slot = app
-        .state
+    let slot = view
         .images
-        .as_mut()
+        .as_deref_mut()
         .map(|images| images.thumbnail(item.thumbnail.as_deref(), &item.ranked.path, THUMB_SIDE));
     match slot {
         Some(Ok(Some(texture))) => {
@@ -165,7 +165,7 @@ pub(super) fn cell(app: &mut GlimpseApp, ui: &mut egui::Ui, i: usize, item: &Res
     // The tile says the rank (and the date when sorted by date or browsing); the raw
     // score, which means something only next to other scores of the same query, is in
     // the tooltip with what it is.
-    let by_date = app.state.search.browsing || app.settings.sort != SortOrder::Relevance;
+    let by_date = view.search.browsing || view.settings.sort != SortOrder::Relevance;
     let words = if by_date {
         format!("#{} \u{b7} {}", item.ranked.rank, format_date(item.ranked.date))
     } else {
@@ -180,14 +180,14 @@ pub(super) fn cell(app: &mut GlimpseApp, ui: &mut egui::Ui, i: usize, item: &Res
     );
     let hovered = ui.rect_contains_pointer(rect);
     if response.clicked() {
-        app.state.search.selected = Some(i);
-        app.state.search.preview = Some(i);
+        view.search.selected = Some(i);
+        view.search.preview = Some(i);
     }
-    response.context_menu(|ui| result_actions(app, ui, item));
+    response.context_menu(|ui| result_actions(view, ui, item));
     response.on_hover_text(format!(
         "{}\n{} \u{b7} {}",
         item.ranked.path.display(),
-        score_words(&app.state.search, item),
+        score_words(&view.search, item),
         date_label(item.ranked.date, item.ranked.date_source)
     ));
     // Good sits left of Bad in the photo's top right corner.
@@ -206,7 +206,7 @@ pub(super) fn cell(app: &mut GlimpseApp, ui: &mut egui::Ui, i: usize, item: &Res
         button.widget_info(|| egui::WidgetInfo::selected(egui::accesskit::Role::Button, true, on, label));
         mark_icon(ui.painter(), at, kind, on, button.hovered());
         if button.on_hover_text(hint).clicked() {
-            app.send(Command::Mark(item.ranked.path.clone(), (!on).then_some(kind)));
+            view.commands.push(Command::Mark(item.ranked.path.clone(), (!on).then_some(kind)));
         }
     }
 }

@@ -15,29 +15,55 @@ use grid::grid;
 use preview::preview;
 use query_row::{options_row, query_row, take_dropped_photo};
 
+use super::Tab;
+use super::images::Images;
 use super::logic::{Command, Mark};
-use super::{GlimpseApp, Tab};
+use super::logic::{IndexingState, SearchState};
 use crate::finder::{CUE_RESULTS, CueReading, Subject, quoted_words};
+use crate::index::Library;
 use crate::index::filter::SortOrder;
 
+/// What the view may touch: its own state, the settings it edits (order, tile size, the
+/// tab a welcome button opens), the thumbnails, what it shows of the library and of
+/// indexing, and where it sends commands.
+pub struct View<'a> {
+    /// The query, its results, marks, selection and preview.
+    pub search: &'a mut SearchState,
+    /// The remembered settings.
+    pub settings: &'a mut crate::app::settings::Settings,
+    /// Thumbnails and the preview's photo.
+    pub images: Option<&'a mut Images>,
+    /// The open library, once there is one.
+    pub library: Option<&'a Library>,
+    /// How many photos the open library holds.
+    pub photos: usize,
+    /// The indexing run, when one goes on (its results join these).
+    pub indexing: &'a IndexingState,
+    /// Why the models could not be opened.
+    pub engine_error: Option<String>,
+    /// What the user asked for, carried out after drawing.
+    pub commands: &'a mut Vec<Command>,
+}
+
 /// Draws the view.
-pub fn show(app: &mut GlimpseApp, ui: &mut egui::Ui) {
+pub fn show(mut view: View<'_>, ui: &mut egui::Ui) {
+    let view = &mut view;
     // Read before the rows are drawn: an open dropdown closes itself on Esc while drawn.
     let dropdown_open = egui::Popup::is_any_open(ui.ctx());
-    query_row(app, ui);
-    options_row(app, ui);
+    query_row(view, ui);
+    options_row(view, ui);
     ui.separator();
-    take_dropped_photo(app, ui);
-    keyboard(app, ui, dropdown_open);
-    if app.state.finder.is_none() {
-        empty_library(app, ui);
+    take_dropped_photo(view, ui);
+    keyboard(view, ui, dropdown_open);
+    if view.library.is_none() {
+        empty_library(view, ui);
         return;
     }
-    results_heading(app, ui);
+    results_heading(view, ui);
     // The preview takes the grid's place, so the photo gets the whole pane.
-    match app.state.search.preview {
-        Some(i) if i < app.state.search.results.len() => preview(app, ui, i),
-        _ => grid(app, ui),
+    match view.search.preview {
+        Some(i) if i < view.search.results.len() => preview(view, ui, i),
+        _ => grid(view, ui),
     }
 }
 
@@ -57,11 +83,11 @@ pub(super) fn room_for(ui: &mut egui::Ui, width: f32) {
 
 /// The view's keys. `dropdown_open`: a dropdown or menu was open when the frame began, so
 /// Esc was for it (it closes itself) and leaves the preview and the query alone.
-fn keyboard(app: &mut GlimpseApp, ui: &mut egui::Ui, dropdown_open: bool) {
-    let n = app.state.search.results.len();
+fn keyboard(view: &mut View<'_>, ui: &mut egui::Ui, dropdown_open: bool) {
+    let n = view.search.results.len();
     // Only a focused text box keeps the keys; buttons with focus do not.
     let typing = ui.ctx().egui_wants_keyboard_input();
-    let columns = app.state.search.columns.max(1);
+    let columns = view.search.columns.max(1);
     let (mut step, mut open, mut escape, mut mark) = (0isize, false, false, None);
     // Ctrl+Z from the key event's own modifiers: when Ctrl and Z arrive in one frame (a
     // fast typist, `xdotool key ctrl+z`), Ctrl may be released again by the frame's end.
@@ -88,7 +114,7 @@ fn keyboard(app: &mut GlimpseApp, ui: &mut egui::Ui, dropdown_open: bool) {
             mark = Some(Mark::Bad);
         }
     });
-    let search = &mut app.state.search;
+    let search = &mut view.search;
     if step != 0 && n > 0 {
         // Arrows leave the query box for the grid.
         ui.memory_mut(|m| {
@@ -117,7 +143,7 @@ fn keyboard(app: &mut GlimpseApp, ui: &mut egui::Ui, dropdown_open: bool) {
         }
     }
     if undo {
-        app.send(Command::UndoMark);
+        view.commands.push(Command::UndoMark);
         return;
     }
     // In the preview, a mark is for the photo shown large.
@@ -126,24 +152,24 @@ fn keyboard(app: &mut GlimpseApp, ui: &mut egui::Ui, dropdown_open: bool) {
     {
         let path = item.ranked.path.clone();
         let current = search.marks.get(&path).copied();
-        app.send(Command::Mark(path, if current == Some(mark) { None } else { Some(mark) }));
+        view.commands.push(Command::Mark(path, if current == Some(mark) { None } else { Some(mark) }));
     }
 }
 
-fn empty_library(app: &mut GlimpseApp, ui: &mut egui::Ui) {
+fn empty_library(view: &mut View<'_>, ui: &mut egui::Ui) {
     ui.add_space(40.0);
     ui.vertical_centered(|ui| {
-        if let Some(error) = &app.state.engine_error {
+        if let Some(error) = &view.engine_error {
             ui.heading("Glimpse cannot run its models");
             ui.colored_label(ui.visuals().error_fg_color, error);
             ui.label("Then restart Glimpse.");
             return;
         }
-        if app.state.indexing.running() {
+        if view.indexing.running() {
             ui.heading("Indexing your photos…");
             ui.label("Results appear here as soon as the first run finishes.");
             if ui.button("Show progress").clicked() {
-                app.settings.tab = Tab::Library;
+                view.settings.tab = Tab::Library;
             }
             return;
         }
@@ -151,7 +177,7 @@ fn empty_library(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         ui.label("Glimpse finds your photos by what they show. Everything runs on this computer.");
         ui.add_space(12.0);
         // A rate this computer measured, or none: speeds differ too much between computers.
-        let rate = match app.settings.photos_per_second {
+        let rate = match view.settings.photos_per_second {
             Some(rate) => format!(" (this computer did {rate:.0} photos a second last time)"),
             None => "; the Library view shows how fast it goes on this computer".into(),
         };
@@ -160,16 +186,16 @@ fn empty_library(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         ui.label("3. Open, reveal or copy a result, or find photos that look like it.");
         ui.add_space(12.0);
         if ui.button("Add a folder of photos…").clicked() {
-            app.send(Command::PickFolder);
+            view.commands.push(Command::PickFolder);
         }
         if ui.link("or type a folder's path in the Library view").clicked() {
-            app.settings.tab = Tab::Library;
+            view.settings.tab = Tab::Library;
         }
     });
 }
 
-fn results_heading(app: &mut GlimpseApp, ui: &mut egui::Ui) {
-    let search = &app.state.search;
+fn results_heading(view: &mut View<'_>, ui: &mut egui::Ui) {
+    let search = &view.search;
     if let Some(error) = &search.error {
         ui.colored_label(ui.visuals().error_fg_color, error);
     }
@@ -179,7 +205,7 @@ fn results_heading(app: &mut GlimpseApp, ui: &mut egui::Ui) {
         let (words, them) = quoted_words(&search.ignored);
         ui.label(format!("Ignored {words}: Glimpse has no vector for {them}."));
     }
-    let ix = &app.state.indexing;
+    let ix = &view.indexing;
     if ix.running() {
         ui.colored_label(
             ui.visuals().warn_fg_color,
@@ -197,16 +223,16 @@ fn results_heading(app: &mut GlimpseApp, ui: &mut egui::Ui) {
             ),
         );
     }
-    let order = match app.settings.sort {
+    let order = match view.settings.sort {
         SortOrder::Relevance => "",
         SortOrder::Newest => ", newest first",
         SortOrder::Oldest => ", oldest first",
     };
-    let photos = app.state.photos();
-    let more = if search.more_available(photos, &app.settings) { ", more as you scroll" } else { "" };
+    let photos = view.photos;
+    let more = if search.more_available(photos, &view.settings) { ", more as you scroll" } else { "" };
     match &search.answered {
         Some(_) if search.browsing => {
-            let order = if app.settings.sort == SortOrder::Oldest { "oldest" } else { "newest" };
+            let order = if view.settings.sort == SortOrder::Oldest { "oldest" } else { "newest" };
             ui.label(format!(
                 "Your {photos} photos, {order} first. Type what you are looking for, or drop a photo here to find ones like it."
             ));

@@ -2,8 +2,9 @@
 
 use eframe::egui;
 
+use super::View;
+
 use super::grid::{mark_button, result_actions, score_words};
-use crate::app::GlimpseApp;
 use crate::app::logic::{Command, Mark, date_label};
 
 /// Decoded size of the preview: a 2560-point pane shows it at most 1.6 times enlarged.
@@ -17,22 +18,22 @@ pub(super) fn fit(size: egui::Vec2, frame: egui::Rect) -> egui::Rect {
 
 /// The result shown large, in the grid's place: its actions and marks, what it is, and the
 /// photo scaled to fill the pane.
-pub(super) fn preview(app: &mut GlimpseApp, ui: &mut egui::Ui, i: usize) {
-    let Some(item) = app.state.search.results.get(i).cloned() else { return };
-    let mark = app.state.search.marks.get(&item.ranked.path).copied();
+pub(super) fn preview(view: &mut View<'_>, ui: &mut egui::Ui, i: usize) {
+    let Some(item) = view.search.results.get(i).cloned() else { return };
+    let mark = view.search.marks.get(&item.ranked.path).copied();
     ui.horizontal_wrapped(|ui| {
         if ui.button("Back to the results").on_hover_text("Esc").clicked() {
-            app.state.search.preview = None;
+            view.search.preview = None;
         }
         ui.separator();
-        result_actions(app, ui, &item);
+        result_actions(view, ui, &item);
         ui.separator();
         for (kind, text, hint) in
             [(Mark::Good, "Good match", "More like this (G)"), (Mark::Bad, "Bad match", "Less like this (B)")]
         {
             let on = mark == Some(kind);
             if mark_button(ui, kind, text, on).on_hover_text(hint).clicked() {
-                app.send(Command::Mark(item.ranked.path.clone(), (!on).then_some(kind)));
+                view.commands.push(Command::Mark(item.ranked.path.clone(), (!on).then_some(kind)));
             }
         }
     });
@@ -44,10 +45,10 @@ pub(super) fn preview(app: &mut GlimpseApp, ui: &mut egui::Ui, i: usize) {
         item.bytes as f64 / 1e6,
         date_label(item.ranked.date, item.ranked.date_source)
     ))
-    .on_hover_text(score_words(&app.state.search, &item));
+    .on_hover_text(score_words(&view.search, &item));
     ui.add(egui::Label::new(item.ranked.path.display().to_string()).truncate());
     let title = item.ranked.path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    if let Some(images) = app.state.images.as_mut() {
+    if let Some(images) = view.images.as_deref_mut() {
         ui.vertical_centered(|ui| images.show_large(ui, &item.ranked.path, PREVIEW_SIDE, &title));
     }
 }

@@ -2,18 +2,20 @@
 
 use eframe::egui;
 
+use super::View;
+
 use super::{room_for, text_width};
-use crate::app::GlimpseApp;
-use crate::app::logic::{Command, Mark, library_roots};
+use crate::app::logic::{Command, Mark};
 use crate::app::settings::TILE_RANGE;
 use crate::finder::Subject;
+use crate::index::Library;
 use crate::index::filter::SortOrder;
 
-pub(super) fn query_row(app: &mut GlimpseApp, ui: &mut egui::Ui) {
+pub(super) fn query_row(view: &mut View<'_>, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
         let label = ui.label("Query");
         // A photo search shows an empty box; typing starts a text search.
-        let mut text = match &app.state.search.subject {
+        let mut text = match &view.search.subject {
             Subject::Text(text) => text.clone(),
             Subject::Photo(_) => String::new(),
         };
@@ -22,68 +24,68 @@ pub(super) fn query_row(app: &mut GlimpseApp, ui: &mut egui::Ui) {
             .desired_width(ui.available_width() - 170.0);
         let response = ui.add(edit).labelled_by(label.id);
         if response.changed() {
-            app.state.search.subject = Subject::Text(text);
-            app.state.search.edited = Some(std::time::Instant::now());
+            view.search.subject = Subject::Text(text);
+            view.search.edited = Some(std::time::Instant::now());
         }
         if response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
-            app.send(Command::Search);
+            view.commands.push(Command::Search);
         }
-        if app.state.search.subject.is_empty()
+        if view.search.subject.is_empty()
             && !ui.memory(|m| m.has_focus(response.id))
             && ui.memory(|m| m.focused().is_none())
         {
             response.request_focus();
         }
-        if app.state.search.busy() {
+        if view.search.busy() {
             ui.spinner();
         }
         if ui.button("Search by photo…").on_hover_text("Or drop a photo on the window").clicked() {
-            app.send(Command::PickPhoto);
+            view.commands.push(Command::PickPhoto);
         }
     });
 }
 
-pub(super) fn options_row(app: &mut GlimpseApp, ui: &mut egui::Ui) {
+pub(super) fn options_row(view: &mut View<'_>, ui: &mut egui::Ui) {
     let mut changed = false;
     ui.horizontal_wrapped(|ui| {
         ui.horizontal(|ui| {
             let label = ui.label("Tile size");
-            ui.add(egui::Slider::new(&mut app.settings.tile, TILE_RANGE).show_value(false))
+            ui.add(egui::Slider::new(&mut view.settings.tile, TILE_RANGE).show_value(false))
                 .labelled_by(label.id)
                 .on_hover_text("Or Ctrl + mouse wheel over the results");
         });
-        let before = app.settings.sort;
+        let before = view.settings.sort;
         room_for(ui, text_width(ui, "Order") + 140.0);
         ui.horizontal(|ui| {
             let label = ui.label("Order");
             egui::ComboBox::from_id_salt("sort")
-                .selected_text(match app.settings.sort {
+                .selected_text(match view.settings.sort {
                     SortOrder::Newest => "Newest first",
                     SortOrder::Oldest => "Oldest first",
                     SortOrder::Relevance => "Best match",
                 })
                 .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut app.settings.sort, SortOrder::Relevance, "Best match");
-                    ui.selectable_value(&mut app.settings.sort, SortOrder::Newest, "Newest first");
-                    ui.selectable_value(&mut app.settings.sort, SortOrder::Oldest, "Oldest first");
+                    ui.selectable_value(&mut view.settings.sort, SortOrder::Relevance, "Best match");
+                    ui.selectable_value(&mut view.settings.sort, SortOrder::Newest, "Newest first");
+                    ui.selectable_value(&mut view.settings.sort, SortOrder::Oldest, "Oldest first");
                 })
                 .response
                 .labelled_by(label.id);
         });
-        changed |= before != app.settings.sort;
-        if app.settings.sort != SortOrder::Relevance {
+        changed |= before != view.settings.sort;
+        if view.settings.sort != SortOrder::Relevance {
             room_for(ui, text_width(ui, "among the best") + 60.0);
             ui.horizontal(|ui| {
                 let label = ui.label("among the best");
                 changed |= ui
-                    .add(egui::DragValue::new(&mut app.settings.pool).range(1..=10_000))
+                    .add(egui::DragValue::new(&mut view.settings.pool).range(1..=10_000))
                     .labelled_by(label.id)
                     .changed();
             });
         }
         ui.separator();
-        let filter = &mut app.state.search.filter;
-        let roots = app.state.finder.as_deref().map(library_roots).unwrap_or_default();
+        let filter = &mut view.search.filter;
+        let roots = view.library.map(Library::roots).unwrap_or_default();
         // Each label stays on the row of its field: they wrap as one.
         room_for(ui, text_width(ui, "In folder") + 200.0);
         ui.horizontal(|ui| {
@@ -118,7 +120,7 @@ pub(super) fn options_row(app: &mut GlimpseApp, ui: &mut egui::Ui) {
                 changed |= ui.add(edit).labelled_by(label.id).changed();
             });
         }
-        let search = &app.state.search;
+        let search = &view.search;
         if !search.marks.is_empty() || search.parked.is_some() {
             ui.separator();
             if !search.marks.is_empty() {
@@ -134,15 +136,15 @@ pub(super) fn options_row(app: &mut GlimpseApp, ui: &mut egui::Ui) {
             if let Some(offer) = offer
                 && ui.button(offer).on_hover_text(hint).clicked()
             {
-                app.send(Command::UseMarks);
+                view.commands.push(Command::UseMarks);
             }
             if ui.button("Clear marks").clicked() {
-                app.send(Command::ClearMarks);
+                view.commands.push(Command::ClearMarks);
             }
         }
     });
     if changed {
-        app.state.search.edited = Some(std::time::Instant::now());
+        view.search.edited = Some(std::time::Instant::now());
     }
 }
 
@@ -157,9 +159,9 @@ pub(super) fn query_label(subject: &Subject) -> String {
     }
 }
 
-pub(super) fn take_dropped_photo(app: &mut GlimpseApp, ui: &mut egui::Ui) {
+pub(super) fn take_dropped_photo(view: &mut View<'_>, ui: &mut egui::Ui) {
     let dropped: Option<std::path::PathBuf> = ui.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf()));
     if let Some(path) = dropped.filter(|p| !p.as_os_str().is_empty()) {
-        app.send(Command::FindSimilar(path));
+        view.commands.push(Command::FindSimilar(path));
     }
 }
