@@ -4,6 +4,7 @@
 use eframe::egui;
 
 use super::View;
+use crate::app::images::Images;
 
 use super::preview::fit;
 use crate::app::logic::{Command, Mark, ResultItem, SearchState, date_label};
@@ -131,30 +132,7 @@ pub(super) fn cell(view: &mut View<'_>, ui: &mut egui::Ui, i: usize, item: &Resu
     let photo = egui::Rect::from_min_size(rect.min, egui::vec2(side, side));
     let visuals = ui.visuals().clone();
     ui.painter().rect_filled(photo, 4.0, visuals.extreme_bg_color);
-    let slot = view
-        .images
-        .as_deref_mut()
-        .map(|images| images.thumbnail(item.thumbnail.as_deref(), &item.ranked.path, THUMB_SIDE));
-    match slot {
-        Some(Ok(Some(texture))) => {
-            let fitted = fit(texture.size_vec2(), photo.shrink(2.0));
-            let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
-            ui.painter().image(texture.id(), fitted, uv, egui::Color32::WHITE);
-        }
-        Some(Err(reason)) => {
-            let text = format!("{name}\n{reason}");
-            ui.put(photo.shrink(6.0), egui::Label::new(egui::RichText::new(text).small()).wrap());
-        }
-        Some(Ok(None)) | None => {
-            ui.painter().text(
-                photo.center(),
-                egui::Align2::CENTER_CENTER,
-                &name,
-                egui::FontId::proportional(11.0),
-                visuals.weak_text_color(),
-            );
-        }
-    }
+    thumbnail(view.images.as_deref_mut(), ui, photo, item, &name);
     let stroke = match (mark, selected) {
         (Some(Mark::Good), _) => egui::Stroke::new(3.0, GOOD),
         (Some(Mark::Bad), _) => egui::Stroke::new(3.0, BAD),
@@ -190,25 +168,58 @@ pub(super) fn cell(view: &mut View<'_>, ui: &mut egui::Ui, i: usize, item: &Resu
         score_words(&view.search, item),
         date_label(item.ranked.date, item.ranked.date_source)
     ));
-    // Good sits left of Bad in the photo's top right corner.
-    for (k, kind) in [Mark::Good, Mark::Bad].into_iter().enumerate() {
-        if !(hovered || selected || mark == Some(kind)) {
-            continue;
-        }
-        let right = photo.right() - 4.0 - (1 - k) as f32 * (ICON + 4.0);
-        let at = egui::Rect::from_min_size(egui::pos2(right - ICON, photo.top() + 4.0), egui::vec2(ICON, ICON));
-        let on = mark == Some(kind);
-        let button = ui.interact(at, response_id(ui, &item.ranked.path, kind), egui::Sense::click());
-        let (label, hint) = match kind {
-            Mark::Good => ("Good", "Good match: more like this (G)"),
-            Mark::Bad => ("Bad", "Bad match: less like this (B)"),
-        };
-        button.widget_info(|| egui::WidgetInfo::selected(egui::accesskit::Role::Button, true, on, label));
-        mark_icon(ui.painter(), at, kind, on, button.hovered());
-        if button.on_hover_text(hint).clicked() {
-            view.commands.push(Command::Mark(item.ranked.path.clone(), (!on).then_some(kind)));
+    // Marks show on the tile under the pointer, the highlighted one, and a marked one.
+    let shown = [Mark::Good, Mark::Bad].into_iter().filter(|&kind| hovered || selected || mark == Some(kind));
+    for kind in shown.collect::<Vec<_>>() {
+        if mark_on_tile(ui, photo, item, kind, mark == Some(kind)) {
+            view.commands.push(Command::Mark(item.ranked.path.clone(), (mark != Some(kind)).then_some(kind)));
         }
     }
+}
+
+/// The photo (or why there is none, or its name while it loads) fitted in the tile's square.
+fn thumbnail(images: Option<&mut Images>, ui: &mut egui::Ui, photo: egui::Rect, item: &ResultItem, name: &str) {
+    let slot = images.map(|images| images.thumbnail(item.thumbnail.as_deref(), &item.ranked.path, THUMB_SIDE));
+    match slot {
+        Some(Ok(Some(texture))) => {
+            let fitted = fit(texture.size_vec2(), photo.shrink(2.0));
+            let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
+            ui.painter().image(texture.id(), fitted, uv, egui::Color32::WHITE);
+        }
+        Some(Err(reason)) => {
+            let text = format!("{name}\n{reason}");
+            ui.put(photo.shrink(6.0), egui::Label::new(egui::RichText::new(text).small()).wrap());
+        }
+        Some(Ok(None)) | None => {
+            let weak = ui.visuals().weak_text_color();
+            ui.painter().text(
+                photo.center(),
+                egui::Align2::CENTER_CENTER,
+                name,
+                egui::FontId::proportional(11.0),
+                weak,
+            );
+        }
+    }
+}
+
+/// One Good or Bad icon in the photo's top right corner (Good left of Bad); true when it
+/// was clicked.
+fn mark_on_tile(ui: &mut egui::Ui, photo: egui::Rect, item: &ResultItem, kind: Mark, on: bool) -> bool {
+    let k = match kind {
+        Mark::Good => 0,
+        Mark::Bad => 1,
+    };
+    let right = photo.right() - 4.0 - (1 - k) as f32 * (ICON + 4.0);
+    let at = egui::Rect::from_min_size(egui::pos2(right - ICON, photo.top() + 4.0), egui::vec2(ICON, ICON));
+    let button = ui.interact(at, response_id(ui, &item.ranked.path, kind), egui::Sense::click());
+    let (label, hint) = match kind {
+        Mark::Good => ("Good", "Good match: more like this (G)"),
+        Mark::Bad => ("Bad", "Bad match: less like this (B)"),
+    };
+    button.widget_info(|| egui::WidgetInfo::selected(egui::accesskit::Role::Button, true, on, label));
+    mark_icon(ui.painter(), at, kind, on, button.hovered());
+    button.on_hover_text(hint).clicked()
 }
 
 /// The id of a tile's mark button: by photo, so a re-ranked grid keeps each button's state
