@@ -5,7 +5,7 @@ use std::process::Command;
 
 use glimpse::engine::{Backbone, BackboneModel, ProviderChoice, Runtime, SessionOptions};
 use glimpse::index::compact::Codec;
-use glimpse::index::library::Space;
+use glimpse::index::library::{SearchOptions, Space};
 use glimpse::index::project::Projection;
 use glimpse::index::search::normalize;
 use glimpse::index::thumbs::ThumbCache;
@@ -684,7 +684,11 @@ fn photos_left_without_a_joint_vector_are_left_out_of_joint_results_counted_and_
     let ranked_rows = |library: &Library| {
         let codec = Codec::plain(3);
         let space = Space::Joint { matrix: library.joint.as_ref().unwrap(), codec: &codec, offsets: true };
-        library.rank_in(space, &[0.3, -1.0, 0.5], 100).into_iter().map(|r| r.path).collect::<Vec<_>>()
+        library
+            .search_in(space, &[0.3, -1.0, 0.5], &SearchOptions { k: 100, ..SearchOptions::default() })
+            .into_iter()
+            .map(|r| r.path)
+            .collect::<Vec<_>>()
     };
     let library = Library::open(&idx).unwrap();
     assert_eq!(library.index.data.photos.len(), 10);
@@ -753,7 +757,7 @@ fn a_calibrated_head_stores_each_photo_s_offset_and_search_ranks_by_cosine_minus
     }
     expected.sort_by(|a, b| b.0.total_cmp(&a.0));
     let space = Space::Joint { matrix: joint, codec: &codec, offsets: true };
-    let ranked = library.rank_in(space, &q, 7);
+    let ranked = library.search_in(space, &q, &SearchOptions { k: 7, ..SearchOptions::default() });
     assert_eq!(ranked.iter().map(|r| r.row).collect::<Vec<_>>(), expected.iter().map(|e| e.1).collect::<Vec<_>>());
     for (r, (score, _)) in ranked.iter().zip(&expected) {
         assert!((r.score - score).abs() < 1e-4, "{} vs {score}", r.score);
@@ -800,10 +804,12 @@ fn a_joint_space_query_mixes_text_and_photo_terms_and_ranks_by_the_projected_vec
     };
     let q = library.joint_query_vector(&parse("blue").unwrap(), &backbone, &head, &encode).unwrap();
     let space = Space::Joint { matrix: joint, codec: &codec, offsets: true };
-    assert!(library.rank_in(space, &q, 1)[0].path.ends_with("2.png"));
+    assert!(
+        library.search_in(space, &q, &SearchOptions { k: 1, ..SearchOptions::default() })[0].path.ends_with("2.png")
+    );
     let photo_query = format!("{}", photos.join("0.png").display());
     let q = library.joint_query_vector(&parse(&photo_query).unwrap(), &backbone, &head, &encode).unwrap();
-    let top = library.rank_in(space, &q, 4);
+    let top = library.search_in(space, &q, &SearchOptions { k: 4, ..SearchOptions::default() });
     // The photo against its own codes: a cosine of 1 to within the codes' steps.
     assert!(top[0].path.ends_with("0.png") && (top[0].score - 1.0).abs() < 3.0 * codec.scales[0], "{top:?}");
     // A library projected by another head is refused with the fix.

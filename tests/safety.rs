@@ -171,7 +171,11 @@ fn an_unplugged_folder_is_offline_its_photos_are_kept_and_come_back_without_embe
     assert_eq!(library.offline().len(), 1);
     assert!(library.offline()[0].reason.contains("empty"));
     let features = library.features().unwrap();
-    let everything = library.rank_in(glimpse::index::library::Space::Features(features), features.row(0), 100);
+    let everything = library.search_in(
+        glimpse::index::library::Space::Features(features),
+        features.row(0),
+        &glimpse::index::library::SearchOptions { k: 100, ..Default::default() },
+    );
     assert_eq!(everything.len(), 4, "offline photos are left out of results");
     assert!(everything.iter().all(|r| r.path.starts_with(&home)));
     // The mount point is gone altogether: still offline, still kept.

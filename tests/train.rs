@@ -189,7 +189,8 @@ fn exported_graphs_give_what_candle_gives_within_1e_5() {
         let columns: Vec<f32> = features.chunks(6).flat_map(|row| row[start..end].to_vec()).collect();
         let input = Tensor::from_slice(&columns, (4, end - start), &Device::Cpu).unwrap();
         let ours = model.image.forward(&input).unwrap();
-        let theirs = exported.embed_features(Array2::from_shape_vec((4, 6), features).unwrap().view()).unwrap();
+        let theirs =
+            exported.embed_features_with_offsets(Array2::from_shape_vec((4, 6), features).unwrap().view()).unwrap().0;
         let diff = max_abs_diff(&ours.flatten_all().unwrap().to_vec1().unwrap(), theirs.as_slice().unwrap());
         assert!(diff <= 1e-5, "image head ({hidden:?}, {slice:?}): {diff}");
 
@@ -365,8 +366,11 @@ fn a_combined_model_gives_each_member_s_vectors_side_by_side_and_refuses_mismatc
     let s = 1.0 / 2f32.sqrt();
     for (parts, combined) in [
         (
-            [ma.embed_features(features.view()).unwrap(), mb.embed_features(features.view()).unwrap()],
-            mc.embed_features(features.view()).unwrap(),
+            [
+                ma.embed_features_with_offsets(features.view()).unwrap().0,
+                mb.embed_features_with_offsets(features.view()).unwrap().0,
+            ],
+            mc.embed_features_with_offsets(features.view()).unwrap().0,
         ),
         ([ma.embed_texts(&texts).unwrap(), mb.embed_texts(&texts).unwrap()], mc.embed_texts(&texts).unwrap()),
     ] {

@@ -326,11 +326,6 @@ impl Library {
         Ok(self.features.get_or_init(|| features))
     }
 
-    /// Ranks the library against a query vector in `space`.
-    pub fn rank_in(&self, space: Space<'_>, query: &[f32], k: usize) -> Vec<Ranked> {
-        self.search_in(space, query, &SearchOptions { k, ..SearchOptions::default() })
-    }
-
     /// The library itself, for browsing without a query: the photos the filter accepts (and
     /// not offline), newest first (oldest first for that order), `k` of them; score 0.
     pub fn browse(&self, options: &SearchOptions) -> Vec<Ranked> {

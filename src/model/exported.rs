@@ -146,11 +146,6 @@ impl ExportedModel {
         self.manifest.model.joint_dim
     }
 
-    /// Unit joint vectors of backbone features `[N, F]`.
-    pub fn embed_features(&self, features: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
-        Ok(self.embed_features_with_offsets(features)?.0)
-    }
-
     /// Unit joint vectors of backbone features `[N, F]` and each photo's hubness offset
     /// (all zero for a model that is not calibrated): search ranks by cosine minus offset.
     pub fn embed_features_with_offsets(&self, features: ArrayView2<'_, f32>) -> Result<(Array2<f32>, Vec<f32>)> {
