@@ -82,7 +82,16 @@ impl FolderWatch {
         }
         self.roots = roots.to_vec();
         self.problems.retain(|(p, _)| roots.contains(p));
-        self.arm();
+        // A folder that is back counts as a change whenever it is noticed, here too.
+        if self.arm() {
+            self.changed(Instant::now());
+        }
+    }
+
+    /// Counts a change into the current burst (starting one).
+    fn changed(&mut self, now: Instant) {
+        self.changes += 1;
+        self.burst = Some((self.burst.map_or(now, |(first, _)| first), now));
     }
 
     /// The folders watched now.
@@ -165,16 +174,12 @@ impl FolderWatch {
                 for root in event.paths.iter().filter(|p| self.roots.contains(p)) {
                     self.touched_roots.insert(root.clone());
                 }
-                self.changes += 1;
-                self.burst = Some((self.burst.map_or(now, |(first, _)| first), now));
+                self.changed(now);
             }
             Ok(_) => {}
             // The kernel's queue overflowed (a huge burst): what changed is unknown, so the
             // indexing run looks at everything, as it always does.
-            Err(_) => {
-                self.changes += 1;
-                self.burst = Some((self.burst.map_or(now, |(first, _)| first), now));
-            }
+            Err(_) => self.changed(now),
         }
     }
 
@@ -196,8 +201,7 @@ impl FolderWatch {
                 self.note_problem(root, "not there".into());
             }
             if self.arm() || !lost.is_empty() {
-                self.changes += 1;
-                self.burst = Some((self.burst.map_or(now, |(first, _)| first), now));
+                self.changed(now);
             }
         }
         let (first, last) = self.burst?;

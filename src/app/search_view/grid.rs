@@ -89,7 +89,7 @@ pub(super) fn grid(view: &mut View<'_>, ui: &mut egui::Ui) {
             scroll = scroll.vertical_scroll_offset(top + row_height - height);
         }
     }
-    let more = view.search.more_available(view.photos, &view.settings);
+    let more = view.search.more_available(view.photos, view.settings);
     let mut reached_end = false;
     let output = ui
         .scope(|ui| {
@@ -165,7 +165,7 @@ pub(super) fn cell(view: &mut View<'_>, ui: &mut egui::Ui, i: usize, item: &Resu
     response.on_hover_text(format!(
         "{}\n{} \u{b7} {}",
         item.ranked.path.display(),
-        score_words(&view.search, item),
+        score_words(view.search, item),
         date_label(item.ranked.date, item.ranked.date_source)
     ));
     // Marks show on the tile under the pointer, the highlighted one, and a marked one.

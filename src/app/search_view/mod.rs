@@ -229,7 +229,7 @@ fn results_heading(view: &mut View<'_>, ui: &mut egui::Ui) {
         SortOrder::Oldest => ", oldest first",
     };
     let photos = view.photos;
-    let more = if search.more_available(photos, &view.settings) { ", more as you scroll" } else { "" };
+    let more = if search.more_available(photos, view.settings) { ", more as you scroll" } else { "" };
     match &search.answered {
         Some(_) if search.browsing => {
             let order = if view.settings.sort == SortOrder::Oldest { "oldest" } else { "newest" };

@@ -45,7 +45,7 @@ pub(super) fn preview(view: &mut View<'_>, ui: &mut egui::Ui, i: usize) {
         item.bytes as f64 / 1e6,
         date_label(item.ranked.date, item.ranked.date_source)
     ))
-    .on_hover_text(score_words(&view.search, &item));
+    .on_hover_text(score_words(view.search, &item));
     ui.add(egui::Label::new(item.ranked.path.display().to_string()).truncate());
     let title = item.ranked.path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     if let Some(images) = view.images.as_deref_mut() {
