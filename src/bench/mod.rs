@@ -1,6 +1,7 @@
 //! Measurements reported by `glimpse bench`, each against a baseline measured in the same
 //! run.
 
+pub mod concepts;
 pub mod cue;
 pub mod duplicates;
 pub mod embed;

@@ -31,6 +31,24 @@ pub enum BenchCommand {
     Epoch(EpochArgs),
     /// Keeping a large library up to date: one-entry updates, the journal's write and replay, whole-file hashing vs decoding.
     Updates(UpdatesArgs),
+    /// Concepts taught by example on a Flickr8k split: photos sharing a caption word, found from k examples, against the examples as a photo query and the word as text.
+    Concepts(ConceptsArgs),
+}
+
+/// Options of `glimpse bench concepts`.
+#[derive(clap::Args, Debug)]
+pub struct ConceptsArgs {
+    #[command(flatten)]
+    split: FeedbackArgs,
+    /// Random sets of examples per concept and k.
+    #[arg(long, default_value_t = 20)]
+    draws: usize,
+    /// The ranker to report: photos, contrast or linear.
+    #[arg(long, default_value = "contrast")]
+    ranker: String,
+    /// The weight of the library's mean for the contrast ranker.
+    #[arg(long, default_value_t = 1.0)]
+    beta: f32,
 }
 
 /// Options of `glimpse bench updates`.
@@ -179,6 +197,7 @@ pub struct EmbedArgs {
 pub fn run(cli: &Cli, command: &BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
         BenchCommand::Embed(args) => embed_bench(cli, args),
+        BenchCommand::Concepts(args) => concepts_bench(cli, args),
         BenchCommand::Scale(args) => scale_bench(cli, args),
         BenchCommand::ColdStart(args) => cold_start_bench(cli, args),
         BenchCommand::Feedback(args) => feedback_bench(cli, args),
@@ -362,6 +381,43 @@ fn cue_bench(cli: &Cli, args: &CueArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(cue) = &report.stored {
         eprintln!("stored {} < {:.3} in {}", cue.statistic, cue.threshold, dir.join("manifest.json").display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn concepts_bench(cli: &Cli, args: &ConceptsArgs) -> anyhow::Result<ExitCode> {
+    use glimpse::bench::concepts::{Ranker, choose, run};
+    let ranker = match args.ranker.as_str() {
+        "photos" => Ranker::Photos,
+        "contrast" => Ranker::Contrast { beta: args.beta },
+        "linear" => Ranker::Linear { negatives: 300 },
+        other => anyhow::bail!("unknown ranker '{other}': use photos, contrast or linear"),
+    };
+    let (setup, dir) = split_setup(cli, &args.split)?;
+    let split = embedded_split(cli, &args.split)?;
+    let items = glimpse::dataset::Flickr8k::open(&args.split.flickr8k)?.split(args.split.split)?;
+    // At least 2 of a photo's 5 captions name the word, and at least 15 such photos.
+    let concepts = choose(&items, &split.kept, 15, 2);
+    let model = glimpse::model::ExportedModel::open(setup.runtime, &dir, &setup.options)?;
+    let words: Vec<Vec<f32>> = concepts
+        .iter()
+        .map(|c| Ok(model.embed_texts(&[c.word.as_str()])?.row(0).to_vec()))
+        .collect::<glimpse::Result<_>>()?;
+    let table = run(&split.images, &split.offsets, split.dim, &concepts, &words, &[1, 3, 5, 10], args.draws, ranker);
+    if args.split.json {
+        println!("{}", serde_json::to_string_pretty(&table)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let words: Vec<String> = table.words.iter().map(|(w, n)| format!("{w} ({n})")).collect();
+    println!("{} concepts on {} photos ({} split): {}", table.concepts, table.images, args.split.split, words.join(", "));
+    println!("ranker {:?}, {} draws of examples per concept and k", table.ranker, table.draws);
+    println!("| k | P@10 | mAP | photos P@10 | photos mAP | word P@10 | word mAP |");
+    println!("|---|---|---|---|---|---|---|");
+    for r in &table.by_k {
+        println!(
+            "| {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
+            r.k, r.p_at_10, r.map, r.photos_p_at_10, r.photos_map, r.word_p_at_10, r.word_map
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,262 @@
+//! `glimpse bench concepts`: names a model cannot know, simulated on a Flickr8k split. A
+//! concept is the set of photos whose captions share a visual word; a ranker sees only `k`
+//! of its photos as examples (never the word) and ranks the rest of the split. Reported as
+//! precision@10 and mean average precision of finding the concept's other photos, beside
+//! two references on the same photos: the examples as a photo query (the mean of their unit
+//! vectors, as `glimpse search "a.jpg + b.jpg"` ranks) and the word typed as text (which a
+//! person's own name would not have).
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::dataset::ImageCaptions;
+use crate::text::tokenizer::tokenize;
+
+/// Words of things one can see, tried as concepts; those with enough photos are kept (see
+/// [`choose`]). Chosen before measuring: places, surfaces, objects and animals that
+/// captions name, none of them a colour or an action.
+pub const WORDS: &[&str] = &[
+    "snow", "pool", "ball", "bike", "beach", "grass", "water", "rock", "street", "ocean", "sand", "field", "mountain",
+    "crowd", "car", "tree", "stairs", "wall", "fountain", "bench", "hat", "building", "river", "road", "frisbee",
+    "stick", "soccer", "wave", "surfboard", "horse",
+];
+
+/// A concept: its word and the rows of the split's photos it holds.
+#[derive(Clone, Debug, Serialize)]
+pub struct Concept {
+    /// The word whose captions define it (never shown to the ranker).
+    pub word: String,
+    /// Rows (in the embedded split's photo order) of its photos.
+    pub photos: Vec<usize>,
+}
+
+/// The concepts of [`WORDS`] with at least `min_photos` photos whose captions (at least
+/// `min_captions` of a photo's five) contain the word; `items[kept[row]]` is row `row`'s photo.
+pub fn choose(items: &[ImageCaptions], kept: &[usize], min_photos: usize, min_captions: usize) -> Vec<Concept> {
+    WORDS
+        .iter()
+        .filter_map(|&word| {
+            let photos: Vec<usize> = kept
+                .iter()
+                .enumerate()
+                .filter(|(_, item)| {
+                    let with = items[**item].captions.iter().filter(|c| tokenize(c).iter().any(|w| w == word)).count();
+                    with >= min_captions
+                })
+                .map(|(row, _)| row)
+                .collect();
+            (photos.len() >= min_photos).then(|| Concept { word: word.to_string(), photos })
+        })
+        .collect()
+}
+
+/// How a concept's examples become a ranking.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Ranker {
+    /// The mean of the examples' unit vectors: what a photo query does today.
+    Photos,
+    /// The examples' mean less `beta` times the library's mean vector: what the examples
+    /// share beyond what every photo shares.
+    Contrast {
+        /// Weight of the library's mean.
+        beta: f32,
+    },
+    /// A linear model (logistic loss, L2) fitted on the examples against `negatives`
+    /// photos of the library drawn at random.
+    Linear {
+        /// Library photos drawn as negatives.
+        negatives: usize,
+    },
+}
+
+/// One k's numbers, averaged over concepts and draws.
+#[derive(Clone, Debug, Serialize)]
+pub struct ByK {
+    /// Examples the ranker saw.
+    pub k: usize,
+    /// Precision@10 of the chosen ranker.
+    pub p_at_10: f64,
+    /// Mean average precision of the chosen ranker.
+    pub map: f64,
+    /// The examples as a photo query.
+    pub photos_p_at_10: f64,
+    /// See `photos_p_at_10`.
+    pub photos_map: f64,
+    /// The word typed as text.
+    pub word_p_at_10: f64,
+    /// See `word_p_at_10`.
+    pub word_map: f64,
+}
+
+/// The whole measurement.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConceptsBench {
+    /// Concepts measured.
+    pub concepts: usize,
+    /// Their words and sizes.
+    pub words: Vec<(String, usize)>,
+    /// Photos ranked.
+    pub images: usize,
+    /// Random draws of examples per concept and k.
+    pub draws: usize,
+    /// The ranker reported as `p_at_10`/`map`.
+    pub ranker: Ranker,
+    /// One row per k.
+    pub by_k: Vec<ByK>,
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// A small deterministic generator (xorshift), so draws repeat run to run.
+fn next(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+/// `n` distinct values below `below`, drawn with `state`.
+fn draw(state: &mut u64, below: usize, n: usize) -> Vec<usize> {
+    let mut picked: Vec<usize> = Vec::with_capacity(n);
+    while picked.len() < n.min(below) {
+        let v = (next(state) % below as u64) as usize;
+        if !picked.contains(&v) {
+            picked.push(v);
+        }
+    }
+    picked
+}
+
+/// The query vector of `ranker` from the example rows.
+pub fn query(ranker: Ranker, images: &[f32], dim: usize, examples: &[usize], seed: u64) -> Vec<f32> {
+    let row = |i: usize| &images[i * dim..(i + 1) * dim];
+    let mean = |rows: &mut dyn Iterator<Item = usize>| {
+        let mut m = vec![0.0f32; dim];
+        let mut n = 0;
+        for r in rows {
+            m.iter_mut().zip(row(r)).for_each(|(a, b)| *a += b);
+            n += 1;
+        }
+        m.iter_mut().for_each(|a| *a /= n.max(1) as f32);
+        m
+    };
+    let n_img = images.len() / dim.max(1);
+    match ranker {
+        Ranker::Photos => mean(&mut examples.iter().copied()),
+        Ranker::Contrast { beta } => {
+            let pos = mean(&mut examples.iter().copied());
+            let all = mean(&mut (0..n_img));
+            pos.iter().zip(&all).map(|(p, a)| p - beta * a).collect()
+        }
+        Ranker::Linear { negatives } => {
+            let mut state = seed | 1;
+            let neg: Vec<usize> =
+                draw(&mut state, n_img, negatives + examples.len()).into_iter().filter(|i| !examples.contains(i)).collect();
+            let mut w = query(Ranker::Contrast { beta: 1.0 }, images, dim, examples, seed);
+            let (lambda, rate, steps) = (1e-3f32, 0.5f32, 100);
+            // Positives weigh as much as all negatives together.
+            let pos_weight = neg.len() as f32 / examples.len().max(1) as f32;
+            for _ in 0..steps {
+                let mut grad: Vec<f32> = w.iter().map(|x| lambda * x).collect();
+                let total = pos_weight * examples.len() as f32 + neg.len() as f32;
+                for (&r, y, weight) in
+                    examples.iter().map(|r| (r, 1.0f32, pos_weight)).chain(neg.iter().map(|r| (r, 0.0f32, 1.0)))
+                {
+                    let x = row(r);
+                    let p = 1.0 / (1.0 + (-dot(&w, x) * 10.0).exp());
+                    let g = weight * (p - y) * 10.0 / total;
+                    grad.iter_mut().zip(x).for_each(|(a, b)| *a += g * b);
+                }
+                w.iter_mut().zip(&grad).for_each(|(a, g)| *a -= rate * g);
+            }
+            w
+        }
+    }
+}
+
+/// Precision@10 and average precision of ranking `images` by `q` (cosine less offset, as
+/// search does), the `examples` left out, for the concept's other photos `relevant`.
+fn measure(q: &[f32], images: &[f32], offsets: &[f32], dim: usize, examples: &[usize], relevant: &[usize]) -> (f64, f64) {
+    let norm = dot(q, q).sqrt().max(1e-12);
+    let mut scored: Vec<(f32, usize)> = images
+        .chunks_exact(dim)
+        .enumerate()
+        .filter(|(i, _)| !examples.contains(i))
+        .map(|(i, row)| (dot(q, row) / norm - offsets.get(i).copied().unwrap_or(0.0), i))
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let targets: Vec<usize> = relevant.iter().copied().filter(|r| !examples.contains(r)).collect();
+    let (mut hits, mut ap) = (0usize, 0.0f64);
+    let mut p10 = 0.0;
+    for (rank, (_, i)) in scored.iter().enumerate() {
+        if targets.contains(i) {
+            hits += 1;
+            ap += hits as f64 / (rank + 1) as f64;
+        }
+        if rank == 9 {
+            p10 = hits as f64 / 10.0;
+        }
+        if hits == targets.len() && rank >= 9 {
+            break;
+        }
+    }
+    (p10, ap / targets.len().max(1) as f64)
+}
+
+/// Measures `ranker` and both references for each of `ks` on `concepts`, `draws` random
+/// sets of examples per concept and k; `words[c]` is concept `c`'s word as the text model
+/// embeds it.
+pub fn run(
+    images: &[f32],
+    offsets: &[f32],
+    dim: usize,
+    concepts: &[Concept],
+    words: &[Vec<f32>],
+    ks: &[usize],
+    draws: usize,
+    ranker: Ranker,
+) -> ConceptsBench {
+    let by_k = ks
+        .iter()
+        .map(|&k| {
+            let rows: Vec<[f64; 6]> = concepts
+                .par_iter()
+                .enumerate()
+                .flat_map_iter(|(c, concept)| {
+                    (0..draws).map(move |d| {
+                        let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ ((c as u64) << 32) ^ ((k as u64) << 16) ^ d as u64;
+                        let picks = draw(&mut state, concept.photos.len(), k);
+                        let examples: Vec<usize> = picks.iter().map(|&p| concept.photos[p]).collect();
+                        let mine = query(ranker, images, dim, &examples, state);
+                        let photos = query(Ranker::Photos, images, dim, &examples, state);
+                        let (p, m) = measure(&mine, images, offsets, dim, &examples, &concept.photos);
+                        let (pp, pm) = measure(&photos, images, offsets, dim, &examples, &concept.photos);
+                        let (wp, wm) = measure(&words[c], images, offsets, dim, &examples, &concept.photos);
+                        [p, m, pp, pm, wp, wm]
+                    })
+                })
+                .collect();
+            let mean = |j: usize| rows.iter().map(|r| r[j]).sum::<f64>() / rows.len().max(1) as f64;
+            ByK {
+                k,
+                p_at_10: mean(0),
+                map: mean(1),
+                photos_p_at_10: mean(2),
+                photos_map: mean(3),
+                word_p_at_10: mean(4),
+                word_map: mean(5),
+            }
+        })
+        .collect();
+    ConceptsBench {
+        concepts: concepts.len(),
+        words: concepts.iter().map(|c| (c.word.clone(), c.photos.len())).collect(),
+        images: images.len() / dim.max(1),
+        draws,
+        ranker,
+        by_k,
+    }
+}
