@@ -3,7 +3,8 @@
 //! The library is organised in layers (see `ARCHITECTURE.md`):
 //! - [`engine`]: ONNX Runtime, backbone models and photo preprocessing. It knows nothing of
 //!   the layers above it.
-//! - [`onnx`]: a small writer for ONNX graphs (test fixtures and exported heads).
+//! - [`onnx`]: a small writer and reader of ONNX graphs (test fixtures, exported heads, and
+//!   the graphs combining, calibrating and repacking rewrite).
 //! - [`job`]: the owned handle every long task runs behind (progress, stop flag, report).
 //! - [`bench`]: measurements reported by `glimpse bench`.
 //!
