@@ -100,7 +100,7 @@ impl Codec {
 
     /// The codec as bytes: a checked container (magic, format, length, blake3) around bincode.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let payload = super::store::encode(self)?;
+        let payload = crate::checked::encode(self, "the compact projection")?;
         Ok(crate::checked::container(MAGIC, FORMAT, &payload))
     }
 
@@ -111,7 +111,7 @@ impl Codec {
             return Err(format!("it has format {format}; this Glimpse reads {FORMAT}"));
         }
         let payload = crate::checked::container_payload(bytes).map_err(|r| r.to_string())?;
-        let codec: Codec = super::store::decode(payload)?;
+        let codec: Codec = crate::checked::decode(payload)?;
         let k = codec.scales.len();
         if k == 0 || codec.basis.len() != if codec.basis.is_empty() { 0 } else { k * codec.input_dim } {
             return Err(format!(

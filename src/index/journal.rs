@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::store::{self, IndexData, PhotoEntry, Skipped};
+use crate::checked;
 use crate::{Error, Result};
 
 const MAGIC: &[u8; 8] = b"GLMPSJRN";
@@ -97,7 +98,7 @@ fn read_records(path: &Path, generation: Option<u64>, mut each: impl FnMut(Journ
         if reader.read_exact(&mut payload).is_err() || blake3::hash(&payload).as_bytes()[..16] != head[4..20] {
             break;
         }
-        match store::decode::<JournalRecord>(&payload) {
+        match checked::decode::<JournalRecord>(&payload) {
             Ok(JournalRecord::Upsert(mut entry)) if format == 1 => {
                 entry.features = store::features_from_f16(&entry.features);
                 each(JournalRecord::Upsert(entry))
@@ -131,7 +132,7 @@ impl Journal {
 
     /// Appends a record (buffered until [`Journal::sync`]).
     pub fn append(&mut self, record: &JournalRecord) -> Result<()> {
-        let payload = store::encode(record)?;
+        let payload = checked::encode(record, "the index")?;
         let mut head = (payload.len() as u32).to_le_bytes().to_vec();
         head.extend_from_slice(&blake3::hash(&payload).as_bytes()[..16]);
         self.file.write_all(&head).map_err(|e| Error::io(&self.path, e))?;

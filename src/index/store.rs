@@ -562,20 +562,6 @@ impl IndexData {
     }
 }
 
-fn config() -> bincode::config::Configuration {
-    bincode::config::standard()
-}
-
-/// Encodes a value with the index's bincode configuration.
-pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
-    bincode::serde::encode_to_vec(value, config()).map_err(|e| Error::Invalid(format!("cannot encode the index: {e}")))
-}
-
-/// Decodes a value written by [`encode`].
-pub fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> std::result::Result<T, String> {
-    bincode::serde::decode_from_slice(bytes, config()).map(|(v, _)| v).map_err(|e| e.to_string())
-}
-
 /// An index file and its contents.
 #[derive(Clone, Debug)]
 pub struct Index {
@@ -648,8 +634,9 @@ impl Index {
     fn parse_old(path: &Path, bytes: &[u8], format: u32) -> Result<IndexData> {
         let payload = checked::container_payload(bytes).map_err(|refusal| damaged(path, refusal.to_string()))?;
         let data = match format {
-            1 => decode::<IndexDataV1>(payload).map(IndexData::from),
-            _ => decode::<IndexDataV2>(payload).map(|(v1, offline)| IndexData { offline, ..IndexData::from(v1) }),
+            1 => checked::decode::<IndexDataV1>(payload).map(IndexData::from),
+            _ => checked::decode::<IndexDataV2>(payload)
+                .map(|(v1, offline)| IndexData { offline, ..IndexData::from(v1) }),
         };
         data.map_err(|e| damaged(path, format!("its contents cannot be read: {e}")))
     }
@@ -689,8 +676,8 @@ impl Index {
         if blake3::hash(&hot).as_bytes() != &header[20..52] {
             return Err(damaged(path, checked::Refusal::Checksum.to_string()));
         }
-        let mut data = bincode::serde::borrow_decode_from_slice::<Hot, _>(&hot, config())
-            .map(|(h, _)| h.into_data(joint))
+        let mut data = checked::decode_borrowed::<Hot>(&hot)
+            .map(|h| h.into_data(joint))
             .map_err(|e| damaged(path, format!("its contents cannot be read: {e}")))?;
         drop(hot);
         let mut cold_header = [0u8; 40];
@@ -732,34 +719,37 @@ impl Index {
             // Never copy damaged features into a fresh, checksummed file.
             cold.verify()?;
         }
-        let hot = encode(&HotRef {
-            model_id: &data.model_id,
-            backbone: &data.backbone,
-            preprocess: &data.preprocess,
-            feature_dim: data.feature_dim,
-            head_id: &data.head_id,
-            joint_dim: data.joint_dim,
-            joint_codec: &data.joint_codec,
-            generation: data.generation,
-            roots: &data.roots,
-            excludes: &data.excludes,
-            offline: &data.offline,
-            skipped: &data.skipped,
-            photos: data
-                .photos
-                .iter()
-                .map(|p| HotPhotoRef {
-                    path: &p.path,
-                    size: p.size,
-                    mtime_ns: p.mtime_ns,
-                    hash: p.hash,
-                    width: p.width,
-                    height: p.height,
-                    taken: p.taken,
-                    joint: &p.joint,
-                })
-                .collect(),
-        })?;
+        let hot = checked::encode(
+            &HotRef {
+                model_id: &data.model_id,
+                backbone: &data.backbone,
+                preprocess: &data.preprocess,
+                feature_dim: data.feature_dim,
+                head_id: &data.head_id,
+                joint_dim: data.joint_dim,
+                joint_codec: &data.joint_codec,
+                generation: data.generation,
+                roots: &data.roots,
+                excludes: &data.excludes,
+                offline: &data.offline,
+                skipped: &data.skipped,
+                photos: data
+                    .photos
+                    .iter()
+                    .map(|p| HotPhotoRef {
+                        path: &p.path,
+                        size: p.size,
+                        mtime_ns: p.mtime_ns,
+                        hash: p.hash,
+                        width: p.width,
+                        height: p.height,
+                        taken: p.taken,
+                        joint: &p.joint,
+                    })
+                    .collect(),
+            },
+            "the index",
+        )?;
         let row_len = 8 + data.feature_dim;
         let path = &self.path;
         let mut checksum = [0u8; 32];
@@ -1011,19 +1001,22 @@ mod tests {
                 old_entry("/p/b.jpg", &[1.0, 0.0], &[1.0, 0.0, 0.2]),
             ]
         };
-        let v1 = encode(&WrittenByFormat1 {
-            model_id: "m".into(),
-            backbone: "tiny".into(),
-            preprocess: "p".into(),
-            feature_dim: 2,
-            head_id: "h".into(),
-            joint_dim: 2,
-            generation: 4,
-            roots: vec![serde_bytes::ByteBuf::from(b"/p".to_vec())],
-            excludes: vec![".git".into()],
-            photos: photos(),
-            skipped: Vec::new(),
-        })
+        let v1 = checked::encode(
+            &WrittenByFormat1 {
+                model_id: "m".into(),
+                backbone: "tiny".into(),
+                preprocess: "p".into(),
+                feature_dim: 2,
+                head_id: "h".into(),
+                joint_dim: 2,
+                generation: 4,
+                roots: vec![serde_bytes::ByteBuf::from(b"/p".to_vec())],
+                excludes: vec![".git".into()],
+                photos: photos(),
+                skipped: Vec::new(),
+            },
+            "the index",
+        )
         .unwrap();
         write_old(&path, 1, &v1);
         let (index, converted) = Index::read_converting(&path).unwrap();
@@ -1031,20 +1024,23 @@ mod tests {
         assert_eq!((index.data.generation, index.data.photos.len()), (4, 2));
         assert!(index.data.offline.is_empty());
 
-        let v2 = encode(&WrittenByFormat2 {
-            model_id: "m".into(),
-            backbone: "tiny".into(),
-            preprocess: "p".into(),
-            feature_dim: 2,
-            head_id: "h".into(),
-            joint_dim: 2,
-            generation: 9,
-            roots: vec![serde_bytes::ByteBuf::from(b"/p".to_vec())],
-            excludes: vec![".git".into()],
-            photos: photos(),
-            skipped: Vec::new(),
-            offline: vec![serde_bytes::ByteBuf::from(b"/p/usb".to_vec())],
-        })
+        let v2 = checked::encode(
+            &WrittenByFormat2 {
+                model_id: "m".into(),
+                backbone: "tiny".into(),
+                preprocess: "p".into(),
+                feature_dim: 2,
+                head_id: "h".into(),
+                joint_dim: 2,
+                generation: 9,
+                roots: vec![serde_bytes::ByteBuf::from(b"/p".to_vec())],
+                excludes: vec![".git".into()],
+                photos: photos(),
+                skipped: Vec::new(),
+                offline: vec![serde_bytes::ByteBuf::from(b"/p/usb".to_vec())],
+            },
+            "the index",
+        )
         .unwrap();
         write_old(&path, 2, &v2);
         let (mut index, converted) = Index::read_converting(&path).unwrap();
