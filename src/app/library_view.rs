@@ -6,7 +6,7 @@ use eframe::egui;
 use super::GlimpseApp;
 use super::logic::{Command, Phase, library_roots};
 use super::search_view::{room_for, text_width};
-use crate::index::store::bytes_path;
+use crate::index::bytes::bytes_path;
 
 /// Draws the view.
 pub fn show(app: &mut GlimpseApp, ui: &mut egui::Ui) {

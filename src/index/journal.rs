@@ -14,12 +14,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::store::{self, IndexData, PhotoEntry, Skipped};
+use super::contents::{IndexData, PhotoEntry, Skipped};
+use super::legacy::features_from_f16;
 use crate::checked;
 use crate::{Error, Result};
 
 const MAGIC: &[u8; 8] = b"GLMPSJRN";
-/// 2 stores features as bytes (`PhotoEntry::encode_features`); 1 stored them as f16 and is
+/// 2 stores features as bytes (`bytes::encode_features`); 1 stored them as f16 and is
 /// converted as it is replayed.
 const FORMAT: u32 = 2;
 
@@ -100,7 +101,7 @@ fn read_records(path: &Path, generation: Option<u64>, mut each: impl FnMut(Journ
         }
         match checked::decode::<JournalRecord>(&payload) {
             Ok(JournalRecord::Upsert(mut entry)) if format == 1 => {
-                entry.features = store::features_from_f16(&entry.features);
+                entry.features = features_from_f16(&entry.features);
                 each(JournalRecord::Upsert(entry))
             }
             Ok(record) => each(record),
@@ -149,6 +150,7 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::index::bytes::encode_features;
 
     fn entry(name: &str) -> PhotoEntry {
         PhotoEntry {
@@ -159,7 +161,7 @@ mod tests {
             width: 4,
             height: 5,
             taken: None,
-            features: PhotoEntry::encode_features(&[1.0, 2.0]),
+            features: encode_features(&[1.0, 2.0]),
             joint: Vec::new(),
             cold_row: None,
         }

@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
+use super::bytes::bytes_path;
 use super::compact::{Codec, CompactMatrix};
+use super::contents::{IndexData, PhotoEntry};
 use super::filter::{DateSource, Filter, SortOrder, date_of};
 use super::query::{QueryPart, Term};
 use super::search::{Matrix, SearchHit, normalize};
@@ -51,9 +53,9 @@ pub struct OfflineFolder {
 /// while the index has photos in them, or found without photos at the last indexing run
 /// (and not back since). Folders that are there cost a `stat` and a look inside, nothing
 /// per photo.
-pub fn offline_folders(data: &super::store::IndexData) -> Vec<OfflineFolder> {
+pub fn offline_folders(data: &IndexData) -> Vec<OfflineFolder> {
     let mut offline = Vec::new();
-    for root in data.roots.iter().map(|r| super::store::bytes_path(r)) {
+    for root in data.roots.iter().map(|r| bytes_path(r)) {
         let reason = match super::scan::root_unavailable(&root) {
             Some(reason) => reason,
             None if super::scan::root_is_empty(&root) && indexed_under(data, &root) > 0 => {
@@ -71,7 +73,7 @@ pub fn offline_folders(data: &super::store::IndexData) -> Vec<OfflineFolder> {
 }
 
 /// How many photos of the index lie under `root`.
-pub(crate) fn indexed_under(data: &super::store::IndexData, root: &Path) -> usize {
+pub(crate) fn indexed_under(data: &IndexData, root: &Path) -> usize {
     data.photos.iter().filter(|p| p.path().starts_with(root)).count()
 }
 
@@ -200,7 +202,7 @@ impl Library {
         let hidden = if offline.is_empty() {
             Vec::new()
         } else {
-            let hide = |p: &super::store::PhotoEntry| offline.iter().any(|o| p.path().starts_with(&o.folder));
+            let hide = |p: &PhotoEntry| offline.iter().any(|o| p.path().starts_with(&o.folder));
             index.data.photos.iter().map(hide).collect()
         };
         Ok(Library { index, features: std::sync::OnceLock::new(), joint, unprojected, offline, hidden, converted_from })
