@@ -4,12 +4,16 @@
 //!   `MAGIC (8 bytes) | format u32 LE | payload length u64 LE | blake3(payload) (32 bytes) | payload`,
 //!   written atomically. The format is read before the payload is checked, so that a file of
 //!   a newer format can be refused as such even when this build cannot judge its payload.
+//!   Payloads are bincode ([`encode`], [`decode`]), one configuration for every file.
 //! - JSON files (the vocabulary, a model manifest): `"format": NAME` and `"version": N`.
 
 use std::path::Path;
 
-use crate::Result;
+use serde::Serialize;
+use serde::de::{Deserialize, DeserializeOwned};
+
 use crate::durable::write_atomically;
+use crate::{Error, Result};
 
 /// Bytes before a container's payload.
 pub const HEADER_LEN: usize = 8 + 4 + 8 + 32;
@@ -93,6 +97,27 @@ pub fn container(magic: &[u8; 8], format: u32, payload: &[u8]) -> Vec<u8> {
 /// Writes `payload` as a container of `format` at `path`, atomically.
 pub fn write_container(path: &Path, magic: &[u8; 8], format: u32, payload: &[u8]) -> Result<()> {
     write_atomically(path, &[&header(magic, format, payload), payload])
+}
+
+/// The bincode configuration of every payload Glimpse writes (changing it changes the formats).
+fn bincode_config() -> bincode::config::Configuration {
+    bincode::config::standard()
+}
+
+/// Encodes a value as bincode; `what` names it in the message of a failure ("the index").
+pub fn encode<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>> {
+    bincode::serde::encode_to_vec(value, bincode_config())
+        .map_err(|e| Error::Invalid(format!("cannot encode {what}: {e}")))
+}
+
+/// Decodes a value written by [`encode`]; the reason when the bytes do not hold one.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> std::result::Result<T, String> {
+    bincode::serde::decode_from_slice(bytes, bincode_config()).map(|(v, _)| v).map_err(|e| e.to_string())
+}
+
+/// [`decode`] for a value that borrows from `bytes` (paths and vectors read in place).
+pub fn decode_borrowed<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> std::result::Result<T, String> {
+    bincode::serde::borrow_decode_from_slice(bytes, bincode_config()).map(|(v, _)| v).map_err(|e| e.to_string())
 }
 
 /// Checks the `"format"` and `"version"` fields of a JSON file that should be a Glimpse

@@ -155,6 +155,11 @@ impl Error {
         Error::Model { path: path.into(), reason: reason.into() }
     }
 
+    /// An index file that cannot be used, with what is wrong with it.
+    pub fn index_damaged(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Error::IndexDamaged { path: path.into(), reason: reason.into() }
+    }
+
     /// A per-photo error.
     pub fn photo(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
         Error::Photo { path: path.into(), reason: reason.into() }

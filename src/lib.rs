@@ -4,7 +4,7 @@
 //! test keeps true); a module uses only the layers below its own:
 //! - foundations, which know nothing of photos or models: [`error`], [`job`] (the owned
 //!   handle every long task runs behind), [`locations`], [`durable`], [`checked`], [`files`],
-//!   [`onnx`] (a small writer for ONNX graphs);
+//!   [`onnx`] (a small writer and reader of ONNX graphs);
 //! - [`engine`] (ONNX Runtime, backbones, photo decoding and preprocessing), [`text`] (words
 //!   to ids to vectors), [`dataset`] (Flickr8k);
 //! - [`index`] (the photo library: scan, embed, store, search, watch) and [`model`] (the joint

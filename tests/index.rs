@@ -147,7 +147,7 @@ fn heic_avif_and_raw_photos_are_indexed_and_damaged_ones_are_listed_as_skipped_w
     let data = glimpse::index::open(&idx).unwrap();
     let features = |name: &str| {
         let row = data.data.photos.iter().position(|p| p.path() == photos.join(name)).unwrap();
-        glimpse::index::store::decode_features(&data.data.feature_bytes(row).unwrap())
+        glimpse::index::bytes::decode_features(&data.data.feature_bytes(row).unwrap())
     };
     let cos = cosine(&features("iphone.HEIC"), &features("phone.avif"));
     assert!(cos > 0.95, "HEIC and AVIF of one photo: cosine {cos}");
@@ -540,8 +540,8 @@ fn a_text_query_finds_the_dogs_in_water_among_the_shared_photos() {
 #[test]
 fn byte_storage_keeps_the_similar_photo_rankings_of_real_photos() {
     use glimpse::engine::pipeline::{self, EmbedEvent, EmbedOptions};
+    use glimpse::index::contents::PhotoEntry;
     use glimpse::index::search::Matrix;
-    use glimpse::index::store::PhotoEntry;
     let shared = need_shared!();
     let mut photos = glimpse::bench::embed::photos_in(&shared.join("photos")).unwrap();
     photos.truncate(40);
@@ -555,7 +555,7 @@ fn byte_storage_keeps_the_similar_photo_rankings_of_real_photos() {
     let mut stored = Matrix::new(1280);
     for f in &features {
         exact.push(f);
-        let entry = PhotoEntry { features: PhotoEntry::encode_features(f), ..sample_entry() };
+        let entry = PhotoEntry { features: glimpse::index::bytes::encode_features(f), ..sample_entry() };
         stored.push(&entry.features_f32());
     }
     // Stored cosines stay within 1e-3 of the exact ones, so a top 10 can only swap photos
@@ -572,8 +572,8 @@ fn byte_storage_keeps_the_similar_photo_rankings_of_real_photos() {
     }
 }
 
-fn sample_entry() -> glimpse::index::store::PhotoEntry {
-    glimpse::index::store::PhotoEntry {
+fn sample_entry() -> glimpse::index::contents::PhotoEntry {
+    glimpse::index::contents::PhotoEntry {
         path: Vec::new(),
         size: 0,
         mtime_ns: 0,

@@ -252,7 +252,7 @@ fn large_word_tables_are_stored_as_int8_and_repack_keeps_the_vectors() {
     assert!(diff > 1e-6 && diff <= 0.02, "int8 word table: {diff}");
 
     let old_sha = glimpse::model::manifest::JointManifest::load(&out).unwrap().text_encoder.sha256;
-    let (manifest, files) = glimpse::train::combine::repack(&out, None).unwrap();
+    let (manifest, files) = glimpse::train::repack::repack(&out, None).unwrap();
     assert_eq!(files.len(), 2);
     assert_eq!(manifest, glimpse::model::manifest::JointManifest::load(&out).unwrap());
     assert_eq!(manifest.text_encoder.sha256, old_sha, "an up-to-date graph is written again byte for byte");
@@ -533,7 +533,7 @@ fn an_open_vocabulary_keeps_trained_words_and_maps_new_ones_from_glove() {
         assert_ne!(crimson.as_slice(), crimson_before.row(0).as_slice().unwrap());
 
         let sha = opened.manifest.text_encoder.sha256.clone();
-        let (manifest, _) = glimpse::train::combine::repack(&out, None).unwrap();
+        let (manifest, _) = glimpse::train::repack::repack(&out, None).unwrap();
         assert_eq!(manifest.text_encoder.sha256, sha, "{text_encoder:?}: repack changed the opened graph");
         assert!(glimpse::train::open_vocab::open_vocabulary(&out, &glove).is_err());
     }

@@ -16,9 +16,36 @@ use crate::text::tokenizer::tokenize;
 /// [`choose`]). Chosen before measuring: places, surfaces, objects and animals that
 /// captions name, none of them a colour or an action.
 pub const WORDS: &[&str] = &[
-    "snow", "pool", "ball", "bike", "beach", "grass", "water", "rock", "street", "ocean", "sand", "field", "mountain",
-    "crowd", "car", "tree", "stairs", "wall", "fountain", "bench", "hat", "building", "river", "road", "frisbee",
-    "stick", "soccer", "wave", "surfboard", "horse",
+    "snow",
+    "pool",
+    "ball",
+    "bike",
+    "beach",
+    "grass",
+    "water",
+    "rock",
+    "street",
+    "ocean",
+    "sand",
+    "field",
+    "mountain",
+    "crowd",
+    "car",
+    "tree",
+    "stairs",
+    "wall",
+    "fountain",
+    "bench",
+    "hat",
+    "building",
+    "river",
+    "road",
+    "frisbee",
+    "stick",
+    "soccer",
+    "wave",
+    "surfboard",
+    "horse",
 ];
 
 /// A concept: its word and the rows of the split's photos it holds.
@@ -153,8 +180,10 @@ pub fn query(ranker: Ranker, images: &[f32], dim: usize, examples: &[usize], see
         }
         Ranker::Linear { negatives } => {
             let mut state = seed | 1;
-            let neg: Vec<usize> =
-                draw(&mut state, n_img, negatives + examples.len()).into_iter().filter(|i| !examples.contains(i)).collect();
+            let neg: Vec<usize> = draw(&mut state, n_img, negatives + examples.len())
+                .into_iter()
+                .filter(|i| !examples.contains(i))
+                .collect();
             let mut w = query(Ranker::Contrast { beta: 1.0 }, images, dim, examples, seed);
             let (lambda, rate, steps) = (1e-3f32, 0.5f32, 100);
             // Positives weigh as much as all negatives together.
@@ -179,7 +208,14 @@ pub fn query(ranker: Ranker, images: &[f32], dim: usize, examples: &[usize], see
 
 /// Precision@10 and average precision of ranking `images` by `q` (cosine less offset, as
 /// search does), the `examples` left out, for the concept's other photos `relevant`.
-fn measure(q: &[f32], images: &[f32], offsets: &[f32], dim: usize, examples: &[usize], relevant: &[usize]) -> (f64, f64) {
+fn measure(
+    q: &[f32],
+    images: &[f32],
+    offsets: &[f32],
+    dim: usize,
+    examples: &[usize],
+    relevant: &[usize],
+) -> (f64, f64) {
     let norm = dot(q, q).sqrt().max(1e-12);
     let mut scored: Vec<(f32, usize)> = images
         .chunks_exact(dim)

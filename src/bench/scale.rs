@@ -10,8 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{Runtime, SessionOptions};
 use crate::finder::{FilterText, Finder, SearchRequest, Subject};
+use crate::index::bytes::{encode_compact, encode_features};
 use crate::index::compact::Codec;
-use crate::index::store::{Index, IndexData, PhotoEntry};
+use crate::index::contents::{IndexData, PhotoEntry};
+use crate::index::store::Index;
 use crate::model::JointManifest;
 use crate::{Error, Result};
 
@@ -109,8 +111,8 @@ pub fn write_library(
                 width: 4000,
                 height: 3000,
                 taken: Some(1_700_000_000 + i as i64 * 60),
-                features: PhotoEntry::encode_features(&features),
-                joint: PhotoEntry::encode_compact(&codes, offset),
+                features: encode_features(&features),
+                joint: encode_compact(&codes, offset),
                 cold_row: None,
             }
         })

@@ -8,9 +8,10 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::engine::Preprocess;
+use crate::index::bytes::encode_features;
+use crate::index::contents::{IndexData, PhotoEntry};
 use crate::index::hash::content_hash;
 use crate::index::journal::{self, Journal, JournalRecord};
-use crate::index::store::{IndexData, PhotoEntry};
 use crate::{Error, Result};
 
 /// One-entry updates and the journal at `photos` entries.
@@ -68,7 +69,7 @@ fn entry(i: usize, feature_dim: usize) -> PhotoEntry {
         width: 4000,
         height: 3000,
         taken: None,
-        features: PhotoEntry::encode_features(&features),
+        features: encode_features(&features),
         joint: Vec::new(),
         cold_row: None,
     }

@@ -12,7 +12,7 @@
 //! dot products: the query is rounded to 16-bit integers (relative error below 1e-4), each
 //! row costs `k` multiply-adds into 32-bit sums, which compile to packed `vpmaddwd` on AVX2.
 
-use super::search::SearchHit;
+use super::search::{SearchHit, top_k_by_blocks};
 use crate::{Error, Result};
 
 /// First bytes of a stored codec.
@@ -100,7 +100,7 @@ impl Codec {
 
     /// The codec as bytes: a checked container (magic, format, length, blake3) around bincode.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let payload = super::store::encode(self)?;
+        let payload = crate::checked::encode(self, "the compact projection")?;
         Ok(crate::checked::container(MAGIC, FORMAT, &payload))
     }
 
@@ -111,7 +111,7 @@ impl Codec {
             return Err(format!("it has format {format}; this Glimpse reads {FORMAT}"));
         }
         let payload = crate::checked::container_payload(bytes).map_err(|r| r.to_string())?;
-        let codec: Codec = super::store::decode(payload)?;
+        let codec: Codec = crate::checked::decode(payload)?;
         let k = codec.scales.len();
         if k == 0 || codec.basis.len() != if codec.basis.is_empty() { 0 } else { k * codec.input_dim } {
             return Err(format!(
@@ -333,39 +333,15 @@ impl CompactMatrix {
         offsets: bool,
         allow: impl Fn(usize) -> bool + Sync,
     ) -> Vec<SearchHit> {
-        use rayon::prelude::*;
-        if k == 0 || self.dim == 0 || query.ints.len() != self.dim {
+        if query.ints.len() != self.dim {
             return Vec::new();
         }
-        let block = BLOCK_ROWS * self.dim;
         let dot = dot_i8_kernel();
-        let local = |first_row: usize, rows: &[i8]| -> Vec<SearchHit> {
-            let mut hits: Vec<SearchHit> = rows
-                .chunks_exact(self.dim)
-                .enumerate()
-                .map(|(i, c)| (first_row + i, c))
-                .filter(|(row, _)| allow(*row))
-                .map(|(row, c)| SearchHit {
-                    row,
-                    score: query.score_with(dot, c) - if offsets { self.offsets[row] } else { 0.0 },
-                })
-                .collect();
-            super::search::keep_best(&mut hits, k);
-            hits
-        };
-        let mut hits: Vec<SearchHit> = if self.codes.len() > 2 * block {
-            self.codes.par_chunks(block).enumerate().flat_map_iter(|(b, rows)| local(b * BLOCK_ROWS, rows)).collect()
-        } else {
-            local(0, &self.codes)
-        };
-        super::search::keep_best(&mut hits, k);
-        hits.sort_by(super::search::by_score);
-        hits
+        top_k_by_blocks(&self.codes, self.dim, k, |row, c| {
+            allow(row).then(|| query.score_with(dot, c) - if offsets { self.offsets[row] } else { 0.0 })
+        })
     }
 }
-
-/// Rows per parallel block: about a millisecond of work.
-const BLOCK_ROWS: usize = 32768;
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::store::PhotoEntry;
+use super::contents::PhotoEntry;
 use crate::{Error, Result};
 
 /// Where a photo's date comes from.

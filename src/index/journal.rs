@@ -14,11 +14,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::store::{self, IndexData, PhotoEntry, Skipped};
+use super::contents::{IndexData, PhotoEntry, Skipped};
+use super::legacy::features_from_f16;
+use crate::checked;
 use crate::{Error, Result};
 
 const MAGIC: &[u8; 8] = b"GLMPSJRN";
-/// 2 stores features as bytes (`PhotoEntry::encode_features`); 1 stored them as f16 and is
+/// 2 stores features as bytes (`bytes::encode_features`); 1 stored them as f16 and is
 /// converted as it is replayed.
 const FORMAT: u32 = 2;
 
@@ -97,9 +99,9 @@ fn read_records(path: &Path, generation: Option<u64>, mut each: impl FnMut(Journ
         if reader.read_exact(&mut payload).is_err() || blake3::hash(&payload).as_bytes()[..16] != head[4..20] {
             break;
         }
-        match store::decode::<JournalRecord>(&payload) {
+        match checked::decode::<JournalRecord>(&payload) {
             Ok(JournalRecord::Upsert(mut entry)) if format == 1 => {
-                entry.features = store::features_from_f16(&entry.features);
+                entry.features = features_from_f16(&entry.features);
                 each(JournalRecord::Upsert(entry))
             }
             Ok(record) => each(record),
@@ -131,7 +133,7 @@ impl Journal {
 
     /// Appends a record (buffered until [`Journal::sync`]).
     pub fn append(&mut self, record: &JournalRecord) -> Result<()> {
-        let payload = store::encode(record)?;
+        let payload = checked::encode(record, "the index")?;
         let mut head = (payload.len() as u32).to_le_bytes().to_vec();
         head.extend_from_slice(&blake3::hash(&payload).as_bytes()[..16]);
         self.file.write_all(&head).map_err(|e| Error::io(&self.path, e))?;
@@ -148,6 +150,7 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::index::bytes::encode_features;
 
     fn entry(name: &str) -> PhotoEntry {
         PhotoEntry {
@@ -158,7 +161,7 @@ mod tests {
             width: 4,
             height: 5,
             taken: None,
-            features: PhotoEntry::encode_features(&[1.0, 2.0]),
+            features: encode_features(&[1.0, 2.0]),
             joint: Vec::new(),
             cold_row: None,
         }

@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
+use super::bytes::bytes_path;
 use super::compact::{Codec, CompactMatrix};
+use super::contents::{IndexData, PhotoEntry};
 use super::filter::{DateSource, Filter, SortOrder, date_of};
 use super::query::{QueryPart, Term};
 use super::search::{Matrix, SearchHit, normalize};
@@ -51,9 +53,9 @@ pub struct OfflineFolder {
 /// while the index has photos in them, or found without photos at the last indexing run
 /// (and not back since). Folders that are there cost a `stat` and a look inside, nothing
 /// per photo.
-pub fn offline_folders(data: &super::store::IndexData) -> Vec<OfflineFolder> {
+pub fn offline_folders(data: &IndexData) -> Vec<OfflineFolder> {
     let mut offline = Vec::new();
-    for root in data.roots.iter().map(|r| super::store::bytes_path(r)) {
+    for root in data.roots.iter().map(|r| bytes_path(r)) {
         let photos = indexed_under(data, &root);
         let unavailable = super::scan::root_unavailable(&root);
         let there = || !super::scan::root_is_empty(&root);
@@ -90,7 +92,7 @@ pub(crate) fn offline_reason(
 }
 
 /// How many photos of the index lie under `root`.
-pub(crate) fn indexed_under(data: &super::store::IndexData, root: &Path) -> usize {
+pub(crate) fn indexed_under(data: &IndexData, root: &Path) -> usize {
     data.photos.iter().filter(|p| p.path().starts_with(root)).count()
 }
 
@@ -219,7 +221,7 @@ impl Library {
         let hidden = if offline.is_empty() {
             Vec::new()
         } else {
-            let hide = |p: &super::store::PhotoEntry| offline.iter().any(|o| p.path().starts_with(&o.folder));
+            let hide = |p: &PhotoEntry| offline.iter().any(|o| p.path().starts_with(&o.folder));
             index.data.photos.iter().map(hide).collect()
         };
         Ok(Library { index, features: std::sync::OnceLock::new(), joint, unprojected, offline, hidden, converted_from })
@@ -236,18 +238,18 @@ impl Library {
     }
 
     /// The photo of a result's row, when the row is the library's.
-    pub fn photo(&self, row: usize) -> Option<&super::store::PhotoEntry> {
+    pub fn photo(&self, row: usize) -> Option<&super::contents::PhotoEntry> {
         self.index.data.photos.get(row)
     }
 
     /// The library's folders.
     pub fn roots(&self) -> Vec<PathBuf> {
-        self.index.data.roots.iter().map(|r| super::store::bytes_path(r)).collect()
+        self.index.data.roots.iter().map(|r| bytes_path(r)).collect()
     }
 
     /// The files the last indexing runs skipped, with why.
     pub fn skipped(&self) -> impl Iterator<Item = (PathBuf, &str)> {
-        self.index.data.skipped.iter().map(|s| (super::store::bytes_path(&s.path), s.reason.as_str()))
+        self.index.data.skipped.iter().map(|s| (bytes_path(&s.path), s.reason.as_str()))
     }
 
     /// The exclude patterns its indexing runs use.

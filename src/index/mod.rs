@@ -3,12 +3,16 @@
 //!
 //! Built on the engine; knows nothing of the app.
 
+pub mod bytes;
+pub mod cold;
 pub mod compact;
+pub mod contents;
 pub mod duplicates;
 pub mod feedback;
 pub mod filter;
 pub mod hash;
 pub mod journal;
+pub mod legacy;
 pub mod library;
 pub mod lock;
 pub mod opening;
@@ -21,8 +25,9 @@ pub mod thumbs;
 pub mod update;
 pub mod watch;
 
+pub use contents::{PhotoEntry, Skipped};
 pub use library::{Library, Ranked};
 pub use opening::open;
 pub use search::{Matrix, SearchHit};
-pub use store::{Index, PhotoEntry, Skipped};
+pub use store::Index;
 pub use update::{IndexEvent, IndexOptions, IndexReport};

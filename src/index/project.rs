@@ -2,8 +2,9 @@
 //! model needs, without decoding a photo. Each photo keeps the compact codes of its vector
 //! (see [`super::compact`]) and its hubness offset.
 
+use super::bytes::encode_compact;
 use super::compact::Codec;
-use super::store::{Index, PhotoEntry};
+use super::store::Index;
 use crate::engine::ProjectionHead;
 use crate::{Error, Result};
 
@@ -45,7 +46,7 @@ pub fn adopt(index: &mut Index, head: &ProjectionHead, codec: &Codec) -> Result<
         let legacy = data.joint_codec.is_empty();
         for photo in &mut data.photos {
             let coded = photo.legacy_compact(codec).filter(|_| legacy);
-            photo.joint = coded.map(|(codes, offset)| PhotoEntry::encode_compact(&codes, offset)).unwrap_or_default();
+            photo.joint = coded.map(|(codes, offset)| encode_compact(&codes, offset)).unwrap_or_default();
             encoded += usize::from(!photo.joint.is_empty());
         }
     }
@@ -69,7 +70,7 @@ pub fn joint_bytes(
         .map(|(n, mut joint)| {
             super::search::normalize(&mut joint);
             let offset = offsets.as_ref().map_or(0.0, |o| o[n]);
-            PhotoEntry::encode_compact(&codec.encode(&joint), offset)
+            encode_compact(&codec.encode(&joint), offset)
         })
         .collect())
 }

@@ -123,44 +123,56 @@ impl Matrix {
     /// best first. Blocks of rows are scored in parallel; each keeps its own top `k` by
     /// partial selection, and only those few are merged and sorted.
     pub fn top_k(&self, query: &[f32], k: usize, allow: impl Fn(usize) -> bool + Sync) -> Vec<SearchHit> {
-        use rayon::prelude::*;
-        if k == 0 || self.dim == 0 {
-            return Vec::new();
-        }
         let mut q = query.to_vec();
         normalize(&mut q);
-        let block = BLOCK_ROWS * self.dim;
-        let local = |first_row: usize, rows: &[f32]| -> Vec<SearchHit> {
-            let mut hits: Vec<SearchHit> = rows
-                .chunks_exact(self.dim)
-                .enumerate()
-                .map(|(i, v)| (first_row + i, v))
-                .filter(|(row, _)| allow(*row))
-                .map(|(row, v)| SearchHit { row, score: dot(&q, v) - self.offset(row) })
-                .collect();
-            keep_best(&mut hits, k);
-            hits
-        };
-        let mut hits: Vec<SearchHit> = if self.data.len() > 2 * block {
-            self.data.par_chunks(block).enumerate().flat_map_iter(|(b, rows)| local(b * BLOCK_ROWS, rows)).collect()
-        } else {
-            local(0, &self.data)
-        };
-        keep_best(&mut hits, k);
-        hits.sort_by(by_score);
-        hits
+        top_k_by_blocks(&self.data, self.dim, k, |row, v| allow(row).then(|| dot(&q, v) - self.offset(row)))
     }
 }
 
 /// Rows per parallel block: large enough that thread hand-off is noise (~1 ms of work).
 const BLOCK_ROWS: usize = 8192;
 
-pub(crate) fn by_score(a: &SearchHit, b: &SearchHit) -> std::cmp::Ordering {
+/// The `k` best rows of `data` (rows of `dim` values, back to back), best first and equal
+/// scores by row: `score` gives a row's score from its index and values, or `None` to leave
+/// it out. Above two blocks of [`BLOCK_ROWS`] rows, blocks are scored in parallel; each
+/// keeps its own best `k` by partial selection, and only those few are merged and sorted.
+pub(crate) fn top_k_by_blocks<T: Sync>(
+    data: &[T],
+    dim: usize,
+    k: usize,
+    score: impl Fn(usize, &[T]) -> Option<f32> + Sync,
+) -> Vec<SearchHit> {
+    use rayon::prelude::*;
+    if k == 0 || dim == 0 {
+        return Vec::new();
+    }
+    let block = BLOCK_ROWS * dim;
+    let local = |first_row: usize, rows: &[T]| -> Vec<SearchHit> {
+        let mut hits: Vec<SearchHit> = rows
+            .chunks_exact(dim)
+            .enumerate()
+            .filter_map(|(i, v)| score(first_row + i, v).map(|score| SearchHit { row: first_row + i, score }))
+            .collect();
+        keep_best(&mut hits, k);
+        hits
+    };
+    let mut hits: Vec<SearchHit> = if data.len() > 2 * block {
+        data.par_chunks(block).enumerate().flat_map_iter(|(b, rows)| local(b * BLOCK_ROWS, rows)).collect()
+    } else {
+        local(0, data)
+    };
+    keep_best(&mut hits, k);
+    hits.sort_by(by_score);
+    hits
+}
+
+/// Best first: higher score, then lower row.
+fn by_score(a: &SearchHit, b: &SearchHit) -> std::cmp::Ordering {
     b.score.total_cmp(&a.score).then(a.row.cmp(&b.row))
 }
 
 /// Keeps the `k` best hits, unordered, without sorting the rest.
-pub(crate) fn keep_best(hits: &mut Vec<SearchHit>, k: usize) {
+fn keep_best(hits: &mut Vec<SearchHit>, k: usize) {
     if hits.len() > k {
         hits.select_nth_unstable_by(k - 1, by_score);
         hits.truncate(k);
@@ -208,26 +220,29 @@ mod tests {
     }
 
     #[test]
-    fn parallel_blocks_find_the_same_top_rows_as_one_pass() {
-        let mut m = Matrix::new(4);
-        for i in 0..(5 * BLOCK_ROWS + 17) {
-            let x = (i as f32 * 0.618).sin();
-            m.push(&[x, (i as f32 * 0.1).cos(), 0.3, -x]);
-        }
-        let q = [0.7, 0.2, 0.3, -0.7];
-        let hits = m.top_k(&q, 25, |_| true);
-        let mut all: Vec<SearchHit> = (0..m.len())
-            .map(|row| SearchHit {
-                row,
-                score: dot(&m.data[row * 4..row * 4 + 4], &{
-                    let mut n = q.to_vec();
-                    normalize(&mut n);
-                    n
-                }),
+    fn blocks_merged_in_parallel_give_the_same_hits_as_sorting_every_row() {
+        // Scores from a xorshift generator, on a coarse grid so that many rows tie.
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let scores: Vec<f32> = (0..5 * BLOCK_ROWS + 17)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state % 1000) as f32 / 1000.0
             })
             .collect();
-        all.sort_by(by_score);
-        assert_eq!(hits.iter().map(|h| h.row).collect::<Vec<_>>(), all[..25].iter().map(|h| h.row).collect::<Vec<_>>());
+        let left_out = |row: usize| row % 7 == 3;
+        for n in [100, scores.len()] {
+            let scores = &scores[..n];
+            let mut sorted: Vec<SearchHit> =
+                (0..n).filter(|&row| !left_out(row)).map(|row| SearchHit { row, score: scores[row] }).collect();
+            sorted.sort_by(by_score);
+            // One, a few, more than a block, all of them, more than there are.
+            for k in [1, 25, BLOCK_ROWS + 5, sorted.len(), n + 10] {
+                let hits = top_k_by_blocks(scores, 1, k, |row, s| (!left_out(row)).then_some(s[0]));
+                assert_eq!(hits, sorted[..k.min(sorted.len())], "n {n}, k {k}");
+            }
+        }
     }
 
     #[test]

@@ -10,21 +10,24 @@
 //!       (f32 low, f32 step, one byte per value)
 //! ```
 //!
-//! Formats 1 and 2 (one payload, f16 features and f32 joint vectors per photo) are converted
-//! as they are read: features to bytes, joint vectors kept until the text model's compact
-//! projection encodes them (see [`IndexData::joint_codec`]).
+//! What the file holds is [`IndexData`]; its cold part is read row by row through
+//! [`ColdRows`]. Formats 1 and 2 (one payload, f16 features and f32 joint vectors per photo)
+//! are converted as they are read ([`super::legacy`]).
 //!
 //! A file that does not start with the magic is not ours: it is refused and never touched.
 //! An index of a newer format is refused; one of an older format is converted as it is read.
 //! A file that is truncated or altered is refused with a reason; nothing is guessed from a
 //! damaged file.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::cold::ColdRows;
+use super::contents::{IndexData, PhotoEntry, Skipped};
 use super::hash::ContentHash;
+use super::legacy;
 use crate::checked;
 use crate::{Error, Result};
 
@@ -36,230 +39,6 @@ pub const MAGIC: &[u8; 8] = b"GLMPSIDX";
 pub const FORMAT: u32 = 3;
 /// The oldest format this build converts.
 pub const OLDEST_FORMAT: u32 = 1;
-
-/// Raw bytes of a path, so that file names that are not UTF-8 survive.
-pub fn path_bytes(path: &Path) -> Vec<u8> {
-    use std::os::unix::ffi::OsStrExt;
-    path.as_os_str().as_bytes().to_vec()
-}
-
-/// The path for raw bytes stored by [`path_bytes`].
-pub fn bytes_path(bytes: &[u8]) -> PathBuf {
-    use std::os::unix::ffi::OsStrExt;
-    PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
-}
-
-/// One indexed photo.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PhotoEntry {
-    /// The photo's path, raw bytes.
-    #[serde(with = "serde_bytes")]
-    pub path: Vec<u8>,
-    /// File size in bytes when indexed.
-    pub size: u64,
-    /// Modification time when indexed, nanoseconds since the Unix epoch.
-    pub mtime_ns: i64,
-    /// Content hash (see [`super::hash::content_hash`]).
-    pub hash: ContentHash,
-    /// Displayed width in pixels.
-    pub width: u32,
-    /// Displayed height in pixels.
-    pub height: u32,
-    /// EXIF DateTimeOriginal, seconds since the epoch (camera local time read as UTC).
-    pub taken: Option<i64>,
-    /// Backbone features as [`PhotoEntry::encode_features`] stores them; empty while they
-    /// are still in the file's cold part (see [`IndexData::feature_bytes`]).
-    #[serde(with = "serde_bytes")]
-    pub features: Vec<u8>,
-    /// The joint-space vector: with a [`IndexData::joint_codec`], its `joint_dim` codes
-    /// (i8) and the photo's hubness offset (f32 LE; see [`crate::train::hubness`]); in an
-    /// index converted from format 2, the f32 vector (and offset) that format stored.
-    /// Empty until projected.
-    #[serde(with = "serde_bytes")]
-    pub joint: Vec<u8>,
-    /// The row of the file's cold part holding its features, when not in `features`.
-    #[serde(skip)]
-    pub cold_row: Option<u32>,
-}
-
-impl PhotoEntry {
-    /// The photo's path.
-    pub fn path(&self) -> PathBuf {
-        bytes_path(&self.path)
-    }
-
-    /// The in-memory features as f32 (empty when they are in the cold part).
-    pub fn features_f32(&self) -> Vec<f32> {
-        decode_features(&self.features)
-    }
-
-    /// Stores f32 features in `8 + n` bytes: the lowest value and the step (f32 LE), then
-    /// one byte per value, `low + step · byte`. Cosines between stored features stay within
-    /// 1e-3 of the f32 ones, and the backbone's features (averages of ReLU6 maps, 0 to 6)
-    /// keep steps of about 0.01.
-    pub fn encode_features(features: &[f32]) -> Vec<u8> {
-        let low = features.iter().copied().fold(f32::INFINITY, f32::min);
-        let high = features.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let (low, step) = if features.is_empty() { (0.0, 0.0) } else { (low, (high - low) / 255.0) };
-        let mut out = Vec::with_capacity(8 + features.len());
-        out.extend_from_slice(&low.to_le_bytes());
-        out.extend_from_slice(&step.to_le_bytes());
-        out.extend(
-            features.iter().map(|v| if step > 0.0 { ((v - low) / step).round().clamp(0.0, 255.0) as u8 } else { 0 }),
-        );
-        out
-    }
-
-    /// Stored bytes for the compact joint codes and the hubness offset.
-    pub fn encode_compact(codes: &[i8], offset: f32) -> Vec<u8> {
-        let mut out: Vec<u8> = codes.iter().map(|&c| c as u8).collect();
-        out.extend_from_slice(&offset.to_le_bytes());
-        out
-    }
-
-    /// The compact codes and offset of a photo of an index with a joint codec, when it has
-    /// `dim` codes.
-    pub fn compact(&self, dim: usize) -> Option<(&[i8], f32)> {
-        if self.joint.len() != dim + 4 {
-            return None;
-        }
-        let codes: &[i8] = bytemuck::cast_slice(&self.joint[..dim]);
-        let o = &self.joint[dim..];
-        Some((codes, f32::from_le_bytes([o[0], o[1], o[2], o[3]])))
-    }
-
-    /// The f32 values of a joint vector as format 2 stored it.
-    pub fn legacy_joint(&self) -> Vec<f32> {
-        self.joint.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
-    }
-
-    /// A joint vector as format 2 stored it (`codec.input_dim` values, then the offset when
-    /// the head was calibrated) as `codec`'s codes of its unit vector, and the offset (zero
-    /// without one); `None` when it has another length.
-    pub fn legacy_compact(&self, codec: &super::compact::Codec) -> Option<(Vec<i8>, f32)> {
-        let dim = codec.input_dim;
-        let mut values = self.legacy_joint();
-        let offset = match values.len() {
-            n if n == dim => 0.0,
-            n if n == dim + 1 => values[dim],
-            _ => return None,
-        };
-        super::search::normalize(&mut values[..dim]);
-        Some((codec.encode(&values[..dim]), offset))
-    }
-}
-
-/// f32 features from bytes written by [`PhotoEntry::encode_features`].
-pub fn decode_features(bytes: &[u8]) -> Vec<f32> {
-    if bytes.len() < 8 {
-        return Vec::new();
-    }
-    let low = f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
-    let step = f32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
-    bytes[8..].iter().map(|&b| low + step * b as f32).collect()
-}
-
-/// Features stored as f16 (formats 1 and 2) in today's form.
-pub(crate) fn features_from_f16(bytes: &[u8]) -> Vec<u8> {
-    use half::slice::HalfFloatSliceExt;
-    let halves: Vec<half::f16> = bytes.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]])).collect();
-    let mut values = vec![0.0f32; halves.len()];
-    halves.convert_to_f32_slice(&mut values);
-    PhotoEntry::encode_features(&values)
-}
-
-/// A file that was looked at and not indexed, with why.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Skipped {
-    /// The file, raw bytes.
-    #[serde(with = "serde_bytes")]
-    pub path: Vec<u8>,
-    /// Size when tried, so an unchanged bad file is not tried again.
-    pub size: u64,
-    /// Modification time when tried.
-    pub mtime_ns: i64,
-    /// Why it was skipped.
-    pub reason: String,
-}
-
-/// Everything an index file holds.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct IndexData {
-    /// sha256 of the graphs that made the vectors.
-    pub model_id: String,
-    /// Backbone name.
-    pub backbone: String,
-    /// The preprocessing fingerprint.
-    pub preprocess: String,
-    /// Length of each feature vector.
-    pub feature_dim: usize,
-    /// sha256 of the projection head that made the joint vectors (empty: none).
-    pub head_id: String,
-    /// Length of each joint vector (0: none): codes per photo with a `joint_codec`.
-    pub joint_dim: usize,
-    /// The compact projection that made the joint codes ([`super::compact::Codec::id`]);
-    /// empty for none or, with vectors, for f32 vectors converted from format 2.
-    pub joint_codec: String,
-    /// Changes at every full write; a journal only applies to its own generation.
-    pub generation: u64,
-    /// The library's folders, raw bytes.
-    pub roots: Vec<serde_bytes::ByteBuf>,
-    /// Glob patterns excluded from scans.
-    pub excludes: Vec<String>,
-    /// The photos.
-    pub photos: Vec<PhotoEntry>,
-    /// Files that were skipped, with reasons.
-    pub skipped: Vec<Skipped>,
-    /// Folders of the library that were offline (missing, not a folder, or without any photo
-    /// while the index has photos there) at the last indexing run: their photos are kept but
-    /// left out of results until the folder is back.
-    pub offline: Vec<serde_bytes::ByteBuf>,
-    /// Where each photo and skip record is, by path (not stored; rebuilt when stale).
-    rows: Rows,
-    /// The cold part of the file this was read from, for features not in memory.
-    pub cold: Option<std::sync::Arc<ColdRows>>,
-}
-
-/// Format 1's payload, read to convert an index written by an earlier Glimpse.
-#[derive(Deserialize)]
-struct IndexDataV1 {
-    model_id: String,
-    backbone: String,
-    preprocess: String,
-    feature_dim: usize,
-    head_id: String,
-    joint_dim: usize,
-    generation: u64,
-    roots: Vec<serde_bytes::ByteBuf>,
-    excludes: Vec<String>,
-    photos: Vec<PhotoEntry>,
-    skipped: Vec<Skipped>,
-}
-
-impl From<IndexDataV1> for IndexData {
-    fn from(v1: IndexDataV1) -> Self {
-        IndexData {
-            model_id: v1.model_id,
-            backbone: v1.backbone,
-            preprocess: v1.preprocess,
-            feature_dim: v1.feature_dim,
-            head_id: v1.head_id,
-            joint_dim: v1.joint_dim,
-            generation: v1.generation,
-            roots: v1.roots,
-            excludes: v1.excludes,
-            photos: v1.photos,
-            skipped: v1.skipped,
-            offline: Vec::new(),
-            ..IndexData::default()
-        }
-        .converted_from_f16()
-    }
-}
-
-/// Format 2's payload: format 1's fields, then the folders found offline. bincode writes a
-/// struct's fields one after another, so this pair reads it.
-type IndexDataV2 = (IndexDataV1, Vec<serde_bytes::ByteBuf>);
 
 /// One photo as the hot part stores it (everything but its features).
 #[derive(Serialize)]
@@ -382,200 +161,6 @@ impl Hot<'_> {
     }
 }
 
-/// The cold part of an index file: fixed-size rows of features, read one at a time through
-/// the handle the file was opened with (so a newer file renamed over it changes nothing).
-pub struct ColdRows {
-    file: std::fs::File,
-    path: PathBuf,
-    start: u64,
-    row_len: usize,
-    rows: usize,
-    checksum: [u8; 32],
-    checked: std::sync::OnceLock<std::result::Result<(), String>>,
-}
-
-impl std::fmt::Debug for ColdRows {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ColdRows({} rows of {} bytes in {})", self.rows, self.row_len, self.path.display())
-    }
-}
-
-// Two cold parts are equal when they hold the same rows: same shape and same checksum.
-impl PartialEq for ColdRows {
-    fn eq(&self, other: &Self) -> bool {
-        (self.row_len, self.rows, self.checksum) == (other.row_len, other.rows, other.checksum)
-    }
-}
-
-impl ColdRows {
-    /// The stored feature bytes of row `row`.
-    pub fn read(&self, row: usize) -> Result<Vec<u8>> {
-        use std::os::unix::fs::FileExt;
-        if row >= self.rows {
-            return Err(damaged(&self.path, format!("its cold part has no row {row}")));
-        }
-        let mut bytes = vec![0u8; self.row_len];
-        self.file
-            .read_exact_at(&mut bytes, self.start + (row * self.row_len) as u64)
-            .map_err(|e| damaged(&self.path, format!("its cold part cannot be read: {e}")))?;
-        Ok(bytes)
-    }
-
-    /// Reads the whole cold part once and checks it against its checksum (later calls give
-    /// the first answer).
-    pub fn verify(&self) -> Result<()> {
-        let answer = self.checked.get_or_init(|| {
-            use std::os::unix::fs::FileExt;
-            let mut hasher = blake3::Hasher::new();
-            let mut buffer = vec![0u8; 1 << 20];
-            let (mut at, end) = (self.start, self.start + (self.rows * self.row_len) as u64);
-            while at < end {
-                let n = buffer.len().min((end - at) as usize);
-                self.file
-                    .read_exact_at(&mut buffer[..n], at)
-                    .map_err(|e| format!("its cold part cannot be read: {e}"))?;
-                hasher.update(&buffer[..n]);
-                at += n as u64;
-            }
-            if hasher.finalize().as_bytes() != &self.checksum {
-                return Err("the checksum of its features does not match (the file was altered or damaged)".into());
-            }
-            Ok(())
-        });
-        answer.clone().map_err(|reason| damaged(&self.path, reason))
-    }
-}
-
-/// Positions of photos and skip records by path, so that changing one entry costs O(1)
-/// instead of a scan of every entry (a first index of 100k photos was quadratic). It is a
-/// cache: checked against the vectors on every use and rebuilt when they were changed
-/// behind its back, so it can never point at the wrong entry.
-#[derive(Clone, Debug, Default)]
-struct Rows {
-    photos: HashMap<Vec<u8>, usize>,
-    skipped: HashMap<Vec<u8>, usize>,
-}
-
-// A cache of the data, not part of it.
-impl PartialEq for Rows {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-/// The position of `path` in `items` through `map`, rebuilding `map` when it does not match.
-fn find<T>(map: &mut HashMap<Vec<u8>, usize>, items: &[T], path: &[u8], key: impl Fn(&T) -> &[u8]) -> Option<usize> {
-    let fresh = |map: &HashMap<Vec<u8>, usize>| {
-        map.len() == items.len() && map.get(path).is_none_or(|&i| items.get(i).is_some_and(|t| key(t) == path))
-    };
-    if !fresh(map) {
-        *map = items.iter().enumerate().map(|(i, t)| (key(t).to_vec(), i)).collect();
-    }
-    map.get(path).copied()
-}
-
-/// Removes `items[i]` by moving the last item into its place, keeping `map` true.
-fn swap_remove<T>(map: &mut HashMap<Vec<u8>, usize>, items: &mut Vec<T>, i: usize, key: impl Fn(&T) -> &[u8]) {
-    let gone = items.swap_remove(i);
-    map.remove(key(&gone));
-    if let Some(moved) = items.get(i) {
-        map.insert(key(moved).to_vec(), i);
-    }
-}
-
-impl IndexData {
-    /// Formats 1 and 2 stored f16 features; today's bytes replace them.
-    fn converted_from_f16(mut self) -> Self {
-        for photo in &mut self.photos {
-            photo.features = features_from_f16(&photo.features);
-        }
-        self
-    }
-
-    /// The stored feature bytes of photo `row`: in memory, or read from the cold part.
-    pub fn feature_bytes(&self, row: usize) -> Result<Vec<u8>> {
-        let photo = &self.photos[row];
-        if !photo.features.is_empty() {
-            return Ok(photo.features.clone());
-        }
-        match (photo.cold_row, &self.cold) {
-            (Some(cold_row), Some(cold)) => cold.read(cold_row as usize),
-            _ => Err(Error::Invalid(format!("the index holds no features for {}", photo.path().display()))),
-        }
-    }
-
-    /// The features of photo `row` as f32.
-    pub fn features_of(&self, row: usize) -> Result<Vec<f32>> {
-        Ok(decode_features(&self.feature_bytes(row)?))
-    }
-
-    /// Position of each photo by path.
-    pub fn positions(&self) -> HashMap<Vec<u8>, usize> {
-        self.photos.iter().enumerate().map(|(i, p)| (p.path.clone(), i)).collect()
-    }
-
-    fn photo_row(&mut self, path: &[u8]) -> Option<usize> {
-        find(&mut self.rows.photos, &self.photos, path, |p| &p.path)
-    }
-
-    fn drop_skip(&mut self, path: &[u8]) {
-        if let Some(i) = find(&mut self.rows.skipped, &self.skipped, path, |s| &s.path) {
-            swap_remove(&mut self.rows.skipped, &mut self.skipped, i, |s| &s.path);
-        }
-    }
-
-    fn drop_photo(&mut self, path: &[u8]) {
-        if let Some(i) = self.photo_row(path) {
-            swap_remove(&mut self.rows.photos, &mut self.photos, i, |p| &p.path);
-        }
-    }
-
-    /// Inserts or replaces the entry with the same path.
-    pub fn upsert(&mut self, entry: PhotoEntry) {
-        self.drop_skip(&entry.path);
-        match self.photo_row(&entry.path) {
-            Some(i) => self.photos[i] = entry,
-            None => {
-                self.rows.photos.insert(entry.path.clone(), self.photos.len());
-                self.photos.push(entry);
-            }
-        }
-    }
-
-    /// Removes a photo (and any skip record) by path.
-    pub fn remove(&mut self, path: &[u8]) {
-        self.drop_photo(path);
-        self.drop_skip(path);
-    }
-
-    /// Records a skipped file, replacing an older record of it.
-    pub fn skip(&mut self, skipped: Skipped) {
-        self.drop_photo(&skipped.path);
-        self.drop_skip(&skipped.path);
-        self.rows.skipped.insert(skipped.path.clone(), self.skipped.len());
-        self.skipped.push(skipped);
-    }
-
-    /// True when `path` lies under one of the folders found offline at the last run.
-    pub fn is_offline(&self, path: &Path) -> bool {
-        self.offline.iter().any(|root| path.starts_with(bytes_path(root)))
-    }
-}
-
-fn config() -> bincode::config::Configuration {
-    bincode::config::standard()
-}
-
-/// Encodes a value with the index's bincode configuration.
-pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
-    bincode::serde::encode_to_vec(value, config()).map_err(|e| Error::Invalid(format!("cannot encode the index: {e}")))
-}
-
-/// Decodes a value written by [`encode`].
-pub fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> std::result::Result<T, String> {
-    bincode::serde::decode_from_slice(bytes, config()).map(|(v, _)| v).map_err(|e| e.to_string())
-}
-
 /// An index file and its contents.
 #[derive(Clone, Debug)]
 pub struct Index {
@@ -591,10 +176,6 @@ fn open_file(path: &Path) -> Result<(std::fs::File, u64)> {
         crate::files::ReadRefusal::Io(e) => Error::io(path, e),
         _ => Error::NotAnIndex { path: path.to_path_buf() },
     })
-}
-
-fn damaged(path: &Path, reason: impl Into<String>) -> Error {
-    Error::IndexDamaged { path: path.to_path_buf(), reason: reason.into() }
 }
 
 impl Index {
@@ -644,16 +225,6 @@ impl Index {
         Ok(())
     }
 
-    /// Formats 1 and 2: one checked payload, read whole.
-    fn parse_old(path: &Path, bytes: &[u8], format: u32) -> Result<IndexData> {
-        let payload = checked::container_payload(bytes).map_err(|refusal| damaged(path, refusal.to_string()))?;
-        let data = match format {
-            1 => decode::<IndexDataV1>(payload).map(IndexData::from),
-            _ => decode::<IndexDataV2>(payload).map(|(v1, offline)| IndexData { offline, ..IndexData::from(v1) }),
-        };
-        data.map_err(|e| damaged(path, format!("its contents cannot be read: {e}")))
-    }
-
     /// Reads the hot part only, checked; features stay on disk and are read row by row when
     /// asked for (see [`IndexData::feature_bytes`]); an older format is read whole and
     /// converted. With `joint`, the photos' joint bytes are put in it back to back instead
@@ -665,9 +236,10 @@ impl Index {
         let mut header = Vec::with_capacity(checked::HEADER_LEN);
         file.by_ref().take(checked::HEADER_LEN as u64).read_to_end(&mut header).map_err(|e| Error::io(path, e))?;
         Self::refuse_foreign_or_newer(path, &header)?;
-        let format = checked::container_format(&header, MAGIC).map_err(|refusal| damaged(path, refusal.to_string()))?;
+        let format = checked::container_format(&header, MAGIC)
+            .map_err(|refusal| Error::index_damaged(path, refusal.to_string()))?;
         if format < OLDEST_FORMAT {
-            return Err(damaged(
+            return Err(Error::index_damaged(
                 path,
                 format!("it has format {format}, which no Glimpse wrote (this one reads {OLDEST_FORMAT} to {FORMAT})"),
             ));
@@ -675,11 +247,11 @@ impl Index {
         if format < FORMAT {
             let mut bytes = header;
             file.read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
-            let data = Self::parse_old(path, &bytes, format)?;
+            let data = legacy::parse(&bytes, format).map_err(|reason| Error::index_damaged(path, reason))?;
             return Ok((Index { path: path.to_path_buf(), data }, Some(format)));
         }
         let hot_len = u64::from_le_bytes(header[12..20].try_into().unwrap_or([0; 8]));
-        let truncated = || damaged(path, "the file is truncated");
+        let truncated = || Error::index_damaged(path, "the file is truncated");
         let cold_header_end = (checked::HEADER_LEN as u64).checked_add(hot_len).and_then(|n| n.checked_add(40));
         if cold_header_end.is_none_or(|end| end > len) {
             return Err(truncated());
@@ -687,11 +259,11 @@ impl Index {
         let mut hot = vec![0u8; hot_len as usize];
         file.read_exact(&mut hot).map_err(|_| truncated())?;
         if blake3::hash(&hot).as_bytes() != &header[20..52] {
-            return Err(damaged(path, checked::Refusal::Checksum.to_string()));
+            return Err(Error::index_damaged(path, checked::Refusal::Checksum.to_string()));
         }
-        let mut data = bincode::serde::borrow_decode_from_slice::<Hot, _>(&hot, config())
-            .map(|(h, _)| h.into_data(joint))
-            .map_err(|e| damaged(path, format!("its contents cannot be read: {e}")))?;
+        let mut data = checked::decode_borrowed::<Hot>(&hot)
+            .map(|h| h.into_data(joint))
+            .map_err(|e| Error::index_damaged(path, format!("its contents cannot be read: {e}")))?;
         drop(hot);
         let mut cold_header = [0u8; 40];
         file.read_exact(&mut cold_header).map_err(|_| truncated())?;
@@ -699,7 +271,7 @@ impl Index {
         let start = checked::HEADER_LEN as u64 + hot_len + 40;
         let row_len = if data.photos.is_empty() { 0 } else { 8 + data.feature_dim };
         if start.checked_add(cold_len) != Some(len) || cold_len != (row_len * data.photos.len()) as u64 {
-            return Err(damaged(
+            return Err(Error::index_damaged(
                 path,
                 format!(
                     "the file is truncated or padded ({} bytes of features, header says {cold_len})",
@@ -709,15 +281,7 @@ impl Index {
         }
         let mut checksum = [0u8; 32];
         checksum.copy_from_slice(&cold_header[8..]);
-        data.cold = Some(std::sync::Arc::new(ColdRows {
-            file,
-            path: path.to_path_buf(),
-            start,
-            row_len,
-            rows: data.photos.len(),
-            checksum,
-            checked: std::sync::OnceLock::new(),
-        }));
+        data.cold = Some(Arc::new(ColdRows::new(file, path, start, row_len, data.photos.len(), checksum)));
         Ok((Index { path: path.to_path_buf(), data }, None))
     }
 
@@ -732,34 +296,37 @@ impl Index {
             // Never copy damaged features into a fresh, checksummed file.
             cold.verify()?;
         }
-        let hot = encode(&HotRef {
-            model_id: &data.model_id,
-            backbone: &data.backbone,
-            preprocess: &data.preprocess,
-            feature_dim: data.feature_dim,
-            head_id: &data.head_id,
-            joint_dim: data.joint_dim,
-            joint_codec: &data.joint_codec,
-            generation: data.generation,
-            roots: &data.roots,
-            excludes: &data.excludes,
-            offline: &data.offline,
-            skipped: &data.skipped,
-            photos: data
-                .photos
-                .iter()
-                .map(|p| HotPhotoRef {
-                    path: &p.path,
-                    size: p.size,
-                    mtime_ns: p.mtime_ns,
-                    hash: p.hash,
-                    width: p.width,
-                    height: p.height,
-                    taken: p.taken,
-                    joint: &p.joint,
-                })
-                .collect(),
-        })?;
+        let hot = checked::encode(
+            &HotRef {
+                model_id: &data.model_id,
+                backbone: &data.backbone,
+                preprocess: &data.preprocess,
+                feature_dim: data.feature_dim,
+                head_id: &data.head_id,
+                joint_dim: data.joint_dim,
+                joint_codec: &data.joint_codec,
+                generation: data.generation,
+                roots: &data.roots,
+                excludes: &data.excludes,
+                offline: &data.offline,
+                skipped: &data.skipped,
+                photos: data
+                    .photos
+                    .iter()
+                    .map(|p| HotPhotoRef {
+                        path: &p.path,
+                        size: p.size,
+                        mtime_ns: p.mtime_ns,
+                        hash: p.hash,
+                        width: p.width,
+                        height: p.height,
+                        taken: p.taken,
+                        joint: &p.joint,
+                    })
+                    .collect(),
+            },
+            "the index",
+        )?;
         let row_len = 8 + data.feature_dim;
         let path = &self.path;
         let mut checksum = [0u8; 32];
@@ -793,18 +360,8 @@ impl Index {
         })?;
         // The features now live in the new file: keep none in memory.
         let (file, _) = open_file(path)?;
-        let checked = std::sync::OnceLock::new();
-        let _ = checked.set(Ok(()));
         let rows = self.data.photos.len();
-        self.data.cold = Some(std::sync::Arc::new(ColdRows {
-            file,
-            path: path.clone(),
-            start: cold_start,
-            row_len,
-            rows,
-            checksum,
-            checked,
-        }));
+        self.data.cold = Some(Arc::new(ColdRows::new(file, path, cold_start, row_len, rows, checksum).known_good()));
         for (row, photo) in self.data.photos.iter_mut().enumerate() {
             photo.cold_row = Some(row as u32);
             photo.features = Vec::new();
@@ -816,6 +373,7 @@ impl Index {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::index::bytes::{encode_compact, encode_features};
 
     fn entry(path: &[u8], features: Vec<u8>, joint: Vec<u8>) -> PhotoEntry {
         PhotoEntry {
@@ -840,12 +398,8 @@ mod tests {
             joint_dim: 1,
             joint_codec: "compact-test".into(),
             photos: vec![
-                entry(
-                    b"/p/\xffodd.jpg",
-                    PhotoEntry::encode_features(&[0.5, -1.25]),
-                    PhotoEntry::encode_compact(&[25], 0.1),
-                ),
-                entry(b"/p/b.jpg", PhotoEntry::encode_features(&[2.0, 1.0]), PhotoEntry::encode_compact(&[-3], 0.0)),
+                entry(b"/p/\xffodd.jpg", encode_features(&[0.5, -1.25]), encode_compact(&[25], 0.1)),
+                entry(b"/p/b.jpg", encode_features(&[2.0, 1.0]), encode_compact(&[-3], 0.0)),
             ],
             ..IndexData::default()
         }
@@ -881,20 +435,6 @@ mod tests {
         again.save().unwrap();
         assert_eq!(Index::read(&path).unwrap().data.features_of(0).unwrap(), f);
         assert!(again.data.photos.iter().all(|p| p.features.is_empty()), "no features are kept in memory after a save");
-    }
-
-    #[test]
-    fn stored_features_keep_cosines_to_a_thousandth() {
-        let a: Vec<f32> = (0..1280).map(|i| ((i * 37) % 101) as f32 / 17.0).collect();
-        let b: Vec<f32> = (0..1280).map(|i| ((i * 53) % 89) as f32 / 15.0).collect();
-        let cosine = |x: &[f32], y: &[f32]| {
-            crate::index::search::dot(x, y) / (crate::index::search::dot(x, x) * crate::index::search::dot(y, y)).sqrt()
-        };
-        let (da, db) =
-            (decode_features(&PhotoEntry::encode_features(&a)), decode_features(&PhotoEntry::encode_features(&b)));
-        assert_eq!(PhotoEntry::encode_features(&a).len(), 8 + 1280);
-        assert!((cosine(&a, &b) - cosine(&da, &db)).abs() < 1e-3);
-        assert_eq!(decode_features(&PhotoEntry::encode_features(&[3.0; 4])), vec![3.0; 4]);
     }
 
     #[test]
@@ -934,145 +474,6 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), flip(good.len() - 1), "the file was left as it was");
     }
 
-    /// Formats 1 and 2 exactly as the earlier writers laid them out (field order is the
-    /// format): f16 features, f32 joint vectors followed by the offset.
-    #[derive(Serialize)]
-    struct WrittenByFormat1 {
-        model_id: String,
-        backbone: String,
-        preprocess: String,
-        feature_dim: usize,
-        head_id: String,
-        joint_dim: usize,
-        generation: u64,
-        roots: Vec<serde_bytes::ByteBuf>,
-        excludes: Vec<String>,
-        photos: Vec<OldEntry>,
-        skipped: Vec<Skipped>,
-    }
-
-    #[derive(Serialize)]
-    struct WrittenByFormat2 {
-        model_id: String,
-        backbone: String,
-        preprocess: String,
-        feature_dim: usize,
-        head_id: String,
-        joint_dim: usize,
-        generation: u64,
-        roots: Vec<serde_bytes::ByteBuf>,
-        excludes: Vec<String>,
-        photos: Vec<OldEntry>,
-        skipped: Vec<Skipped>,
-        offline: Vec<serde_bytes::ByteBuf>,
-    }
-
-    #[derive(Serialize)]
-    struct OldEntry {
-        #[serde(with = "serde_bytes")]
-        path: Vec<u8>,
-        size: u64,
-        mtime_ns: i64,
-        hash: ContentHash,
-        width: u32,
-        height: u32,
-        taken: Option<i64>,
-        #[serde(with = "serde_bytes")]
-        features: Vec<u8>,
-        #[serde(with = "serde_bytes")]
-        joint: Vec<u8>,
-    }
-
-    fn old_entry(name: &str, features: &[f32], joint: &[f32]) -> OldEntry {
-        OldEntry {
-            path: name.as_bytes().to_vec(),
-            size: 10,
-            mtime_ns: 5,
-            hash: [7; 16],
-            width: 3,
-            height: 4,
-            taken: None,
-            features: features.iter().flat_map(|v| half::f16::from_f32(*v).to_le_bytes()).collect(),
-            joint: joint.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        }
-    }
-
-    fn write_old(path: &Path, format: u32, payload: &[u8]) {
-        std::fs::write(path, checked::container(MAGIC, format, payload)).unwrap();
-    }
-
-    #[test]
-    fn indexes_of_formats_1_and_2_are_converted_when_read_and_saved_in_the_new_format() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("library.glimpse");
-        let photos = || {
-            vec![
-                old_entry("/p/a.jpg", &[0.5, 2.0], &[0.6, 0.8, 0.05]),
-                old_entry("/p/b.jpg", &[1.0, 0.0], &[1.0, 0.0, 0.2]),
-            ]
-        };
-        let v1 = encode(&WrittenByFormat1 {
-            model_id: "m".into(),
-            backbone: "tiny".into(),
-            preprocess: "p".into(),
-            feature_dim: 2,
-            head_id: "h".into(),
-            joint_dim: 2,
-            generation: 4,
-            roots: vec![serde_bytes::ByteBuf::from(b"/p".to_vec())],
-            excludes: vec![".git".into()],
-            photos: photos(),
-            skipped: Vec::new(),
-        })
-        .unwrap();
-        write_old(&path, 1, &v1);
-        let (index, converted) = Index::read_converting(&path).unwrap();
-        assert_eq!(converted, Some(1));
-        assert_eq!((index.data.generation, index.data.photos.len()), (4, 2));
-        assert!(index.data.offline.is_empty());
-
-        let v2 = encode(&WrittenByFormat2 {
-            model_id: "m".into(),
-            backbone: "tiny".into(),
-            preprocess: "p".into(),
-            feature_dim: 2,
-            head_id: "h".into(),
-            joint_dim: 2,
-            generation: 9,
-            roots: vec![serde_bytes::ByteBuf::from(b"/p".to_vec())],
-            excludes: vec![".git".into()],
-            photos: photos(),
-            skipped: Vec::new(),
-            offline: vec![serde_bytes::ByteBuf::from(b"/p/usb".to_vec())],
-        })
-        .unwrap();
-        write_old(&path, 2, &v2);
-        let (mut index, converted) = Index::read_converting(&path).unwrap();
-        assert_eq!(converted, Some(2));
-        let data = &index.data;
-        assert_eq!((data.generation, data.head_id.as_str(), data.joint_codec.as_str()), (9, "h", ""));
-        assert_eq!(data.offline, vec![serde_bytes::ByteBuf::from(b"/p/usb".to_vec())]);
-        // f16 features become bytes; the f32 joint vectors wait for the model's codec.
-        assert_eq!(data.features_of(0).unwrap(), vec![0.5, 2.0]);
-        assert_eq!(data.photos[1].legacy_joint(), vec![1.0, 0.0, 0.2]);
-        index.save().unwrap();
-        let (again, converted) = Index::read_converting(&path).unwrap();
-        assert_eq!(converted, None);
-        assert_eq!(again.data.features_of(1).unwrap(), vec![1.0, 0.0]);
-        assert_eq!(again.data.photos[0].legacy_joint(), vec![0.6, 0.8, 0.05]);
-        // Opened for search, the model's codec encodes them (offsets kept), without writing.
-        let mut library = crate::index::Library::open(&path).unwrap();
-        assert!(library.joint.is_none());
-        let codec = crate::index::compact::Codec::plain(2);
-        assert!(library.encode_converted(&codec));
-        let joint = library.joint.as_ref().unwrap();
-        assert_eq!((joint.len(), joint.offset(0), joint.offset(1)), (2, 0.05, 0.2));
-        let a = codec.decode(joint.row(0));
-        assert!((a[0] - 0.6).abs() < codec.scales[0] && (a[1] - 0.8).abs() < codec.scales[1], "{a:?}");
-        assert_eq!(library.index.data.joint_codec, codec.id());
-        assert_eq!(Index::read_converting(&path).unwrap().0.data.joint_codec, "", "nothing was written");
-    }
-
     #[test]
     fn a_foreign_file_or_a_newer_index_is_refused_by_its_header_alone() {
         let dir = tempfile::tempdir().unwrap();
@@ -1084,30 +485,5 @@ mod tests {
         assert!(matches!(Index::check_ours(&newer), Err(Error::IndexTooNew { .. })));
         assert!(Index::check_ours(&dir.path().join("absent.glimpse")).is_ok());
         assert!(matches!(Index::check_ours(dir.path()), Err(Error::NotAnIndex { .. })));
-    }
-
-    #[test]
-    fn changing_one_entry_finds_it_by_path_even_after_the_photos_were_changed_directly() {
-        let mut data = IndexData::default();
-        let entry = |name: &str| PhotoEntry { path: name.as_bytes().to_vec(), ..sample().photos[0].clone() };
-        for name in ["a", "b", "c", "d"] {
-            data.upsert(entry(name));
-        }
-        data.remove(b"b");
-        let names =
-            |d: &IndexData| d.photos.iter().map(|p| String::from_utf8(p.path.clone()).unwrap()).collect::<Vec<_>>();
-        assert_eq!(names(&data), ["a", "d", "c"]);
-        data.skip(Skipped { path: b"c".to_vec(), size: 1, mtime_ns: 1, reason: "bad".into() });
-        assert_eq!(names(&data), ["a", "d"]);
-        data.upsert(entry("c"));
-        assert!(data.skipped.is_empty());
-        // Changed behind the cache's back: it must notice, not point at the wrong row.
-        data.photos.swap(0, 1);
-        data.photos.push(entry("e"));
-        let mut replaced = entry("a");
-        replaced.size = 99;
-        data.upsert(replaced);
-        assert_eq!(names(&data), ["d", "a", "c", "e"]);
-        assert_eq!(data.photos[1].size, 99);
     }
 }

@@ -5,6 +5,8 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::bytes::{bytes_path, decode_features, encode_features, path_bytes};
+use super::contents::{IndexData, PhotoEntry, Skipped};
 use super::filter::exif_taken;
 use super::hash::{ContentHash, content_hash};
 use super::journal::{self, Journal, JournalRecord};
@@ -13,7 +15,7 @@ use super::lock::{WhenBusy, WriterLock};
 use super::opening::{Opened, open_counting, set_aside};
 use super::project::{self, Projection};
 use super::scan::{self, Found};
-use super::store::{Index, IndexData, PhotoEntry, Skipped, bytes_path, path_bytes};
+use super::store::Index;
 use super::thumbs::{THUMBNAIL_SIDE, ThumbCache};
 use crate::engine::Backbone;
 use crate::engine::pipeline::{self, EmbedEvent, EmbedOptions};
@@ -443,7 +445,7 @@ fn with_joint(entries: &mut [PhotoEntry], projection: Option<&Projection>) -> Re
     let dim = head.in_dim();
     let mut batch = ndarray::Array2::<f32>::zeros((entries.len(), dim));
     for (mut row, entry) in batch.rows_mut().into_iter().zip(entries.iter()) {
-        let features = super::store::decode_features(&entry.features);
+        let features = decode_features(&entry.features);
         if features.len() != dim {
             return Err(Error::Invalid(format!(
                 "the text model's image head takes {dim}-long features but the backbone made {}-long ones",
@@ -578,7 +580,7 @@ fn run(
                     width: e.width,
                     height: e.height,
                     taken: exif_taken(&found.path),
-                    features: PhotoEntry::encode_features(&e.features),
+                    features: encode_features(&e.features),
                     joint: Vec::new(),
                     cold_row: None,
                 });

@@ -119,8 +119,7 @@ impl FeatureCache {
             return Err(format!("cache format {version}, this Glimpse uses {CACHE_VERSION}"));
         }
         let payload = checked::container_payload(bytes).map_err(|refusal| format!("damaged: {refusal}"))?;
-        let (payload, _): (Payload, usize) = bincode::serde::decode_from_slice(payload, bincode::config::standard())
-            .map_err(|e| format!("damaged payload: {e}"))?;
+        let payload: Payload = checked::decode(payload).map_err(|e| format!("damaged payload: {e}"))?;
         if payload.backbone_sha256 != self.backbone_sha256 || payload.dim as usize != self.dim {
             return Err("made with another backbone graph".into());
         }
@@ -249,8 +248,7 @@ impl FeatureCache {
             })
             .collect();
         let payload = Payload { backbone_sha256: self.backbone_sha256.clone(), dim: self.dim as u32, entries };
-        let payload = bincode::serde::encode_to_vec(&payload, bincode::config::standard())
-            .map_err(|e| Error::Invalid(format!("could not encode the feature cache: {e}")))?;
+        let payload = checked::encode(&payload, "the feature cache")?;
         checked::write_container(&self.path, CACHE_MAGIC, CACHE_VERSION, &payload)?;
         self.dirty = false;
         Ok(())

@@ -19,6 +19,7 @@ use crate::durable::write_atomically;
 use crate::model::manifest::{EMBEDDING_OUTPUT, FEATURES_INPUT, GraphRef, Hubness, IMAGE_GRAPH, JointManifest, sha256};
 use crate::onnx::graph::Attr;
 use crate::onnx::proto;
+use crate::onnx::read::read_graph;
 use crate::onnx::{Dim, GraphBuilder};
 use crate::{Error, Result};
 
@@ -57,7 +58,7 @@ pub fn calibrate(dir: &Path, bank: &[f32], settings: &Hubness) -> Result<JointMa
         return Err(Error::Invalid(format!("k must be 1 to the bank's {rows} captions, not {}", settings.k)));
     }
     let path = dir.join(&manifest.image_head.file);
-    let base = super::combine::read_graph(&path)?;
+    let base = read_graph(&path)?;
     if base.output.len() != 1 {
         return Err(Error::model(&path, "an image head to calibrate has exactly one output"));
     }

@@ -10,6 +10,7 @@
 //! - [`trainer`]: the training loop (AdamW, schedule, early stopping, best epoch kept).
 //! - [`export`]: both towers as ONNX graphs, the vocabulary and a versioned manifest.
 //! - [`combine`]: several exported models as one ensemble model.
+//! - [`repack`]: a model folder's graphs rewritten in today's form, every weight kept.
 //! - [`recipe`]: the whole run on Flickr8k as one job, and evaluation of an exported model.
 //! - [`workflow`]: measuring, combining and calibrating model folders as jobs, for the CLI and the window.
 
@@ -23,6 +24,7 @@ pub mod loss;
 pub mod model;
 pub mod open_vocab;
 pub mod recipe;
+pub mod repack;
 pub mod rng;
 pub mod trainer;
 pub mod workflow;

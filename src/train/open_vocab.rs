@@ -11,11 +11,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::combine::{read_graph, text_graph, text_members};
+use super::combine::{text_graph, text_members};
 use super::export::{GLOVE_CODES, GloveTable, LinearWeights, OpenWords};
 use crate::durable::write_atomically;
 use crate::model::manifest::{JointManifest, sha256};
 use crate::onnx::graph::int8_columns_of;
+use crate::onnx::read::read_graph;
 use crate::text::vocab::FIRST_WORD_ID;
 use crate::text::{Glove, UNK_ID, Vocab};
 use crate::{Error, Result};

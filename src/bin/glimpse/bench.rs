@@ -409,7 +409,13 @@ fn concepts_bench(cli: &Cli, args: &ConceptsArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let words: Vec<String> = table.words.iter().map(|(w, n)| format!("{w} ({n})")).collect();
-    println!("{} concepts on {} photos ({} split): {}", table.concepts, table.images, args.split.split, words.join(", "));
+    println!(
+        "{} concepts on {} photos ({} split): {}",
+        table.concepts,
+        table.images,
+        args.split.split,
+        words.join(", ")
+    );
     println!("ranker {:?}, {} draws of examples per concept and k", table.ranker, table.draws);
     println!("| k | P@10 | mAP | photos P@10 | photos mAP | word P@10 | word mAP |");
     println!("|---|---|---|---|---|---|---|");

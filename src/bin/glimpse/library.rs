@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use glimpse::finder::{Feedback, FilterText, Finder, SearchRequest, Subject, projection_head_for};
+use glimpse::index::bytes::bytes_path;
 use glimpse::index::filter::SortOrder;
 use glimpse::index::library::{Ranked, offline_folders};
 use glimpse::index::lock::{WhenBusy, waiting_message};
-use glimpse::index::store::bytes_path;
 use glimpse::index::update::{self, IndexEvent, IndexOptions, IndexReport};
 use glimpse::index::watch::FolderWatch;
 use serde_json::json;

@@ -210,7 +210,7 @@ pub struct RepackArgs {
 
 pub fn repack(_cli: &Cli, args: &RepackArgs) -> anyhow::Result<ExitCode> {
     let backbone = args.backbone.as_deref().map(glimpse::engine::BackboneModel::find).transpose()?;
-    let (manifest, files) = glimpse::train::combine::repack(&args.model, backbone.as_ref())
+    let (manifest, files) = glimpse::train::repack::repack(&args.model, backbone.as_ref())
         .with_context(|| format!("cannot repack {}", args.model.display()))?;
     for f in &files {
         println!("{}: {:.1} MB → {:.1} MB", f.file, f.bytes.0 as f64 / 1e6, f.bytes.1 as f64 / 1e6);
