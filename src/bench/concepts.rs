@@ -242,19 +242,29 @@ fn measure(
     (p10, ap / targets.len().max(1) as f64)
 }
 
+/// The photos ranked: unit rows of `dim` values with their hubness offsets (empty: none).
+#[derive(Clone, Copy, Debug)]
+pub struct Photos<'a> {
+    /// One unit row per photo.
+    pub images: &'a [f32],
+    /// Each photo's offset, subtracted from its cosine as search does.
+    pub offsets: &'a [f32],
+    /// Values per row.
+    pub dim: usize,
+}
+
 /// Measures `ranker` and both references for each of `ks` on `concepts`, `draws` random
 /// sets of examples per concept and k; `words[c]` is concept `c`'s word as the text model
 /// embeds it.
 pub fn run(
-    images: &[f32],
-    offsets: &[f32],
-    dim: usize,
+    photos: Photos<'_>,
     concepts: &[Concept],
     words: &[Vec<f32>],
     ks: &[usize],
     draws: usize,
     ranker: Ranker,
 ) -> ConceptsBench {
+    let Photos { images, offsets, dim } = photos;
     let by_k = ks
         .iter()
         .map(|&k| {

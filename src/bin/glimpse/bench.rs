@@ -386,7 +386,7 @@ fn cue_bench(cli: &Cli, args: &CueArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn concepts_bench(cli: &Cli, args: &ConceptsArgs) -> anyhow::Result<ExitCode> {
-    use glimpse::bench::concepts::{Ranker, choose, run};
+    use glimpse::bench::concepts::{Photos, Ranker, choose, run};
     let ranker = match args.ranker.as_str() {
         "photos" => Ranker::Photos,
         "contrast" => Ranker::Contrast { beta: args.beta },
@@ -403,7 +403,8 @@ fn concepts_bench(cli: &Cli, args: &ConceptsArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|c| Ok(model.embed_texts(&[c.word.as_str()])?.row(0).to_vec()))
         .collect::<glimpse::Result<_>>()?;
-    let table = run(&split.images, &split.offsets, split.dim, &concepts, &words, &[1, 3, 5, 10], args.draws, ranker);
+    let photos = Photos { images: &split.images, offsets: &split.offsets, dim: split.dim };
+    let table = run(photos, &concepts, &words, &[1, 3, 5, 10], args.draws, ranker);
     if args.split.json {
         println!("{}", serde_json::to_string_pretty(&table)?);
         return Ok(ExitCode::SUCCESS);
