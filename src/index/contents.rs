@@ -79,7 +79,7 @@ pub struct Skipped {
 }
 
 /// Everything an index file holds.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct IndexData {
     /// sha256 of the backbone's graph, which made the features.
     pub model_id: String,
@@ -127,10 +127,41 @@ pub(super) struct Rows {
     skipped: HashMap<Vec<u8>, usize>,
 }
 
-// A cache of the data, not part of it.
-impl PartialEq for Rows {
-    fn eq(&self, _: &Self) -> bool {
-        true
+// Equal data, whatever the path → row cache holds (a cache of the data, not part of it).
+// The destructuring names every field, so a new one cannot be left out unnoticed.
+impl PartialEq for IndexData {
+    fn eq(&self, other: &Self) -> bool {
+        let IndexData {
+            model_id,
+            backbone,
+            preprocess,
+            feature_dim,
+            head_id,
+            joint_dim,
+            joint_codec,
+            generation,
+            roots,
+            excludes,
+            photos,
+            skipped,
+            offline,
+            rows: _,
+            cold,
+        } = self;
+        *model_id == other.model_id
+            && *backbone == other.backbone
+            && *preprocess == other.preprocess
+            && *feature_dim == other.feature_dim
+            && *head_id == other.head_id
+            && *joint_dim == other.joint_dim
+            && *joint_codec == other.joint_codec
+            && *generation == other.generation
+            && *roots == other.roots
+            && *excludes == other.excludes
+            && *photos == other.photos
+            && *skipped == other.skipped
+            && *offline == other.offline
+            && *cold == other.cold
     }
 }
 

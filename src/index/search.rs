@@ -7,19 +7,17 @@ use serde::Serialize;
 pub struct SearchHit {
     /// Row in the matrix (the photo's position in the index).
     pub row: usize,
-    /// Cosine similarity, −1 to 1, less the row's offset when the matrix has offsets.
+    /// Cosine similarity, −1 to 1 (less the row's offset, for the compact joint codes).
     pub score: f32,
 }
 
 /// Rows of equal length, each scaled to unit length, stored back to back so that a query
-/// is one pass of dot products over contiguous memory. Rows may carry an offset that is
-/// subtracted from their score (the hubness offsets of a calibrated text model, see
-/// [`crate::train::hubness`]): either every row has one or none has.
+/// is one pass of dot products over contiguous memory: the library's backbone features.
+/// (The joint codes, whose rows carry hubness offsets, are [`super::compact::CompactMatrix`].)
 #[derive(Clone, Debug, Default)]
 pub struct Matrix {
     dim: usize,
     data: Vec<f32>,
-    offsets: Vec<f32>,
 }
 
 /// Scales a vector to unit length in place (a zero vector stays zero).
@@ -70,20 +68,12 @@ fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
 impl Matrix {
     /// An empty matrix of `dim` columns.
     pub fn new(dim: usize) -> Self {
-        Matrix { dim, data: Vec::new(), offsets: Vec::new() }
+        Matrix { dim, data: Vec::new() }
     }
 
     /// Appends a row, normalised. Rows of the wrong length are a bug of the caller.
     pub fn push(&mut self, row: &[f32]) {
         debug_assert_eq!(row.len(), self.dim);
-        debug_assert!(self.offsets.is_empty(), "a matrix with offsets takes rows with offsets");
-        self.append_normalised(row);
-    }
-
-    /// Appends a row, normalised, whose scores are lowered by `offset`.
-    pub fn push_with_offset(&mut self, row: &[f32], offset: f32) {
-        debug_assert_eq!(self.offsets.len(), self.len(), "a matrix without offsets takes rows without");
-        self.offsets.push(offset);
         self.append_normalised(row);
     }
 
@@ -92,11 +82,6 @@ impl Matrix {
         let start = self.data.len();
         self.data.extend_from_slice(row);
         normalize(&mut self.data[start..]);
-    }
-
-    /// The offset subtracted from a row's scores (zero when the matrix has none).
-    pub fn offset(&self, row: usize) -> f32 {
-        self.offsets.get(row).copied().unwrap_or(0.0)
     }
 
     /// Number of rows.
@@ -125,7 +110,7 @@ impl Matrix {
     pub fn top_k(&self, query: &[f32], k: usize, allow: impl Fn(usize) -> bool + Sync) -> Vec<SearchHit> {
         let mut q = query.to_vec();
         normalize(&mut q);
-        top_k_by_blocks(&self.data, self.dim, k, |row, v| allow(row).then(|| dot(&q, v) - self.offset(row)))
+        top_k_by_blocks(&self.data, self.dim, k, |row, v| allow(row).then(|| dot(&q, v)))
     }
 }
 
@@ -194,19 +179,6 @@ mod tests {
         assert!((hits[0].score - 1.0).abs() < 1e-6);
         assert!((hits[2].score - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-6);
         assert_eq!(m.top_k(&[1.0, 0.0, 0.0], 10, |_| true).len(), 5);
-    }
-
-    #[test]
-    fn row_offsets_lower_scores_and_can_reorder_the_ranking() {
-        let mut m = Matrix::new(2);
-        m.push_with_offset(&[1.0, 0.0], 0.3); // cosine 1.0, score 0.7
-        m.push_with_offset(&[0.8, 0.6], 0.0); // cosine 0.8, score 0.8
-        m.push_with_offset(&[0.0, 1.0], -0.1); // cosine 0.0, score 0.1
-        let hits = m.top_k(&[3.0, 0.0], 3, |_| true);
-        assert_eq!(hits.iter().map(|h| h.row).collect::<Vec<_>>(), [1, 0, 2]);
-        assert!((hits[1].score - 0.7).abs() < 1e-6 && (hits[2].score - 0.1).abs() < 1e-6);
-        assert_eq!((m.offset(0), m.offset(2)), (0.3, -0.1));
-        assert_eq!(Matrix::new(2).offset(0), 0.0);
     }
 
     #[test]
