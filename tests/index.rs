@@ -556,7 +556,7 @@ fn byte_storage_keeps_the_similar_photo_rankings_of_real_photos() {
     for f in &features {
         exact.push(f);
         let entry = PhotoEntry { features: glimpse::index::bytes::encode_features(f), ..sample_entry() };
-        stored.push(&entry.features_f32());
+        stored.push(&glimpse::index::bytes::decode_features(&entry.features));
     }
     // Stored cosines stay within 1e-3 of the exact ones, so a top 10 can only swap photos
     // whose exact scores are that close.

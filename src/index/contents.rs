@@ -52,11 +52,6 @@ impl PhotoEntry {
         bytes_path(&self.path)
     }
 
-    /// The in-memory features as f32 (empty when they are in the cold part).
-    pub fn features_f32(&self) -> Vec<f32> {
-        decode_features(&self.features)
-    }
-
     /// The compact codes and offset of a photo of an index with a joint codec, when it has
     /// `dim` codes.
     pub fn compact(&self, dim: usize) -> Option<(&[i8], f32)> {
