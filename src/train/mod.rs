@@ -10,7 +10,13 @@
 //! - [`trainer`]: the training loop (AdamW, schedule, early stopping, best epoch kept).
 //! - [`export`]: both towers as ONNX graphs, the vocabulary and a versioned manifest.
 //! - [`combine`]: several exported models as one ensemble model.
+//! - [`hubness`]: calibration against a bank of training captions, so photos close to
+//!   everything stop crowding rankings (`glimpse calibrate`).
+//! - [`compact`]: the compact projection search stores per photo, fitted on training
+//!   features (`glimpse compact`).
 //! - [`repack`]: a model folder's graphs rewritten in today's form, every weight kept.
+//! - [`open_vocab`]: vectors for GloVe words no caption taught, mapped from their GloVe
+//!   vectors (`glimpse repack --glove`).
 //! - [`recipe`]: the whole run on Flickr8k as one job, and evaluation of an exported model.
 //! - [`workflow`]: measuring, combining and calibrating model folders as jobs, for the CLI and the window.
 
