@@ -89,12 +89,6 @@ pub enum Ranker {
         /// Weight of the library's mean.
         beta: f32,
     },
-    /// A linear model (logistic loss, L2) fitted on the examples against `negatives`
-    /// photos of the library drawn at random.
-    Linear {
-        /// Library photos drawn as negatives.
-        negatives: usize,
-    },
 }
 
 /// One k's numbers, averaged over concepts and draws.
@@ -158,7 +152,7 @@ fn draw(state: &mut u64, below: usize, n: usize) -> Vec<usize> {
 }
 
 /// The query vector of `ranker` from the example rows.
-pub fn query(ranker: Ranker, images: &[f32], dim: usize, examples: &[usize], seed: u64) -> Vec<f32> {
+pub fn query(ranker: Ranker, images: &[f32], dim: usize, examples: &[usize]) -> Vec<f32> {
     let row = |i: usize| &images[i * dim..(i + 1) * dim];
     let mean = |rows: &mut dyn Iterator<Item = usize>| {
         let mut m = vec![0.0f32; dim];
@@ -177,31 +171,6 @@ pub fn query(ranker: Ranker, images: &[f32], dim: usize, examples: &[usize], see
             let pos = mean(&mut examples.iter().copied());
             let all = mean(&mut (0..n_img));
             pos.iter().zip(&all).map(|(p, a)| p - beta * a).collect()
-        }
-        Ranker::Linear { negatives } => {
-            let mut state = seed | 1;
-            let neg: Vec<usize> = draw(&mut state, n_img, negatives + examples.len())
-                .into_iter()
-                .filter(|i| !examples.contains(i))
-                .collect();
-            let mut w = query(Ranker::Contrast { beta: 1.0 }, images, dim, examples, seed);
-            let (lambda, rate, steps) = (1e-3f32, 0.5f32, 100);
-            // Positives weigh as much as all negatives together.
-            let pos_weight = neg.len() as f32 / examples.len().max(1) as f32;
-            for _ in 0..steps {
-                let mut grad: Vec<f32> = w.iter().map(|x| lambda * x).collect();
-                let total = pos_weight * examples.len() as f32 + neg.len() as f32;
-                for (&r, y, weight) in
-                    examples.iter().map(|r| (r, 1.0f32, pos_weight)).chain(neg.iter().map(|r| (r, 0.0f32, 1.0)))
-                {
-                    let x = row(r);
-                    let p = 1.0 / (1.0 + (-dot(&w, x) * 10.0).exp());
-                    let g = weight * (p - y) * 10.0 / total;
-                    grad.iter_mut().zip(x).for_each(|(a, b)| *a += g * b);
-                }
-                w.iter_mut().zip(&grad).for_each(|(a, g)| *a -= rate * g);
-            }
-            w
         }
     }
 }
@@ -276,8 +245,8 @@ pub fn run(
                         let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ ((c as u64) << 32) ^ ((k as u64) << 16) ^ d as u64;
                         let picks = draw(&mut state, concept.photos.len(), k);
                         let examples: Vec<usize> = picks.iter().map(|&p| concept.photos[p]).collect();
-                        let mine = query(ranker, images, dim, &examples, state);
-                        let photos = query(Ranker::Photos, images, dim, &examples, state);
+                        let mine = query(ranker, images, dim, &examples);
+                        let photos = query(Ranker::Photos, images, dim, &examples);
                         let (p, m) = measure(&mine, images, offsets, dim, &examples, &concept.photos);
                         let (pp, pm) = measure(&photos, images, offsets, dim, &examples, &concept.photos);
                         let (wp, wm) = measure(&words[c], images, offsets, dim, &examples, &concept.photos);
@@ -304,5 +273,46 @@ pub fn run(
         draws,
         ranker,
         by_k,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precision_at_10_and_average_precision_count_only_the_photos_not_shown_as_examples() {
+        // 12 photos on a line of angles; the query points at photo 0, so rows rank 0, 1, 2, …
+        let dim = 2;
+        let images: Vec<f32> = (0..12).flat_map(|i| [(i as f32 * 0.1).cos(), (i as f32 * 0.1).sin()]).collect();
+        let q = [1.0, 0.0];
+        // Example 0 is left out; relevant 1 and 2 rank first and second: perfect.
+        let (p10, ap) = measure(&q, &images, &[], dim, &[0], &[0, 1, 2]);
+        assert_eq!((p10, ap), (0.2, 1.0));
+        // Relevant photos ranked 2nd and 4th: AP = (1/2 + 2/4) / 2.
+        let (_, ap) = measure(&q, &images, &[], dim, &[0], &[2, 4]);
+        assert!((ap - 0.5).abs() < 1e-9, "{ap}");
+        // An offset lowers a photo as search does: photo 1 drops below 2 and 3.
+        let offsets: Vec<f32> = (0..12).map(|i| if i == 1 { 0.05 } else { 0.0 }).collect();
+        let (_, ap) = measure(&q, &images, &offsets, dim, &[0], &[1]);
+        assert!((ap - 1.0 / 3.0).abs() < 1e-9, "{ap}");
+    }
+
+    #[test]
+    fn a_concept_holds_the_photos_whose_captions_name_its_word_often_enough() {
+        let item = |captions: &[&str]| ImageCaptions {
+            image: String::new(),
+            path: Default::default(),
+            captions: captions.iter().map(|c| c.to_string()).collect(),
+        };
+        let items = vec![
+            item(&["A dog in the snow .", "Snow everywhere", "a dog"]),
+            item(&["A dog in the snow .", "a dog", "a dog"]),
+            item(&["Snowy hills", "snow and a dog", "the snow"]),
+        ];
+        let concepts = choose(&items, &[0, 1, 2], 2, 2);
+        let snow = concepts.iter().find(|c| c.word == "snow").expect("snow is a concept");
+        assert_eq!(snow.photos, [0, 2], "one caption of three is not enough; \"snowy\" is another word");
+        assert!(concepts.iter().all(|c| c.photos.len() >= 2));
     }
 }

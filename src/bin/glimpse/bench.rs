@@ -43,7 +43,7 @@ pub struct ConceptsArgs {
     /// Random sets of examples per concept and k.
     #[arg(long, default_value_t = 20)]
     draws: usize,
-    /// The ranker to report: photos, contrast or linear.
+    /// The ranker to report: photos or contrast.
     #[arg(long, default_value = "contrast")]
     ranker: String,
     /// The weight of the library's mean for the contrast ranker.
@@ -390,8 +390,7 @@ fn concepts_bench(cli: &Cli, args: &ConceptsArgs) -> anyhow::Result<ExitCode> {
     let ranker = match args.ranker.as_str() {
         "photos" => Ranker::Photos,
         "contrast" => Ranker::Contrast { beta: args.beta },
-        "linear" => Ranker::Linear { negatives: 300 },
-        other => anyhow::bail!("unknown ranker '{other}': use photos, contrast or linear"),
+        other => anyhow::bail!("unknown ranker '{other}': use photos or contrast"),
     };
     let (setup, dir) = split_setup(cli, &args.split)?;
     let split = embedded_split(cli, &args.split)?;
