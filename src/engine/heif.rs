@@ -15,11 +15,13 @@
 // The C binding is this module's whole purpose; each block says why it is sound.
 #![allow(unsafe_code)]
 
-use std::ffi::{CStr, c_char, c_int, c_void};
+use std::ffi::{c_char, c_int, c_void};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use image::{DynamicImage, RgbImage, RgbaImage};
+
+use super::system_library;
 
 /// The library file opened, unless `GLIMPSE_LIBHEIF` names another (tests use it to
 /// simulate a machine without libheif).
@@ -181,40 +183,29 @@ fn load() -> std::result::Result<Api, String> {
 
 fn api() -> std::result::Result<&'static Api, &'static str> {
     static API: OnceLock<std::result::Result<Api, String>> = OnceLock::new();
-    API.get_or_init(load).as_ref().map_err(String::as_str)
+    system_library::once(&API, load)
 }
 
 /// libheif's version when it can be loaded, or why not (for `glimpse doctor`).
 pub fn version() -> std::result::Result<String, String> {
     let api = api().map_err(str::to_string)?;
     // SAFETY: heif_get_version returns a static NUL-terminated string.
-    Ok(unsafe { CStr::from_ptr((api.version)()) }.to_string_lossy().into_owned())
+    Ok(unsafe { system_library::text((api.version)()) })
 }
 
 /// Why photos of `format` cannot be read on this machine, or `None` when libheif loads.
 pub fn unavailable_reason(format: &str) -> Option<String> {
-    let why = api().err()?;
-    Some(format!(
-        "{format} photos need {LIBRARY}, which could not be loaded ({why}); install the {PACKAGE} package \
-         (sudo apt install {PACKAGE}) and index again"
-    ))
-}
-
-/// True when `reason` is one [`unavailable_reason`] gives: such a skip is retried once the
-/// library loads.
-pub fn is_unavailable_reason(reason: &str) -> bool {
-    reason.contains(&format!("need {LIBRARY}, which could not be loaded"))
+    Some(system_library::unavailable(format, LIBRARY, PACKAGE, api().err()?))
 }
 
 fn check(error: HeifError) -> std::result::Result<(), String> {
     if error.code == 0 {
         return Ok(());
     }
-    let message = if error.message.is_null() {
-        format!("libheif error {}.{}", error.code, error.subcode)
-    } else {
-        // SAFETY: libheif's messages are static NUL-terminated strings.
-        unsafe { CStr::from_ptr(error.message) }.to_string_lossy().into_owned()
+    // SAFETY: libheif's messages are static NUL-terminated strings (or null).
+    let message = match unsafe { system_library::text(error.message) } {
+        m if m.is_empty() => format!("libheif error {}.{}", error.code, error.subcode),
+        m => m,
     };
     Err(format!("cannot decode: {message}"))
 }

@@ -12,6 +12,7 @@ pub mod preprocess;
 pub mod raw;
 pub mod runtime;
 pub mod session;
+pub mod system_library;
 
 pub use backbone::{Backbone, BackboneOutput};
 pub use head::ProjectionHead;

@@ -331,9 +331,7 @@ pub fn has_photo_extension(path: &Path) -> bool {
 /// [`cannot_read_reason`], now or in an earlier version): such a file is tried again once
 /// its format can be read.
 pub fn is_format_reason(reason: &str) -> bool {
-    reason.contains("cannot be read by this version of Glimpse")
-        || heif::is_unavailable_reason(reason)
-        || raw::is_unavailable_reason(reason)
+    reason.contains("cannot be read by this version of Glimpse") || super::system_library::is_unavailable(reason)
 }
 
 /// Why the file at `path` cannot be read on this machine, judged by its extension alone: a

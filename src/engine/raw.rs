@@ -13,11 +13,13 @@
 // The C binding is this module's whole purpose; each block says why it is sound.
 #![allow(unsafe_code)]
 
-use std::ffi::{CStr, c_char, c_int, c_uint, c_void};
+use std::ffi::{c_char, c_int, c_uint, c_void};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use image::{DynamicImage, RgbImage};
+
+use super::system_library;
 
 /// The library files tried, newest first, unless `GLIMPSE_LIBRAW` names another (tests use
 /// it to simulate a machine without LibRaw).
@@ -131,28 +133,19 @@ fn load() -> std::result::Result<Api, String> {
 
 fn api() -> std::result::Result<&'static Api, &'static str> {
     static API: OnceLock<std::result::Result<Api, String>> = OnceLock::new();
-    API.get_or_init(load).as_ref().map_err(String::as_str)
+    system_library::once(&API, load)
 }
 
 /// LibRaw's version when it can be loaded, or why not (for `glimpse doctor`).
 pub fn version() -> std::result::Result<String, String> {
     let api = api().map_err(str::to_string)?;
     // SAFETY: libraw_version returns a static NUL-terminated string.
-    Ok(unsafe { CStr::from_ptr((api.version)()) }.to_string_lossy().into_owned())
+    Ok(unsafe { system_library::text((api.version)()) })
 }
 
 /// Why photos of `format` cannot be read on this machine, or `None` when LibRaw loads.
 pub fn unavailable_reason(format: &str) -> Option<String> {
-    let why = api().err()?;
-    Some(format!(
-        "camera RAW ({format}) photos need LibRaw, which could not be loaded ({why}); install the {PACKAGE} package \
-         (sudo apt install {PACKAGE}) and index again"
-    ))
-}
-
-/// True when `reason` is one [`unavailable_reason`] gives.
-pub fn is_unavailable_reason(reason: &str) -> bool {
-    reason.contains("photos need LibRaw, which could not be loaded")
+    Some(system_library::unavailable(&format!("camera RAW ({format})"), "LibRaw", PACKAGE, api().err()?))
 }
 
 /// A decoded RAW photo, before orientation.
@@ -192,7 +185,7 @@ fn check(api: &Api, code: c_int) -> std::result::Result<(), String> {
         return Ok(());
     }
     // SAFETY: libraw_strerror returns a static NUL-terminated string for any code.
-    let message = unsafe { CStr::from_ptr((api.strerror)(code)) }.to_string_lossy().into_owned();
+    let message = unsafe { system_library::text((api.strerror)(code)) };
     Err(format!("cannot decode: {message}"))
 }
 
