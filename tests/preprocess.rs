@@ -254,7 +254,7 @@ fn heic_and_avif_photos_decode_upright_with_their_displayed_size() {
 }
 
 #[test]
-fn a_heic_thumbnail_that_covers_the_input_is_decoded_instead_of_the_full_photo() {
+fn a_heic_thumbnail_that_nearly_covers_the_input_is_decoded_instead_of_the_full_photo() {
     let dir = tempfile::tempdir().unwrap();
     // The full photo is red on the left; its 64-pixel thumbnail is what a small input gets.
     let img = RgbImage::from_fn(512, 256, |x, _| if x < 256 { Rgb([220, 20, 20]) } else { Rgb([20, 20, 220]) });
@@ -277,6 +277,12 @@ fn a_heic_thumbnail_that_covers_the_input_is_decoded_instead_of_the_full_photo()
     assert_eq!((thumb.image.width(), thumb.image.height(), thumb.width, thumb.height), (64, 32, 512, 256));
     let whole = glimpse::engine::heif::decode(&bytes, 128, ok).unwrap();
     assert_eq!((whole.image.width(), whole.image.height()), (512, 256));
+    // A thumbnail a little short of the input still serves (32 is 91 % of 35), one shorter
+    // does not (32 is 89 % of 36), as an iPhone's 240-pixel side serves a 260-pixel input.
+    let near = glimpse::engine::heif::decode(&bytes, 35, ok).unwrap();
+    assert_eq!((near.image.width(), near.image.height()), (64, 32));
+    let short = glimpse::engine::heif::decode(&bytes, 36, ok).unwrap();
+    assert_eq!((short.image.width(), short.image.height()), (512, 256));
     // The pixel limit is checked against the full size either way.
     let strict = Preprocess { max_pixels: 512 * 256 - 1, ..lite(16) };
     assert!(strict.prepare_bytes(&bytes).unwrap_err().contains("above the limit"));
