@@ -251,24 +251,31 @@ impl IndexData {
     }
 }
 
+/// A photo entry for the index's unit tests: the given path, features and joint codes, the
+/// rest fixed.
+#[cfg(test)]
+pub(super) fn test_entry(path: &[u8], features: Vec<u8>, joint: Vec<u8>) -> PhotoEntry {
+    PhotoEntry {
+        path: path.to_vec(),
+        size: 10,
+        mtime_ns: 5,
+        hash: [7; 16],
+        width: 3,
+        height: 4,
+        taken: Some(1_600_000_000),
+        features,
+        joint,
+        cold_row: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::index::bytes::encode_features;
 
     fn entry(name: &str) -> PhotoEntry {
-        PhotoEntry {
-            path: name.as_bytes().to_vec(),
-            size: 10,
-            mtime_ns: 5,
-            hash: [7; 16],
-            width: 3,
-            height: 4,
-            taken: Some(1_600_000_000),
-            features: encode_features(&[0.5, -1.25]),
-            joint: Vec::new(),
-            cold_row: None,
-        }
+        test_entry(name.as_bytes(), encode_features(&[0.5, -1.25]), Vec::new())
     }
 
     #[test]

@@ -375,20 +375,7 @@ mod tests {
     use super::*;
     use crate::index::bytes::{encode_compact, encode_features};
 
-    fn entry(path: &[u8], features: Vec<u8>, joint: Vec<u8>) -> PhotoEntry {
-        PhotoEntry {
-            path: path.to_vec(),
-            size: 10,
-            mtime_ns: 5,
-            hash: [7; 16],
-            width: 3,
-            height: 4,
-            taken: Some(1_600_000_000),
-            features,
-            joint,
-            cold_row: None,
-        }
-    }
+    use crate::index::contents::test_entry as entry;
 
     fn sample() -> IndexData {
         IndexData {
