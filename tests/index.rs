@@ -922,3 +922,21 @@ fn resized_re_encoded_and_cropped_copies_group_with_their_originals_and_distinct
         assert!(group.iter().all(|p| p.contains(&stem)), "{group:#?}");
     }
 }
+
+#[test]
+fn an_index_kept_inside_its_library_folder_never_takes_its_own_thumbnails_for_photos() {
+    let dir = tempfile::tempdir().unwrap();
+    let backbone = tiny(dir.path());
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    for (i, rgb) in [[200u8, 40, 17], [17, 200, 40], [40, 17, 200]].into_iter().enumerate() {
+        image::RgbImage::from_pixel(64, 48, Rgb(rgb)).save(photos.join(format!("{i}.jpg"))).unwrap();
+    }
+    let idx = photos.join("library.glimpse");
+    let (first, _) = index(&idx, &backbone, std::slice::from_ref(&photos));
+    assert_eq!(first.photos, 3, "{first:?}");
+    let thumbs = glimpse::index::thumbs::ThumbCache::for_index(&idx);
+    assert!(std::fs::read_dir(thumbs.dir()).unwrap().next().is_some(), "the run wrote thumbnails beside the index");
+    let (again, _) = index(&idx, &backbone, &[]);
+    assert_eq!((again.photos, again.embedded), (3, 0), "{again:?}");
+}

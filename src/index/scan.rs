@@ -67,9 +67,10 @@ pub fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
 }
 
 /// Walks `roots` recursively: photo extensions in any case, hidden files and folders
-/// skipped, `excludes` (gitignore-style globs, e.g. `@eaDir` or `*.tmp`) skipped, symbolic
-/// links followed without looping, each file once even when reachable twice.
-pub fn scan(roots: &[PathBuf], excludes: &[String], stop: &AtomicBool) -> Result<ScanResult> {
+/// skipped, `excludes` (gitignore-style globs, e.g. `@eaDir` or `*.tmp`) skipped, the
+/// folders Glimpse writes itself (`own`: the index's thumbnails) skipped, symbolic links
+/// followed without looping, each file once even when reachable twice.
+pub fn scan(roots: &[PathBuf], excludes: &[String], own: &[PathBuf], stop: &AtomicBool) -> Result<ScanResult> {
     let mut result = ScanResult::default();
     let mut seen = HashSet::new();
     for root in roots {
@@ -84,11 +85,13 @@ pub fn scan(roots: &[PathBuf], excludes: &[String], stop: &AtomicBool) -> Result
                 .map_err(|e| Error::Invalid(format!("bad exclude pattern '{pattern}': {e}")))?;
         }
         let overrides = overrides.build().map_err(|e| Error::Invalid(format!("bad exclude patterns: {e}")))?;
+        let own = own.to_vec();
         let walker = ignore::WalkBuilder::new(root)
             .standard_filters(false)
             .hidden(true)
             .follow_links(true)
             .overrides(overrides)
+            .filter_entry(move |entry| !own.iter().any(|o| entry.path() == o))
             .build();
         for entry in walker {
             if stop.load(Ordering::Relaxed) {
@@ -168,7 +171,7 @@ mod tests {
             touch(&d.join(f));
         }
         let excludes: Vec<String> = DEFAULT_EXCLUDES.iter().map(|s| s.to_string()).collect();
-        let found = scan(&[d.to_path_buf()], &excludes, &AtomicBool::new(false)).unwrap();
+        let found = scan(&[d.to_path_buf()], &excludes, &[], &AtomicBool::new(false)).unwrap();
         let names: Vec<String> =
             found.photos.iter().map(|f| f.path.strip_prefix(d).unwrap().display().to_string()).collect();
         assert_eq!(names, ["a.jpg", "b.JPEG", "h.gif", "i.TIFF", "j.bmp", "sub/c.Png", "sub/deeper/d.webp"]);
@@ -181,7 +184,7 @@ mod tests {
         touch(&d.join("photos/a.jpg"));
         std::os::unix::fs::symlink(d.join("photos"), d.join("photos/loop")).unwrap();
         std::os::unix::fs::symlink(d.join("photos/a.jpg"), d.join("photos/alias.jpg")).unwrap();
-        let found = scan(&[d.join("photos")], &[], &AtomicBool::new(false)).unwrap();
+        let found = scan(&[d.join("photos")], &[], &[], &AtomicBool::new(false)).unwrap();
         assert_eq!(found.photos.len(), 1);
         assert!(!found.problems.is_empty(), "the loop should be reported");
     }
@@ -194,7 +197,7 @@ mod tests {
         touch(&d.join("file.jpg"));
         std::fs::create_dir(d.join("empty")).unwrap();
         let roots = [d.join("gone"), d.join("file.jpg"), d.join("here"), d.join("empty")];
-        let found = scan(&roots, &[], &AtomicBool::new(false)).unwrap();
+        let found = scan(&roots, &[], &[], &AtomicBool::new(false)).unwrap();
         assert_eq!(found.photos.len(), 1);
         let why: Vec<(PathBuf, String)> = found.unavailable;
         assert_eq!(why.len(), 2, "{why:?}");

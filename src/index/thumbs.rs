@@ -26,6 +26,13 @@ impl ThumbCache {
         ThumbCache { dir: index.with_extension("thumbs") }
     }
 
+    /// The folder: Glimpse's own, never walked as photos (an index kept inside a library
+    /// folder would otherwise take its thumbnails for photos, and a watched folder would
+    /// index them on and on).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Where the thumbnail of `hash` lives (whether or not it exists).
     pub fn path(&self, hash: &ContentHash) -> PathBuf {
         let name = hex(hash);

@@ -487,7 +487,7 @@ fn run(
     // Only the lock holder writes thumbnails, so any temporary there is a leftover.
     thumbs.remove_temporaries();
     let roots: Vec<PathBuf> = index.data.roots.iter().map(|r| bytes_path(r)).collect();
-    let scanned = scan::scan(&roots, &index.data.excludes, &cx.stop_flag())?;
+    let scanned = scan::scan(&roots, &index.data.excludes, &[thumbs.dir().to_path_buf()], &cx.stop_flag())?;
     for (path, reason) in &scanned.problems {
         cx.send(IndexEvent::Skipped { path: path.clone(), reason: reason.clone() });
     }

@@ -44,6 +44,8 @@ pub struct FolderWatch {
     /// Roots that were themselves moved or deleted: their watch is renewed (the kernel's
     /// may have ended, or follow the folder to wherever it went).
     touched_roots: HashSet<PathBuf>,
+    /// Folders whose changes are Glimpse's own writing.
+    own: Vec<PathBuf>,
 }
 
 /// What settled: how many changes the burst held.
@@ -54,8 +56,9 @@ pub struct Settled {
 }
 
 impl FolderWatch {
-    /// A watch on nothing yet.
-    pub fn new() -> Result<Self> {
+    /// A watch on nothing yet; changes under `own` (the folders Glimpse writes itself, such
+    /// as an index's thumbnails kept inside a library folder) never count.
+    pub fn new(own: Vec<PathBuf>) -> Result<Self> {
         let (tx, events) = crossbeam_channel::unbounded();
         let watcher = notify::recommended_watcher(move |event| {
             let _ = tx.send(event);
@@ -71,6 +74,7 @@ impl FolderWatch {
             burst: None,
             changes: 0,
             touched_roots: HashSet::new(),
+            own,
         })
     }
 
@@ -170,7 +174,7 @@ impl FolderWatch {
     fn take(&mut self, event: notify::Result<notify::Event>) {
         let now = Instant::now();
         match event {
-            Ok(event) if relevant(&event) => {
+            Ok(event) if relevant(&event, &self.own) => {
                 for root in event.paths.iter().filter(|p| self.roots.contains(p)) {
                     self.touched_roots.insert(root.clone());
                 }
@@ -228,11 +232,11 @@ pub enum WatchEvent {
     Changed(Settled),
 }
 
-/// Watches `roots` on a thread of its own (stat calls on a hung network drive never block
-/// the caller) until the job is stopped or dropped.
-pub fn start(roots: Vec<PathBuf>, waker: Option<Waker>) -> Result<Job<WatchEvent, Result<()>>> {
+/// Watches `roots` (`own` as for [`FolderWatch::new`]) on a thread of its own (stat calls
+/// on a hung network drive never block the caller) until the job is stopped or dropped.
+pub fn start(roots: Vec<PathBuf>, own: Vec<PathBuf>, waker: Option<Waker>) -> Result<Job<WatchEvent, Result<()>>> {
     Job::spawn("glimpse-watch", 16, waker, move |cx: JobContext<WatchEvent>| {
-        let mut watch = FolderWatch::new()?;
+        let mut watch = FolderWatch::new(own)?;
         watch.set_roots(&roots);
         let mut told: Option<(usize, Vec<(PathBuf, String)>)> = None;
         while !cx.should_stop() {
@@ -265,12 +269,16 @@ fn watch_error(e: &notify::Error) -> String {
 
 /// True for a change that can matter to the library: any path that is a photo (RAW and
 /// HEIC included), a folder, or has no extension (a folder that is gone). Reads do not
-/// count, nor do the library's own files (an index kept inside a library folder).
-fn relevant(event: &notify::Event) -> bool {
+/// count, nor does anything under `own` (Glimpse's own thumbnails).
+fn relevant(event: &notify::Event, own: &[PathBuf]) -> bool {
     if matches!(event.kind, EventKind::Access(_)) {
         return false;
     }
-    event.paths.iter().any(|p| has_photo_extension(p) || p.extension().is_none() || p.is_dir())
+    event
+        .paths
+        .iter()
+        .filter(|p| !own.iter().any(|o| p.starts_with(o)))
+        .any(|p| has_photo_extension(p) || p.extension().is_none() || p.is_dir())
 }
 
 #[cfg(test)]
@@ -284,8 +292,9 @@ mod tests {
     }
 
     #[test]
-    fn photos_and_folders_matter_reads_and_other_files_do_not() {
+    fn photos_and_folders_matter_reads_other_files_and_glimpse_s_own_thumbnails_do_not() {
         let create = EventKind::Create(CreateKind::File);
+        let relevant = |e: &notify::Event| relevant(e, &[PathBuf::from("/photos/library.thumbs")]);
         assert!(relevant(&event(create, "/photos/IMG_1.HEIC")));
         assert!(relevant(&event(EventKind::Remove(RemoveKind::Any), "/photos/a.jpg")));
         assert!(relevant(&event(EventKind::Modify(ModifyKind::Any), "/photos/raw.CR3")));
@@ -293,5 +302,7 @@ mod tests {
         assert!(!relevant(&event(EventKind::Access(AccessKind::Any), "/photos/a.jpg")));
         assert!(!relevant(&event(create, "/photos/library.glimpse")));
         assert!(!relevant(&event(create, "/photos/notes.txt")));
+        assert!(!relevant(&event(create, "/photos/library.thumbs/ab/abcd.jpg")));
+        assert!(!relevant(&event(create, "/photos/library.thumbs/ab")));
     }
 }

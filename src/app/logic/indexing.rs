@@ -124,7 +124,8 @@ impl State {
         if roots != self.watch.roots {
             self.watch = WatchState { pending: self.watch.pending, ..WatchState::default() };
             if !roots.is_empty() {
-                match watch::start(roots.clone(), self.waker()) {
+                let own = crate::index::thumbs::ThumbCache::for_index(&settings.index).dir().to_path_buf();
+                match watch::start(roots.clone(), vec![own], self.waker()) {
                     Ok(job) => self.watch.job = Some(job),
                     Err(e) => self.watch.failed = Some(e.to_string()),
                 }

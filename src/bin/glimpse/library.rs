@@ -100,7 +100,8 @@ pub fn index(cli: &Cli, args: &IndexArgs) -> anyhow::Result<ExitCode> {
     }
     // Watching: each settled burst of changes is an ordinary run over the library's folders.
     let again = IndexOptions { add_roots: Vec::new(), remove_roots: Vec::new(), excludes: None, ..options };
-    let mut watch = FolderWatch::new()?;
+    let own = glimpse::index::thumbs::ThumbCache::for_index(&path).dir().to_path_buf();
+    let mut watch = FolderWatch::new(vec![own])?;
     let mut told = None;
     loop {
         let roots: Vec<PathBuf> = glimpse::index::open(&path)?.data.roots.iter().map(|r| bytes_path(r)).collect();
