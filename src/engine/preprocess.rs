@@ -171,7 +171,7 @@ impl Preprocess {
         {
             return Ok(decoded);
         }
-        self.decode_full(bytes, format)
+        self.decode_full(bytes, format, None)
     }
 
     /// A camera RAW file: its JPEG preview, decoded like any JPEG (reduced-size IDCT) and
@@ -183,11 +183,7 @@ impl Preprocess {
         let rgb = match decoded.picture {
             raw::Picture::Jpeg(jpeg) => match self.decode_jpeg(&jpeg, Some(orientation))? {
                 Some(preview) => preview.rgb,
-                None => {
-                    let mut preview = self.decode_full(&jpeg, ImageFormat::Jpeg)?.rgb.into();
-                    DynamicImage::apply_orientation(&mut preview, orientation);
-                    preview.into_rgb8()
-                }
+                None => self.decode_full(&jpeg, ImageFormat::Jpeg, Some(orientation))?.rgb,
             },
             raw::Picture::Pixels(pixels) => flatten_alpha(pixels),
         };
@@ -214,7 +210,13 @@ impl Preprocess {
         Ok(())
     }
 
-    fn decode_full(&self, bytes: &[u8], format: ImageFormat) -> std::result::Result<Decoded, String> {
+    /// Decodes with the `image` crate, turned by `orientation` or else by the file's own.
+    fn decode_full(
+        &self,
+        bytes: &[u8],
+        format: ImageFormat,
+        orientation: Option<image::metadata::Orientation>,
+    ) -> std::result::Result<Decoded, String> {
         let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
         let mut limits = image::Limits::default();
         limits.max_alloc = Some(self.max_pixels.saturating_mul(8));
@@ -222,7 +224,10 @@ impl Preprocess {
         let mut decoder = reader.into_decoder().map_err(|e| format!("cannot decode: {e}"))?;
         let (w, h) = decoder.dimensions();
         self.check_pixels(w, h)?;
-        let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+        let orientation = match orientation {
+            Some(given) => given,
+            None => decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms),
+        };
         let mut image = DynamicImage::from_decoder(decoder).map_err(|e| format!("cannot decode: {e}"))?;
         image.apply_orientation(orientation);
         let (width, height) = (image.width(), image.height());
