@@ -8,8 +8,11 @@ use std::sync::{Arc, Mutex};
 
 use crate::engine::{Backbone, BackboneModel, Runtime, SessionOptions};
 use crate::index::compact::Codec;
+use crate::index::concept::{Recipe, WordScores, WordTable, fit};
+use crate::index::concepts::{Concept, Concepts, Example, FittedFor};
 use crate::index::feedback::Rocchio;
 use crate::index::filter::{Filter, SortOrder};
+use crate::index::hash::hex;
 use crate::index::library::{Library, Ranked, SearchOptions, Space, embed_photo, photo_joint};
 use crate::index::project::Projection;
 use crate::index::query::{self, QueryPart, Term};
@@ -125,7 +128,53 @@ pub struct SearchAnswer {
     /// The typed words that have no vector in the text model (not even GloVe has them, e.g.
     /// "xyzzy"), in order: they were left out of the query.
     pub ignored_words: Vec<String>,
+    /// The concepts the query named, in order.
+    pub concepts: Vec<UsedConcept>,
 }
+
+/// A concept a query named, as the CLI's note and the window's chip say it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UsedConcept {
+    /// Its name as saved.
+    pub name: String,
+    /// Its example photos.
+    pub examples: usize,
+    /// Its name is also made of words the text model knows: the concept stands in for them
+    /// (quotes make them words again), and the person is told so.
+    pub shadows_words: bool,
+    /// The vocabulary's words that describe its examples best.
+    pub words: Vec<String>,
+}
+
+/// A used concept in words, as the CLI's note and the window's chip say it: "“Rex” is your
+/// concept (5 photos, like dog, grass)", and when its name is also words the model knows,
+/// how to search for the words instead.
+pub fn concept_note(used: &UsedConcept) -> String {
+    let photos = if used.examples == 1 { "1 photo".to_string() } else { format!("{} photos", used.examples) };
+    let like = if used.words.is_empty() { String::new() } else { format!(", like {}", used.words.join(", ")) };
+    let mut note = format!("\u{201c}{}\u{201d} is your concept ({photos}{like})", used.name);
+    if used.shadows_words {
+        note.push_str(&format!("; for the word instead, write it in quotes: \"{}\"", used.name));
+    }
+    note
+}
+
+/// A concept after [`Finder::teach`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Taught {
+    /// Its name as saved.
+    pub name: String,
+    /// Its example photos, all told.
+    pub examples: usize,
+    /// Its photos marked bad, all told.
+    pub negatives: usize,
+    /// The vocabulary's words that describe its examples best.
+    pub words: Vec<String>,
+}
+
+/// Library photos that stand for the whole library when a concept is fitted (evenly spread
+/// over it): the words' statistics and the library's mean are taken over them.
+const CONCEPT_SAMPLE: usize = 1000;
 
 /// Words as a person reads them in a note, each quoted ("“xyzzy”, “plugh”"), with how to
 /// refer to them ("this word" or "these words").
@@ -163,6 +212,18 @@ impl CueReading {
     }
 }
 
+/// The words the text model was trained on (its own vectors, not a GloVe word's map), each
+/// embedded alone: what a concept's words are chosen from ([`crate::index::concept::WordScores::best_words`]).
+pub fn word_table(model: &ExportedModel) -> Result<WordTable> {
+    let vocab = &model.vocab;
+    let trained: Vec<String> = (0..vocab.words().len() as u32)
+        .map(|i| i + crate::text::vocab::FIRST_WORD_ID)
+        .filter(|&id| vocab.count(id) > 0)
+        .filter_map(|id| vocab.word(id).map(str::to_string))
+        .collect();
+    WordTable::embed(trained, model.dim(), |texts| Ok(model.embed_texts(texts)?.into_iter().collect()))
+}
+
 /// The text model, as search uses it, and its compact projection.
 struct TextSide {
     model: Arc<ExportedModel>,
@@ -183,6 +244,7 @@ pub struct Models {
     model_dir: Option<PathBuf>,
     backbones: Mutex<Vec<Backbone>>,
     text: Mutex<Option<Arc<ExportedModel>>>,
+    words: Mutex<Option<Arc<WordTable>>>,
 }
 
 impl std::fmt::Debug for Models {
@@ -200,6 +262,7 @@ impl Models {
             model_dir: model_dir.map(Path::to_path_buf),
             backbones: Mutex::new(Vec::new()),
             text: Mutex::new(None),
+            words: Mutex::new(None),
         })
     }
 
@@ -254,6 +317,18 @@ impl Models {
         Ok(Some(model))
     }
 
+    /// The text model's trained words, each embedded alone ([`word_table`]), made on the
+    /// first call (about a second) and kept.
+    pub fn word_table(&self, model: &ExportedModel) -> Result<Arc<WordTable>> {
+        let mut words = self.words.lock().map_err(|_| Error::JobCrashed("models".into()))?;
+        if let Some(table) = words.as_ref() {
+            return Ok(table.clone());
+        }
+        let table = Arc::new(word_table(model)?);
+        *words = Some(table.clone());
+        Ok(table)
+    }
+
     /// The image head and compact projection of the text model when it was trained on
     /// `backbone`'s features: what `glimpse index` projects the library with. A model asked
     /// for explicitly that does not fit is an error; the installed one is then simply not used.
@@ -285,6 +360,13 @@ pub struct Finder {
     text: Option<TextSide>,
     /// Why text search is unavailable, when it is.
     text_problem: Option<String>,
+    /// The concepts kept with the library (read when it was opened, changed by
+    /// [`Finder::teach`]).
+    concepts: std::sync::RwLock<Concepts>,
+    /// A damaged concepts file set aside when the library was opened, in words.
+    concepts_notice: Option<String>,
+    /// Concept vectors fitted in this process for the current model but not yet saved.
+    fitted: Mutex<Vec<(String, Vec<f32>)>>,
 }
 
 /// The image head and compact projection of the text model in `model_dir` (or the
@@ -320,8 +402,17 @@ impl Finder {
     /// A finder for a library opened already.
     pub fn for_library(library: Library, models: Arc<Models>) -> Result<Finder> {
         let indexed_with = BackboneModel::find(&library.index.data.backbone)?;
-        let mut finder =
-            Finder { library, models, backbone: std::sync::OnceLock::new(), text: None, text_problem: None };
+        let opened = Concepts::open(&library.index.path)?;
+        let mut finder = Finder {
+            library,
+            models,
+            backbone: std::sync::OnceLock::new(),
+            text: None,
+            text_problem: None,
+            concepts: std::sync::RwLock::new(opened.concepts),
+            concepts_notice: opened.notice,
+            fitted: Mutex::new(Vec::new()),
+        };
         match finder.models.text_model()? {
             None => {
                 finder.text_problem = Some(
@@ -396,12 +487,18 @@ impl Finder {
                 _ => Ok((Space::Features(self.library.features()?), embed_photo(self.backbone()?, photo)?)),
             },
             Query::Terms(parts) => {
-                let wants_text = parts.iter().any(|p| matches!(p.term, Term::Text(_)));
-                match (&self.text, self.joint_space(true)) {
+                let wants_text = parts.iter().any(|p| matches!(p.term, Term::Text(_) | Term::Concept(_)));
+                // The hubness offsets are fitted to captions' cosines: a query of concepts
+                // (and photos) without text ranks by cosine alone, which `glimpse bench
+                // concepts` measured better (P@10 0.46 against 0.44 with them at k = 10).
+                let concepts_only = parts.iter().any(|p| matches!(p.term, Term::Concept(_)))
+                    && !parts.iter().any(|p| matches!(p.term, Term::Text(_)));
+                match (&self.text, self.joint_space(!concepts_only)) {
                     (Some(text), Some(space)) => {
                         let encode = |t: &str| -> Result<Vec<f32>> { Ok(text.model.embed_texts(&[t])?.row(0).to_vec()) };
                         let photo = |p: &Path| self.photo_joint(text, p);
-                        let q = self.library.joint_terms_vector(parts, text.model.dim(), &encode, &photo)?;
+                        let concept = |name: &str| self.concept_vector(name);
+                        let q = self.library.joint_terms_vector(parts, text.model.dim(), &encode, &photo, &concept)?;
                         Ok((space, q))
                     }
                     (Some(_), None) if wants_text => Err(Error::Invalid(
@@ -483,13 +580,15 @@ impl Finder {
                 browsing: true,
                 ignored_words: Vec::new(),
                 unranked: 0,
+                concepts: Vec::new(),
             });
         }
         // "Find similar" does not answer with the photo it was asked about.
         let (query, label, source, ignored_words) = match &request.subject {
             Subject::Text(text) => {
                 let text = text.trim();
-                let (parts, ignored) = self.known_terms(text, query::parse(text)?)?;
+                let names = self.concepts.read().map(|c| c.names_longest_first()).unwrap_or_default();
+                let (parts, ignored) = self.known_terms(text, query::parse_with_concepts(text, &names)?)?;
                 (Query::Terms(parts), format!("\u{201c}{text}\u{201d}"), None, ignored)
             }
             Subject::Photo(photo) => (
@@ -499,6 +598,7 @@ impl Finder {
                 Vec::new(),
             ),
         };
+        let concepts = self.used_concepts(&query);
         // A library with no photo yet (a first run stopped early) has nothing to rank.
         if self.library.index.data.photos.is_empty() {
             return Ok(SearchAnswer {
@@ -508,6 +608,7 @@ impl Finder {
                 browsing: false,
                 unranked: 0,
                 ignored_words,
+                concepts,
             });
         }
         // One pass: the query's vector is made once (its text encoded, its photos decoded);
@@ -547,7 +648,215 @@ impl Finder {
         stopped()?;
         let own = source.is_none().then_some(hits.as_slice());
         let cue = self.cue(&query, (space, &plain), &options, &request.feedback, own);
-        Ok(SearchAnswer { hits, cue, label, browsing: false, unranked, ignored_words })
+        Ok(SearchAnswer { hits, cue, label, browsing: false, unranked, ignored_words, concepts })
+    }
+
+    /// The concepts `query` names, each once, as a note or a chip shows them.
+    fn used_concepts(&self, query: &Query) -> Vec<UsedConcept> {
+        let Query::Terms(parts) = query else { return Vec::new() };
+        let Ok(concepts) = self.concepts.read() else { return Vec::new() };
+        let mut used: Vec<UsedConcept> = Vec::new();
+        for part in parts {
+            let Term::Concept(name) = &part.term else { continue };
+            let Some(concept) = concepts.find(name) else { continue };
+            if used.iter().any(|u| u.name == concept.name) {
+                continue;
+            }
+            let shadows_words = self.text.as_ref().is_some_and(|t| {
+                let (known, unknown) = t.model.vocab.encode_known(&concept.name);
+                known.len > 0 && unknown.is_empty()
+            });
+            let words =
+                self.model_key().and_then(|key| concept.vector_for(&key).map(|f| f.words.clone())).unwrap_or_default();
+            used.push(UsedConcept {
+                name: concept.name.clone(),
+                examples: concept.examples.len(),
+                shadows_words,
+                words,
+            });
+        }
+        used
+    }
+
+    /// The concepts kept with the library.
+    pub fn concepts(&self) -> Concepts {
+        self.concepts.read().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// A damaged concepts file set aside when the library was opened, in words.
+    pub fn concepts_notice(&self) -> Option<&str> {
+        self.concepts_notice.as_deref()
+    }
+
+    /// What concept vectors are kept under: the text model's image head and codec, when
+    /// the library's joint vectors were made by them.
+    fn model_key(&self) -> Option<String> {
+        self.joint_space(false)?;
+        let text = self.text.as_ref()?;
+        Some(Concepts::model_key(&text.model.manifest.image_head.sha256, text.codec.id()))
+    }
+
+    /// Rows of the library for photos of a concept: by path, else by content hash (a photo
+    /// moved or renamed since); photos no longer in the library are left out.
+    fn concept_rows(&self, photos: &[Example]) -> Vec<usize> {
+        let positions = self.library.index.data.positions();
+        photos
+            .iter()
+            .filter_map(|e| {
+                let by_path = positions.get(crate::index::bytes::path_bytes(&e.path).as_slice()).copied();
+                by_path.or_else(|| {
+                    let hash = e.hash.as_deref()?;
+                    self.library.index.data.photos.iter().position(|p| hex(&p.hash) == hash)
+                })
+            })
+            .filter(|&row| self.library.is_projected(row))
+            .collect()
+    }
+
+    /// The query vector of `concept` for the current text model ([`fit`] with the default
+    /// [`Recipe`]), from its photos' joint vectors, a sample of the library and the text
+    /// model's words.
+    fn fit_concept(&self, concept: &Concept) -> Result<FittedFor> {
+        let (Some(text), Some(space), Some(key)) = (self.text.as_ref(), self.joint_space(false), self.model_key())
+        else {
+            return Err(Error::Invalid(
+                self.text_problem
+                    .clone()
+                    .unwrap_or_else(|| "concepts need the library's vectors of the text model: index it again".into()),
+            ));
+        };
+        let examples = self.concept_rows(&concept.examples);
+        if examples.is_empty() {
+            return Err(Error::Invalid(format!(
+                "none of the {} photos of \u{201c}{}\u{201d} is in the library now: add photos of it again (`glimpse concept add`)",
+                concept.examples.len(),
+                concept.name
+            )));
+        }
+        let negatives = self.concept_rows(&concept.negatives);
+        let projected: Vec<usize> = (0..self.library.len()).filter(|&r| self.library.is_projected(r)).collect();
+        let step = projected.len().div_ceil(CONCEPT_SAMPLE).max(1);
+        let sample: Vec<usize> = projected.iter().step_by(step).copied().collect();
+        let rows: Vec<usize> = sample.iter().chain(&examples).chain(&negatives).copied().collect();
+        let dim = text.model.dim();
+        let mut photos = Vec::with_capacity(rows.len() * dim);
+        for &row in &rows {
+            let mut v = space.vector(row);
+            let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+            v.iter_mut().for_each(|x| *x /= n);
+            photos.extend(v);
+        }
+        let table = self.models.word_table(&text.model)?;
+        let library: Vec<usize> = (0..sample.len()).collect();
+        let scores = WordScores::new(&table, &photos, &library);
+        let at = |from: usize, n: usize| (from..from + n).collect::<Vec<usize>>();
+        let fitted = fit(
+            &Recipe::default(),
+            &photos,
+            dim,
+            &at(sample.len(), examples.len()),
+            &at(sample.len() + examples.len(), negatives.len()),
+            &library,
+            Some((&table, &scores)),
+        );
+        Ok(FittedFor { model: key, vector: fitted.vector, words: fitted.words.into_iter().map(|(w, _)| w).collect() })
+    }
+
+    /// The query vector of the concept `name`: kept in the concepts file for this model, else
+    /// fitted now (and kept, when the file can be written).
+    fn concept_vector(&self, name: &str) -> Result<Vec<f32>> {
+        let concept = self
+            .concepts
+            .read()
+            .ok()
+            .and_then(|c| c.find(name).cloned())
+            .ok_or_else(|| Error::Invalid(format!("no concept \u{201c}{name}\u{201d}")))?;
+        let key = self.model_key().unwrap_or_default();
+        if let Some(fitted) = concept.vector_for(&key) {
+            return Ok(fitted.vector.clone());
+        }
+        if let Some((_, v)) = self.fitted.lock().ok().and_then(|f| f.iter().find(|(n, _)| *n == concept.name).cloned())
+        {
+            return Ok(v);
+        }
+        let fitted = self.fit_concept(&concept)?;
+        let vector = fitted.vector.clone();
+        if let Ok(mut cache) = self.fitted.lock() {
+            cache.push((concept.name.clone(), vector.clone()));
+        }
+        // Kept for the next search; a library on a read-only disk fits it again then.
+        if let Ok(mut concepts) = self.concepts.write() {
+            concepts.set_fitted(&concept.name, fitted);
+            let _ = concepts.save();
+        }
+        Ok(vector)
+    }
+
+    /// Teaches the concept `name` (made when there is none) the library photos `examples`
+    /// and `negatives` (photos marked bad), fits its query vector and saves the concepts
+    /// file. A photo that is not in the library is refused: index its folder first.
+    pub fn teach(&self, name: &str, examples: &[PathBuf], negatives: &[PathBuf]) -> Result<Taught> {
+        let positions = self.library.index.data.positions();
+        let resolve = |paths: &[PathBuf]| -> Result<Vec<Example>> {
+            paths
+                .iter()
+                .map(|p| {
+                    let path = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+                    let row =
+                        positions.get(crate::index::bytes::path_bytes(&path).as_slice()).copied().ok_or_else(|| {
+                            Error::Invalid(format!(
+                                "{} is not in the library: add its folder and index it first (`glimpse index`)",
+                                p.display()
+                            ))
+                        })?;
+                    let hash = self.library.photo(row).map(|e| hex(&e.hash));
+                    Ok(Example { path, hash })
+                })
+                .collect()
+        };
+        let (examples, negatives) = (resolve(examples)?, resolve(negatives)?);
+        let mut concepts = self.concepts.write().map_err(|_| Error::JobCrashed("concepts".into()))?;
+        // Read again: another window or command may have changed the file since.
+        let mut fresh = Concepts::open(&self.library.index.path)?.concepts;
+        let name = fresh.add(name, examples, negatives)?;
+        let concept = fresh.find(&name).cloned().ok_or_else(|| Error::Invalid(format!("no concept '{name}'")))?;
+        let fitted = self.fit_concept(&concept)?;
+        let words = fitted.words.clone();
+        fresh.set_fitted(&name, fitted);
+        fresh.save()?;
+        if let Ok(mut cache) = self.fitted.lock() {
+            cache.retain(|(n, _)| *n != name);
+        }
+        *concepts = fresh;
+        Ok(Taught { name, examples: concept.examples.len(), negatives: concept.negatives.len(), words })
+    }
+
+    /// Removes the concept `name` from the library's concepts file (its photos stay).
+    pub fn forget(&self, name: &str) -> Result<Concept> {
+        let mut concepts = self.concepts.write().map_err(|_| Error::JobCrashed("concepts".into()))?;
+        let mut fresh = Concepts::open(&self.library.index.path)?.concepts;
+        let removed = fresh.remove(name)?;
+        fresh.save()?;
+        *concepts = fresh;
+        Ok(removed)
+    }
+
+    /// The concepts kept with the library, or `None` while one is being taught (never waits:
+    /// the window asks from its drawing thread).
+    pub fn try_concepts(&self) -> Option<Concepts> {
+        self.concepts.try_read().ok().map(|c| c.clone())
+    }
+
+    /// Reads the concepts file again (after another window or command changed it).
+    pub fn reload_concepts(&self) -> Result<()> {
+        let opened = Concepts::open(&self.library.index.path)?;
+        if let Ok(mut concepts) = self.concepts.write() {
+            *concepts = opened.concepts;
+        }
+        if let Ok(mut cache) = self.fitted.lock() {
+            cache.clear();
+        }
+        Ok(())
     }
 
     /// The terms of the query `text` that mean something to the text model, and the words

@@ -360,6 +360,7 @@ impl eframe::App for GlimpseApp {
                     library: self.state.finder.as_deref().map(|f| &f.library),
                     photos,
                     indexing: &self.state.indexing,
+                    concepts: &mut self.state.concepts,
                     engine_error: self.state.engine_error.clone(),
                     commands: &mut self.commands,
                 };

@@ -10,6 +10,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::dataset::ImageCaptions;
+use crate::index::concept::{Recipe, WordScores, WordTable, fit};
 use crate::text::tokenizer::tokenize;
 
 /// Words of things one can see, tried as concepts; those with enough photos are kept (see
@@ -89,6 +90,9 @@ pub enum Ranker {
         /// Weight of the library's mean.
         beta: f32,
     },
+    /// What a saved concept does ([`crate::index::concept::fit`]): the words that single the
+    /// examples out, mixed with the contrast of the photos.
+    Concept(Recipe),
 }
 
 /// One k's numbers, averaged over concepts and draws.
@@ -151,8 +155,15 @@ fn draw(state: &mut u64, below: usize, n: usize) -> Vec<usize> {
     picked
 }
 
-/// The query vector of `ranker` from the example rows.
-pub fn query(ranker: Ranker, images: &[f32], dim: usize, examples: &[usize]) -> Vec<f32> {
+/// The query vector of `ranker` from the example rows; `words` are the vocabulary's words
+/// with their cosines with every photo (needed by [`Ranker::Concept`] only).
+pub fn query(
+    ranker: Ranker,
+    images: &[f32],
+    dim: usize,
+    examples: &[usize],
+    words: Option<(&WordTable, &WordScores)>,
+) -> Vec<f32> {
     let row = |i: usize| &images[i * dim..(i + 1) * dim];
     let mean = |rows: &mut dyn Iterator<Item = usize>| {
         let mut m = vec![0.0f32; dim];
@@ -171,6 +182,10 @@ pub fn query(ranker: Ranker, images: &[f32], dim: usize, examples: &[usize]) -> 
             let pos = mean(&mut examples.iter().copied());
             let all = mean(&mut (0..n_img));
             pos.iter().zip(&all).map(|(p, a)| p - beta * a).collect()
+        }
+        Ranker::Concept(recipe) => {
+            let library: Vec<usize> = (0..n_img).collect();
+            fit(&recipe, images, dim, examples, &[], &library, words).vector
         }
     }
 }
@@ -222,18 +237,23 @@ pub struct Photos<'a> {
     pub dim: usize,
 }
 
-/// Measures `ranker` and both references for each of `ks` on `concepts`, `draws` random
+/// Measures `ranker` (a concept's ranking without the photos' hubness offsets, as search
+/// ranks a query of concepts; the others with them) and both references for each of `ks` on `concepts`, `draws` random
 /// sets of examples per concept and k; `words[c]` is concept `c`'s word as the text model
-/// embeds it.
+/// embeds it; `table` the vocabulary's words as [`Ranker::Concept`] reads them.
 pub fn run(
     photos: Photos<'_>,
     concepts: &[Concept],
     words: &[Vec<f32>],
+    table: Option<&WordTable>,
     ks: &[usize],
     draws: usize,
     ranker: Ranker,
 ) -> ConceptsBench {
     let Photos { images, offsets, dim } = photos;
+    let all: Vec<usize> = (0..images.len() / dim.max(1)).collect();
+    let scores = table.map(|t| WordScores::new(t, images, &all));
+    let vocabulary = table.zip(scores.as_ref());
     let by_k = ks
         .iter()
         .map(|&k| {
@@ -245,9 +265,11 @@ pub fn run(
                         let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ ((c as u64) << 32) ^ ((k as u64) << 16) ^ d as u64;
                         let picks = draw(&mut state, concept.photos.len(), k);
                         let examples: Vec<usize> = picks.iter().map(|&p| concept.photos[p]).collect();
-                        let mine = query(ranker, images, dim, &examples);
-                        let photos = query(Ranker::Photos, images, dim, &examples);
-                        let (p, m) = measure(&mine, images, offsets, dim, &examples, &concept.photos);
+                        let mine = query(ranker, images, dim, &examples, vocabulary);
+                        let photos = query(Ranker::Photos, images, dim, &examples, None);
+                        // As search ranks a query of concepts: by cosine, without the offsets.
+                        let own = if matches!(ranker, Ranker::Concept(_)) { &[] } else { offsets };
+                        let (p, m) = measure(&mine, images, own, dim, &examples, &concept.photos);
                         let (pp, pm) = measure(&photos, images, offsets, dim, &examples, &concept.photos);
                         let (wp, wm) = measure(&words[c], images, offsets, dim, &examples, &concept.photos);
                         [p, m, pp, pm, wp, wm]

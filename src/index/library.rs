@@ -276,6 +276,11 @@ impl Library {
         &self.offline
     }
 
+    /// True when the photo in `row` has a joint vector (see [`Library::unprojected`]).
+    pub fn is_projected(&self, row: usize) -> bool {
+        self.joint.is_some() && !self.unprojected.get(row).copied().unwrap_or(false)
+    }
+
     /// Photos with no joint vector yet, left out of text search and "find similar" in the
     /// joint space until `glimpse index` projects them (a run stopped before it did).
     pub fn unprojected(&self) -> usize {
@@ -429,6 +434,9 @@ impl Library {
             Term::Text(text) => Err(Error::Invalid(format!(
                 "text search (\"{text}\") needs a text model, and none is installed yet; search by photo works now: `glimpse similar PHOTO`, or a query of photo terms like `./a.jpg - ./b.jpg`"
             ))),
+            Term::Concept(name) => Err(Error::Invalid(format!(
+                "the concept \"{name}\" is searched with the text model, and none fits this library yet: index it again, or search by photo"
+            ))),
         })
     }
 }
@@ -451,21 +459,27 @@ impl Library {
             ));
         }
         let photo = |path: &Path| photo_joint(backbone, head, path);
-        self.joint_terms_vector(parts, head.out_dim(), encode_text, &photo)
+        let concept = |name: &str| -> Result<Vec<f32>> {
+            Err(Error::Invalid(format!("the concept \"{name}\" is searched through a finder (`Finder::search`)")))
+        };
+        self.joint_terms_vector(parts, head.out_dim(), encode_text, &photo, &concept)
     }
 
     /// The weighted sum of the unit vectors of query terms in a `dim`-long joint space, text
-    /// terms through `encode_text`, photo terms through `encode_photo`.
+    /// terms through `encode_text`, photo terms through `encode_photo`, concepts through
+    /// `concept_vector`.
     pub fn joint_terms_vector(
         &self,
         parts: &[QueryPart],
         dim: usize,
         encode_text: &dyn Fn(&str) -> Result<Vec<f32>>,
         encode_photo: &dyn Fn(&Path) -> Result<Vec<f32>>,
+        concept_vector: &dyn Fn(&str) -> Result<Vec<f32>>,
     ) -> Result<Vec<f32>> {
         weighted_sum(parts, dim, |term| match term {
             Term::Text(text) => encode_text(text),
             Term::Photo(path) => encode_photo(path),
+            Term::Concept(name) => concept_vector(name),
         })
     }
 }

@@ -6,6 +6,8 @@
 pub mod bytes;
 pub mod cold;
 pub mod compact;
+pub mod concept;
+pub mod concepts;
 pub mod contents;
 pub mod duplicates;
 pub mod feedback;

@@ -18,6 +18,7 @@ use crate::finder::{Finder, Subject};
 use crate::job::{Job, Waker};
 
 mod annotator;
+mod concepts;
 mod duplicates;
 mod indexing;
 mod opening;
@@ -27,6 +28,7 @@ mod search;
 mod training;
 
 pub use annotator::AnnotatorState;
+pub use concepts::ConceptsState;
 pub use duplicates::DuplicatesState;
 pub use indexing::{IndexingState, Phase, WatchState};
 pub use opening::Engine;
@@ -95,6 +97,10 @@ pub enum Command {
     ClearMarks,
     /// Group the library's near-duplicates.
     FindDuplicates,
+    /// Save this query's marks as a concept with this name (good: its examples; bad: not it).
+    SaveConcept(String),
+    /// Remove the concept with this name (its photos stay).
+    RemoveConcept(String),
 }
 
 /// Everything the app holds apart from its settings.
@@ -125,6 +131,8 @@ pub struct State {
     pub after_open: Vec<Command>,
     /// Duplicates view.
     pub duplicates: DuplicatesState,
+    /// The library's concepts.
+    pub concepts: ConceptsState,
     /// "Show in folder" requests whose file manager has not answered yet.
     reveals: Vec<Job<(), Result<()>>>,
 }
@@ -165,6 +173,7 @@ impl State {
             picker: None,
             after_open: Vec::new(),
             duplicates: DuplicatesState::default(),
+            concepts: ConceptsState::default(),
             reveals: Vec::new(),
         }
     }
@@ -301,6 +310,8 @@ impl State {
                 note(self.start_search(settings));
             }
             Command::FindDuplicates => note(self.start_duplicates()),
+            Command::SaveConcept(name) => note(self.save_concept(name)),
+            Command::RemoveConcept(name) => note(self.remove_concept(name)),
         }
         notices
     }
@@ -328,6 +339,11 @@ impl State {
         self.poll_training(&mut notices);
         self.poll_annotator(commands);
         self.poll_duplicates(&mut notices);
+        let mut search_again = false;
+        self.poll_concepts(&mut notices, &mut search_again);
+        if search_again && !self.search.subject.is_empty() {
+            commands.push(Command::Search);
+        }
         let (answered, waiting): (Vec<_>, Vec<_>) =
             std::mem::take(&mut self.reveals).into_iter().partition(Job::is_finished);
         self.reveals = waiting;

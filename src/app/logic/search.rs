@@ -8,6 +8,7 @@ use crate::finder::FilterText;
 use crate::finder::Finder;
 use crate::finder::SearchRequest;
 use crate::finder::Subject;
+use crate::finder::UsedConcept;
 use crate::index::filter::DateSource;
 use crate::index::filter::format_date;
 use crate::index::library::Ranked;
@@ -59,9 +60,19 @@ pub struct ResultItem {
     pub cosine: Option<f32>,
 }
 
+/// What a finished search hands the grid.
+pub(super) struct Answered {
+    results: Vec<ResultItem>,
+    cue: Option<CueReading>,
+    label: String,
+    browsing: bool,
+    unranked: usize,
+    ignored: Vec<String>,
+    concepts: Vec<UsedConcept>,
+}
+
 /// A running search, answering one query.
-/// A search's results with the "no strong match" flag and what was searched for.
-type SearchJob = Job<(), Result<(Vec<ResultItem>, Option<CueReading>, String, bool, usize, Vec<String>)>>;
+type SearchJob = Job<(), Result<Answered>>;
 
 /// Filters as typed in the search view.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -118,6 +129,8 @@ pub struct SearchState {
     pub unranked: usize,
     /// The last query's words that the text model has no vector for: left out of it.
     pub ignored: Vec<String>,
+    /// The concepts the last query named.
+    pub concepts: Vec<UsedConcept>,
     /// The highlighted result.
     pub selected: Option<usize>,
     /// The result shown large.
@@ -293,14 +306,15 @@ impl State {
             let answer = finder.search_until(&request, &cx.stop_flag())?;
             // The cue is read for text queries only, which rank with the offsets.
             let text = answer.cue.is_some();
-            Ok((
-                describe(&finder, answer.hits, text),
-                answer.cue,
-                answer.label,
-                answer.browsing,
-                answer.unranked,
-                answer.ignored_words,
-            ))
+            Ok(Answered {
+                results: describe(&finder, answer.hits, text),
+                cue: answer.cue,
+                label: answer.label,
+                browsing: answer.browsing,
+                unranked: answer.unranked,
+                ignored: answer.ignored_words,
+                concepts: answer.concepts,
+            })
         })?;
         self.search.job = Some(job);
         Ok(())
@@ -322,7 +336,7 @@ impl State {
         }
         let Some(job) = self.search.job.take() else { return };
         match job.wait().and_then(|r| r) {
-            Ok((results, cue, label, browsing, unranked, ignored)) => {
+            Ok(Answered { results, cue, label, browsing, unranked, ignored, concepts }) => {
                 // The highlight and the preview follow their photo to its new place (or go
                 // when it left the results), so the next mark can only land on that photo.
                 let search = &mut self.search;
@@ -340,6 +354,7 @@ impl State {
                 search.browsing = browsing;
                 search.unranked = unranked;
                 search.ignored = ignored;
+                search.concepts = concepts;
             }
             // The grid no longer answers the query in the box: it says why instead of
             // showing the previous query's results under their old heading. A query of words
@@ -357,6 +372,7 @@ impl State {
                 search.selected = None;
                 search.preview = None;
                 search.unranked = 0;
+                search.concepts.clear();
             }
         }
     }

@@ -7,10 +7,12 @@
 
 use eframe::egui;
 
+mod concepts_row;
 mod grid;
 mod preview;
 mod query_row;
 
+use concepts_row::concepts_row;
 use grid::grid;
 use preview::preview;
 use query_row::{options_row, query_row, take_dropped_photo};
@@ -18,7 +20,7 @@ use query_row::{options_row, query_row, take_dropped_photo};
 use super::Tab;
 use super::images::Images;
 use super::logic::{Command, Mark};
-use super::logic::{IndexingState, SearchState};
+use super::logic::{ConceptsState, IndexingState, SearchState};
 use crate::finder::{CUE_RESULTS, CueReading, Subject, quoted_words};
 use crate::index::Library;
 use crate::index::filter::SortOrder;
@@ -39,6 +41,8 @@ pub struct View<'a> {
     pub photos: usize,
     /// The indexing run, when one goes on (its results join these).
     pub indexing: &'a IndexingState,
+    /// The library's concepts, and the name being typed for the marks.
+    pub concepts: &'a mut ConceptsState,
     /// Why the models could not be opened.
     pub engine_error: Option<String>,
     /// What the user asked for, carried out after drawing.
@@ -51,6 +55,7 @@ pub fn show(mut view: View<'_>, ui: &mut egui::Ui) {
     // Read before the rows are drawn: an open dropdown closes itself on Esc while drawn.
     let dropdown_open = egui::Popup::is_any_open(ui.ctx());
     query_row(view, ui);
+    concepts_row(view, ui);
     options_row(view, ui);
     ui.separator();
     take_dropped_photo(view, ui);
@@ -114,6 +119,10 @@ fn keyboard(view: &mut View<'_>, ui: &mut egui::Ui, dropdown_open: bool) {
             mark = Some(Mark::Bad);
         }
     });
+    // Esc while naming a concept only stops naming it.
+    if escape && view.concepts.naming.take().is_some() {
+        escape = false;
+    }
     let search = &mut view.search;
     if step != 0 && n > 0 {
         // Arrows leave the query box for the grid.

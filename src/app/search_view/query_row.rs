@@ -141,6 +141,10 @@ pub(super) fn options_row(view: &mut View<'_>, ui: &mut egui::Ui) {
             if ui.button("Clear marks").clicked() {
                 view.commands.push(Command::ClearMarks);
             }
+            let good = search.marks.values().filter(|m| **m == Mark::Good).count();
+            if good > 0 {
+                super::concepts_row::save_marks(view, ui);
+            }
         }
     });
     if changed {

@@ -43,12 +43,24 @@ pub struct ConceptsArgs {
     /// Random sets of examples per concept and k.
     #[arg(long, default_value_t = 20)]
     draws: usize,
-    /// The ranker to report: photos or contrast.
-    #[arg(long, default_value = "contrast")]
+    /// The ranker to report: concept (what a saved concept does), photos or contrast.
+    #[arg(long, default_value = "concept")]
     ranker: String,
-    /// The weight of the library's mean for the contrast ranker.
-    #[arg(long, default_value_t = 1.0)]
-    beta: f32,
+    /// The weight of the library's mean for the contrast and concept rankers.
+    #[arg(long)]
+    beta: Option<f32>,
+    /// The concept ranker's number of words (0: photos only).
+    #[arg(long)]
+    words: Option<usize>,
+    /// The concept ranker's share of the words in the query.
+    #[arg(long)]
+    words_weight: Option<f32>,
+    /// The concept ranker's whitening (share of the mean eigenvalue; 0: none).
+    #[arg(long)]
+    shrink: Option<f32>,
+    /// The concept ranker's balance of the two parts by their spread (true/false).
+    #[arg(long)]
+    balance: Option<bool>,
 }
 
 /// Options of `glimpse bench updates`.
@@ -387,10 +399,20 @@ fn cue_bench(cli: &Cli, args: &CueArgs) -> anyhow::Result<ExitCode> {
 
 fn concepts_bench(cli: &Cli, args: &ConceptsArgs) -> anyhow::Result<ExitCode> {
     use glimpse::bench::concepts::{Photos, Ranker, choose, run};
+    use glimpse::index::concept::Recipe;
+    let default = Recipe::default();
+    let recipe = Recipe {
+        words: args.words.unwrap_or(default.words),
+        words_weight: args.words_weight.unwrap_or(default.words_weight),
+        beta: args.beta.unwrap_or(default.beta),
+        shrink: args.shrink.unwrap_or(default.shrink),
+        balance: args.balance.unwrap_or(default.balance),
+    };
     let ranker = match args.ranker.as_str() {
+        "concept" => Ranker::Concept(recipe),
         "photos" => Ranker::Photos,
-        "contrast" => Ranker::Contrast { beta: args.beta },
-        other => anyhow::bail!("unknown ranker '{other}': use photos or contrast"),
+        "contrast" => Ranker::Contrast { beta: recipe.beta },
+        other => anyhow::bail!("unknown ranker '{other}': use concept, photos or contrast"),
     };
     let (setup, dir) = split_setup(cli, &args.split)?;
     let split = embedded_split(cli, &args.split)?;
@@ -402,8 +424,12 @@ fn concepts_bench(cli: &Cli, args: &ConceptsArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|c| Ok(model.embed_texts(&[c.word.as_str()])?.row(0).to_vec()))
         .collect::<glimpse::Result<_>>()?;
+    let vocabulary = match ranker {
+        Ranker::Concept(_) => Some(glimpse::finder::word_table(&model)?),
+        _ => None,
+    };
     let photos = Photos { images: &split.images, offsets: &split.offsets, dim: split.dim };
-    let table = run(photos, &concepts, &words, &[1, 3, 5, 10], args.draws, ranker);
+    let table = run(photos, &concepts, &words, vocabulary.as_ref(), &[1, 3, 5, 10], args.draws, ranker);
     if args.split.json {
         println!("{}", serde_json::to_string_pretty(&table)?);
         return Ok(ExitCode::SUCCESS);

@@ -27,7 +27,7 @@ pub struct IndexPath {
 }
 
 impl IndexPath {
-    fn path(&self) -> PathBuf {
+    pub fn path(&self) -> PathBuf {
         self.index.clone().unwrap_or_else(glimpse::locations::default_index)
     }
 }
@@ -328,9 +328,15 @@ impl RankingArgs {
                 "note: the index was written by an earlier Glimpse (format {format}); it is searched as converted in memory, and `glimpse index` saves it in the new format"
             );
         }
+        if let Some(notice) = finder.concepts_notice() {
+            eprintln!("note: {notice}");
+        }
         let answer = finder.search(&request)?;
         if let Some(notice) = finder.backbone_notice() {
             eprintln!("note: {notice}");
+        }
+        for used in &answer.concepts {
+            eprintln!("note: {}", glimpse::finder::concept_note(used));
         }
         if answer.unranked > 0 {
             eprintln!(

@@ -4,6 +4,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench;
+mod concept;
 mod doctor;
 mod embed;
 mod library;
@@ -52,6 +53,9 @@ enum Command {
     Search(library::SearchArgs),
     /// Rank the library's photos by how similar they look to a photo.
     Similar(library::SimilarArgs),
+    /// Concepts taught by example ("Rex", "grandma's garden"): add, list, show, rename, remove.
+    #[command(subcommand)]
+    Concept(concept::ConceptCommand),
     /// Group the library's near-duplicate photos (burst shots, resized copies, re-encodes); never deletes.
     Duplicates(library::DuplicatesArgs),
     /// Measure speed against a baseline taken in the same run.
@@ -177,6 +181,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Search(args) => library::search(cli, args),
         Command::Similar(args) => library::similar(cli, args),
         Command::Duplicates(args) => library::duplicates(cli, args),
+        Command::Concept(command) => concept::run(cli, command),
         Command::Bench(command) => bench::run(cli, command),
         Command::Train(args) => train::train(cli, args),
         Command::Eval(args) => train::eval(cli, args),
