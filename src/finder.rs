@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use crate::engine::{Backbone, BackboneModel, Runtime, SessionOptions};
 use crate::index::compact::Codec;
 use crate::index::concept::{Recipe, WordScores, WordTable, fit};
-use crate::index::concepts::{Concept, Concepts, Example, FittedFor};
+use crate::index::concepts::{Concept, Concepts, Example, FittedFor, OpenedConcepts};
 use crate::index::feedback::Rocchio;
 use crate::index::filter::{Filter, SortOrder};
 use crate::index::hash::hex;
@@ -244,7 +244,6 @@ pub struct Models {
     model_dir: Option<PathBuf>,
     backbones: Mutex<Vec<Backbone>>,
     text: Mutex<Option<Arc<ExportedModel>>>,
-    words: Mutex<Option<Arc<WordTable>>>,
 }
 
 impl std::fmt::Debug for Models {
@@ -262,7 +261,6 @@ impl Models {
             model_dir: model_dir.map(Path::to_path_buf),
             backbones: Mutex::new(Vec::new()),
             text: Mutex::new(None),
-            words: Mutex::new(None),
         })
     }
 
@@ -315,18 +313,6 @@ impl Models {
         let model = Arc::new(ExportedModel::open(self.runtime, &dir, &self.options)?);
         *text = Some(model.clone());
         Ok(Some(model))
-    }
-
-    /// The text model's trained words, each embedded alone ([`word_table`]), made on the
-    /// first call (about a second) and kept.
-    pub fn word_table(&self, model: &ExportedModel) -> Result<Arc<WordTable>> {
-        let mut words = self.words.lock().map_err(|_| Error::JobCrashed("models".into()))?;
-        if let Some(table) = words.as_ref() {
-            return Ok(table.clone());
-        }
-        let table = Arc::new(word_table(model)?);
-        *words = Some(table.clone());
-        Ok(table)
     }
 
     /// The image head and compact projection of the text model when it was trained on
@@ -402,7 +388,11 @@ impl Finder {
     /// A finder for a library opened already.
     pub fn for_library(library: Library, models: Arc<Models>) -> Result<Finder> {
         let indexed_with = BackboneModel::find(&library.index.data.backbone)?;
-        let opened = Concepts::open(&library.index.path)?;
+        // A concepts file that cannot be read does not keep the library from opening.
+        let opened = Concepts::open(&library.index.path).unwrap_or_else(|e| OpenedConcepts {
+            concepts: Concepts { path: Concepts::path_for(&library.index.path), list: Vec::new() },
+            notice: Some(format!("the library's concepts cannot be read now ({e}); search goes on without them")),
+        });
         let mut finder = Finder {
             library,
             models,
@@ -490,7 +480,7 @@ impl Finder {
                 let wants_text = parts.iter().any(|p| matches!(p.term, Term::Text(_) | Term::Concept(_)));
                 // The hubness offsets are fitted to captions' cosines: a query of concepts
                 // (and photos) without text ranks by cosine alone, which `glimpse bench
-                // concepts` measured better (P@10 0.46 against 0.44 with them at k = 10).
+                // concepts` measured better (k = 10: P@10 0.46 by cosine, 0.44 less the offsets).
                 let concepts_only = parts.iter().any(|p| matches!(p.term, Term::Concept(_)))
                     && !parts.iter().any(|p| matches!(p.term, Term::Text(_)));
                 match (&self.text, self.joint_space(!concepts_only)) {
@@ -746,7 +736,9 @@ impl Finder {
             v.iter_mut().for_each(|x| *x /= n);
             photos.extend(v);
         }
-        let table = self.models.word_table(&text.model)?;
+        // Made for each fit (about 0.3 s) rather than kept: 4500 words of 2048 values would
+        // hold 37 MB for the rest of the process, and fits are rare.
+        let table = word_table(&text.model)?;
         let library: Vec<usize> = (0..sample.len()).collect();
         let scores = WordScores::new(&table, &photos, &library);
         let at = |from: usize, n: usize| (from..from + n).collect::<Vec<usize>>();

@@ -840,3 +840,59 @@ fn photos_copied_into_and_deleted_from_a_library_folder_while_the_window_is_open
     let report = h.state().state.indexing.report.clone().expect("a run's report");
     assert_eq!((report.photos, report.removed), (7, 1), "{report:?}");
 }
+
+#[test]
+fn marks_saved_as_a_concept_are_a_chip_and_its_name_finds_its_photos_in_a_query() {
+    let shared = need_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    copy_photos(&shared, &photos, 8);
+    let mut h = app_on(dir.path(), Startup::default());
+    click(&mut h, "Library");
+    add_folder(&mut h, &photos);
+    wait_for(&mut h, "indexing to finish", |app| !app.state.indexing.running() && app.state.finder.is_some());
+    click(&mut h, "Search");
+    type_into(&mut h, "Query", "a dog");
+    wait_for(&mut h, "the results", |app| {
+        !app.state.search.busy() && !app.state.search.browsing && app.state.search.results.len() == 8
+    });
+    let results = &h.state().state.search.results;
+    let (first, second, last) =
+        (results[0].ranked.path.clone(), results[1].ranked.path.clone(), results[7].ranked.path.clone());
+    h.state_mut().send(glimpse::app::Command::Mark(first.clone(), Some(Mark::Good)));
+    h.state_mut().send(glimpse::app::Command::Mark(second.clone(), Some(Mark::Good)));
+    h.state_mut().send(glimpse::app::Command::Mark(last.clone(), Some(Mark::Bad)));
+    h.step();
+    wait_for(&mut h, "the marks to re-rank", |app| !app.state.search.busy());
+    assert_eq!(h.state().state.search.marks.len(), 3);
+
+    click(&mut h, "Save as concept\u{2026}");
+    h.step();
+    type_into(&mut h, "Name", "Rex");
+    click(&mut h, "Save");
+    wait_for(&mut h, "the concept to be saved", |app| {
+        !app.state.concepts.busy() && app.state.concepts.list.iter().any(|c| c.name == "Rex")
+    });
+    let saved = h.state().notices.iter().any(|n| n.text.starts_with("Saved \u{201c}Rex\u{201d}: 2 photos"));
+    assert!(saved, "no notice says it was saved: {:?}", h.state().notices);
+    let file = dir.path().join("library.concepts.json");
+    let kept: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(kept["concepts"][0]["examples"].as_array().unwrap().len(), 2);
+    assert_eq!(kept["concepts"][0]["negatives"][0]["path"], last.to_str().unwrap());
+
+    // A new query with the concept's name: the chip lights up and its photos lead.
+    h.key_press(egui::Key::Escape);
+    h.step();
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Rex").click();
+    h.step();
+    assert_eq!(h.state().state.search.subject, Subject::Text("Rex".into()), "the chip adds its name to the query");
+    wait_for(&mut h, "the concept's results", |app| {
+        !app.state.search.busy() && app.state.search.concepts.iter().any(|c| c.name == "Rex")
+    });
+    assert!(h.state().state.search.marks.is_empty(), "a new query starts without the marks");
+    let top: Vec<PathBuf> = h.state().state.search.results.iter().take(2).map(|r| r.ranked.path.clone()).collect();
+    assert!(top.contains(&first) && top.contains(&second), "the concept's photos do not lead: {top:?}");
+    let chip = h.get_by_role_and_label(egui::accesskit::Role::Button, "Rex");
+    let toggled = chip.accesskit_node().toggled();
+    assert_eq!(toggled, Some(egui::accesskit::Toggled::True), "the chip does not show the query uses it");
+}

@@ -1,5 +1,6 @@
 //! The `glimpse` binary as a user runs it.
 
+use std::path::Path;
 use std::process::Command;
 
 fn glimpse() -> Command {
@@ -416,4 +417,116 @@ fn bench_scale_writes_a_real_library_and_measures_it_in_a_process_of_its_own() {
         assert!(size[field].as_f64().is_some_and(|v| v > 0.0), "{field}: {size}");
     }
     assert!(std::fs::read_dir(work.path()).unwrap().next().is_none(), "the generated library is removed");
+}
+
+#[test]
+fn a_concept_taught_on_two_photos_finds_the_third_by_its_name_and_survives_renaming_a_model_change_and_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    // Three families of three photos: reds, greens, blues, each photo a little different.
+    for (family, base) in [("red", [210u8, 40, 40]), ("green", [40, 190, 60]), ("blue", [40, 60, 210])] {
+        for i in 0..3u32 {
+            let img = image::RgbImage::from_fn(64, 48, |x, y| {
+                let wave = ((x * (i + 2) + y * 3) % 24) as u8;
+                image::Rgb([base[0].saturating_add(wave), base[1].saturating_add(wave), base[2].saturating_add(wave)])
+            });
+            img.save(photos.join(format!("{family}{i}.png"))).unwrap();
+        }
+    }
+    let photos = std::fs::canonicalize(photos).unwrap();
+    let index = dir.path().join("lib.glimpse");
+    let run = |args: &[&str]| {
+        let out = glimpse().args(["--provider", "cpu"]).args(args).arg("--index").arg(&index).output().unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
+    };
+    let top3 = |query: &str| -> (Vec<String>, String) {
+        let (ok, stdout, stderr) = run(&["search", "--json", "-k", "3", query]);
+        assert!(ok, "{query}: {stderr}");
+        let hits: Vec<serde_json::Value> = serde_json::from_str(&stdout).unwrap();
+        let mut names: Vec<String> = hits
+            .iter()
+            .map(|h| Path::new(h["path"].as_str().unwrap()).file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        (names, stderr)
+    };
+    let reds = vec!["red0.png".to_string(), "red1.png".into(), "red2.png".into()];
+    let (ok, _, stderr) = run(&["index", photos.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+
+    let (ok, stdout, stderr) = run(&[
+        "concept",
+        "add",
+        "Crimson",
+        photos.join("red0.png").to_str().unwrap(),
+        photos.join("red1.png").to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("\u{201c}Crimson\u{201d} has 2 example photos"), "{stdout}");
+    let (found, stderr) = top3("crimson");
+    assert_eq!(found, reds, "the concept, in lower case, finds the third red photo");
+    assert!(stderr.contains("\u{201c}Crimson\u{201d} is your concept (2 photos"), "{stderr}");
+    let (_, stderr) = top3("\"crimson\"");
+    assert!(!stderr.contains("is your concept"), "in quotes it is the word: {stderr}");
+
+    // A photo outside the library and a name that is not one are refused, nothing changed.
+    let outside = dir.path().join("outside.png");
+    image::RgbImage::from_pixel(32, 32, image::Rgb([1, 2, 3])).save(&outside).unwrap();
+    let (ok, _, stderr) = run(&["concept", "add", "Crimson", outside.to_str().unwrap()]);
+    assert!(!ok && stderr.contains("is not in the library"), "{stderr}");
+    let (ok, _, stderr) = run(&["concept", "add", "a+b", photos.join("blue0.png").to_str().unwrap()]);
+    assert!(!ok && stderr.contains("cannot be in a concept's name"), "{stderr}");
+    let (_, stdout, _) = run(&["concept", "list", "--json"]);
+    let list: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["name"], "Crimson");
+    assert_eq!(list[0]["examples"], 2);
+
+    // Renamed: the new name finds the reds, the old one is a word again.
+    let (ok, _, stderr) = run(&["concept", "rename", "crimson", "Scarlet"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(top3("Scarlet").0, reds);
+    assert!(!top3("crimson").1.contains("is your concept"));
+
+    // A new text model (here: a vector fitted for another one) is fitted again and kept.
+    let file = index.with_extension("concepts.json");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let key = value["concepts"][0]["fitted"]["model"].clone();
+    value["concepts"][0]["fitted"]["model"] = "another model".into();
+    value["concepts"][0]["fitted"]["vector"] = serde_json::json!([0.0, 1.0]);
+    std::fs::write(&file, value.to_string()).unwrap();
+    assert_eq!(top3("scarlet").0, reds);
+    let refitted: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(refitted["concepts"][0]["fitted"]["model"], key, "the new fit is kept");
+
+    // Re-indexing (a photo more) keeps it, vector and all.
+    let kept = std::fs::read(&file).unwrap();
+    image::RgbImage::from_fn(64, 48, |x, _| image::Rgb([40, 190, (x * 2) as u8]))
+        .save(photos.join("green3.png"))
+        .unwrap();
+    let (ok, _, stderr) = run(&["index"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(top3("scarlet").0, reds);
+    assert_eq!(std::fs::read(&file).unwrap(), kept);
+
+    // A damaged file is set aside and said; search goes on, with the name a word again.
+    std::fs::write(&file, b"{\"format\": \"glimpse-concepts\", \"version\": 1, \"concepts\": [{\"na").unwrap();
+    let (found, stderr) = top3("scarlet");
+    assert_eq!(found.len(), 3);
+    assert!(stderr.contains("concepts file was damaged") && stderr.contains("set aside"), "{stderr}");
+    assert!(!stderr.contains("is your concept"), "{stderr}");
+    let (ok, stdout, _) = run(&["concept", "list"]);
+    assert!(ok && stdout.contains("No concepts yet"), "{stdout}");
+
+    // Removing one leaves its photos alone.
+    let (ok, _, stderr) = run(&["concept", "add", "Leaf", photos.join("green0.png").to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let (ok, stdout, stderr) = run(&["concept", "remove", "leaf"]);
+    assert!(ok && stdout.contains("removed \u{201c}Leaf\u{201d}"), "{stderr}");
+    assert!(photos.join("green0.png").exists());
+    let (_, stdout, _) = run(&["concept", "list", "--json"]);
+    assert_eq!(stdout.trim(), "[]");
 }

@@ -319,15 +319,21 @@ fn every_file_of_a_hostile_corpus_is_indexed_or_skipped_with_a_reason() {
     assert!(!events.iter().any(|e| matches!(e, IndexEvent::Skipped { path, .. } if path.ends_with("zero.jpg"))));
 }
 
-/// The photos `glimpse search --json` ranks for a text query over the whole library, by path.
+/// The photos `glimpse search --json` ranks over the whole library for a query of the
+/// concept "Swatch" and text, by path; the concept must be there, its file undamaged.
 fn searched_paths(idx: &Path, label: &str) -> std::collections::BTreeSet<PathBuf> {
     let out = Command::new(env!("CARGO_BIN_EXE_glimpse"))
         .args(["--provider", "cpu", "search", "--json", "-k", "100000", "--index"])
         .arg(idx)
-        .arg("a photo of colours")
+        .arg("Swatch in a photo of colours")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{label}: search failed: {}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{label}: search failed: {stderr}");
+    assert!(
+        stderr.contains("\u{201c}Swatch\u{201d} is your concept") && !stderr.contains("damaged"),
+        "{label}: {stderr}"
+    );
     let hits: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     hits.iter().map(|h| PathBuf::from(h["path"].as_str().unwrap())).collect()
 }
@@ -358,6 +364,15 @@ fn a_stopped_or_killed_indexing_run_keeps_every_photo_searchable_and_the_next_ru
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // A concept taught before: each round also kills a command teaching it more photos.
+    let teach = |photo: usize| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_glimpse"));
+        cmd.args(["--provider", "cpu", "concept", "add", "--index"]).arg(&idx).arg("Swatch");
+        cmd.arg(old.join(format!("p{photo:03}.png")));
+        cmd
+    };
+    let out = teach(0).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let before = searched_paths(&idx, "before");
     assert_eq!(before.len(), 12, "{before:?}");
     // A journal record holds a photo's features (a byte each) and its compact joint vector.
@@ -370,6 +385,11 @@ fn a_stopped_or_killed_indexing_run_keeps_every_photo_searchable_and_the_next_ru
             .arg(&new)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut teaching = teach(1 + round as usize % 11)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
         // The run says "N photos found" once it has planned (a stale journal is gone by then).
@@ -408,6 +428,8 @@ fn a_stopped_or_killed_indexing_run_keeps_every_photo_searchable_and_the_next_ru
         let signal = if interrupt { "-INT" } else { "-KILL" };
         let sent = Command::new("kill").arg(signal).arg(child.id().to_string()).status().unwrap();
         assert!(sent.success() || child.try_wait().unwrap().is_some(), "round {round}: kill {signal} failed");
+        Command::new("kill").arg(signal).arg(teaching.id().to_string()).status().unwrap();
+        teaching.wait().unwrap();
         let status = child.wait().unwrap();
         if interrupt {
             assert!(status.success() || status.code().is_none(), "round {round}: Ctrl-C must stop cleanly: {status}");

@@ -39,6 +39,11 @@ pub struct Measured {
     pub filtered_p50_ms: f64,
     /// `filtered_p50_ms / search_p50_ms`, measured interleaved in the same run.
     pub filtered_ratio: f64,
+    /// The same queries with a concept ("Swatch in …", its vector fitted and kept before),
+    /// median, milliseconds.
+    pub concept_p50_ms: f64,
+    /// `concept_p50_ms / search_p50_ms`, interleaved in the same run.
+    pub concept_ratio: f64,
     /// Peak resident memory of the searching process (`VmHWM`), MB.
     pub peak_rss_mb: f64,
 }
@@ -50,6 +55,8 @@ pub struct ScaleRow {
     pub photos: usize,
     /// Index file size over photos (features included).
     pub disk_bytes_per_photo: f64,
+    /// Teaching the library a concept of five photos (the fit), seconds.
+    pub concept_fit_s: f64,
     /// What the searching process measured.
     #[serde(flatten)]
     pub measured: Measured,
@@ -153,8 +160,30 @@ const QUERIES: [&str; 10] = [
     "a girl with a balloon",
 ];
 
+/// The concept [`teach_concept`] makes in a bench library.
+pub const CONCEPT: &str = "Swatch";
+
+/// Teaches the library at `path` the concept [`CONCEPT`] (its first five photos), as
+/// `glimpse concept add` does; the seconds the fit took (trained words embedded, their
+/// cosines with a sample of the library, the whitening), in this process so that the
+/// searching one measures only searches.
+pub fn teach_concept(
+    path: &Path,
+    runtime: &'static Runtime,
+    options: &SessionOptions,
+    model_dir: &Path,
+) -> Result<f64> {
+    let finder = Finder::open(path, runtime, options, Some(model_dir))?;
+    let examples: Vec<std::path::PathBuf> =
+        (0..5).filter_map(|row| finder.library.photo(row)).map(|e| e.path()).collect();
+    let started = Instant::now();
+    finder.teach(CONCEPT, &examples, &[])?;
+    Ok(started.elapsed().as_secs_f64())
+}
+
 /// Opens the library at `path` and searches it `queries` times through [`Finder::search`],
-/// timing each; then the same with a folder and date filter, interleaved.
+/// timing each; then the same with a folder and date filter, and with a concept,
+/// interleaved.
 pub fn measure_library(
     path: &Path,
     runtime: &'static Runtime,
@@ -187,11 +216,21 @@ pub fn measure_library(
         std::hint::black_box(text_model.embed_texts(&[QUERIES[i % QUERIES.len()]])?);
         text.push(started.elapsed().as_secs_f64() * 1000.0);
     }
-    let (mut plain, mut filtered) = (Vec::new(), Vec::new());
+    let (mut plain, mut filtered, mut concept) = (Vec::new(), Vec::new(), Vec::new());
+    let has_concept = finder.concepts().find(CONCEPT).is_some();
     for i in 0..queries.max(1) {
-        let subject = Subject::Text(QUERIES[i % QUERIES.len()].into());
-        for (filter, times) in [(FilterText::default(), &mut plain), (filter.clone(), &mut filtered)] {
-            let request = SearchRequest { subject: subject.clone(), filter, ..SearchRequest::default() };
+        let query = QUERIES[i % QUERIES.len()];
+        let subject = Subject::Text(query.into());
+        let with_concept = Subject::Text(format!("{CONCEPT} in {query}"));
+        let mut runs = vec![
+            (subject.clone(), FilterText::default(), &mut plain),
+            (subject.clone(), filter.clone(), &mut filtered),
+        ];
+        if has_concept {
+            runs.push((with_concept, FilterText::default(), &mut concept));
+        }
+        for (subject, filter, times) in runs {
+            let request = SearchRequest { subject, filter, ..SearchRequest::default() };
             let started = Instant::now();
             let answer = finder.search(&request)?;
             times.push(started.elapsed().as_secs_f64() * 1000.0);
@@ -203,6 +242,7 @@ pub fn measure_library(
         times[((times.len() - 1) as f64 * q).round() as usize]
     };
     let (p50, p99, f50) = (pick(&mut plain, 0.5), pick(&mut plain, 0.99), pick(&mut filtered, 0.5));
+    let c50 = if concept.is_empty() { 0.0 } else { pick(&mut concept, 0.5) };
     Ok(Measured {
         photos,
         resident_bytes_per_photo: resident as f64 / photos.max(1) as f64,
@@ -213,6 +253,8 @@ pub fn measure_library(
         text_p50_ms: pick(&mut text, 0.5),
         filtered_p50_ms: f50,
         filtered_ratio: f50 / p50,
+        concept_p50_ms: c50,
+        concept_ratio: c50 / p50,
         peak_rss_mb: memory().1 as f64 / 1e6,
     })
 }

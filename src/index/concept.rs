@@ -22,8 +22,8 @@ pub struct Recipe {
     /// Weight of the library's mean subtracted from the examples' mean.
     pub beta: f32,
     /// Whitening of the photos part against the library's spread (exemplar LDA: the
-    /// difference of means through `(Σ + λI)⁻¹`), `λ` as this share of `Σ`'s mean
-    /// eigenvalue; 0 leaves it out.
+    /// difference of means through `(Σ + λI)⁻¹`), `λ` as this multiple of the mean of
+    /// `Σ`'s non-zero eigenvalues; 0 leaves it out.
     #[serde(default)]
     pub shrink: f32,
     /// Each part scaled by the inverse of its scores' spread over the library before they
@@ -214,13 +214,16 @@ fn spread(photos: &[f32], dim: usize, library: &[usize], q: &[f32]) -> f32 {
 }
 
 /// `(Σ + λI)⁻¹ v` for the covariance `Σ` of the `library` rows (mean `mean`), `λ` as `shrink`
-/// times `Σ`'s mean eigenvalue, by conjugate gradients on products with the rows (never
+/// times the mean of `Σ`'s non-zero eigenvalues, by conjugate gradients on products with the rows (never
 /// forming the `dim × dim` matrix: 1000 rows of 2048 values cost 4 M multiply-adds a step).
 fn whitened(photos: &[f32], dim: usize, library: &[usize], mean: &[f32], v: &[f32], shrink: f32) -> Vec<f32> {
     let n = library.len().max(1) as f32;
     let centred = |r: usize| photos[r * dim..(r + 1) * dim].iter().zip(mean).map(|(x, m)| x - m);
     let trace: f32 = library.iter().map(|&r| centred(r).map(|x| x * x).sum::<f32>()).sum::<f32>() / n;
-    let lambda = (shrink * trace / dim as f32).max(1e-9);
+    // The mean of the non-zero eigenvalues: a library of a few photos spans few directions,
+    // and a penalty from all `dim` would let directions no photo has dominate.
+    let rank = library.len().min(dim).max(1) as f32;
+    let lambda = (shrink * trace / rank).max(1e-9);
     let apply = |x: &[f32]| -> Vec<f32> {
         let mut out: Vec<f32> = x.iter().map(|xi| lambda * xi).collect();
         for &r in library {

@@ -69,9 +69,11 @@ impl State {
             let taught = finder.teach(&name, &good, &bad)?;
             let like =
                 if taught.words.is_empty() { String::new() } else { format!(", like {}", taught.words.join(", ")) };
+            let photos =
+                if taught.examples == 1 { "1 photo".to_string() } else { format!("{} photos", taught.examples) };
             Ok(format!(
-                "Saved \u{201c}{}\u{201d}: {} photos{like}. Use its name in any query, e.g. \u{201c}{} on the beach\u{201d}.",
-                taught.name, taught.examples, taught.name
+                "Saved \u{201c}{}\u{201d}: {photos}{like}. Use its name in any query, e.g. \u{201c}{} on the beach\u{201d}.",
+                taught.name, taught.name
             ))
         })?;
         self.concepts.job = Some(job);

@@ -26,7 +26,7 @@ pub(super) fn concepts_row(view: &mut View<'_>, ui: &mut egui::Ui) {
                 "{} photos{like}. Click to add it to the query; right-click to remove it.",
                 chip.examples
             );
-            let response = ui.selectable_label(used, format!("\u{25c6} {}", chip.name)).on_hover_text(hover);
+            let response = ui.selectable_label(used, &chip.name).on_hover_text(hover);
             if response.clicked() && !used {
                 let text = match &view.search.subject {
                     Subject::Text(text) if !text.trim().is_empty() => format!("{} {}", text.trim_end(), chip.name),

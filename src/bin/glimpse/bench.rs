@@ -537,7 +537,7 @@ fn children_peak_kb() -> i64 {
 }
 
 fn scale_bench(cli: &Cli, args: &ScaleArgs) -> anyhow::Result<ExitCode> {
-    use glimpse::bench::scale::{ScaleRow, measure_library, write_library};
+    use glimpse::bench::scale::{ScaleRow, measure_library, teach_concept, write_library};
     let model_dir = match &args.model {
         Some(dir) => dir.clone(),
         None => glimpse::model::default_model_dir().context("no text model is installed: pass --model DIR")?,
@@ -558,6 +558,8 @@ fn scale_bench(cli: &Cli, args: &ScaleArgs) -> anyhow::Result<ExitCode> {
         eprintln!("writing a library of {photos} photos…");
         write_library(&path, photos, &model_dir, &backbone)?;
         let disk = std::fs::metadata(&path)?.len();
+        eprintln!("teaching it a concept…");
+        let concept_fit_s = teach_concept(&path, cli.runtime()?, &cli.session_options(), &model_dir)?;
         // Read once so the timed open sees a warm page cache, as after a first launch.
         let _ = std::fs::read(&path);
         eprintln!("opening and searching it in a process of its own…");
@@ -572,7 +574,12 @@ fn scale_bench(cli: &Cli, args: &ScaleArgs) -> anyhow::Result<ExitCode> {
             anyhow::bail!("measuring the library of {photos} photos failed ({})", out.status);
         }
         let measured = serde_json::from_slice(&out.stdout).context("the measuring process printed no result")?;
-        rows.push(ScaleRow { photos, disk_bytes_per_photo: disk as f64 / photos.max(1) as f64, measured });
+        rows.push(ScaleRow {
+            photos,
+            disk_bytes_per_photo: disk as f64 / photos.max(1) as f64,
+            concept_fit_s,
+            measured,
+        });
         let _ = std::fs::remove_file(&path);
     }
     if args.json {
@@ -580,13 +587,13 @@ fn scale_bench(cli: &Cli, args: &ScaleArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "| photos | disk B/photo | resident B/photo | open s | models s | search p50 ms | p99 ms | text encoding p50 ms | filtered p50 ms (ratio) | peak RSS MB |"
+        "| photos | disk B/photo | resident B/photo | open s | models s | search p50 ms | p99 ms | text encoding p50 ms | filtered p50 ms (ratio) | with a concept p50 ms (ratio) | concept fit s | peak RSS MB |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &rows {
         let m = &r.measured;
         println!(
-            "| {} | {:.0} | {:.0} | {:.3} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} ({:.2}x) | {:.0} |",
+            "| {} | {:.0} | {:.0} | {:.3} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} ({:.2}x) | {:.2} ({:.2}x) | {:.2} | {:.0} |",
             r.photos,
             r.disk_bytes_per_photo,
             m.resident_bytes_per_photo,
@@ -597,6 +604,9 @@ fn scale_bench(cli: &Cli, args: &ScaleArgs) -> anyhow::Result<ExitCode> {
             m.text_p50_ms,
             m.filtered_p50_ms,
             m.filtered_ratio,
+            m.concept_p50_ms,
+            m.concept_ratio,
+            r.concept_fit_s,
             m.peak_rss_mb
         );
     }
