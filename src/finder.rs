@@ -511,7 +511,7 @@ impl Finder {
     /// shown, their order or a good mark, and a bad mark changes it only by taking that photo
     /// out. `ranked` is the answer's own ranking when it is that ranking (no feedback, best
     /// match first, at least [`CUE_RESULTS`] asked): then no second top-k runs. `None` for a
-    /// query without text, or a model without a cue.
+    /// query without text or with a concept, or a model without a cue.
     fn cue(
         &self,
         query: &Query,
@@ -521,7 +521,11 @@ impl Finder {
         ranked: Option<&[Ranked]>,
     ) -> Option<CueReading> {
         let Query::Terms(parts) = query else { return None };
-        if !matches!(space, Space::Joint { .. }) || !parts.iter().any(|p| matches!(p.term, Term::Text(_))) {
+        // The threshold is measured on captions: a query with a concept is not one.
+        if !matches!(space, Space::Joint { .. })
+            || !parts.iter().any(|p| matches!(p.term, Term::Text(_)))
+            || parts.iter().any(|p| matches!(p.term, Term::Concept(_)))
+        {
             return None;
         }
         let text = self.text.as_ref()?;

@@ -116,6 +116,12 @@ impl WordScores {
             mean.push(m);
             spread.push(var.sqrt().max(1e-6));
         }
+        // Words whose cosines hardly vary over the library ("within", "the") would win on a
+        // tiny difference divided by a tiny spread: no spread counts below the median one.
+        let mut sorted = spread.clone();
+        sorted.sort_by(f32::total_cmp);
+        let floor = sorted.get(sorted.len() / 2).copied().unwrap_or(1e-6);
+        spread.iter_mut().for_each(|s| *s = s.max(floor));
         WordScores { photos: n, cosines, mean, spread }
     }
 

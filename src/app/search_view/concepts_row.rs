@@ -26,7 +26,7 @@ pub(super) fn concepts_row(view: &mut View<'_>, ui: &mut egui::Ui) {
                 "{} photos{like}. Click to add it to the query; right-click to remove it.",
                 chip.examples
             );
-            let response = ui.selectable_label(used, &chip.name).on_hover_text(hover);
+            let response = ui.add(egui::Button::selectable(used, chip.name.as_str()).frame_when_inactive(true)).on_hover_text(hover);
             if response.clicked() && !used {
                 let text = match &view.search.subject {
                     Subject::Text(text) if !text.trim().is_empty() => format!("{} {}", text.trim_end(), chip.name),
@@ -69,7 +69,9 @@ pub(super) fn save_marks(view: &mut View<'_>, ui: &mut egui::Ui) {
             if name.is_empty() && !response.has_focus() && ui.memory(|m| m.focused().is_none()) {
                 response.request_focus();
             }
-            let enter = response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            // Enter here saves; taken so that it does not also open the selected result.
+            let enter =
+                response.lost_focus() && ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Enter));
             let name = name.trim().to_string();
             let save = ui.add_enabled(!name.is_empty(), egui::Button::new("Save")).clicked();
             if (save || enter) && !name.is_empty() {
