@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::engine::{Backbone, BackboneModel, Runtime, SessionOptions};
+use crate::index::collections::{Collection, SavedFilter};
 use crate::index::compact::Codec;
 use crate::index::concept::{Recipe, WordScores, WordTable, fit};
 use crate::index::concepts::{Concept, Concepts, Example, FittedFor, OpenedConcepts};
@@ -170,6 +171,38 @@ pub struct Taught {
     pub negatives: usize,
     /// The vocabulary's words that describe its examples best.
     pub words: Vec<String>,
+}
+
+/// A collection as listed: its name and query, its photos in the library now, how many
+/// joined since the person last looked, and why it could not be brought up to date.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct CollectionSummary {
+    /// Its name.
+    pub name: String,
+    /// Its query as typed.
+    pub query: String,
+    /// Its photos that are in the library now.
+    pub photos: usize,
+    /// Of which joined since it was last looked at.
+    pub new: usize,
+    /// Why its query could not be searched now (its photos are kept).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// A photo of a collection as shown.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CollectionPhoto {
+    /// Where it is now (found by content hash when it moved).
+    pub path: PathBuf,
+    /// It joined since the collection was last looked at.
+    pub new: bool,
+    /// It was pinned in by hand.
+    pub pinned: bool,
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Library photos that stand for the whole library when a concept is fitted (evenly spread
@@ -390,7 +423,7 @@ impl Finder {
         let indexed_with = BackboneModel::find(&library.index.data.backbone)?;
         // A concepts file that cannot be read does not keep the library from opening.
         let opened = Concepts::open(&library.index.path).unwrap_or_else(|e| OpenedConcepts {
-            concepts: Concepts { path: Concepts::path_for(&library.index.path), list: Vec::new() },
+            concepts: Concepts { path: Concepts::path_for(&library.index.path), ..Concepts::default() },
             notice: Some(format!("the library's concepts cannot be read now ({e}); search goes on without them")),
         });
         let mut finder = Finder {
@@ -841,6 +874,239 @@ impl Finder {
     /// the window asks from its drawing thread).
     pub fn try_concepts(&self) -> Option<Concepts> {
         self.concepts.try_read().ok().map(|c| c.clone())
+    }
+
+    /// The library's row of a photo kept by path and hash (a moved photo is found by its hash).
+    fn row_of(&self, photo: &Example, positions: &std::collections::HashMap<Vec<u8>, usize>) -> Option<usize> {
+        positions.get(crate::index::bytes::path_bytes(&photo.path).as_slice()).copied().or_else(|| {
+            let hash = photo.hash.as_deref()?;
+            self.library.index.data.photos.iter().position(|p| hex(&p.hash) == hash)
+        })
+    }
+
+    /// A library photo as a collection or concept keeps it; refused when not in the library.
+    fn library_photo(&self, path: &Path, positions: &std::collections::HashMap<Vec<u8>, usize>) -> Result<Example> {
+        let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let row = positions.get(crate::index::bytes::path_bytes(&canonical).as_slice()).copied().ok_or_else(|| {
+            Error::Invalid(format!(
+                "{} is not in the library: add its folder and index it first (`glimpse index`)",
+                path.display()
+            ))
+        })?;
+        Ok(Example { path: canonical, hash: self.library.photo(row).map(|e| hex(&e.hash)) })
+    }
+
+    /// The photos of the library `request` finds whose score reaches `threshold`, with the
+    /// marks that are no longer in the library left out.
+    fn matching(&self, request: &SearchRequest, threshold: f32) -> Result<Vec<Example>> {
+        let positions = self.library.index.data.positions();
+        let present = |p: &PathBuf| positions.contains_key(crate::index::bytes::path_bytes(p).as_slice());
+        let mut request = request.clone();
+        request.feedback.good.retain(present);
+        request.feedback.bad.retain(present);
+        request.k = self.library.len().max(1);
+        request.sort = SortOrder::Relevance;
+        let answer = self.search(&request)?;
+        Ok(answer
+            .hits
+            .into_iter()
+            .take_while(|h| h.score >= threshold)
+            .map(|h| Example { hash: self.library.photo(h.row).map(|e| hex(&e.hash)), path: h.path })
+            .collect())
+    }
+
+    /// Saves `request` (a typed query with its filters and marks) as the collection `name`,
+    /// its `request.k` best results as its photos: any photo that later scores as well as the
+    /// last of them joins. A collection of that name is replaced.
+    pub fn save_collection(&self, name: &str, request: &SearchRequest) -> Result<CollectionSummary> {
+        let Subject::Text(query) = &request.subject else {
+            return Err(Error::Invalid("a collection is a saved text query; this search is by photo".into()));
+        };
+        if query.trim().is_empty() {
+            return Err(Error::Invalid("type a query to save as a collection".into()));
+        }
+        let answer = self.search(&SearchRequest { sort: SortOrder::Relevance, ..request.clone() })?;
+        let Some(last) = answer.hits.last() else {
+            return Err(Error::Invalid(format!("\u{201c}{query}\u{201d} finds no photo to start the collection with")));
+        };
+        let threshold = last.score;
+        let at = now();
+        let f = &request.filter;
+        let mut collection = Collection {
+            name: name.to_string(),
+            query: query.trim().to_string(),
+            filter: SavedFilter {
+                folder: f.folder.clone(),
+                after: f.after.clone(),
+                before: f.before.clone(),
+                types: f.types.clone(),
+            },
+            good: request.feedback.good.clone(),
+            bad: request.feedback.bad.clone(),
+            threshold,
+            members: Vec::new(),
+            pinned: Vec::new(),
+            excluded: Vec::new(),
+            created: at,
+            seen: at,
+        };
+        let photos = answer
+            .hits
+            .iter()
+            .map(|h| Example { hash: self.library.photo(h.row).map(|e| hex(&e.hash)), path: h.path.clone() });
+        collection.take_in(photos, at);
+        let mut concepts = self.concepts.write().map_err(|_| Error::JobCrashed("concepts".into()))?;
+        let mut fresh = Concepts::open(&self.library.index.path)?.concepts;
+        fresh.put_collection(collection)?;
+        fresh.save()?;
+        *concepts = fresh;
+        drop(concepts);
+        let summary = self.summaries().into_iter().find(|c| crate::index::concepts::same_name(&c.name, name));
+        summary.ok_or_else(|| Error::Invalid(format!("no collection '{name}'")))
+    }
+
+    /// The request a collection's query is searched with.
+    fn collection_request(collection: &Collection) -> SearchRequest {
+        let f = &collection.filter;
+        SearchRequest {
+            subject: Subject::Text(collection.query.clone()),
+            filter: FilterText {
+                folder: f.folder.clone(),
+                after: f.after.clone(),
+                before: f.before.clone(),
+                types: f.types.clone(),
+            },
+            feedback: Feedback { good: collection.good.clone(), bad: collection.bad.clone() },
+            ..SearchRequest::default()
+        }
+    }
+
+    /// Brings every collection up to date: photos that match now and are not members join
+    /// (flagged new); the file is written when one joined. Returns the summaries.
+    pub fn refresh_collections(&self) -> Result<Vec<CollectionSummary>> {
+        let collections = self.concepts.read().map(|c| c.collections.clone()).unwrap_or_default();
+        let mut problems: Vec<(String, String)> = Vec::new();
+        let mut joined: Vec<(String, Vec<Example>)> = Vec::new();
+        for c in &collections {
+            match self.matching(&Finder::collection_request(c), c.threshold) {
+                Ok(found) => {
+                    let fresh: Vec<Example> = found.into_iter().filter(|p| !c.has(p) && !c.is_excluded(p)).collect();
+                    if !fresh.is_empty() {
+                        joined.push((c.name.clone(), fresh));
+                    }
+                }
+                Err(e) => problems.push((c.name.clone(), e.to_string())),
+            }
+        }
+        if !joined.is_empty() {
+            let mut concepts = self.concepts.write().map_err(|_| Error::JobCrashed("concepts".into()))?;
+            let mut fresh = Concepts::open(&self.library.index.path)?.concepts;
+            let at = now();
+            for (name, photos) in joined {
+                if let Some(c) = fresh.collection_mut(&name) {
+                    c.take_in(photos, at);
+                }
+            }
+            fresh.save()?;
+            *concepts = fresh;
+        }
+        let mut summaries = self.summaries();
+        for s in &mut summaries {
+            s.problem = problems.iter().find(|(n, _)| *n == s.name).map(|(_, p)| p.clone());
+        }
+        Ok(summaries)
+    }
+
+    /// The collections with their photos in the library now (without searching).
+    pub fn summaries(&self) -> Vec<CollectionSummary> {
+        let positions = self.library.index.data.positions();
+        let concepts = self.concepts.read().map(|c| c.collections.clone()).unwrap_or_default();
+        concepts
+            .iter()
+            .map(|c| {
+                let present: Vec<&crate::index::collections::Member> =
+                    c.members.iter().filter(|m| self.row_of(&m.photo, &positions).is_some()).collect();
+                CollectionSummary {
+                    name: c.name.clone(),
+                    query: c.query.clone(),
+                    photos: present.len(),
+                    new: present.iter().filter(|m| m.added > c.seen).count(),
+                    problem: None,
+                }
+            })
+            .collect()
+    }
+
+    /// The photos of the collection `name` that are in the library now, in the order they
+    /// joined; with `seen`, they stop being new.
+    pub fn collection_photos(&self, name: &str, seen: bool) -> Result<Vec<CollectionPhoto>> {
+        let positions = self.library.index.data.positions();
+        let collection = self.concepts.read().ok().and_then(|c| c.collection(name).cloned()).ok_or_else(|| {
+            Error::Invalid(format!("no collection \u{201c}{name}\u{201d}: `glimpse collection list` shows them"))
+        })?;
+        let photos = collection
+            .members
+            .iter()
+            .filter_map(|m| {
+                let row = self.row_of(&m.photo, &positions)?;
+                let path = self.library.photo(row).map(|e| e.path())?;
+                let pinned = collection
+                    .pinned
+                    .iter()
+                    .any(|p| p.path == m.photo.path || (p.hash.is_some() && p.hash == m.photo.hash));
+                Some(CollectionPhoto { path, new: m.added > collection.seen, pinned })
+            })
+            .collect();
+        if seen {
+            self.change_collection(name, |c| c.seen = now())?;
+        }
+        Ok(photos)
+    }
+
+    fn change_collection(&self, name: &str, change: impl FnOnce(&mut Collection)) -> Result<()> {
+        let mut concepts = self.concepts.write().map_err(|_| Error::JobCrashed("concepts".into()))?;
+        let mut fresh = Concepts::open(&self.library.index.path)?.concepts;
+        let c = fresh
+            .collection_mut(name)
+            .ok_or_else(|| Error::Invalid(format!("no collection \u{201c}{name}\u{201d}")))?;
+        change(c);
+        fresh.save()?;
+        *concepts = fresh;
+        Ok(())
+    }
+
+    /// Pins the library photo `photo` into the collection `name`, whatever its score.
+    pub fn pin(&self, name: &str, photo: &Path) -> Result<()> {
+        let photo = self.library_photo(photo, &self.library.index.data.positions())?;
+        self.change_collection(name, |c| c.pin(photo, now()))
+    }
+
+    /// Takes the photo `photo` out of the collection `name` for good.
+    pub fn exclude(&self, name: &str, photo: &Path) -> Result<()> {
+        let canonical = std::fs::canonicalize(photo).unwrap_or_else(|_| photo.to_path_buf());
+        let positions = self.library.index.data.positions();
+        let hash = positions
+            .get(crate::index::bytes::path_bytes(&canonical).as_slice())
+            .and_then(|&r| self.library.photo(r))
+            .map(|e| hex(&e.hash));
+        self.change_collection(name, |c| c.exclude(Example { path: canonical, hash }))
+    }
+
+    /// The keywords a collection's photos are exported with: its name, then the concepts its
+    /// query names.
+    pub fn collection_keywords(&self, name: &str) -> Result<Vec<String>> {
+        let concepts = self.concepts.read().map_err(|_| Error::JobCrashed("concepts".into()))?;
+        let c =
+            concepts.collection(name).ok_or_else(|| Error::Invalid(format!("no collection \u{201c}{name}\u{201d}")))?;
+        let mut keywords = vec![c.name.clone()];
+        for part in query::parse_with_concepts(&c.query, &concepts.names_longest_first()).unwrap_or_default() {
+            if let Term::Concept(n) = part.term
+                && !keywords.contains(&n)
+            {
+                keywords.push(n);
+            }
+        }
+        Ok(keywords)
     }
 
     /// Reads the concepts file again (after another window or command changed it).

@@ -530,3 +530,100 @@ fn a_concept_taught_on_two_photos_finds_the_third_by_its_name_and_survives_renam
     let (_, stdout, _) = run(&["concept", "list", "--json"]);
     assert_eq!(stdout.trim(), "[]");
 }
+
+/// The `dc:subject` keywords of an XMP sidecar, read with an XML parser.
+fn xmp_subjects(text: &str) -> Vec<String> {
+    let mut reader = quick_xml::Reader::from_str(text);
+    let (mut in_subject, mut in_li, mut out) = (false, false, Vec::new());
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            quick_xml::events::Event::Start(e) if e.name().as_ref() == b"dc:subject" => in_subject = true,
+            quick_xml::events::Event::End(e) if e.name().as_ref() == b"dc:subject" => in_subject = false,
+            quick_xml::events::Event::Start(e) if e.name().as_ref() == b"rdf:li" => in_li = in_subject,
+            quick_xml::events::Event::End(e) if e.name().as_ref() == b"rdf:li" => in_li = false,
+            quick_xml::events::Event::Text(t) if in_li => out.push(t.decode().unwrap().into_owned()),
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn a_collection_takes_in_matching_photos_indexed_later_flags_them_new_and_exports_them_with_xmp_keywords() {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    let swatch = |base: [u8; 3], i: u32| {
+        image::RgbImage::from_fn(64, 48, |x, y| {
+            let wave = ((x * (i + 2) + y * 3) % 24) as u8;
+            image::Rgb([base[0].saturating_add(wave), base[1].saturating_add(wave), base[2].saturating_add(wave)])
+        })
+    };
+    for (family, base) in [("red", [210u8, 40, 40]), ("green", [40, 190, 60]), ("blue", [40, 60, 210])] {
+        for i in 0..3u32 {
+            swatch(base, i).save(photos.join(format!("{family}{i}.png"))).unwrap();
+        }
+    }
+    let photos = std::fs::canonicalize(photos).unwrap();
+    let index = dir.path().join("lib.glimpse");
+    let run = |args: &[&str]| {
+        let out = glimpse().args(["--provider", "cpu"]).args(args).arg("--index").arg(&index).output().unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let json = |args: &[&str]| serde_json::from_str::<serde_json::Value>(&run(args)).unwrap();
+    let names = |value: &serde_json::Value| -> Vec<String> {
+        let mut n: Vec<String> = value
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| Path::new(p["path"].as_str().unwrap()).file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        n.sort();
+        n
+    };
+    run(&["index", photos.to_str().unwrap()]);
+    let photo = |name: &str| photos.join(name).to_str().unwrap().to_string();
+    run(&["concept", "add", "Crimson", &photo("red0.png"), &photo("red1.png")]);
+    let said = run(&["collection", "add", "-k", "3", "All red", "Crimson"]);
+    assert!(said.contains("\u{201c}All red\u{201d} holds 3 photos"), "{said}");
+    let list = json(&["collection", "list", "--json"]);
+    assert_eq!((list[0]["photos"].as_u64(), list[0]["new"].as_u64()), (Some(3), Some(0)), "{list}");
+    assert_eq!(names(&json(&["collection", "show", "--json", "all red"])), ["red0.png", "red1.png", "red2.png"]);
+
+    // A red photo copied in later joins at the next look, flagged new until shown.
+    let mut later = swatch([210, 40, 40], 0);
+    later.put_pixel(0, 0, image::Rgb([200, 40, 40]));
+    later.save(photos.join("red-later.png")).unwrap();
+    run(&["index"]);
+    let list = json(&["collection", "list", "--json"]);
+    assert_eq!((list[0]["photos"].as_u64(), list[0]["new"].as_u64()), (Some(4), Some(1)), "{list}");
+    let shown = json(&["collection", "show", "--json", "All red"]);
+    let new: Vec<&serde_json::Value> = shown.as_array().unwrap().iter().filter(|p| p["new"] == true).collect();
+    assert_eq!(new.len(), 1, "{shown}");
+    assert!(new[0]["path"].as_str().unwrap().ends_with("red-later.png"));
+    assert_eq!(json(&["collection", "list", "--json"])[0]["new"], 0, "shown, it is no longer new");
+
+    // Excluded and pinned by hand, for good.
+    run(&["collection", "exclude", "All red", &photo("red2.png")]);
+    run(&["collection", "pin", "All red", &photo("green0.png")]);
+    let shown = json(&["collection", "show", "--json", "All red"]);
+    assert_eq!(names(&shown), ["green0.png", "red-later.png", "red0.png", "red1.png"]);
+    assert!(shown.as_array().unwrap().iter().any(|p| p["pinned"] == true));
+
+    // Exported: copies with sidecars that an XML parser reads; the photos stay as they were.
+    let out = dir.path().join("export");
+    let before = std::fs::read(photos.join("red0.png")).unwrap();
+    let done = json(&["collection", "export", "--json", "All red", out.to_str().unwrap()]);
+    assert_eq!((done["photos"].as_u64(), done["sidecars"].as_u64()), (Some(4), Some(4)), "{done}");
+    let sidecar = std::fs::read_to_string(out.join("red0.png.xmp")).unwrap();
+    assert_eq!(xmp_subjects(&sidecar), ["All red", "Crimson"]);
+    assert_eq!(std::fs::read(out.join("red0.png")).unwrap(), before);
+    assert_eq!(std::fs::read(photos.join("red0.png")).unwrap(), before);
+    assert!(!photos.join("red0.png.xmp").exists(), "nothing is written beside the photos themselves");
+
+    run(&["collection", "remove", "all red"]);
+    assert_eq!(json(&["collection", "list", "--json"]), serde_json::json!([]));
+}

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::collections::Collection;
 use super::opening::set_aside;
 use crate::{Error, Result};
 
@@ -75,15 +76,20 @@ struct ConceptsFile {
     format: String,
     version: u32,
     concepts: Vec<Concept>,
+    #[serde(default)]
+    collections: Vec<Collection>,
 }
 
-/// The concepts of one library.
+/// What a person taught one library: its concepts and its collections
+/// ([`super::collections`]), kept in one file.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Concepts {
     /// Where they are kept.
     pub path: PathBuf,
     /// In the order they were made.
     pub list: Vec<Concept>,
+    /// Saved searches, in the order they were saved.
+    pub collections: Vec<Collection>,
 }
 
 /// What opening a concepts file found.
@@ -147,19 +153,21 @@ impl Concepts {
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(OpenedConcepts { concepts: Concepts { path, list: Vec::new() }, notice: None });
+                return Ok(OpenedConcepts { concepts: Concepts { path, ..Concepts::default() }, notice: None });
             }
             Err(e) if e.kind() == std::io::ErrorKind::InvalidData => String::new(),
             Err(e) => return Err(Error::io(&path, e)),
         };
         match Concepts::parse(&text) {
-            Ok(list) => Ok(OpenedConcepts { concepts: Concepts { path, list }, notice: None }),
+            Ok((list, collections)) => {
+                Ok(OpenedConcepts { concepts: Concepts { path, list, collections }, notice: None })
+            }
             Err(why) => {
                 let aside = set_aside(&path)?;
                 Ok(OpenedConcepts {
-                    concepts: Concepts { path, list: Vec::new() },
+                    concepts: Concepts { path, ..Concepts::default() },
                     notice: Some(format!(
-                        "the concepts file was damaged ({why}); it was set aside as {} and the library has no concepts now",
+                        "the concepts file was damaged ({why}); it was set aside as {} and the library has no concepts or collections now",
                         aside.display()
                     )),
                 })
@@ -167,7 +175,7 @@ impl Concepts {
         }
     }
 
-    fn parse(text: &str) -> std::result::Result<Vec<Concept>, String> {
+    fn parse(text: &str) -> std::result::Result<(Vec<Concept>, Vec<Collection>), String> {
         let value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
         crate::checked::check_json_version(&value, "concepts file", CONCEPTS_FORMAT, CONCEPTS_VERSION)?;
         let file: ConceptsFile = serde_json::from_value(value).map_err(|e| e.to_string())?;
@@ -182,13 +190,28 @@ impl Concepts {
             }
             names.push(&c.name);
         }
-        Ok(file.concepts)
+        let mut names: Vec<&str> = Vec::new();
+        for c in &file.collections {
+            checked_name(&c.name).map_err(|e| e.to_string())?;
+            if names.iter().any(|n| same_name(n, &c.name)) {
+                return Err(format!("the collection '{}' is there twice", c.name));
+            }
+            if !c.threshold.is_finite() {
+                return Err(format!("the threshold of '{}' is not a number", c.name));
+            }
+            names.push(&c.name);
+        }
+        Ok((file.concepts, file.collections))
     }
 
     /// Writes the list whole, atomically.
     pub fn save(&self) -> Result<()> {
-        let file =
-            ConceptsFile { format: CONCEPTS_FORMAT.into(), version: CONCEPTS_VERSION, concepts: self.list.clone() };
+        let file = ConceptsFile {
+            format: CONCEPTS_FORMAT.into(),
+            version: CONCEPTS_VERSION,
+            concepts: self.list.clone(),
+            collections: self.collections.clone(),
+        };
         let text = serde_json::to_vec_pretty(&file).map_err(|e| Error::Invalid(format!("concepts: {e}")))?;
         crate::durable::write_atomically(&self.path, &[&text])
     }
@@ -262,6 +285,36 @@ impl Concepts {
             .position(|c| same_name(&c.name, name))
             .ok_or_else(|| Error::Invalid(format!("no concept '{name}'")))?;
         Ok(self.list.remove(at))
+    }
+
+    /// The collection called `name` (any case).
+    pub fn collection(&self, name: &str) -> Option<&Collection> {
+        self.collections.iter().find(|c| same_name(&c.name, name))
+    }
+
+    /// See [`Concepts::collection`].
+    pub fn collection_mut(&mut self, name: &str) -> Option<&mut Collection> {
+        self.collections.iter_mut().find(|c| same_name(&c.name, name))
+    }
+
+    /// Keeps `collection`, replacing one of the same name; the name is checked.
+    pub fn put_collection(&mut self, mut collection: Collection) -> Result<()> {
+        collection.name = checked_name(&collection.name)?;
+        match self.collection_mut(&collection.name) {
+            Some(old) => *old = collection,
+            None => self.collections.push(collection),
+        }
+        Ok(())
+    }
+
+    /// Removes a collection and returns it (its photos stay).
+    pub fn remove_collection(&mut self, name: &str) -> Result<Collection> {
+        let at = self
+            .collections
+            .iter()
+            .position(|c| same_name(&c.name, name))
+            .ok_or_else(|| Error::Invalid(format!("no collection '{name}'")))?;
+        Ok(self.collections.remove(at))
     }
 
     /// The names, longest first: the order a query is matched in, so "grandma's garden"

@@ -5,11 +5,13 @@
 
 pub mod bytes;
 pub mod cold;
+pub mod collections;
 pub mod compact;
 pub mod concept;
 pub mod concepts;
 pub mod contents;
 pub mod duplicates;
+pub mod export;
 pub mod feedback;
 pub mod filter;
 pub mod hash;

@@ -4,6 +4,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench;
+mod collection;
 mod concept;
 mod doctor;
 mod embed;
@@ -56,6 +57,9 @@ enum Command {
     /// Concepts taught by example ("Rex", "grandma's garden"): add, list, show, rename, remove.
     #[command(subcommand)]
     Concept(concept::ConceptCommand),
+    /// Collections: saved searches that fill themselves as photos are indexed; export with XMP keywords.
+    #[command(subcommand)]
+    Collection(collection::CollectionCommand),
     /// Group the library's near-duplicate photos (burst shots, resized copies, re-encodes); never deletes.
     Duplicates(library::DuplicatesArgs),
     /// Measure speed against a baseline taken in the same run.
@@ -182,6 +186,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Similar(args) => library::similar(cli, args),
         Command::Duplicates(args) => library::duplicates(cli, args),
         Command::Concept(command) => concept::run(cli, command),
+        Command::Collection(command) => collection::run(cli, command),
         Command::Bench(command) => bench::run(cli, command),
         Command::Train(args) => train::train(cli, args),
         Command::Eval(args) => train::eval(cli, args),
