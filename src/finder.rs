@@ -1092,6 +1092,16 @@ impl Finder {
         self.change_collection(name, |c| c.exclude(Example { path: canonical, hash }))
     }
 
+    /// Removes the collection `name` (its photos stay).
+    pub fn forget_collection(&self, name: &str) -> Result<Collection> {
+        let mut concepts = self.concepts.write().map_err(|_| Error::JobCrashed("concepts".into()))?;
+        let mut fresh = Concepts::open(&self.library.index.path)?.concepts;
+        let removed = fresh.remove_collection(name)?;
+        fresh.save()?;
+        *concepts = fresh;
+        Ok(removed)
+    }
+
     /// The keywords a collection's photos are exported with: its name, then the concepts its
     /// query names.
     pub fn collection_keywords(&self, name: &str) -> Result<Vec<String>> {

@@ -896,3 +896,46 @@ fn marks_saved_as_a_concept_are_a_chip_and_its_name_finds_its_photos_in_a_query(
     let toggled = chip.accesskit_node().toggled();
     assert_eq!(toggled, Some(egui::accesskit::Toggled::True), "the chip does not show the query uses it");
 }
+
+#[test]
+fn a_query_saved_as_a_collection_counts_its_photos_and_grows_when_matching_photos_are_copied_in() {
+    let shared = need_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    let staged = dir.path().join("staged");
+    let all = copy_photos(&shared, &staged, 8);
+    std::fs::create_dir_all(&photos).unwrap();
+    for p in &all[..3] {
+        std::fs::rename(p, photos.join(p.file_name().unwrap())).unwrap();
+    }
+    let mut h = app_on(dir.path(), Startup::default());
+    click(&mut h, "Library");
+    add_folder(&mut h, &photos);
+    wait_for(&mut h, "the first run", |app| app.state.photos() == 3 && !app.state.indexing.running());
+    wait_for(&mut h, "the watch", |app| app.state.watch.watching.as_ref().is_some_and(|(n, _)| *n == 1));
+    click(&mut h, "Search");
+    type_into(&mut h, "Query", "a dog");
+    wait_for(&mut h, "the results", |app| !app.state.search.busy() && !app.state.search.browsing);
+    click(&mut h, "Save as collection\u{2026}");
+    h.step();
+    type_into(&mut h, "Collection name", "Dogs");
+    click(&mut h, "Save collection");
+    let count =
+        |app: &GlimpseApp| app.state.concepts.collections.iter().find(|c| c.name == "Dogs").map(|c| (c.photos, c.new));
+    wait_for(&mut h, "the collection", |app| !app.state.concepts.busy() && count(app).is_some());
+    assert_eq!(count(h.state()), Some((3, 0)), "it starts with the query's results");
+    assert!(h.query_by_label("Dogs \u{b7} 3").is_some(), "the chip does not show the count");
+
+    // Five photos copied into the folder, no button pressed: those that match join, as new.
+    for p in &all[3..] {
+        std::fs::copy(p, photos.join(p.file_name().unwrap())).unwrap();
+    }
+    wait_for(&mut h, "the copied photos to join", |app| {
+        app.state.photos() == 8 && !app.state.concepts.busy() && count(app).is_some_and(|(n, _)| n > 3)
+    });
+    let (n, new) = count(h.state()).unwrap();
+    assert_eq!(new, n - 3, "the photos that joined are the new ones");
+    let kept: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("library.concepts.json")).unwrap()).unwrap();
+    assert_eq!(kept["collections"][0]["members"].as_array().unwrap().len(), n);
+}

@@ -1,14 +1,19 @@
-//! Concepts in the window: saving the good/bad marks under a name, listing the library's
-//! concepts beside the query, removing one. The work (fitting, writing the file) runs in a
-//! job through [`crate::finder::Finder`], as `glimpse concept` does it.
+//! Concepts and collections in the window: saving the good/bad marks under a name, saving
+//! the query as a collection, listing both beside the query with the collections' counts
+//! (brought up to date whenever the library changes), removing one. The work (fitting,
+//! searching, writing the file) runs in jobs through [`crate::finder::Finder`], as
+//! `glimpse concept` and `glimpse collection` do it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{Mark, State};
 use crate::Result;
-use crate::finder::Finder;
+use crate::finder::{CollectionSummary, Finder, SearchRequest};
 use crate::job::Job;
+
+/// Results a collection saved in the window starts with.
+pub const COLLECTION_START: usize = 20;
 
 /// A concept as the window lists it.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,6 +33,12 @@ pub struct ConceptsState {
     pub list: Vec<ConceptChip>,
     /// The name being typed for the marks, while the person saves them.
     pub naming: Option<String>,
+    /// The library's collections with their counts, as last brought up to date.
+    pub collections: Vec<CollectionSummary>,
+    /// The name being typed for the query, while the person saves it as a collection.
+    pub naming_collection: Option<String>,
+    /// Bringing the collections up to date (after the library changed).
+    refresh: Option<Job<(), Result<Vec<CollectionSummary>>>>,
     /// Saving or removing, with what to say when it is done.
     pub(super) job: Option<Job<(), Result<String>>>,
     /// The library the list was read from.
@@ -35,9 +46,10 @@ pub struct ConceptsState {
 }
 
 impl ConceptsState {
-    /// True while a concept is saved or removed.
+    /// True while a concept or collection is saved or removed, or the counts are brought
+    /// up to date.
     pub fn busy(&self) -> bool {
-        self.job.is_some()
+        self.job.is_some() || self.refresh.is_some()
     }
 }
 
@@ -81,6 +93,45 @@ impl State {
         Ok(())
     }
 
+    /// Saves the query in the box (with its filters and marks) as the collection `name`, its
+    /// first [`COLLECTION_START`] results as its photos.
+    pub(super) fn save_collection(&mut self, name: String, request: SearchRequest) -> Result<()> {
+        let Some(finder) = self.finder.clone() else { return Ok(()) };
+        let job = Job::spawn("glimpse-concept", 1, self.waker(), move |_cx| {
+            let saved = finder.save_collection(&name, &request)?;
+            Ok(format!(
+                "Saved the collection \u{201c}{}\u{201d}: {} photos. Photos added to the library later that match as well join it.",
+                saved.name, saved.photos
+            ))
+        })?;
+        self.concepts.job = Some(job);
+        self.concepts.naming_collection = None;
+        Ok(())
+    }
+
+    /// Opens the collection `name`: its query in the box, and its new photos counted as seen.
+    pub(super) fn open_collection(&mut self, name: &str) -> Result<()> {
+        let Some(finder) = self.finder.clone() else { return Ok(()) };
+        let name = name.to_string();
+        let job = Job::spawn("glimpse-concept", 1, self.waker(), move |_cx| {
+            let photos = finder.collection_photos(&name, true)?;
+            Ok(format!("\u{201c}{name}\u{201d}: {} photos", photos.len()))
+        })?;
+        self.concepts.job = Some(job);
+        Ok(())
+    }
+
+    /// Removes the collection `name` (its photos stay).
+    pub(super) fn remove_collection(&mut self, name: String) -> Result<()> {
+        let Some(finder) = self.finder.clone() else { return Ok(()) };
+        let job = Job::spawn("glimpse-concept", 1, self.waker(), move |_cx| {
+            finder.forget_collection(&name)?;
+            Ok(format!("Removed the collection \u{201c}{name}\u{201d} (its photos are untouched)"))
+        })?;
+        self.concepts.job = Some(job);
+        Ok(())
+    }
+
     /// Removes the concept `name` (its photos stay).
     pub(super) fn remove_concept(&mut self, name: String) -> Result<()> {
         let Some(finder) = self.finder.clone() else { return Ok(()) };
@@ -103,6 +154,12 @@ impl State {
             // A query naming the concept ranks by it now.
             *search_again = true;
         }
+        if let Some(job) = self.concepts.refresh.take_if(|j| j.is_finished()) {
+            match job.wait().and_then(|r| r) {
+                Ok(list) => self.concepts.collections = list,
+                Err(e) => notices.push((format!("The collections could not be brought up to date: {e}"), true)),
+            }
+        }
         let current = self.finder.as_ref();
         let same = match (current, &self.concepts.read_from) {
             (Some(a), Some(b)) => Arc::ptr_eq(a, b),
@@ -114,7 +171,17 @@ impl State {
                 Some(finder) => {
                     if let Some(list) = chips(finder) {
                         self.concepts.list = list;
+                        self.concepts.collections = finder.summaries();
                         self.concepts.read_from = Some(finder.clone());
+                        // The library changed (photos indexed, a collection saved): new photos
+                        // that match join their collections, off the drawing thread.
+                        if !self.concepts.collections.is_empty() {
+                            let finder = finder.clone();
+                            self.concepts.refresh = Job::spawn("glimpse-collections", 1, self.waker(), move |_cx| {
+                                finder.refresh_collections()
+                            })
+                            .ok();
+                        }
                         if let Some(notice) = finder.concepts_notice() {
                             notices.push((notice.to_string(), true));
                         }
@@ -122,6 +189,7 @@ impl State {
                 }
                 None => {
                     self.concepts.list.clear();
+                    self.concepts.collections.clear();
                     self.concepts.read_from = None;
                 }
             }

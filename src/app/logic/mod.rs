@@ -101,6 +101,12 @@ pub enum Command {
     SaveConcept(String),
     /// Remove the concept with this name (its photos stay).
     RemoveConcept(String),
+    /// Save the query in the box (filters and marks included) as a collection with this name.
+    SaveCollection(String),
+    /// Put this collection's query in the box and count its new photos as seen.
+    OpenCollection(String),
+    /// Remove the collection with this name (its photos stay).
+    RemoveCollection(String),
 }
 
 /// Everything the app holds apart from its settings.
@@ -312,6 +318,18 @@ impl State {
             Command::FindDuplicates => note(self.start_duplicates()),
             Command::SaveConcept(name) => note(self.save_concept(name)),
             Command::RemoveConcept(name) => note(self.remove_concept(name)),
+            Command::SaveCollection(name) => {
+                let request = self.search_request(settings, concepts::COLLECTION_START);
+                note(self.save_collection(name, request));
+            }
+            Command::OpenCollection(name) => {
+                if let Some(c) = self.concepts.collections.iter().find(|c| c.name == name) {
+                    self.search.subject = Subject::Text(c.query.clone());
+                    note(self.start_search(settings));
+                }
+                note(self.open_collection(&name));
+            }
+            Command::RemoveCollection(name) => note(self.remove_collection(name)),
         }
         notices
     }

@@ -262,7 +262,33 @@ pub fn date_label(seconds: i64, source: DateSource) -> String {
     format!("{}, {from}", format_date(seconds))
 }
 
+impl SearchState {
+    /// The marks as a search request takes them.
+    fn feedback(&self) -> Feedback {
+        let mut feedback = Feedback::default();
+        for (path, mark) in &self.marks {
+            match mark {
+                Mark::Good => feedback.good.push(path.clone()),
+                Mark::Bad => feedback.bad.push(path.clone()),
+            }
+        }
+        feedback
+    }
+}
+
 impl State {
+    /// The search the query box, its filters and marks ask for, `k` results.
+    pub(super) fn search_request(&self, settings: &Settings, k: usize) -> SearchRequest {
+        SearchRequest {
+            subject: self.search.subject.clone(),
+            filter: self.search.filter.text(),
+            feedback: self.search.feedback(),
+            k,
+            sort: settings.sort,
+            pool: settings.pool,
+        }
+    }
+
     /// Starts a search for the query box (or the photo being searched by), replacing any
     /// search still running: only the newest query matters.
     pub(super) fn start_search(&mut self, settings: &Settings) -> Result<()> {
@@ -272,13 +298,7 @@ impl State {
             self.search.results.clear();
             return Ok(());
         };
-        let mut feedback = Feedback::default();
-        for (path, mark) in &self.search.marks {
-            match mark {
-                Mark::Good => feedback.good.push(path.clone()),
-                Mark::Bad => feedback.bad.push(path.clone()),
-            }
-        }
+        let feedback = self.search.feedback();
         let asked = Asked {
             subject: self.search.subject.clone(),
             filter: self.search.filter.clone(),

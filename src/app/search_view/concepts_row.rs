@@ -8,9 +8,11 @@ use super::View;
 use crate::app::logic::Command;
 use crate::finder::{Subject, concept_note};
 
-/// The row of concept chips, and what the query's concepts stand for; nothing when the
-/// library has none.
+/// The row of concept chips, and what the query's concepts stand for; the row of
+/// collections with their counts; the name field of a collection being saved.
 pub(super) fn concepts_row(view: &mut View<'_>, ui: &mut egui::Ui) {
+    collection_name(view, ui);
+    collections_row(view, ui);
     if view.concepts.list.is_empty() {
         return;
     }
@@ -81,5 +83,63 @@ pub(super) fn save_marks(view: &mut View<'_>, ui: &mut egui::Ui) {
                 view.concepts.naming = None;
             }
         }
+    }
+}
+
+/// The collections as chips with their counts ("Rex outdoors · 11, 2 new").
+fn collections_row(view: &mut View<'_>, ui: &mut egui::Ui) {
+    if view.concepts.collections.is_empty() {
+        return;
+    }
+    ui.horizontal_wrapped(|ui| {
+        ui.label("Your collections").on_hover_text(
+            "Saved searches: photos added to the library later that match as well join them. `glimpse collection export` copies one into a folder with XMP keywords.",
+        );
+        for c in view.concepts.collections.clone() {
+            let new = if c.new > 0 { format!(", {} new", c.new) } else { String::new() };
+            let hover = format!(
+                "\u{201c}{}\u{201d}. Click to search it (its new photos count as seen); right-click to remove it.",
+                c.query
+            );
+            let response = ui.button(format!("{} \u{b7} {}{new}", c.name, c.photos)).on_hover_text(hover);
+            if response.clicked() {
+                view.commands.push(Command::OpenCollection(c.name.clone()));
+            }
+            response.context_menu(|ui| {
+                if ui.button(format!("Remove \u{201c}{}\u{201d}", c.name)).clicked() {
+                    view.commands.push(Command::RemoveCollection(c.name.clone()));
+                    ui.close();
+                }
+            });
+        }
+    });
+}
+
+/// The name field of the query being saved as a collection, with Save and Cancel.
+fn collection_name(view: &mut View<'_>, ui: &mut egui::Ui) {
+    let Some(name) = &mut view.concepts.naming_collection else { return };
+    let mut save = None;
+    let mut cancel = false;
+    ui.horizontal(|ui| {
+        let label = ui.label("Collection name");
+        let response = ui
+            .add(egui::TextEdit::singleline(name).hint_text("e.g. Rex at the beach").desired_width(200.0))
+            .labelled_by(label.id);
+        if name.is_empty() && !response.has_focus() && ui.memory(|m| m.focused().is_none()) {
+            response.request_focus();
+        }
+        let enter = response.lost_focus() && ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Enter));
+        let trimmed = name.trim().to_string();
+        let clicked = ui.add_enabled(!trimmed.is_empty(), egui::Button::new("Save collection")).clicked();
+        if (clicked || enter) && !trimmed.is_empty() {
+            save = Some(trimmed);
+        }
+        cancel = ui.button("Cancel").clicked();
+    });
+    if let Some(name) = save {
+        view.commands.push(Command::SaveCollection(name));
+    }
+    if cancel {
+        view.concepts.naming_collection = None;
     }
 }

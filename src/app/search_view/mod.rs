@@ -120,7 +120,7 @@ fn keyboard(view: &mut View<'_>, ui: &mut egui::Ui, dropdown_open: bool) {
         }
     });
     // Esc while naming a concept only stops naming it.
-    if escape && view.concepts.naming.take().is_some() {
+    if escape && (view.concepts.naming.take().is_some() || view.concepts.naming_collection.take().is_some()) {
         escape = false;
     }
     let search = &mut view.search;

@@ -21,7 +21,7 @@ pub(super) fn query_row(view: &mut View<'_>, ui: &mut egui::Ui) {
         };
         let edit = egui::TextEdit::singleline(&mut text)
             .hint_text("a dog running through water   ·   \"beach\" - people   ·   2:sunset + ./photo.jpg")
-            .desired_width(ui.available_width() - 170.0);
+            .desired_width(ui.available_width() - 320.0);
         let response = ui.add(edit).labelled_by(label.id);
         if response.changed() {
             view.search.subject = Subject::Text(text);
@@ -41,6 +41,11 @@ pub(super) fn query_row(view: &mut View<'_>, ui: &mut egui::Ui) {
         }
         if ui.button("Search by photo…").on_hover_text("Or drop a photo on the window").clicked() {
             view.commands.push(Command::PickPhoto);
+        }
+        let text_query = matches!(&view.search.subject, Subject::Text(t) if !t.trim().is_empty());
+        let hint = "Keep this search (its filters and marks too) under a name: photos added later that match join it.";
+        if ui.add_enabled(text_query, egui::Button::new("Save as collection\u{2026}")).on_hover_text(hint).clicked() {
+            view.concepts.naming_collection = Some(String::new());
         }
     });
 }
