@@ -955,6 +955,7 @@ impl Finder {
             .iter()
             .map(|h| Example { hash: self.library.photo(h.row).map(|e| hex(&e.hash)), path: h.path.clone() });
         collection.take_in(photos, at);
+        collection.look(at);
         let mut concepts = self.concepts.write().map_err(|_| Error::JobCrashed("concepts".into()))?;
         let mut fresh = Concepts::open(&self.library.index.path)?.concepts;
         fresh.put_collection(collection)?;
@@ -1058,7 +1059,7 @@ impl Finder {
             })
             .collect();
         if seen {
-            self.change_collection(name, |c| c.seen = now())?;
+            self.change_collection(name, |c| c.look(now()))?;
         }
         Ok(photos)
     }

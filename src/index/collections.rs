@@ -88,8 +88,11 @@ impl Collection {
     }
 
     /// Adds the photos that match now (and the pinned ones) that are not members yet, at
-    /// `now`; excluded photos never join. Returns how many joined.
+    /// `now` (or just after the last look, when that is later: the clock counts seconds, and
+    /// a photo that joins in the second the collection was looked at is still new);
+    /// excluded photos never join. Returns how many joined.
     pub fn take_in(&mut self, matching: impl IntoIterator<Item = Example>, now: i64) -> usize {
+        let now = now.max(self.seen + 1);
         let mut joined = 0;
         let candidates: Vec<Example> = self.pinned.clone().into_iter().chain(matching).collect();
         for photo in candidates {
@@ -117,6 +120,11 @@ impl Collection {
         if !self.excluded.iter().any(|e| same(e, &photo)) {
             self.excluded.push(photo);
         }
+    }
+
+    /// The person looks at it at `now`: no member is new any more.
+    pub fn look(&mut self, now: i64) {
+        self.seen = self.members.iter().map(|m| m.added).max().unwrap_or(now).max(now);
     }
 
     /// Members that joined after the person last looked.
@@ -153,12 +161,14 @@ mod tests {
     fn photos_that_match_later_join_once_and_are_new_until_seen() {
         let mut c = collection();
         assert_eq!(c.take_in([photo("a"), photo("b")], 10), 2);
+        c.look(10);
         assert_eq!(c.new_members(), 0, "what it was saved with is not new");
-        assert_eq!(c.take_in([photo("a"), photo("c")], 20), 1);
+        assert_eq!(c.take_in([photo("a"), photo("c")], 10), 1);
+        assert_eq!(c.new_members(), 1, "a photo joining in the second of the last look is new");
         let moved = Example { path: "elsewhere".into(), hash: Some("hb".into()) };
         assert_eq!(c.take_in([moved], 20), 0, "a moved member is the same photo");
         assert_eq!(c.new_members(), 1);
-        c.seen = 20;
+        c.look(20);
         assert_eq!(c.new_members(), 0);
     }
 
