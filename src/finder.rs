@@ -844,30 +844,35 @@ impl Finder {
                 .collect()
         };
         let (examples, negatives) = (resolve(examples)?, resolve(negatives)?);
-        let mut concepts = self.concepts.write().map_err(|_| Error::JobCrashed("concepts".into()))?;
-        // Read again: another window or command may have changed the file since.
-        let mut fresh = Concepts::open(&self.library.index.path)?.concepts;
-        let name = fresh.add(name, examples, negatives)?;
-        let concept = fresh.find(&name).cloned().ok_or_else(|| Error::Invalid(format!("no concept '{name}'")))?;
-        let fitted = self.fit_concept(&concept)?;
-        let words = fitted.words.clone();
-        fresh.set_fitted(&name, fitted);
-        fresh.save()?;
+        let taught = self.rewrite(|fresh| {
+            let name = fresh.add(name, examples, negatives)?;
+            let concept = fresh.find(&name).cloned().ok_or_else(|| Error::Invalid(format!("no concept '{name}'")))?;
+            let fitted = self.fit_concept(&concept)?;
+            let words = fitted.words.clone();
+            fresh.set_fitted(&name, fitted);
+            Ok(Taught { name, examples: concept.examples.len(), negatives: concept.negatives.len(), words })
+        })?;
         if let Ok(mut cache) = self.fitted.lock() {
-            cache.retain(|(n, _)| *n != name);
+            cache.retain(|(n, _)| *n != taught.name);
         }
+        Ok(taught)
+    }
+
+    /// Changes what the library was taught with `change`, on the file as it is now (another
+    /// window or command may have changed it since this finder read it), and saves it; this
+    /// finder then holds what was saved. One change at a time within the process.
+    fn rewrite<T>(&self, change: impl FnOnce(&mut Concepts) -> Result<T>) -> Result<T> {
+        let mut concepts = self.concepts.write().map_err(|_| Error::JobCrashed("concepts".into()))?;
+        let mut fresh = Concepts::open(&self.library.index.path)?.concepts;
+        let out = change(&mut fresh)?;
+        fresh.save()?;
         *concepts = fresh;
-        Ok(Taught { name, examples: concept.examples.len(), negatives: concept.negatives.len(), words })
+        Ok(out)
     }
 
     /// Removes the concept `name` from the library's concepts file (its photos stay).
     pub fn forget(&self, name: &str) -> Result<Concept> {
-        let mut concepts = self.concepts.write().map_err(|_| Error::JobCrashed("concepts".into()))?;
-        let mut fresh = Concepts::open(&self.library.index.path)?.concepts;
-        let removed = fresh.remove(name)?;
-        fresh.save()?;
-        *concepts = fresh;
-        Ok(removed)
+        self.rewrite(|fresh| fresh.remove(name))
     }
 
     /// The concepts kept with the library, or `None` while one is being taught (never waits:
@@ -956,12 +961,7 @@ impl Finder {
             .map(|h| Example { hash: self.library.photo(h.row).map(|e| hex(&e.hash)), path: h.path.clone() });
         collection.take_in(photos, at);
         collection.look(at);
-        let mut concepts = self.concepts.write().map_err(|_| Error::JobCrashed("concepts".into()))?;
-        let mut fresh = Concepts::open(&self.library.index.path)?.concepts;
-        fresh.put_collection(collection)?;
-        fresh.save()?;
-        *concepts = fresh;
-        drop(concepts);
+        self.rewrite(|fresh| fresh.put_collection(collection))?;
         let summary = self.summaries().into_iter().find(|c| crate::index::concepts::same_name(&c.name, name));
         summary.ok_or_else(|| Error::Invalid(format!("no collection '{name}'")))
     }
@@ -1000,16 +1000,15 @@ impl Finder {
             }
         }
         if !joined.is_empty() {
-            let mut concepts = self.concepts.write().map_err(|_| Error::JobCrashed("concepts".into()))?;
-            let mut fresh = Concepts::open(&self.library.index.path)?.concepts;
             let at = now();
-            for (name, photos) in joined {
-                if let Some(c) = fresh.collection_mut(&name) {
-                    c.take_in(photos, at);
+            self.rewrite(|fresh| {
+                for (name, photos) in joined {
+                    if let Some(c) = fresh.collection_mut(&name) {
+                        c.take_in(photos, at);
+                    }
                 }
-            }
-            fresh.save()?;
-            *concepts = fresh;
+                Ok(())
+            })?;
         }
         let mut summaries = self.summaries();
         for s in &mut summaries {
@@ -1065,15 +1064,13 @@ impl Finder {
     }
 
     fn change_collection(&self, name: &str, change: impl FnOnce(&mut Collection)) -> Result<()> {
-        let mut concepts = self.concepts.write().map_err(|_| Error::JobCrashed("concepts".into()))?;
-        let mut fresh = Concepts::open(&self.library.index.path)?.concepts;
-        let c = fresh
-            .collection_mut(name)
-            .ok_or_else(|| Error::Invalid(format!("no collection \u{201c}{name}\u{201d}")))?;
-        change(c);
-        fresh.save()?;
-        *concepts = fresh;
-        Ok(())
+        self.rewrite(|fresh| {
+            let c = fresh
+                .collection_mut(name)
+                .ok_or_else(|| Error::Invalid(format!("no collection \u{201c}{name}\u{201d}")))?;
+            change(c);
+            Ok(())
+        })
     }
 
     /// Pins the library photo `photo` into the collection `name`, whatever its score.
@@ -1095,12 +1092,7 @@ impl Finder {
 
     /// Removes the collection `name` (its photos stay).
     pub fn forget_collection(&self, name: &str) -> Result<Collection> {
-        let mut concepts = self.concepts.write().map_err(|_| Error::JobCrashed("concepts".into()))?;
-        let mut fresh = Concepts::open(&self.library.index.path)?.concepts;
-        let removed = fresh.remove_collection(name)?;
-        fresh.save()?;
-        *concepts = fresh;
-        Ok(removed)
+        self.rewrite(|fresh| fresh.remove_collection(name))
     }
 
     /// The keywords a collection's photos are exported with: its name, then the concepts its

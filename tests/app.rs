@@ -70,6 +70,19 @@ fn app_on(dir: &Path, startup: Startup) -> Harness<'static, GlimpseApp> {
     h
 }
 
+/// The app on a fresh index in `dir` whose library is the folder `photos`, indexed by the app
+/// and watched, with the search view open.
+fn app_with_folder(dir: &Path, photos: &Path) -> Harness<'static, GlimpseApp> {
+    let n = std::fs::read_dir(photos).unwrap().count();
+    let mut h = app_on(dir, Startup::default());
+    click(&mut h, "Library");
+    add_folder(&mut h, photos);
+    wait_for(&mut h, "the first run", |app| app.state.photos() == n && !app.state.indexing.running());
+    wait_for(&mut h, "the watch", |app| app.state.watch.watching.as_ref().is_some_and(|(n, _)| *n == 1));
+    click(&mut h, "Search");
+    h
+}
+
 /// Photo names whose Flickr8k captions mention `word`.
 fn captioned_with(shared: &Path, word: &str) -> HashSet<String> {
     let tokens = std::fs::read_to_string(shared.join("flickr8k/Flickr8k_text/Flickr8k.token.txt")).unwrap_or_default();
@@ -745,11 +758,7 @@ fn the_window_says_which_words_it_ignored_and_shows_no_photos_for_a_query_of_onl
     let dir = tempfile::tempdir().unwrap();
     let photos = dir.path().join("photos");
     copy_photos(&shared, &photos, 6);
-    let mut h = app_on(dir.path(), Startup::default());
-    click(&mut h, "Library");
-    add_folder(&mut h, &photos);
-    wait_for(&mut h, "indexing to finish", |app| !app.state.indexing.running() && app.state.finder.is_some());
-    click(&mut h, "Search");
+    let mut h = app_with_folder(dir.path(), &photos);
     type_into(&mut h, "Query", "a xyzzy dog");
     wait_for(&mut h, "the results", |app| {
         !app.state.search.busy() && !app.state.search.browsing && app.state.search.results.len() == 6
@@ -847,11 +856,7 @@ fn marks_saved_as_a_concept_are_a_chip_and_its_name_finds_its_photos_in_a_query(
     let dir = tempfile::tempdir().unwrap();
     let photos = dir.path().join("photos");
     copy_photos(&shared, &photos, 8);
-    let mut h = app_on(dir.path(), Startup::default());
-    click(&mut h, "Library");
-    add_folder(&mut h, &photos);
-    wait_for(&mut h, "indexing to finish", |app| !app.state.indexing.running() && app.state.finder.is_some());
-    click(&mut h, "Search");
+    let mut h = app_with_folder(dir.path(), &photos);
     type_into(&mut h, "Query", "a dog");
     wait_for(&mut h, "the results", |app| {
         !app.state.search.busy() && !app.state.search.browsing && app.state.search.results.len() == 8
@@ -908,12 +913,7 @@ fn a_query_saved_as_a_collection_counts_its_photos_and_grows_when_matching_photo
     for p in &all[..3] {
         std::fs::rename(p, photos.join(p.file_name().unwrap())).unwrap();
     }
-    let mut h = app_on(dir.path(), Startup::default());
-    click(&mut h, "Library");
-    add_folder(&mut h, &photos);
-    wait_for(&mut h, "the first run", |app| app.state.photos() == 3 && !app.state.indexing.running());
-    wait_for(&mut h, "the watch", |app| app.state.watch.watching.as_ref().is_some_and(|(n, _)| *n == 1));
-    click(&mut h, "Search");
+    let mut h = app_with_folder(dir.path(), &photos);
     type_into(&mut h, "Query", "a dog");
     wait_for(&mut h, "the results", |app| !app.state.search.busy() && !app.state.search.browsing);
     click(&mut h, "Save as collection\u{2026}");

@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use glimpse::finder::{Feedback, FilterText, Finder, SearchRequest, Subject};
+use glimpse::finder::{Feedback, Finder, SearchRequest, Subject};
 
 use crate::Cli;
-use crate::library::IndexPath;
+use crate::library::{FilterArgs, IndexPath};
 
 /// What to do with collections.
 #[derive(clap::Subcommand, Debug)]
@@ -55,18 +55,8 @@ pub struct AddArgs {
     /// How many of the best results it starts with.
     #[arg(short, default_value_t = 20)]
     k: usize,
-    /// Only photos under this folder.
-    #[arg(long = "in", value_name = "DIR")]
-    folder: Option<PathBuf>,
-    /// Only photos taken on or after this day.
-    #[arg(long, value_name = "YYYY-MM-DD")]
-    after: Option<String>,
-    /// Only photos taken before this day.
-    #[arg(long, value_name = "YYYY-MM-DD")]
-    before: Option<String>,
-    /// Only these file types, e.g. jpg,png.
-    #[arg(long = "type", value_name = "LIST")]
-    types: Option<String>,
+    #[command(flatten)]
+    filter: FilterArgs,
     /// Photos of the library that are good results.
     #[arg(long, value_name = "PHOTO", num_args = 1..)]
     more_like: Vec<PathBuf>,
@@ -144,12 +134,7 @@ pub fn run(cli: &Cli, command: &CollectionCommand) -> anyhow::Result<ExitCode> {
             let finder = args.opening.finder(cli)?;
             let request = SearchRequest {
                 subject: Subject::Text(args.query.clone()),
-                filter: FilterText {
-                    folder: args.folder.clone(),
-                    after: args.after.clone(),
-                    before: args.before.clone(),
-                    types: args.types.clone(),
-                },
+                filter: args.filter.text(),
                 feedback: Feedback { good: args.more_like.clone(), bad: args.less_like.clone() },
                 k: args.k.max(1),
                 ..SearchRequest::default()

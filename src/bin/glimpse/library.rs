@@ -263,18 +263,9 @@ pub struct SimilarArgs {
     photo: PathBuf,
 }
 
-/// What `search` and `similar` share: the index, how many results, filters, order,
-/// relevance feedback, the output form.
+/// Which photos a search may return (`search`, `similar`, `collection add`).
 #[derive(clap::Args, Debug)]
-pub struct RankingArgs {
-    #[command(flatten)]
-    index: IndexPath,
-    /// How many results.
-    #[arg(short, default_value_t = 10)]
-    k: usize,
-    /// Print JSON: [{"rank": 1, "path": "…", "score": 0.42, "date": …, "date_source": "exif"|"mtime"}, …].
-    #[arg(long)]
-    json: bool,
+pub struct FilterArgs {
     /// Only photos under this folder.
     #[arg(long = "in", value_name = "DIR")]
     folder: Option<PathBuf>,
@@ -287,6 +278,34 @@ pub struct RankingArgs {
     /// Only these file types, e.g. jpg,png.
     #[arg(long = "type", value_name = "LIST")]
     types: Option<String>,
+}
+
+impl FilterArgs {
+    /// The filters as a search request takes them.
+    pub fn text(&self) -> FilterText {
+        FilterText {
+            folder: self.folder.clone(),
+            after: self.after.clone(),
+            before: self.before.clone(),
+            types: self.types.clone(),
+        }
+    }
+}
+
+/// What `search` and `similar` share: the index, how many results, filters, order,
+/// relevance feedback, the output form.
+#[derive(clap::Args, Debug)]
+pub struct RankingArgs {
+    #[command(flatten)]
+    index: IndexPath,
+    /// How many results.
+    #[arg(short, default_value_t = 10)]
+    k: usize,
+    /// Print JSON: [{"rank": 1, "path": "…", "score": 0.42, "date": …, "date_source": "exif"|"mtime"}, …].
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    filter: FilterArgs,
     /// Order: relevance, or newest/oldest first among the --pool best matches.
     #[arg(long, default_value = "relevance", value_name = "relevance|newest|oldest")]
     sort: String,
@@ -311,12 +330,7 @@ impl RankingArgs {
     fn run(&self, cli: &Cli, subject: Subject) -> anyhow::Result<ExitCode> {
         let request = SearchRequest {
             subject,
-            filter: FilterText {
-                folder: self.folder.clone(),
-                after: self.after.clone(),
-                before: self.before.clone(),
-                types: self.types.clone(),
-            },
+            filter: self.filter.text(),
             feedback: Feedback { good: self.more_like.clone(), bad: self.less_like.clone() },
             k: self.k,
             sort: self.sort.parse::<SortOrder>()?,
