@@ -657,7 +657,18 @@ impl Finder {
             Rocchio::default().apply(&plain, &good, &bad)
         };
         let unranked = if self.joint_space(false).is_some() { self.library.unprojected() } else { 0 };
+        let captioned = self.caption_matches(request);
         let hits = match &source {
+            None if !captioned.is_empty() && options.sort == SortOrder::Relevance => {
+                // Photos whose caption has the query's words come first, most words first.
+                let all = SearchOptions { k: self.library.len().max(1), ..options.clone() };
+                let mut ranked = self.library.search_in(space, &q, &all);
+                let words = |r: &Ranked| captioned.iter().find(|(row, _)| *row == r.row).map_or(0, |(_, n)| *n);
+                ranked.sort_by_key(|r| std::cmp::Reverse(words(r)));
+                ranked.truncate(options.k);
+                ranked.iter_mut().enumerate().for_each(|(i, r)| r.rank = i + 1);
+                ranked
+            }
             None => self.library.search_in(space, &q, &options),
             Some(source) => {
                 let wider = SearchOptions { k: options.k + 1, ..options.clone() };
@@ -673,7 +684,7 @@ impl Finder {
             }
         };
         stopped()?;
-        let own = source.is_none().then_some(hits.as_slice());
+        let own = (source.is_none() && captioned.is_empty()).then_some(hits.as_slice());
         let cue = self.cue(&query, (space, &plain), &options, &request.feedback, own);
         Ok(SearchAnswer { hits, cue, label, browsing: false, unranked, ignored_words, concepts })
     }
@@ -1110,6 +1121,60 @@ impl Finder {
             }
         }
         Ok(keywords)
+    }
+
+    /// Library rows whose caption has at least half of the typed query's words (of three
+    /// letters or more, in any case), with how many: what ranks them first.
+    fn caption_matches(&self, request: &SearchRequest) -> Vec<(usize, usize)> {
+        let Subject::Text(text) = &request.subject else { return Vec::new() };
+        let Ok(taught) = self.concepts.read() else { return Vec::new() };
+        if taught.captions.is_empty() {
+            return Vec::new();
+        }
+        let mut wanted: Vec<String> =
+            crate::text::tokenizer::tokenize(text).into_iter().filter(|w| w.chars().count() >= 3).collect();
+        wanted.sort();
+        wanted.dedup();
+        if wanted.is_empty() {
+            return Vec::new();
+        }
+        let positions = self.library.index.data.positions();
+        taught
+            .captions
+            .iter()
+            .filter_map(|c| {
+                let words = crate::text::tokenizer::tokenize(&c.text);
+                let found = wanted.iter().filter(|w| words.contains(w)).count();
+                if found == 0 || found * 2 < wanted.len() {
+                    return None;
+                }
+                Some((self.row_of(&c.photo, &positions)?, found))
+            })
+            .collect()
+    }
+
+    /// Writes `text` as the caption of the library photo `photo` (empty: removes it); a
+    /// caption's words find its photo first ([`Finder::search`]).
+    pub fn set_caption(&self, photo: &Path, text: &str) -> Result<()> {
+        let photo = self.library_photo(photo, &self.library.index.data.positions())?;
+        self.rewrite(|taught| {
+            taught.set_caption(photo, text, now());
+            Ok(())
+        })
+    }
+
+    /// The captions of photos in the library now, as (where the photo is, its caption).
+    pub fn captions(&self) -> Vec<(PathBuf, String)> {
+        let positions = self.library.index.data.positions();
+        let Ok(taught) = self.concepts.read() else { return Vec::new() };
+        taught
+            .captions
+            .iter()
+            .filter_map(|c| {
+                let row = self.row_of(&c.photo, &positions)?;
+                Some((self.library.photo(row)?.path(), c.text.clone()))
+            })
+            .collect()
     }
 
     /// Reads the concepts file again (after another window or command changed it).

@@ -550,7 +550,8 @@ fn xmp_subjects(text: &str) -> Vec<String> {
 }
 
 #[test]
-fn a_collection_takes_in_matching_photos_indexed_later_flags_them_new_and_exports_them_with_xmp_keywords() {
+fn a_collection_takes_in_matching_photos_indexed_later_flags_them_new_and_exports_them_with_xmp_keywords_and_captions()
+{
     let dir = tempfile::tempdir().unwrap();
     let photos = dir.path().join("photos");
     std::fs::create_dir_all(&photos).unwrap();
@@ -623,6 +624,23 @@ fn a_collection_takes_in_matching_photos_indexed_later_flags_them_new_and_export
     assert_eq!(std::fs::read(out.join("red0.png")).unwrap(), before);
     assert_eq!(std::fs::read(photos.join("red0.png")).unwrap(), before);
     assert!(!photos.join("red0.png.xmp").exists(), "nothing is written beside the photos themselves");
+
+    // A caption's words find its photo first, and its caption travels as the description.
+    run(&["caption", "set", &photo("blue1.png"), "Grandma's garden gate in winter"]);
+    let first = json(&["search", "--json", "-k", "3", "grandma garden gate"]);
+    assert!(first[0]["path"].as_str().unwrap().ends_with("blue1.png"), "{first}");
+    run(&["collection", "pin", "All red", &photo("blue1.png")]);
+    run(&["collection", "export", "All red", out.to_str().unwrap()]);
+    let sidecar = std::fs::read_to_string(out.join("blue1.png.xmp")).unwrap();
+    assert!(
+        sidecar.contains("<rdf:li xml:lang=\"x-default\">Grandma&apos;s garden gate in winter</rdf:li>"),
+        "{sidecar}"
+    );
+    let tokens = dir.path().join("tokens.txt");
+    run(&["caption", "export", "--flickr8k", tokens.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&tokens).unwrap(), "blue1.png#0\tGrandma's garden gate in winter\n");
+    run(&["caption", "set", &photo("blue1.png"), ""]);
+    assert_eq!(json(&["caption", "list", "--json"]), serde_json::json!([]));
 
     run(&["collection", "remove", "all red"]);
     assert_eq!(json(&["collection", "list", "--json"]), serde_json::json!([]));

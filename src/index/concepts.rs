@@ -78,6 +78,20 @@ struct ConceptsFile {
     concepts: Vec<Concept>,
     #[serde(default)]
     collections: Vec<Collection>,
+    #[serde(default)]
+    captions: Vec<Caption>,
+}
+
+/// A caption a person wrote for a photo of the library.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Caption {
+    /// The photo.
+    #[serde(flatten)]
+    pub photo: Example,
+    /// What it shows, in the person's words.
+    pub text: String,
+    /// When it was written, seconds since the epoch.
+    pub written: i64,
 }
 
 /// What a person taught one library: its concepts and its collections
@@ -90,6 +104,8 @@ pub struct Concepts {
     pub list: Vec<Concept>,
     /// Saved searches, in the order they were saved.
     pub collections: Vec<Collection>,
+    /// Captions of the library's photos, in the order they were written.
+    pub captions: Vec<Caption>,
 }
 
 /// What opening a concepts file found.
@@ -159,9 +175,15 @@ impl Concepts {
             Err(e) => return Err(Error::io(&path, e)),
         };
         match Concepts::parse(&text) {
-            Ok((list, collections)) => {
-                Ok(OpenedConcepts { concepts: Concepts { path, list, collections }, notice: None })
-            }
+            Ok(file) => Ok(OpenedConcepts {
+                concepts: Concepts {
+                    path,
+                    list: file.concepts,
+                    collections: file.collections,
+                    captions: file.captions,
+                },
+                notice: None,
+            }),
             Err(why) => {
                 let aside = set_aside(&path)?;
                 Ok(OpenedConcepts {
@@ -175,7 +197,7 @@ impl Concepts {
         }
     }
 
-    fn parse(text: &str) -> std::result::Result<(Vec<Concept>, Vec<Collection>), String> {
+    fn parse(text: &str) -> std::result::Result<ConceptsFile, String> {
         let value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
         crate::checked::check_json_version(&value, "concepts file", CONCEPTS_FORMAT, CONCEPTS_VERSION)?;
         let file: ConceptsFile = serde_json::from_value(value).map_err(|e| e.to_string())?;
@@ -201,7 +223,7 @@ impl Concepts {
             }
             names.push(&c.name);
         }
-        Ok((file.concepts, file.collections))
+        Ok(file)
     }
 
     /// Writes the list whole, atomically.
@@ -211,6 +233,7 @@ impl Concepts {
             version: CONCEPTS_VERSION,
             concepts: self.list.clone(),
             collections: self.collections.clone(),
+            captions: self.captions.clone(),
         };
         let text = serde_json::to_vec_pretty(&file).map_err(|e| Error::Invalid(format!("concepts: {e}")))?;
         crate::durable::write_atomically(&self.path, &[&text])
@@ -317,6 +340,16 @@ impl Concepts {
         Ok(self.collections.remove(at))
     }
 
+    /// Writes `text` as the caption of `photo` (an empty text removes it).
+    pub fn set_caption(&mut self, photo: Example, text: &str, now: i64) {
+        let same = |c: &Caption| c.photo.path == photo.path || (photo.hash.is_some() && c.photo.hash == photo.hash);
+        self.captions.retain(|c| !same(c));
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !text.is_empty() {
+            self.captions.push(Caption { photo, text, written: now });
+        }
+    }
+
     /// The names, longest first: the order a query is matched in, so "grandma's garden"
     /// wins over "garden".
     pub fn names_longest_first(&self) -> Vec<String> {
@@ -369,6 +402,19 @@ mod tests {
         assert_eq!(back.concepts.find("rex").unwrap().vector_for("m").unwrap().vector, [0.6, 0.8]);
         assert!(back.concepts.find("rex").unwrap().vector_for("other model").is_none());
         assert_eq!(back.concepts.names_longest_first()[0], "grandma's garden");
+    }
+
+    #[test]
+    fn a_caption_is_replaced_by_the_next_and_an_empty_one_removes_it() {
+        let mut taught = Concepts::default();
+        taught.set_caption(example("a"), "  a  dog ", 1);
+        taught.set_caption(Example { path: "moved".into(), hash: Some("ha".into()) }, "Rex", 2);
+        assert_eq!(taught.captions.len(), 1, "the same photo, moved, has one caption");
+        assert_eq!(taught.captions[0].text, "Rex");
+        taught.set_caption(example("b"), "a  cat", 3);
+        assert_eq!(taught.captions[1].text, "a cat");
+        taught.set_caption(example("b"), " ", 4);
+        assert_eq!(taught.captions.len(), 1);
     }
 
     #[test]

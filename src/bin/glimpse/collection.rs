@@ -200,7 +200,10 @@ pub fn run(cli: &Cli, command: &CollectionCommand) -> anyhow::Result<ExitCode> {
             let photos: Vec<PathBuf> =
                 finder.collection_photos(&args.name, false)?.into_iter().map(|p| p.path).collect();
             let keywords = finder.collection_keywords(&args.name)?;
-            let done = glimpse::index::export::export(&photos, &args.dir, args.link, &keywords, &|_| None)?;
+            // A photo's caption goes with it as its description (alt text too).
+            let captions = finder.captions();
+            let describe = |p: &std::path::Path| captions.iter().find(|(c, _)| c == p).map(|(_, t)| t.clone());
+            let done = glimpse::index::export::export(&photos, &args.dir, args.link, &keywords, &describe)?;
             if args.json {
                 println!("{}", serde_json::to_string(&done)?);
                 return Ok(ExitCode::SUCCESS);

@@ -4,6 +4,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench;
+mod caption;
 mod collection;
 mod concept;
 mod doctor;
@@ -57,6 +58,9 @@ enum Command {
     /// Concepts taught by example ("Rex", "grandma's garden"): add, list, show, rename, remove.
     #[command(subcommand)]
     Concept(concept::ConceptCommand),
+    /// Captions of your own photos: set, list, export in Flickr8k's format; their words find their photos first.
+    #[command(subcommand)]
+    Caption(caption::CaptionCommand),
     /// Collections: saved searches that fill themselves as photos are indexed; export with XMP keywords.
     #[command(subcommand)]
     Collection(collection::CollectionCommand),
@@ -187,6 +191,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Duplicates(args) => library::duplicates(cli, args),
         Command::Concept(command) => concept::run(cli, command),
         Command::Collection(command) => collection::run(cli, command),
+        Command::Caption(command) => caption::run(cli, command),
         Command::Bench(command) => bench::run(cli, command),
         Command::Train(args) => train::train(cli, args),
         Command::Eval(args) => train::eval(cli, args),
