@@ -736,19 +736,8 @@ impl Finder {
 
     /// Rows of the library for photos of a concept: by path, else by content hash (a photo
     /// moved or renamed since); photos no longer in the library are left out.
-    fn concept_rows(&self, photos: &[Example]) -> Vec<usize> {
-        let positions = self.library.index.data.positions();
-        photos
-            .iter()
-            .filter_map(|e| {
-                let by_path = positions.get(crate::index::bytes::path_bytes(&e.path).as_slice()).copied();
-                by_path.or_else(|| {
-                    let hash = e.hash.as_deref()?;
-                    self.library.index.data.photos.iter().position(|p| hex(&p.hash) == hash)
-                })
-            })
-            .filter(|&row| self.library.is_projected(row))
-            .collect()
+    fn concept_rows(&self, photos: &[Example], positions: &std::collections::HashMap<Vec<u8>, usize>) -> Vec<usize> {
+        photos.iter().filter_map(|e| self.row_of(e, positions)).filter(|&row| self.library.is_projected(row)).collect()
     }
 
     /// The query vector of `concept` for the current text model ([`fit`] with the default
@@ -763,7 +752,8 @@ impl Finder {
                     .unwrap_or_else(|| "concepts need the library's vectors of the text model: index it again".into()),
             ));
         };
-        let examples = self.concept_rows(&concept.examples);
+        let positions = self.library.index.data.positions();
+        let examples = self.concept_rows(&concept.examples, &positions);
         if examples.is_empty() {
             return Err(Error::Invalid(format!(
                 "none of the {} photos of \u{201c}{}\u{201d} is in the library now: add photos of it again (`glimpse concept add`)",
@@ -771,7 +761,7 @@ impl Finder {
                 concept.name
             )));
         }
-        let negatives = self.concept_rows(&concept.negatives);
+        let negatives = self.concept_rows(&concept.negatives, &positions);
         let projected: Vec<usize> = (0..self.library.len()).filter(|&r| self.library.is_projected(r)).collect();
         let step = projected.len().div_ceil(CONCEPT_SAMPLE).max(1);
         let sample: Vec<usize> = projected.iter().step_by(step).copied().collect();
@@ -780,8 +770,7 @@ impl Finder {
         let mut photos = Vec::with_capacity(rows.len() * dim);
         for &row in &rows {
             let mut v = space.vector(row);
-            let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-            v.iter_mut().for_each(|x| *x /= n);
+            crate::index::search::normalize(&mut v);
             photos.extend(v);
         }
         // Made for each fit (about 0.3 s) rather than kept: 4500 words of 2048 values would
@@ -838,21 +827,7 @@ impl Finder {
     pub fn teach(&self, name: &str, examples: &[PathBuf], negatives: &[PathBuf]) -> Result<Taught> {
         let positions = self.library.index.data.positions();
         let resolve = |paths: &[PathBuf]| -> Result<Vec<Example>> {
-            paths
-                .iter()
-                .map(|p| {
-                    let path = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
-                    let row =
-                        positions.get(crate::index::bytes::path_bytes(&path).as_slice()).copied().ok_or_else(|| {
-                            Error::Invalid(format!(
-                                "{} is not in the library: add its folder and index it first (`glimpse index`)",
-                                p.display()
-                            ))
-                        })?;
-                    let hash = self.library.photo(row).map(|e| hex(&e.hash));
-                    Ok(Example { path, hash })
-                })
-                .collect()
+            paths.iter().map(|p| self.library_photo(p, &positions)).collect()
         };
         let (examples, negatives) = (resolve(examples)?, resolve(negatives)?);
         let taught = self.rewrite(|fresh| {
@@ -902,14 +877,26 @@ impl Finder {
 
     /// A library photo as a collection or concept keeps it; refused when not in the library.
     fn library_photo(&self, path: &Path, positions: &std::collections::HashMap<Vec<u8>, usize>) -> Result<Example> {
-        let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        let row = positions.get(crate::index::bytes::path_bytes(&canonical).as_slice()).copied().ok_or_else(|| {
-            Error::Invalid(format!(
+        match self.kept_photo(path, positions) {
+            (photo, Some(_)) => Ok(photo),
+            (_, None) => Err(Error::Invalid(format!(
                 "{} is not in the library: add its folder and index it first (`glimpse index`)",
                 path.display()
-            ))
-        })?;
-        Ok(Example { path: canonical, hash: self.library.photo(row).map(|e| hex(&e.hash)) })
+            ))),
+        }
+    }
+
+    /// A photo as a collection or concept keeps it (its canonical path, and its content hash
+    /// when the library has it), with its row when it is in the library.
+    fn kept_photo(
+        &self,
+        path: &Path,
+        positions: &std::collections::HashMap<Vec<u8>, usize>,
+    ) -> (Example, Option<usize>) {
+        let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let row = positions.get(crate::index::bytes::path_bytes(&canonical).as_slice()).copied();
+        let hash = row.and_then(|r| self.library.photo(r)).map(|e| hex(&e.hash));
+        (Example { path: canonical, hash }, row)
     }
 
     /// The photos of the library `request` finds whose score reaches `threshold`, with the
@@ -1061,10 +1048,7 @@ impl Finder {
             .filter_map(|m| {
                 let row = self.row_of(&m.photo, &positions)?;
                 let path = self.library.photo(row).map(|e| e.path())?;
-                let pinned = collection
-                    .pinned
-                    .iter()
-                    .any(|p| p.path == m.photo.path || (p.hash.is_some() && p.hash == m.photo.hash));
+                let pinned = collection.is_pinned(&m.photo);
                 Some(CollectionPhoto { path, new: m.added > collection.seen, pinned })
             })
             .collect();
@@ -1092,13 +1076,9 @@ impl Finder {
 
     /// Takes the photo `photo` out of the collection `name` for good.
     pub fn exclude(&self, name: &str, photo: &Path) -> Result<()> {
-        let canonical = std::fs::canonicalize(photo).unwrap_or_else(|_| photo.to_path_buf());
-        let positions = self.library.index.data.positions();
-        let hash = positions
-            .get(crate::index::bytes::path_bytes(&canonical).as_slice())
-            .and_then(|&r| self.library.photo(r))
-            .map(|e| hex(&e.hash));
-        self.change_collection(name, |c| c.exclude(Example { path: canonical, hash }))
+        // A photo no longer in the library can still be taken out.
+        let (photo, _) = self.kept_photo(photo, &self.library.index.data.positions());
+        self.change_collection(name, |c| c.exclude(photo))
     }
 
     /// Removes the collection `name` (its photos stay).

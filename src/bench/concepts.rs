@@ -164,30 +164,15 @@ pub fn query(
     examples: &[usize],
     words: Option<(&WordTable, &WordScores)>,
 ) -> Vec<f32> {
-    let row = |i: usize| &images[i * dim..(i + 1) * dim];
-    let mean = |rows: &mut dyn Iterator<Item = usize>| {
-        let mut m = vec![0.0f32; dim];
-        let mut n = 0;
-        for r in rows {
-            m.iter_mut().zip(row(r)).for_each(|(a, b)| *a += b);
-            n += 1;
-        }
-        m.iter_mut().for_each(|a| *a /= n.max(1) as f32);
-        m
+    // Each ranker is a recipe of the one a saved concept uses: the references without its
+    // words and whitening (and the photo query without the library's mean either).
+    let recipe = match ranker {
+        Ranker::Photos => Recipe { words: 0, beta: 0.0, shrink: 0.0, ..Recipe::default() },
+        Ranker::Contrast { beta } => Recipe { words: 0, beta, shrink: 0.0, ..Recipe::default() },
+        Ranker::Concept(recipe) => recipe,
     };
-    let n_img = images.len() / dim.max(1);
-    match ranker {
-        Ranker::Photos => mean(&mut examples.iter().copied()),
-        Ranker::Contrast { beta } => {
-            let pos = mean(&mut examples.iter().copied());
-            let all = mean(&mut (0..n_img));
-            pos.iter().zip(&all).map(|(p, a)| p - beta * a).collect()
-        }
-        Ranker::Concept(recipe) => {
-            let library: Vec<usize> = (0..n_img).collect();
-            fit(&recipe, images, dim, examples, &[], &library, words).vector
-        }
-    }
+    let library: Vec<usize> = (0..images.len() / dim.max(1)).collect();
+    fit(&recipe, images, dim, examples, &[], &library, words).vector
 }
 
 /// Precision@10 and average precision of ranking `images` by `q` (cosine less offset, as

@@ -72,19 +72,20 @@ pub struct Collection {
     pub seen: i64,
 }
 
-fn same(a: &Example, b: &Example) -> bool {
-    a.path == b.path || (a.hash.is_some() && a.hash == b.hash)
-}
-
 impl Collection {
     /// True when `photo` was taken out by hand.
     pub fn is_excluded(&self, photo: &Example) -> bool {
-        self.excluded.iter().any(|e| same(e, photo))
+        self.excluded.iter().any(|e| e.same_photo(photo))
+    }
+
+    /// True when `photo` was pinned in by hand.
+    pub fn is_pinned(&self, photo: &Example) -> bool {
+        self.pinned.iter().any(|p| p.same_photo(photo))
     }
 
     /// True when `photo` is a member already.
     pub fn has(&self, photo: &Example) -> bool {
-        self.members.iter().any(|m| same(&m.photo, photo))
+        self.members.iter().any(|m| m.photo.same_photo(photo))
     }
 
     /// Adds the photos that match now (and the pinned ones) that are not members yet, at
@@ -106,8 +107,8 @@ impl Collection {
 
     /// Pins `photo` in (and undoes an exclusion).
     pub fn pin(&mut self, photo: Example, now: i64) {
-        self.excluded.retain(|e| !same(e, &photo));
-        if !self.pinned.iter().any(|p| same(p, &photo)) {
+        self.excluded.retain(|e| !e.same_photo(&photo));
+        if !self.is_pinned(&photo) {
             self.pinned.push(photo.clone());
         }
         self.take_in(std::iter::empty(), now);
@@ -115,9 +116,9 @@ impl Collection {
 
     /// Takes `photo` out for good (and undoes a pin).
     pub fn exclude(&mut self, photo: Example) {
-        self.pinned.retain(|p| !same(p, &photo));
-        self.members.retain(|m| !same(&m.photo, &photo));
-        if !self.excluded.iter().any(|e| same(e, &photo)) {
+        self.pinned.retain(|p| !p.same_photo(&photo));
+        self.members.retain(|m| !m.photo.same_photo(&photo));
+        if !self.excluded.iter().any(|e| e.same_photo(&photo)) {
             self.excluded.push(photo);
         }
     }

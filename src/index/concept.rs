@@ -10,7 +10,9 @@
 //! - **photos**: the examples' mean less the library's mean (what the examples share beyond
 //!   what every photo shares), less what the bad marks share beyond the library.
 //!
-//! Chosen on Flickr8k's dev split with `glimpse bench concepts` (see `models/text/README.md`).
+//! Chosen on Flickr8k's dev split with `glimpse bench concepts` (figures in the README, "Concepts: your own words").
+
+use super::search::{dot, normalize};
 
 /// How a concept's vector is made from its examples.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -82,15 +84,8 @@ pub struct WordScores {
     spread: Vec<f32>,
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
 fn normalized(mut v: Vec<f32>) -> Vec<f32> {
-    let n = dot(&v, &v).sqrt();
-    if n > 1e-12 {
-        v.iter_mut().for_each(|x| *x /= n);
-    }
+    normalize(&mut v);
     v
 }
 

@@ -34,6 +34,13 @@ pub struct Example {
     pub hash: Option<String>,
 }
 
+impl Example {
+    /// True when `other` is the same photo: the same path, or the same content (moved).
+    pub fn same_photo(&self, other: &Example) -> bool {
+        self.path == other.path || (self.hash.is_some() && self.hash == other.hash)
+    }
+}
+
 /// A concept's query vector, for one text model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FittedFor {
@@ -266,15 +273,15 @@ impl Concepts {
             });
         }
         let concept = self.find_mut(&name).ok_or_else(|| Error::Invalid(format!("no concept '{name}'")))?;
-        let same = |a: &Example, b: &Example| a.path == b.path || (a.hash.is_some() && a.hash == b.hash);
         for e in examples {
-            concept.negatives.retain(|n| !same(n, &e));
-            if !concept.examples.iter().any(|x| same(x, &e)) {
+            concept.negatives.retain(|n| !n.same_photo(&e));
+            if !concept.examples.iter().any(|x| x.same_photo(&e)) {
                 concept.examples.push(e);
             }
         }
         for n in negatives {
-            if !concept.examples.iter().any(|x| same(x, &n)) && !concept.negatives.iter().any(|x| same(x, &n)) {
+            if !concept.examples.iter().any(|x| x.same_photo(&n)) && !concept.negatives.iter().any(|x| x.same_photo(&n))
+            {
                 concept.negatives.push(n);
             }
         }
@@ -342,8 +349,7 @@ impl Concepts {
 
     /// Writes `text` as the caption of `photo` (an empty text removes it).
     pub fn set_caption(&mut self, photo: Example, text: &str, now: i64) {
-        let same = |c: &Caption| c.photo.path == photo.path || (photo.hash.is_some() && c.photo.hash == photo.hash);
-        self.captions.retain(|c| !same(c));
+        self.captions.retain(|c| !c.photo.same_photo(&photo));
         let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
         if !text.is_empty() {
             self.captions.push(Caption { photo, text, written: now });

@@ -53,19 +53,20 @@ impl ConceptsState {
     }
 }
 
-fn chips(finder: &Finder) -> Option<Vec<ConceptChip>> {
+/// The concepts as chips, and whether the library has collections; `None` while a concept
+/// is being taught (the list is read again next frame).
+fn chips(finder: &Finder) -> Option<(Vec<ConceptChip>, bool)> {
     let concepts = finder.try_concepts()?;
-    Some(
-        concepts
-            .list
-            .iter()
-            .map(|c| ConceptChip {
-                name: c.name.clone(),
-                examples: c.examples.len(),
-                words: c.fitted.as_ref().map(|f| f.words.clone()).unwrap_or_default(),
-            })
-            .collect(),
-    )
+    let chips = concepts
+        .list
+        .iter()
+        .map(|c| ConceptChip {
+            name: c.name.clone(),
+            examples: c.examples.len(),
+            words: c.fitted.as_ref().map(|f| f.words.clone()).unwrap_or_default(),
+        })
+        .collect();
+    Some((chips, !concepts.collections.is_empty()))
 }
 
 impl State {
@@ -169,18 +170,22 @@ impl State {
         if !same {
             match current {
                 Some(finder) => {
-                    if let Some(list) = chips(finder) {
+                    if let Some((list, has_collections)) = chips(finder) {
                         self.concepts.list = list;
-                        self.concepts.collections = finder.summaries();
                         self.concepts.read_from = Some(finder.clone());
                         // The library changed (photos indexed, a collection saved): new photos
-                        // that match join their collections, off the drawing thread.
-                        if !self.concepts.collections.is_empty() {
+                        // that match join their collections, and all are counted, off the
+                        // drawing thread (counting looks up every member in the library).
+                        if has_collections {
                             let finder = finder.clone();
-                            self.concepts.refresh = Job::spawn("glimpse-collections", 1, self.waker(), move |_cx| {
+                            match Job::spawn("glimpse-collections", 1, self.waker(), move |_cx| {
                                 finder.refresh_collections()
-                            })
-                            .ok();
+                            }) {
+                                Ok(job) => self.concepts.refresh = Some(job),
+                                Err(e) => notices.push((e.to_string(), true)),
+                            }
+                        } else {
+                            self.concepts.collections.clear();
                         }
                         if let Some(notice) = finder.concepts_notice() {
                             notices.push((notice.to_string(), true));

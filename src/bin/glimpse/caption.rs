@@ -4,10 +4,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use glimpse::finder::Finder;
-
 use crate::Cli;
-use crate::library::IndexPath;
+use crate::library::FinderArgs;
 
 /// What to do with captions.
 #[derive(clap::Subcommand, Debug)]
@@ -24,7 +22,7 @@ pub enum CaptionCommand {
 #[derive(clap::Args, Debug)]
 pub struct SetArgs {
     #[command(flatten)]
-    index: IndexPath,
+    opening: FinderArgs,
     /// A photo of the library.
     photo: PathBuf,
     /// What it shows.
@@ -35,7 +33,7 @@ pub struct SetArgs {
 #[derive(clap::Args, Debug)]
 pub struct ListArgs {
     #[command(flatten)]
-    index: IndexPath,
+    opening: FinderArgs,
     /// Print JSON: [{"path", "caption"}, …].
     #[arg(long)]
     json: bool,
@@ -45,29 +43,21 @@ pub struct ListArgs {
 #[derive(clap::Args, Debug)]
 pub struct ExportArgs {
     #[command(flatten)]
-    index: IndexPath,
+    opening: FinderArgs,
     /// The file to write (Flickr8k.token.txt's format).
     #[arg(long, value_name = "FILE")]
     flickr8k: PathBuf,
 }
 
-fn open(cli: &Cli, index: &IndexPath) -> anyhow::Result<Finder> {
-    let finder = Finder::open(&index.path(), cli.runtime()?, &cli.session_options(), None)?;
-    if let Some(notice) = finder.concepts_notice() {
-        eprintln!("note: {notice}");
-    }
-    Ok(finder)
-}
-
 pub fn run(cli: &Cli, command: &CaptionCommand) -> anyhow::Result<ExitCode> {
     match command {
         CaptionCommand::Set(args) => {
-            open(cli, &args.index)?.set_caption(&args.photo, &args.text)?;
+            args.opening.finder(cli)?.set_caption(&args.photo, &args.text)?;
             let what = if args.text.trim().is_empty() { "removed the caption of" } else { "captioned" };
             println!("{what} {}", args.photo.display());
         }
         CaptionCommand::List(args) => {
-            let captions = open(cli, &args.index)?.captions();
+            let captions = args.opening.finder(cli)?.captions();
             if args.json {
                 let rows: Vec<serde_json::Value> =
                     captions.iter().map(|(p, t)| serde_json::json!({"path": p, "caption": t})).collect();
@@ -82,7 +72,7 @@ pub fn run(cli: &Cli, command: &CaptionCommand) -> anyhow::Result<ExitCode> {
             }
         }
         CaptionCommand::Export(args) => {
-            let captions = open(cli, &args.index)?.captions();
+            let captions = args.opening.finder(cli)?.captions();
             let mut text = Vec::new();
             for (path, caption) in &captions {
                 let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

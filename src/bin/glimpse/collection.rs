@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use glimpse::finder::{Feedback, Finder, SearchRequest, Subject};
+use glimpse::finder::{Feedback, SearchRequest, Subject};
 
 use crate::Cli;
-use crate::library::{FilterArgs, IndexPath};
+use crate::library::{FilterArgs, FinderArgs};
 
 /// What to do with collections.
 #[derive(clap::Subcommand, Debug)]
@@ -27,31 +27,11 @@ pub enum CollectionCommand {
     Remove(NameArgs),
 }
 
-/// Where and with which model.
-#[derive(clap::Args, Debug)]
-pub struct Opening {
-    #[command(flatten)]
-    index: IndexPath,
-    /// The text model folder (default: the installed one).
-    #[arg(long, value_name = "DIR")]
-    model: Option<PathBuf>,
-}
-
-impl Opening {
-    fn finder(&self, cli: &Cli) -> anyhow::Result<Finder> {
-        let finder = Finder::open(&self.index.path(), cli.runtime()?, &cli.session_options(), self.model.as_deref())?;
-        if let Some(notice) = finder.concepts_notice() {
-            eprintln!("note: {notice}");
-        }
-        Ok(finder)
-    }
-}
-
 /// Options of `glimpse collection add`.
 #[derive(clap::Args, Debug)]
 pub struct AddArgs {
     #[command(flatten)]
-    opening: Opening,
+    opening: FinderArgs,
     /// How many of the best results it starts with.
     #[arg(short, default_value_t = 20)]
     k: usize,
@@ -73,7 +53,7 @@ pub struct AddArgs {
 #[derive(clap::Args, Debug)]
 pub struct ListArgs {
     #[command(flatten)]
-    opening: Opening,
+    opening: FinderArgs,
     /// Print JSON: [{"name", "query", "photos", "new"}, …].
     #[arg(long)]
     json: bool,
@@ -83,7 +63,7 @@ pub struct ListArgs {
 #[derive(clap::Args, Debug)]
 pub struct ShowArgs {
     #[command(flatten)]
-    opening: Opening,
+    opening: FinderArgs,
     /// Print JSON: [{"path", "new", "pinned"}, …].
     #[arg(long)]
     json: bool,
@@ -95,7 +75,7 @@ pub struct ShowArgs {
 #[derive(clap::Args, Debug)]
 pub struct PhotoArgs {
     #[command(flatten)]
-    opening: Opening,
+    opening: FinderArgs,
     /// The collection's name.
     name: String,
     /// The photo.
@@ -106,7 +86,7 @@ pub struct PhotoArgs {
 #[derive(clap::Args, Debug)]
 pub struct ExportArgs {
     #[command(flatten)]
-    opening: Opening,
+    opening: FinderArgs,
     /// Symbolic links instead of copies.
     #[arg(long)]
     link: bool,
@@ -123,7 +103,7 @@ pub struct ExportArgs {
 #[derive(clap::Args, Debug)]
 pub struct NameArgs {
     #[command(flatten)]
-    opening: Opening,
+    opening: FinderArgs,
     /// Its name.
     name: String,
 }

@@ -3,11 +3,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use glimpse::finder::Finder;
 use glimpse::index::concepts::{Concept, Concepts};
 
 use crate::Cli;
-use crate::library::IndexPath;
+use crate::library::{FinderArgs, IndexPath};
 
 /// What to do with concepts.
 #[derive(clap::Subcommand, Debug)]
@@ -28,10 +27,7 @@ pub enum ConceptCommand {
 #[derive(clap::Args, Debug)]
 pub struct AddArgs {
     #[command(flatten)]
-    index: IndexPath,
-    /// The text model folder (default: the installed one).
-    #[arg(long, value_name = "DIR")]
-    model: Option<PathBuf>,
+    opening: FinderArgs,
     /// Photos of the library that are not the concept (like a bad mark in the window).
     #[arg(long = "not", value_name = "PHOTO", num_args = 1..)]
     negatives: Vec<PathBuf>,
@@ -124,10 +120,7 @@ fn opened(index: &IndexPath) -> anyhow::Result<Concepts> {
 }
 
 fn add(cli: &Cli, args: &AddArgs) -> anyhow::Result<ExitCode> {
-    let finder = Finder::open(&args.index.path(), cli.runtime()?, &cli.session_options(), args.model.as_deref())?;
-    if let Some(notice) = finder.concepts_notice() {
-        eprintln!("note: {notice}");
-    }
+    let finder = args.opening.finder(cli)?;
     let taught = finder.teach(&args.name, &args.photos, &args.negatives)?;
     let like =
         if taught.words.is_empty() { String::new() } else { format!("; it looks like: {}", taught.words.join(", ")) };

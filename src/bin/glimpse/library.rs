@@ -297,7 +297,7 @@ impl FilterArgs {
 #[derive(clap::Args, Debug)]
 pub struct RankingArgs {
     #[command(flatten)]
-    index: IndexPath,
+    opening: FinderArgs,
     /// How many results.
     #[arg(short, default_value_t = 10)]
     k: usize,
@@ -318,10 +318,28 @@ pub struct RankingArgs {
     /// Photos of the library that are bad results: the query moves away from them.
     #[arg(long, value_name = "PHOTO", num_args = 1..)]
     less_like: Vec<PathBuf>,
+}
+
+/// The library and the text model a command opens as a [`Finder`].
+#[derive(clap::Args, Debug)]
+pub struct FinderArgs {
+    #[command(flatten)]
+    pub index: IndexPath,
     /// The text model folder for text terms (default: the installed one, models/text); the
     /// library must have been indexed with it (`glimpse index --model DIR`).
     #[arg(long, value_name = "DIR")]
     model: Option<PathBuf>,
+}
+
+impl FinderArgs {
+    /// Opens the library with its models; a damaged concepts file set aside is said here.
+    pub fn finder(&self, cli: &Cli) -> anyhow::Result<Finder> {
+        let finder = Finder::open(&self.index.path(), cli.runtime()?, &cli.session_options(), self.model.as_deref())?;
+        if let Some(notice) = finder.concepts_notice() {
+            eprintln!("note: {notice}");
+        }
+        Ok(finder)
+    }
 }
 
 impl RankingArgs {
@@ -336,14 +354,11 @@ impl RankingArgs {
             sort: self.sort.parse::<SortOrder>()?,
             pool: self.pool,
         };
-        let finder = Finder::open(&self.index.path(), cli.runtime()?, &cli.session_options(), self.model.as_deref())?;
+        let finder = self.opening.finder(cli)?;
         if let Some(format) = finder.library.converted_from {
             eprintln!(
                 "note: the index was written by an earlier Glimpse (format {format}); it is searched as converted in memory, and `glimpse index` saves it in the new format"
             );
-        }
-        if let Some(notice) = finder.concepts_notice() {
-            eprintln!("note: {notice}");
         }
         let answer = finder.search(&request)?;
         if let Some(notice) = finder.backbone_notice() {
