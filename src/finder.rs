@@ -53,6 +53,8 @@ pub enum Subject {
     Text(String),
     /// Photos that look like this one, by backbone features.
     Photo(PathBuf),
+    /// The photos of the collection with this name, best match of its query first.
+    Collection(String),
 }
 
 impl Default for Subject {
@@ -610,8 +612,12 @@ impl Finder {
                 concepts: Vec::new(),
             });
         }
+        if let Subject::Collection(name) = &request.subject {
+            return self.collection_answer(name, &options, stop);
+        }
         // "Find similar" does not answer with the photo it was asked about.
         let (query, label, source, ignored_words) = match &request.subject {
+            Subject::Collection(_) => unreachable!("answered above"),
             Subject::Text(text) => {
                 let text = text.trim();
                 let names = self.concepts.read().map(|c| c.names_longest_first()).unwrap_or_default();
@@ -964,6 +970,61 @@ impl Finder {
         summary.ok_or_else(|| Error::Invalid(format!("no collection '{name}'")))
     }
 
+    /// The photos of the collection `name` that are in the library, ranked by its query
+    /// (pinned photos, and any its query cannot rank now, after the rest in the order they
+    /// joined), `options.k` of them; the filter and order are the collection's own.
+    fn collection_answer(&self, name: &str, options: &SearchOptions, stop: &AtomicBool) -> Result<SearchAnswer> {
+        let collection = self.concepts.read().ok().and_then(|c| c.collection(name).cloned()).ok_or_else(|| {
+            Error::Invalid(format!("no collection \u{201c}{name}\u{201d}: it was removed"))
+        })?;
+        let positions = self.library.index.data.positions();
+        let rows: Vec<usize> = collection.members.iter().filter_map(|m| self.row_of(&m.photo, &positions)).collect();
+        let mut request = Finder::collection_request(&collection);
+        // Its members are listed whatever the filter says now (a pinned photo may be outside it).
+        request.filter = FilterText::default();
+        let present = |p: &PathBuf| positions.contains_key(crate::index::bytes::path_bytes(p).as_slice());
+        request.feedback.good.retain(present);
+        request.feedback.bad.retain(present);
+        request.k = self.library.len().max(1);
+        let answer = match self.search_until(&request, stop) {
+            Err(Error::Stopped(why)) => return Err(Error::Stopped(why)),
+            answer => answer,
+        };
+        let scores: std::collections::HashMap<usize, f32> =
+            answer.as_ref().map(|a| a.hits.iter().map(|h| (h.row, h.score)).collect()).unwrap_or_default();
+        let mut order: Vec<(usize, Option<f32>)> = rows.iter().map(|&row| (row, scores.get(&row).copied())).collect();
+        // Best first; members without a score keep the order they joined in, after the rest.
+        order.sort_by(|a, b| match (a.1, b.1) {
+            (Some(x), Some(y)) => y.total_cmp(&x),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        });
+        let photos = &self.library.index.data.photos;
+        let hits = order
+            .into_iter()
+            .take(options.k)
+            .enumerate()
+            .map(|(i, (row, score))| {
+                let (date, date_source) = crate::index::filter::date_of(&photos[row]);
+                Ranked { rank: i + 1, path: photos[row].path(), score: score.unwrap_or(0.0), date, date_source, row }
+            })
+            .collect();
+        let (ignored_words, concepts) = match answer {
+            Ok(a) => (a.ignored_words, a.concepts),
+            Err(_) => (Vec::new(), Vec::new()),
+        };
+        Ok(SearchAnswer {
+            hits,
+            cue: None,
+            label: format!("the collection \u{201c}{}\u{201d}", collection.name),
+            browsing: false,
+            unranked: 0,
+            ignored_words,
+            concepts,
+        })
+    }
+
     /// The request a collection's query is searched with.
     fn collection_request(collection: &Collection) -> SearchRequest {
         let f = &collection.filter;
@@ -1071,7 +1132,7 @@ impl Finder {
     /// Pins the library photo `photo` into the collection `name`, whatever its score.
     pub fn pin(&self, name: &str, photo: &Path) -> Result<()> {
         let photo = self.library_photo(photo, &self.library.index.data.positions())?;
-        self.change_collection(name, |c| c.pin(photo, now()))
+        self.change_collection(name, |c| c.pin(photo))
     }
 
     /// Takes the photo `photo` out of the collection `name` for good.

@@ -938,4 +938,36 @@ fn a_query_saved_as_a_collection_counts_its_photos_and_grows_when_matching_photo
     let kept: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("library.concepts.json")).unwrap()).unwrap();
     assert_eq!(kept["collections"][0]["members"].as_array().unwrap().len(), n);
+
+    // Its chip shows its photos, the new ones flagged; then none is new.
+    click(&mut h, &format!("Dogs \u{b7} {n}, {new} new"));
+    wait_for(&mut h, "the collection's photos", |app| {
+        !app.state.search.busy() && !app.state.concepts.busy() && app.state.search.results.len() == n
+    });
+    let shown: Vec<PathBuf> = h.state().state.search.results.iter().map(|r| r.ranked.path.clone()).collect();
+    let flagged = shown.iter().filter(|p| h.state().state.search.is_new_in_collection(p)).count();
+    assert_eq!(flagged, new, "the photos that joined are not the ones flagged new");
+    assert!(h.query_by_label(&format!("Dogs \u{b7} {n}")).is_some(), "opened, its photos still count as new");
+
+    // A photo taken out stays out; added back by hand from another search, it stays in.
+    let out = file_name(&shown[0]);
+    h.get_by_label(&out).click_secondary();
+    h.run_steps(2);
+    click(&mut h, "Remove from \u{201c}Dogs\u{201d}");
+    wait_for(&mut h, "the photo taken out", |app| {
+        !app.state.concepts.busy() && !app.state.search.busy() && count(app) == Some((n - 1, 0))
+    });
+    assert!(!names(h.state()).contains(&out), "the grid still shows the photo taken out");
+    type_into(&mut h, "Query", "a photo");
+    wait_for(&mut h, "the results", |app| !app.state.search.busy() && names(app).contains(&out));
+    h.get_by_label(&out).click_secondary();
+    h.run_steps(2);
+    click(&mut h, "Add to collection");
+    h.run_steps(2);
+    click(&mut h, "Dogs");
+    wait_for(&mut h, "the photo added back", |app| !app.state.concepts.busy() && count(app) == Some((n, 0)));
+    let kept: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("library.concepts.json")).unwrap()).unwrap();
+    let pinned = kept["collections"][0]["pinned"].as_array().unwrap();
+    assert_eq!(pinned.len(), 1, "the photo added by hand is not pinned: {pinned:?}");
 }

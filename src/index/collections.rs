@@ -105,13 +105,15 @@ impl Collection {
         joined
     }
 
-    /// Pins `photo` in (and undoes an exclusion).
-    pub fn pin(&mut self, photo: Example, now: i64) {
+    /// Pins `photo` in (and undoes an exclusion). The person put it there: it is not new.
+    pub fn pin(&mut self, photo: Example) {
         self.excluded.retain(|e| !e.same_photo(&photo));
         if !self.is_pinned(&photo) {
             self.pinned.push(photo.clone());
         }
-        self.take_in(std::iter::empty(), now);
+        if !self.has(&photo) {
+            self.members.push(Member { photo, added: self.seen });
+        }
     }
 
     /// Takes `photo` out for good (and undoes a pin).
@@ -180,9 +182,11 @@ mod tests {
         c.exclude(photo("a"));
         assert_eq!(c.take_in([photo("a")], 20), 0);
         assert_eq!(c.members.len(), 1);
-        c.pin(photo("z"), 30);
+        c.look(20);
+        c.pin(photo("z"));
         assert!(c.has(&photo("z")));
-        c.pin(photo("a"), 30);
+        assert_eq!(c.new_members(), 0, "a photo the person put in is not new to them");
+        c.pin(photo("a"));
         assert!(c.has(&photo("a")) && !c.is_excluded(&photo("a")), "a pin undoes an exclusion");
         c.exclude(photo("z"));
         assert_eq!(c.take_in(std::iter::empty(), 40), 0, "an exclusion undoes a pin");

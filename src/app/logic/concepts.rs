@@ -15,6 +15,9 @@ use crate::job::Job;
 /// Results a collection saved in the window starts with.
 pub const COLLECTION_START: usize = 20;
 
+/// A collection's name and the photos that were new to it when it was opened.
+type NewInCollection = (String, Vec<PathBuf>);
+
 /// A concept as the window lists it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConceptChip {
@@ -41,6 +44,8 @@ pub struct ConceptsState {
     refresh: Option<Job<(), Result<Vec<CollectionSummary>>>>,
     /// Saving or removing, with what to say when it is done.
     pub(super) job: Option<Job<(), Result<String>>>,
+    /// Opening a collection: its name and the photos that were new to it.
+    opening: Option<Job<(), Result<NewInCollection>>>,
     /// The library the list was read from.
     read_from: Option<Arc<Finder>>,
 }
@@ -49,7 +54,7 @@ impl ConceptsState {
     /// True while a concept or collection is saved or removed, or the counts are brought
     /// up to date.
     pub fn busy(&self) -> bool {
-        self.job.is_some() || self.refresh.is_some()
+        self.job.is_some() || self.refresh.is_some() || self.opening.is_some()
     }
 }
 
@@ -110,13 +115,31 @@ impl State {
         Ok(())
     }
 
-    /// Opens the collection `name`: its query in the box, and its new photos counted as seen.
+    /// Opens the collection `name` (the grid shows its photos): the photos new to it are
+    /// kept to be flagged, and count as seen from now on.
     pub(super) fn open_collection(&mut self, name: &str) -> Result<()> {
         let Some(finder) = self.finder.clone() else { return Ok(()) };
         let name = name.to_string();
         let job = Job::spawn("glimpse-concept", 1, self.waker(), move |_cx| {
             let photos = finder.collection_photos(&name, true)?;
-            Ok(format!("\u{201c}{name}\u{201d}: {} photos", photos.len()))
+            Ok((name, photos.into_iter().filter(|p| p.new).map(|p| p.path).collect()))
+        })?;
+        self.concepts.opening = Some(job);
+        Ok(())
+    }
+
+    /// Adds `photo` to the collection `name` for good (`pin`), or takes it out for good.
+    pub(super) fn pin_to_collection(&mut self, name: String, photo: PathBuf, pin: bool) -> Result<()> {
+        let Some(finder) = self.finder.clone() else { return Ok(()) };
+        let job = Job::spawn("glimpse-concept", 1, self.waker(), move |_cx| {
+            let file = photo.file_name().unwrap_or(photo.as_os_str()).to_string_lossy().to_string();
+            if pin {
+                finder.pin(&name, &photo)?;
+                Ok(format!("Added {file} to \u{201c}{name}\u{201d}: it stays, whatever its score"))
+            } else {
+                finder.exclude(&name, &photo)?;
+                Ok(format!("Took {file} out of \u{201c}{name}\u{201d}: it stays out"))
+            }
         })?;
         self.concepts.job = Some(job);
         Ok(())
@@ -154,6 +177,14 @@ impl State {
             self.concepts.read_from = None;
             // A query naming the concept ranks by it now.
             *search_again = true;
+        }
+        if let Some(job) = self.concepts.opening.take_if(|j| j.is_finished()) {
+            match job.wait().and_then(|r| r) {
+                Ok(opened) => self.search.new_in_collection = Some(opened),
+                Err(e) => notices.push((e.to_string(), true)),
+            }
+            // Its count of new photos is read again.
+            self.concepts.read_from = None;
         }
         if let Some(job) = self.concepts.refresh.take_if(|j| j.is_finished()) {
             match job.wait().and_then(|r| r) {

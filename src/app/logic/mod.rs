@@ -103,8 +103,12 @@ pub enum Command {
     RemoveConcept(String),
     /// Save the query in the box (filters and marks included) as a collection with this name.
     SaveCollection(String),
-    /// Put this collection's query in the box and count its new photos as seen.
+    /// Show this collection's photos (its new ones flagged) and count them as seen.
     OpenCollection(String),
+    /// Add this photo to this collection for good, whatever its score.
+    PinToCollection(String, PathBuf),
+    /// Take this photo out of this collection for good.
+    ExcludeFromCollection(String, PathBuf),
     /// Remove the collection with this name (its photos stay).
     RemoveCollection(String),
 }
@@ -323,12 +327,12 @@ impl State {
                 note(self.save_collection(name, request));
             }
             Command::OpenCollection(name) => {
-                if let Some(c) = self.concepts.collections.iter().find(|c| c.name == name) {
-                    self.search.subject = Subject::Text(c.query.clone());
-                    note(self.start_search(settings));
-                }
+                self.search.subject = Subject::Collection(name.clone());
+                note(self.start_search(settings));
                 note(self.open_collection(&name));
             }
+            Command::PinToCollection(name, photo) => note(self.pin_to_collection(name, photo, true)),
+            Command::ExcludeFromCollection(name, photo) => note(self.pin_to_collection(name, photo, false)),
             Command::RemoveCollection(name) => note(self.remove_collection(name)),
         }
         notices

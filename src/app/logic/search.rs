@@ -153,6 +153,9 @@ pub struct SearchState {
     pub grid_view: (f32, f32),
     /// A new query's first page: the grid scrolls back to its top.
     pub scroll_to_top: bool,
+    /// The collection opened last and its photos that were new to it when it was opened:
+    /// the grid flags them while it shows that collection.
+    pub new_in_collection: Option<(String, Vec<PathBuf>)>,
     /// The last search's request apart from marks and k.
     pub(super) asked: Option<Asked>,
     pub(super) job: Option<SearchJob>,
@@ -202,6 +205,14 @@ impl SearchState {
             }
             self.marks_for = self.subject.clone();
             self.mark_history.clear();
+        }
+    }
+
+    /// True when the grid shows a collection that `photo` joined since it was last looked at.
+    pub fn is_new_in_collection(&self, photo: &std::path::Path) -> bool {
+        match (&self.subject, &self.new_in_collection) {
+            (Subject::Collection(shown), Some((name, new))) => shown == name && new.iter().any(|p| p == photo),
+            _ => false,
         }
     }
 

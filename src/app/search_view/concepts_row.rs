@@ -98,10 +98,12 @@ fn collections_row(view: &mut View<'_>, ui: &mut egui::Ui) {
         for c in view.concepts.collections.clone() {
             let new = if c.new > 0 { format!(", {} new", c.new) } else { String::new() };
             let hover = format!(
-                "\u{201c}{}\u{201d}. Click to search it (its new photos count as seen); right-click to remove it.",
+                "Its query: \u{201c}{}\u{201d}. Click to show its photos (the new ones are flagged, then count as seen); right-click a photo to add it to a collection or take it out; right-click here to remove the collection.",
                 c.query
             );
-            let response = ui.button(format!("{} \u{b7} {}{new}", c.name, c.photos)).on_hover_text(hover);
+            let open = view.search.subject == Subject::Collection(c.name.clone());
+            let chip = egui::Button::new(format!("{} \u{b7} {}{new}", c.name, c.photos)).selected(open);
+            let response = ui.add(chip).on_hover_text(hover);
             if response.clicked() {
                 view.commands.push(Command::OpenCollection(c.name.clone()));
             }

@@ -9,6 +9,7 @@ use crate::app::images::Images;
 use super::preview::fit;
 use crate::app::logic::{Command, Mark, ResultItem, SearchState, date_label};
 use crate::app::settings::TILE_RANGE;
+use crate::finder::Subject;
 use crate::index::filter::{SortOrder, format_date};
 
 /// Space between tiles, in points.
@@ -58,6 +59,36 @@ pub(super) fn result_actions(view: &mut View<'_>, ui: &mut egui::Ui, item: &Resu
         view.commands.push(Command::FindSimilar(path.clone()));
         ui.close();
     }
+    collection_actions(view, ui, path);
+}
+
+/// Taking a photo out of the collection shown, and adding it to any other collection (for
+/// good, whatever its score).
+fn collection_actions(view: &mut View<'_>, ui: &mut egui::Ui, path: &std::path::Path) {
+    let open = match &view.search.subject {
+        Subject::Collection(name) => Some(name.clone()),
+        _ => None,
+    };
+    if let Some(name) = &open {
+        let hint = "It stays out when the collection takes in new photos";
+        if ui.button(format!("Remove from \u{201c}{name}\u{201d}")).on_hover_text(hint).clicked() {
+            view.commands.push(Command::ExcludeFromCollection(name.clone(), path.to_path_buf()));
+            ui.close();
+        }
+    }
+    let others: Vec<String> =
+        view.concepts.collections.iter().map(|c| c.name.clone()).filter(|n| Some(n) != open.as_ref()).collect();
+    if others.is_empty() {
+        return;
+    }
+    ui.menu_button("Add to collection", |ui| {
+        for name in others {
+            if ui.button(&name).clicked() {
+                view.commands.push(Command::PinToCollection(name, path.to_path_buf()));
+                ui.close();
+            }
+        }
+    });
 }
 
 pub(super) fn grid(view: &mut View<'_>, ui: &mut egui::Ui) {
@@ -140,6 +171,9 @@ pub(super) fn cell(view: &mut View<'_>, ui: &mut egui::Ui, i: usize, item: &Resu
         (None, false) => egui::Stroke::new(1.0, visuals.widgets.noninteractive.bg_stroke.color),
     };
     ui.painter().rect_stroke(photo, 4.0, stroke, egui::StrokeKind::Inside);
+    if view.search.is_new_in_collection(&item.ranked.path) {
+        new_badge(ui, photo);
+    }
     // The tile says the rank (and the date when sorted by date or browsing); the raw
     // score, which means something only next to other scores of the same query, is in
     // the tooltip with what it is.
@@ -175,6 +209,16 @@ pub(super) fn cell(view: &mut View<'_>, ui: &mut egui::Ui, i: usize, item: &Resu
             view.commands.push(Command::Mark(item.ranked.path.clone(), (mark != Some(kind)).then_some(kind)));
         }
     }
+}
+
+/// "new" in the photo's top left corner: it joined the collection shown since it was last
+/// looked at.
+fn new_badge(ui: &egui::Ui, photo: egui::Rect) {
+    let font = egui::TextStyle::Small.resolve(ui.style());
+    let galley = ui.painter().layout_no_wrap("new".into(), font, egui::Color32::WHITE);
+    let at = egui::Rect::from_min_size(photo.min + egui::vec2(4.0, 4.0), galley.size() + egui::vec2(10.0, 4.0));
+    ui.painter().rect_filled(at, 4.0, ui.visuals().selection.bg_fill);
+    ui.painter().galley(at.min + egui::vec2(5.0, 2.0), galley, egui::Color32::WHITE);
 }
 
 /// The photo (or why there is none, or its name while it loads) fitted in the tile's square.

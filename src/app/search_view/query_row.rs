@@ -17,7 +17,7 @@ pub(super) fn query_row(view: &mut View<'_>, ui: &mut egui::Ui) {
         // A photo search shows an empty box; typing starts a text search.
         let mut text = match &view.search.subject {
             Subject::Text(text) => text.clone(),
-            Subject::Photo(_) => String::new(),
+            Subject::Photo(_) | Subject::Collection(_) => String::new(),
         };
         let edit = egui::TextEdit::singleline(&mut text)
             .hint_text("a dog running through water   ·   \"beach\" - people   ·   2:sunset + ./photo.jpg")
@@ -165,6 +165,7 @@ pub(super) fn query_label(subject: &Subject) -> String {
         Subject::Photo(photo) => {
             format!("photos like {}", photo.file_name().unwrap_or(photo.as_os_str()).to_string_lossy())
         }
+        Subject::Collection(name) => format!("the collection \u{201c}{name}\u{201d}"),
     }
 }
 
