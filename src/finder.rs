@@ -974,9 +974,12 @@ impl Finder {
     /// (pinned photos, and any its query cannot rank now, after the rest in the order they
     /// joined), `options.k` of them; the filter and order are the collection's own.
     fn collection_answer(&self, name: &str, options: &SearchOptions, stop: &AtomicBool) -> Result<SearchAnswer> {
-        let collection = self.concepts.read().ok().and_then(|c| c.collection(name).cloned()).ok_or_else(|| {
-            Error::Invalid(format!("no collection \u{201c}{name}\u{201d}: it was removed"))
-        })?;
+        let collection = self
+            .concepts
+            .read()
+            .ok()
+            .and_then(|c| c.collection(name).cloned())
+            .ok_or_else(|| Error::Invalid(format!("no collection \u{201c}{name}\u{201d}: it was removed")))?;
         let positions = self.library.index.data.positions();
         let rows: Vec<usize> = collection.members.iter().filter_map(|m| self.row_of(&m.photo, &positions)).collect();
         let mut request = Finder::collection_request(&collection);

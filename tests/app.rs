@@ -394,6 +394,7 @@ fn the_annotator_shows_a_photo_with_its_five_captions_and_where_the_model_ranks_
     let dir = tempfile::tempdir().unwrap();
     let mut h = app_on(dir.path(), tiny_training_startup(dir.path()));
     click(&mut h, "Annotator");
+    click(&mut h, "Flickr8k");
     click(&mut h, "Load");
     wait_for(&mut h, "the dev split", |app| !app.state.annotator.items.is_empty());
     assert_eq!(h.state().state.annotator.items.len(), 8);
@@ -469,6 +470,11 @@ fn at_640_by_480_tabs_status_and_labelled_fields_stay_apart_and_whole() {
         h.get_all_by_label(tab).next().unwrap().click();
         h.step();
         h.step();
+        // With no library, the annotator's fields are Flickr8k's.
+        if tab == "Annotator" {
+            click(&mut h, "Flickr8k");
+            h.step();
+        }
         // The status text is whole, inside the window, and clear of every tab.
         let status = h.state().state.status_line();
         let shown = h.get_by_label(&status).rect();
@@ -970,4 +976,53 @@ fn a_query_saved_as_a_collection_counts_its_photos_and_grows_when_matching_photo
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("library.concepts.json")).unwrap()).unwrap();
     let pinned = kept["collections"][0]["pinned"].as_array().unwrap();
     assert_eq!(pinned.len(), 1, "the photo added by hand is not pinned: {pinned:?}");
+}
+
+#[test]
+fn three_photos_captioned_in_the_annotator_are_found_first_by_their_words() {
+    let shared = need_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    copy_photos(&shared, &photos, 6);
+    let mut h = app_with_folder(dir.path(), &photos);
+    click(&mut h, "Annotator");
+    assert!(h.query_by_label("0 of 6 photos have a caption").is_some());
+    let captions = ["Rex asleep on grandma's sofa", "the blue house at Christmas", "Aunt Mira's birthday cake"];
+    // The list starts at the first photo; Enter keeps each caption and shows the next
+    // photo without one.
+    let mut captioned = Vec::new();
+    for caption in captions {
+        let shown = {
+            let lib = &h.state().state.annotator.library;
+            lib.photos[lib.selected.unwrap()].path.clone()
+        };
+        type_into(&mut h, "Caption", caption);
+        h.key_press(egui::Key::Enter);
+        h.run_steps(2);
+        captioned.push((shown, caption));
+    }
+    wait_for(&mut h, "the captions to be kept", |app| !app.state.annotator.library.saving());
+    assert!(h.query_by_label("3 of 6 photos have a caption").is_some());
+    let distinct: HashSet<&PathBuf> = captioned.iter().map(|(p, _)| p).collect();
+    assert_eq!(distinct.len(), 3, "Enter did not move on to the next photo");
+    let kept: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("library.concepts.json")).unwrap()).unwrap();
+    assert_eq!(kept["captions"].as_array().unwrap().len(), 3);
+
+    // The filter finds a photo by its caption's words.
+    type_into(&mut h, "Photos with", "cake");
+    assert!(h.query_by_label("1 photos").is_some());
+
+    click(&mut h, "Search");
+    for (photo, caption) in &captioned {
+        let words = caption.split_whitespace().skip(1).take(3).collect::<Vec<_>>().join(" ");
+        h.state_mut().state.search.subject = Subject::Text(words.clone());
+        h.state_mut().send(glimpse::app::Command::Search);
+        wait_for(&mut h, "the results", |app| {
+            !app.state.search.busy()
+                && app.state.search.answered.as_deref() == Some(&format!("\u{201c}{words}\u{201d}"))
+        });
+        let first = h.state().state.search.results.first().map(|r| r.ranked.path.clone());
+        assert_eq!(first.as_ref(), Some(photo), "{words:?} does not find its captioned photo first");
+    }
 }

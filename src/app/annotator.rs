@@ -1,11 +1,13 @@
-//! The annotator view: Flickr8k photos beside their five captions, filtered by split and by
-//! words, with where the current model ranks each caption's photo (a quick way to find the
-//! captions it gets wrong).
+//! The annotator view. Your library: each photo beside the caption the person writes for it
+//! (kept with the library; a query with its words finds the photo first; exported to XMP and
+//! Flickr8k's format by `glimpse caption export` and `glimpse collection export`). Flickr8k:
+//! photos beside their five captions, filtered by split and by words, with where the current
+//! model ranks each caption's photo (a quick way to find the captions it gets wrong).
 
 use eframe::egui;
 
 use super::images::Images;
-use super::logic::{AnnotatorState, Command};
+use super::logic::{AnnotatorState, Command, Source};
 use crate::dataset::Split;
 
 /// Decoded size of the annotator's photo.
@@ -27,6 +29,18 @@ pub struct View<'a> {
 /// Draws the view.
 pub fn show(mut view: View<'_>, ui: &mut egui::Ui) {
     let view = &mut view;
+    ui.horizontal(|ui| {
+        ui.label("Photos of");
+        let source = &mut view.state.source;
+        ui.selectable_value(source, Source::Library, "Your library")
+            .on_hover_text("Write a caption for your own photos: its words find the photo");
+        ui.selectable_value(source, Source::Flickr8k, "Flickr8k")
+            .on_hover_text("The dataset's photos with their five captions, and where the current model ranks them");
+    });
+    if view.state.source == Source::Library {
+        library::show(view, ui);
+        return;
+    }
     controls(view, ui);
     let an = &view.state;
     if let Some(error) = &an.error {
@@ -161,5 +175,109 @@ fn detail(view: &mut View<'_>, ui: &mut egui::Ui) {
     ui.add_space(8.0);
     if let Some(images) = view.images.as_deref_mut() {
         images.show_large(ui, &item.path, PHOTO_SIDE, &item.image);
+    }
+}
+
+/// The library's photos and the captions the person writes for them.
+mod library {
+    use eframe::egui;
+
+    use super::{PHOTO_SIDE, View};
+    use crate::app::logic::Command;
+
+    /// Draws the library's side of the annotator.
+    pub(super) fn show(view: &mut View<'_>, ui: &mut egui::Ui) {
+        let lib = &mut view.state.library;
+        if lib.photos.is_empty() {
+            ui.add_space(20.0);
+            ui.label("Your library has no photos yet: add a folder in Library, then write captions for its photos here. A caption's words find its photo first in Search.");
+            return;
+        }
+        ui.horizontal(|ui| {
+            let label = ui.label("Photos with");
+            ui.add(
+                egui::TextEdit::singleline(&mut lib.words)
+                    .hint_text("words of a caption or a file name")
+                    .desired_width(220.0),
+            )
+            .labelled_by(label.id);
+            ui.checkbox(&mut lib.uncaptioned_only, "only those without a caption");
+            ui.label(format!("{} of {} photos have a caption", lib.captioned(), lib.photos.len()));
+            if lib.saving() {
+                ui.spinner();
+            }
+        });
+        ui.separator();
+        let visible = lib.visible();
+        if lib.selected.is_none_or(|i| !visible.contains(&i)) {
+            lib.selected = visible.first().copied();
+        }
+        egui::Panel::left("annotator-library-list").default_size(330.0).show(ui, |ui| {
+            ui.label(format!("{} photos", visible.len()));
+            egui::ScrollArea::vertical().auto_shrink([false, false]).show_rows(ui, 18.0, visible.len(), |ui, range| {
+                for &i in &visible[range] {
+                    let photo = &lib.photos[i];
+                    let name = photo.path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+                    let text =
+                        if photo.caption.is_empty() { name } else { format!("{name}  \u{b7} {}", photo.caption) };
+                    if ui.add(egui::Button::selectable(lib.selected == Some(i), text).truncate()).clicked() {
+                        lib.selected = Some(i);
+                    }
+                }
+            });
+        });
+        egui::CentralPanel::default_margins().show(ui, |ui| detail(view, ui, &visible));
+    }
+
+    /// The photo shown, its caption field (Enter keeps it and shows the next photo of the
+    /// list without one) and the photo itself.
+    fn detail(view: &mut View<'_>, ui: &mut egui::Ui, visible: &[usize]) {
+        let lib = &mut view.state.library;
+        let Some(i) = lib.selected else { return };
+        let Some(photo) = lib.photos.get(i).cloned() else { return };
+        if lib.draft_for.as_ref() != Some(&photo.path) {
+            lib.draft = photo.caption.clone();
+            lib.draft_for = Some(photo.path.clone());
+        }
+        let name = photo.path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        ui.heading(&name);
+        ui.small(photo.path.display().to_string());
+        let mut save = false;
+        ui.horizontal(|ui| {
+            let label = ui.label("Caption");
+            let response = ui
+                .add(
+                    egui::TextEdit::singleline(&mut lib.draft)
+                        .hint_text(
+                            "what the photo shows, as you would tell a friend: Rex asleep on grandma\u{2019}s sofa",
+                        )
+                        .desired_width((ui.available_width() - 220.0).max(200.0)),
+                )
+                .labelled_by(label.id);
+            // Enter keeps the caption (and is not also taken as a key by another view).
+            save = response.lost_focus() && ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Enter));
+            let changed = lib.draft.trim() != photo.caption.trim();
+            save |= ui.add_enabled(changed, egui::Button::new("Save caption")).clicked();
+            if !photo.caption.is_empty() && ui.button("Remove caption").clicked() {
+                lib.draft.clear();
+                view.commands.push(Command::SaveCaption(photo.path.clone(), String::new()));
+            }
+        });
+        if save {
+            if lib.draft.trim() != photo.caption.trim() {
+                view.commands.push(Command::SaveCaption(photo.path.clone(), lib.draft.clone()));
+            }
+            // The next photo of the list that has no caption, after this one.
+            let at = visible.iter().position(|&v| v == i).unwrap_or(0);
+            let next = visible[at + 1..].iter().copied().find(|&v| lib.photos[v].caption.trim().is_empty());
+            if let Some(next) = next {
+                lib.selected = Some(next);
+            }
+        }
+        ui.small("Kept with the library. A query with half of a caption\u{2019}s words finds its photo first; `glimpse caption export` writes the captions in Flickr8k\u{2019}s format, and an exported collection writes them into its XMP files.");
+        ui.add_space(8.0);
+        if let Some(images) = view.images.as_deref_mut() {
+            images.show_large(ui, &photo.path, PHOTO_SIDE, &name);
+        }
     }
 }

@@ -1,23 +1,108 @@
-//! The annotator's state and work: loading a Flickr8k split, ranking its captions with the current model.
+//! The annotator's state and work: the library's photos with the captions a person writes
+//! for them (kept with the library through [`Finder::set_caption`]); or a Flickr8k split
+//! loaded and its captions ranked with the current model.
 
 use super::Command;
+use super::Notices;
 use super::State;
 use crate::app::settings::Settings;
 use crate::dataset::Flickr8k;
 use crate::dataset::ImageCaptions;
 use crate::dataset::Split;
+use crate::finder::Finder;
 use crate::job::Job;
 use crate::train::recipe::{self, CaptionRanks};
 use crate::train::trainer::TrainEvent;
 use crate::{Error, Result};
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Loading a Flickr8k split for the annotator.
 type LoadJob = Job<(), Result<(Split, Vec<ImageCaptions>)>>;
 
+/// Which photos the annotator shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Source {
+    /// The person's own library: they write its captions.
+    #[default]
+    Library,
+    /// A Flickr8k split with its five captions per photo, ranked by the current model.
+    Flickr8k,
+}
+
+/// A photo of the library with its caption.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CaptionedPhoto {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Its caption ("" for none).
+    pub caption: String,
+}
+
+/// The library's photos as the annotator captions them.
+#[derive(Default)]
+pub struct LibraryCaptions {
+    /// Every photo of the library, by path.
+    pub photos: Vec<CaptionedPhoto>,
+    /// Words the caption or the file name must contain.
+    pub words: String,
+    /// Show only the photos that have no caption yet.
+    pub uncaptioned_only: bool,
+    /// The photo shown.
+    pub selected: Option<usize>,
+    /// The caption being written for the photo shown.
+    pub draft: String,
+    /// The photo the draft is for (a new selection starts from its own caption).
+    pub draft_for: Option<PathBuf>,
+    /// Writing a caption.
+    saving: Option<Job<(), Result<()>>>,
+    /// Captions written by the person and not yet kept, oldest first.
+    pending: Vec<CaptionedPhoto>,
+    /// The library the photos were read from.
+    read_from: Option<Arc<Finder>>,
+}
+
+impl LibraryCaptions {
+    /// True while a caption is being written.
+    pub fn saving(&self) -> bool {
+        self.saving.is_some() || !self.pending.is_empty()
+    }
+
+    /// How many photos have a caption.
+    pub fn captioned(&self) -> usize {
+        self.photos.iter().filter(|p| !p.caption.trim().is_empty()).count()
+    }
+
+    /// Indices of the photos the filters leave: every typed word in the caption or the file
+    /// name (in any case), and without a caption when asked.
+    pub fn visible(&self) -> Vec<usize> {
+        let words: Vec<String> = crate::text::tokenizer::tokenize(&self.words);
+        (0..self.photos.len())
+            .filter(|&i| {
+                let p = &self.photos[i];
+                if self.uncaptioned_only && !p.caption.trim().is_empty() {
+                    return false;
+                }
+                if words.is_empty() {
+                    return true;
+                }
+                let name = p.path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+                let mut have = crate::text::tokenizer::tokenize(&p.caption);
+                have.extend(crate::text::tokenizer::tokenize(&name.replace(['_', '-', '.'], " ")));
+                words.iter().all(|w| have.contains(w))
+            })
+            .collect()
+    }
+}
+
 /// The annotator's state.
 #[derive(Default)]
 pub struct AnnotatorState {
+    /// Which photos are shown.
+    pub source: Source,
+    /// The library's photos and their captions.
+    pub library: LibraryCaptions,
     /// The split shown.
     pub split: Option<Split>,
     /// Its photos and captions.
@@ -54,6 +139,7 @@ impl State {
             return Err(Error::Invalid("choose the Flickr8k folder first".into()));
         }
         let split = self.annotator.split.unwrap_or(Split::Dev);
+        self.annotator.source = Source::Flickr8k;
         self.annotator.ranks = None;
         self.annotator.error = None;
         self.annotator.loading = Some(Job::spawn("glimpse-flickr8k", 1, self.waker(), move |_cx| {
@@ -91,7 +177,76 @@ impl State {
         Ok(())
     }
 
-    pub(super) fn poll_annotator(&mut self, commands: &mut Vec<Command>) {
+    /// Keeps `text` as the caption of the library photo `photo` ("" removes it).
+    /// The list shows it at once; captions are written one after another, in order.
+    pub(super) fn save_caption(&mut self, photo: PathBuf, text: String) -> Result<()> {
+        if self.finder.is_none() {
+            return Err(Error::Invalid("add a folder to the library first".into()));
+        }
+        let lib = &mut self.annotator.library;
+        let caption = text.trim().to_string();
+        if let Some(p) = lib.photos.iter_mut().find(|p| p.path == photo) {
+            p.caption = caption.clone();
+        }
+        lib.pending.push(CaptionedPhoto { path: photo, caption });
+        self.write_next_caption()
+    }
+
+    /// Starts writing the oldest caption not yet kept, unless one is being written.
+    fn write_next_caption(&mut self) -> Result<()> {
+        let lib = &mut self.annotator.library;
+        if lib.saving.is_some() || lib.pending.is_empty() {
+            return Ok(());
+        }
+        let Some(finder) = self.finder.clone() else { return Ok(()) };
+        let next = lib.pending.remove(0);
+        let job =
+            Job::spawn("glimpse-caption", 1, self.waker(), move |_cx| finder.set_caption(&next.path, &next.caption))?;
+        self.annotator.library.saving = Some(job);
+        Ok(())
+    }
+
+    /// Reads the library's photos and captions again when the library changed; takes a
+    /// written caption.
+    fn poll_library_captions(&mut self, notices: &mut Notices) {
+        if let Some(job) = self.annotator.library.saving.take_if(|j| j.is_finished()) {
+            if let Err(e) = job.wait().and_then(|r| r) {
+                notices.push((format!("The caption was not kept: {e}"), true));
+                // The list shows what the library keeps.
+                self.annotator.library.read_from = None;
+            }
+            if let Err(e) = self.write_next_caption() {
+                notices.push((format!("The caption was not kept: {e}"), true));
+            }
+        }
+        let lib = &mut self.annotator.library;
+        let same = match (&self.finder, &lib.read_from) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        if same || lib.saving() {
+            return;
+        }
+        lib.read_from = self.finder.clone();
+        let Some(finder) = &self.finder else {
+            lib.photos.clear();
+            lib.selected = None;
+            return;
+        };
+        let captions: HashMap<PathBuf, String> = finder.captions().into_iter().collect();
+        let shown = lib.selected.and_then(|i| lib.photos.get(i)).map(|p| p.path.clone());
+        let mut photos: Vec<CaptionedPhoto> = (0..finder.library.len())
+            .filter_map(|row| finder.library.photo(row).map(|e| e.path()))
+            .map(|path| CaptionedPhoto { caption: captions.get(&path).cloned().unwrap_or_default(), path })
+            .collect();
+        photos.sort_by(|a, b| a.path.cmp(&b.path));
+        lib.selected = shown.and_then(|s| photos.iter().position(|p| p.path == s));
+        lib.photos = photos;
+    }
+
+    pub(super) fn poll_annotator(&mut self, commands: &mut Vec<Command>, notices: &mut Notices) {
+        self.poll_library_captions(notices);
         let an = &mut self.annotator;
         if let Some(job) = &an.loading
             && job.is_finished()

@@ -27,7 +27,7 @@ mod rate;
 mod search;
 mod training;
 
-pub use annotator::AnnotatorState;
+pub use annotator::{AnnotatorState, Source};
 pub use concepts::ConceptsState;
 pub use duplicates::DuplicatesState;
 pub use indexing::{IndexingState, Phase, WatchState};
@@ -81,6 +81,8 @@ pub enum Command {
     LoadFlickr8k,
     /// Rank the annotator split's captions with the current text model.
     RankCaptions,
+    /// Keep this caption for this library photo ("" removes it).
+    SaveCaption(PathBuf, String),
     /// Open a photo in the desktop's viewer.
     Open(PathBuf),
     /// Show a photo in its folder.
@@ -274,6 +276,7 @@ impl State {
             }
             Command::LoadFlickr8k => note(self.load_flickr8k(settings)),
             Command::RankCaptions => note(self.rank_captions()),
+            Command::SaveCaption(photo, text) => note(self.save_caption(photo, text)),
             Command::Open(path) => note(desktop::open(&path)),
             Command::Reveal(path) => {
                 // A file manager may take a moment to answer: never on the UI thread. Its
@@ -359,7 +362,7 @@ impl State {
         self.poll_indexing(settings, &mut notices);
         self.poll_watch(settings, &mut notices);
         self.poll_training(&mut notices);
-        self.poll_annotator(commands);
+        self.poll_annotator(commands, &mut notices);
         self.poll_duplicates(&mut notices);
         let mut search_again = false;
         self.poll_concepts(&mut notices, &mut search_again);
