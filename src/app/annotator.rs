@@ -256,6 +256,11 @@ mod library {
                 .labelled_by(label.id);
             // Enter keeps the caption (and is not also taken as a key by another view).
             save = response.lost_focus() && ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Enter));
+            // Typing goes into the caption unless another field has the keys: after Enter,
+            // the next photo's caption is written straight away.
+            if !save && !response.has_focus() && ui.memory(|m| m.focused().is_none()) {
+                response.request_focus();
+            }
             let changed = lib.draft.trim() != photo.caption.trim();
             save |= ui.add_enabled(changed, egui::Button::new("Save caption")).clicked();
             if !photo.caption.is_empty() && ui.button("Remove caption").clicked() {

@@ -246,6 +246,16 @@ fn results_heading(view: &mut View<'_>, ui: &mut egui::Ui) {
                 "Your {photos} photos, {order} first. Type what you are looking for, or drop a photo here to find ones like it."
             ));
         }
+        Some(_) if let Subject::Collection(name) = &search.subject => {
+            let n = search.results.len();
+            ui.label(if n == 0 {
+                format!("The collection \u{201c}{name}\u{201d} has no photo in the library now.")
+            } else {
+                format!(
+                    "The collection \u{201c}{name}\u{201d}: {n} photos{more}, best match of its query first. Right-click a photo to take it out."
+                )
+            });
+        }
         Some(label) if search.results.is_empty() => {
             ui.label(format!("No photo passes the filters for {label}."));
         }
