@@ -209,8 +209,10 @@ mod library {
         });
         ui.separator();
         let visible = lib.visible();
+        // It opens on the first photo still to caption (typing goes straight into it).
         if lib.selected.is_none_or(|i| !visible.contains(&i)) {
-            lib.selected = visible.first().copied();
+            let uncaptioned = visible.iter().copied().find(|&i| lib.photos[i].caption.trim().is_empty());
+            lib.selected = uncaptioned.or(visible.first().copied());
         }
         egui::Panel::left("annotator-library-list").default_size(330.0).show(ui, |ui| {
             ui.label(format!("{} photos", visible.len()));

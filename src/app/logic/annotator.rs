@@ -281,3 +281,35 @@ impl State {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn photo(path: &str, caption: &str) -> CaptionedPhoto {
+        CaptionedPhoto { path: PathBuf::from(path), caption: caption.into() }
+    }
+
+    #[test]
+    fn the_library_list_filters_by_caption_and_file_name_words_and_by_having_no_caption() {
+        let mut lib = LibraryCaptions {
+            photos: vec![
+                photo("/p/IMG_1.jpg", "Rex asleep on Grandma's sofa"),
+                photo("/p/beach-day.jpg", ""),
+                photo("/p/IMG_3.jpg", "the blue house"),
+            ],
+            ..LibraryCaptions::default()
+        };
+        assert_eq!(lib.visible(), vec![0, 1, 2]);
+        assert_eq!(lib.captioned(), 2);
+        lib.words = "rex SOFA".into();
+        assert_eq!(lib.visible(), vec![0], "every word, in any case");
+        lib.words = "rex house".into();
+        assert!(lib.visible().is_empty(), "one photo must have all the words");
+        lib.words = "beach".into();
+        assert_eq!(lib.visible(), vec![1], "a file name's words count");
+        lib.words.clear();
+        lib.uncaptioned_only = true;
+        assert_eq!(lib.visible(), vec![1]);
+    }
+}
