@@ -905,16 +905,26 @@ impl Finder {
         (Example { path: canonical, hash }, row)
     }
 
-    /// The photos of the library `request` finds whose score reaches `threshold`, with the
-    /// marks that are no longer in the library left out.
-    fn matching(&self, request: &SearchRequest, threshold: f32) -> Result<Vec<Example>> {
-        let positions = self.library.index.data.positions();
+    /// `request` ranking the whole library best first, with its marks that are no longer in
+    /// the library left out (a saved collection keeps marks on photos that may have gone).
+    fn whole_ranking(
+        &self,
+        request: &SearchRequest,
+        positions: &std::collections::HashMap<Vec<u8>, usize>,
+    ) -> SearchRequest {
         let present = |p: &PathBuf| positions.contains_key(crate::index::bytes::path_bytes(p).as_slice());
         let mut request = request.clone();
         request.feedback.good.retain(present);
         request.feedback.bad.retain(present);
         request.k = self.library.len().max(1);
         request.sort = SortOrder::Relevance;
+        request
+    }
+
+    /// The photos of the library `request` finds whose score reaches `threshold`, with the
+    /// marks that are no longer in the library left out.
+    fn matching(&self, request: &SearchRequest, threshold: f32) -> Result<Vec<Example>> {
+        let request = self.whole_ranking(request, &self.library.index.data.positions());
         let answer = self.search(&request)?;
         Ok(answer
             .hits
@@ -970,9 +980,10 @@ impl Finder {
         summary.ok_or_else(|| Error::Invalid(format!("no collection '{name}'")))
     }
 
-    /// The photos of the collection `name` that are in the library, ranked by its query
-    /// (pinned photos, and any its query cannot rank now, after the rest in the order they
-    /// joined), `options.k` of them; the filter and order are the collection's own.
+    /// The photos of the collection `name` that are in the library, best match of its query
+    /// first (any its query cannot rank now after the rest, in the order they joined),
+    /// `options.k` of them. Its members are listed whatever its filter says now (a pinned
+    /// photo may be outside it).
     fn collection_answer(&self, name: &str, options: &SearchOptions, stop: &AtomicBool) -> Result<SearchAnswer> {
         let collection = self
             .concepts
@@ -982,13 +993,8 @@ impl Finder {
             .ok_or_else(|| Error::Invalid(format!("no collection \u{201c}{name}\u{201d}: it was removed")))?;
         let positions = self.library.index.data.positions();
         let rows: Vec<usize> = collection.members.iter().filter_map(|m| self.row_of(&m.photo, &positions)).collect();
-        let mut request = Finder::collection_request(&collection);
-        // Its members are listed whatever the filter says now (a pinned photo may be outside it).
+        let mut request = self.whole_ranking(&Finder::collection_request(&collection), &positions);
         request.filter = FilterText::default();
-        let present = |p: &PathBuf| positions.contains_key(crate::index::bytes::path_bytes(p).as_slice());
-        request.feedback.good.retain(present);
-        request.feedback.bad.retain(present);
-        request.k = self.library.len().max(1);
         let answer = match self.search_until(&request, stop) {
             Err(Error::Stopped(why)) => return Err(Error::Stopped(why)),
             answer => answer,
