@@ -193,7 +193,7 @@ mod library {
             ui.label("Your library has no photos yet: add a folder in Library, then write captions for its photos here. A caption's words find its photo first in Search.");
             return;
         }
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             let label = ui.label("Photos with");
             ui.add(
                 egui::TextEdit::singleline(&mut lib.words)
@@ -214,20 +214,32 @@ mod library {
             let uncaptioned = visible.iter().copied().find(|&i| lib.photos[i].caption.trim().is_empty());
             lib.selected = uncaptioned.or(visible.first().copied());
         }
-        egui::Panel::left("annotator-library-list").default_size(330.0).show(ui, |ui| {
-            ui.label(format!("{} photos", visible.len()));
-            egui::ScrollArea::vertical().auto_shrink([false, false]).show_rows(ui, 18.0, visible.len(), |ui, range| {
-                for &i in &visible[range] {
-                    let photo = &lib.photos[i];
-                    let name = photo.path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-                    let text =
-                        if photo.caption.is_empty() { name } else { format!("{name}  \u{b7} {}", photo.caption) };
-                    if ui.add(egui::Button::selectable(lib.selected == Some(i), text).truncate()).clicked() {
-                        lib.selected = Some(i);
-                    }
-                }
-            });
-        });
+        egui::Panel::left("annotator-library-list").default_size((ui.available_width() * 0.4).min(330.0)).show(
+            ui,
+            |ui| {
+                ui.label(format!("{} photos", visible.len()));
+                egui::ScrollArea::vertical().auto_shrink([false, false]).show_rows(
+                    ui,
+                    18.0,
+                    visible.len(),
+                    |ui, range| {
+                        for &i in &visible[range] {
+                            let photo = &lib.photos[i];
+                            let name =
+                                photo.path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+                            let text = if photo.caption.is_empty() {
+                                name
+                            } else {
+                                format!("{name}  \u{b7} {}", photo.caption)
+                            };
+                            if ui.add(egui::Button::selectable(lib.selected == Some(i), text).truncate()).clicked() {
+                                lib.selected = Some(i);
+                            }
+                        }
+                    },
+                );
+            },
+        );
         egui::CentralPanel::default_margins().show(ui, |ui| detail(view, ui, &visible));
     }
 
@@ -245,7 +257,7 @@ mod library {
         ui.heading(&name);
         ui.small(photo.path.display().to_string());
         let mut save = false;
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             let label = ui.label("Caption");
             let response = ui
                 .add(
@@ -253,7 +265,7 @@ mod library {
                         .hint_text(
                             "what the photo shows, as you would tell a friend: Rex asleep on grandma\u{2019}s sofa",
                         )
-                        .desired_width((ui.available_width() - 220.0).max(200.0)),
+                        .desired_width((ui.available_width() - 230.0).max(160.0)),
                 )
                 .labelled_by(label.id);
             // Enter keeps the caption (and is not also taken as a key by another view).
