@@ -75,15 +75,23 @@ fn chips(finder: &Finder) -> Option<(Vec<ConceptChip>, bool)> {
 }
 
 impl State {
+    /// Runs `work` on the open library in the `glimpse-concept` job; what it returns is said
+    /// when it is done. Without a library there is nothing to change.
+    fn concept_job(&mut self, work: impl FnOnce(&Finder) -> Result<String> + Send + 'static) -> Result<()> {
+        let Some(finder) = self.finder.clone() else { return Ok(()) };
+        let job = Job::spawn("glimpse-concept", 1, self.waker(), move |_cx| work(&finder))?;
+        self.concepts.job = Some(job);
+        Ok(())
+    }
+
     /// Saves the current query's marks as the concept `name`: good marks as its examples,
     /// bad ones as photos that are not it.
     pub(super) fn save_concept(&mut self, name: String) -> Result<()> {
-        let Some(finder) = self.finder.clone() else { return Ok(()) };
         let pick = |wanted: Mark| -> Vec<PathBuf> {
             self.search.marks.iter().filter(|(_, m)| **m == wanted).map(|(p, _)| p.clone()).collect()
         };
         let (good, bad) = (pick(Mark::Good), pick(Mark::Bad));
-        let job = Job::spawn("glimpse-concept", 1, self.waker(), move |_cx| {
+        self.concept_job(move |finder| {
             let taught = finder.teach(&name, &good, &bad)?;
             let like =
                 if taught.words.is_empty() { String::new() } else { format!(", like {}", taught.words.join(", ")) };
@@ -94,7 +102,6 @@ impl State {
                 taught.name, taught.name
             ))
         })?;
-        self.concepts.job = Some(job);
         self.concepts.naming = None;
         Ok(())
     }
@@ -102,15 +109,13 @@ impl State {
     /// Saves the query in the box (with its filters and marks) as the collection `name`, its
     /// first [`COLLECTION_START`] results as its photos.
     pub(super) fn save_collection(&mut self, name: String, request: SearchRequest) -> Result<()> {
-        let Some(finder) = self.finder.clone() else { return Ok(()) };
-        let job = Job::spawn("glimpse-concept", 1, self.waker(), move |_cx| {
+        self.concept_job(move |finder| {
             let saved = finder.save_collection(&name, &request)?;
             Ok(format!(
                 "Saved the collection \u{201c}{}\u{201d}: {} photos. Photos added to the library later that match as well join it.",
                 saved.name, saved.photos
             ))
         })?;
-        self.concepts.job = Some(job);
         self.concepts.naming_collection = None;
         Ok(())
     }
@@ -130,8 +135,7 @@ impl State {
 
     /// Adds `photo` to the collection `name` for good (`pin`), or takes it out for good.
     pub(super) fn pin_to_collection(&mut self, name: String, photo: PathBuf, pin: bool) -> Result<()> {
-        let Some(finder) = self.finder.clone() else { return Ok(()) };
-        let job = Job::spawn("glimpse-concept", 1, self.waker(), move |_cx| {
+        self.concept_job(move |finder| {
             let file = photo.file_name().unwrap_or(photo.as_os_str()).to_string_lossy().to_string();
             if pin {
                 finder.pin(&name, &photo)?;
@@ -140,31 +144,23 @@ impl State {
                 finder.exclude(&name, &photo)?;
                 Ok(format!("Took {file} out of \u{201c}{name}\u{201d}: it stays out"))
             }
-        })?;
-        self.concepts.job = Some(job);
-        Ok(())
+        })
     }
 
     /// Removes the collection `name` (its photos stay).
     pub(super) fn remove_collection(&mut self, name: String) -> Result<()> {
-        let Some(finder) = self.finder.clone() else { return Ok(()) };
-        let job = Job::spawn("glimpse-concept", 1, self.waker(), move |_cx| {
+        self.concept_job(move |finder| {
             finder.forget_collection(&name)?;
             Ok(format!("Removed the collection \u{201c}{name}\u{201d} (its photos are untouched)"))
-        })?;
-        self.concepts.job = Some(job);
-        Ok(())
+        })
     }
 
     /// Removes the concept `name` (its photos stay).
     pub(super) fn remove_concept(&mut self, name: String) -> Result<()> {
-        let Some(finder) = self.finder.clone() else { return Ok(()) };
-        let job = Job::spawn("glimpse-concept", 1, self.waker(), move |_cx| {
+        self.concept_job(move |finder| {
             let removed = finder.forget(&name)?;
             Ok(format!("Removed the concept \u{201c}{}\u{201d} (its photos are untouched)", removed.name))
-        })?;
-        self.concepts.job = Some(job);
-        Ok(())
+        })
     }
 
     /// Takes a finished save or removal, and reads the list again when the library changed.
