@@ -612,12 +612,9 @@ impl Finder {
                 concepts: Vec::new(),
             });
         }
-        if let Subject::Collection(name) = &request.subject {
-            return self.collection_answer(name, &options, stop);
-        }
         // "Find similar" does not answer with the photo it was asked about.
         let (query, label, source, ignored_words) = match &request.subject {
-            Subject::Collection(_) => unreachable!("answered above"),
+            Subject::Collection(name) => return self.collection_answer(name, &options, stop),
             Subject::Text(text) => {
                 let text = text.trim();
                 let names = self.concepts.read().map(|c| c.names_longest_first()).unwrap_or_default();
@@ -980,17 +977,19 @@ impl Finder {
         summary.ok_or_else(|| Error::Invalid(format!("no collection '{name}'")))
     }
 
+    /// The collection `name` as kept now.
+    fn collection(&self, name: &str) -> Result<Collection> {
+        self.concepts.read().ok().and_then(|c| c.collection(name).cloned()).ok_or_else(|| {
+            Error::Invalid(format!("no collection \u{201c}{name}\u{201d}: `glimpse collection list` shows them"))
+        })
+    }
+
     /// The photos of the collection `name` that are in the library, best match of its query
     /// first (any its query cannot rank now after the rest, in the order they joined),
     /// `options.k` of them. Its members are listed whatever its filter says now (a pinned
     /// photo may be outside it).
     fn collection_answer(&self, name: &str, options: &SearchOptions, stop: &AtomicBool) -> Result<SearchAnswer> {
-        let collection = self
-            .concepts
-            .read()
-            .ok()
-            .and_then(|c| c.collection(name).cloned())
-            .ok_or_else(|| Error::Invalid(format!("no collection \u{201c}{name}\u{201d}: it was removed")))?;
+        let collection = self.collection(name)?;
         let positions = self.library.index.data.positions();
         let rows: Vec<usize> = collection.members.iter().filter_map(|m| self.row_of(&m.photo, &positions)).collect();
         let mut request = self.whole_ranking(&Finder::collection_request(&collection), &positions);
@@ -1109,9 +1108,7 @@ impl Finder {
     /// joined; with `seen`, they stop being new.
     pub fn collection_photos(&self, name: &str, seen: bool) -> Result<Vec<CollectionPhoto>> {
         let positions = self.library.index.data.positions();
-        let collection = self.concepts.read().ok().and_then(|c| c.collection(name).cloned()).ok_or_else(|| {
-            Error::Invalid(format!("no collection \u{201c}{name}\u{201d}: `glimpse collection list` shows them"))
-        })?;
+        let collection = self.collection(name)?;
         let photos = collection
             .members
             .iter()
