@@ -986,6 +986,7 @@ fn three_photos_captioned_in_the_annotator_are_found_first_by_their_words() {
     copy_photos(&shared, &photos, 6);
     let mut h = app_with_folder(dir.path(), &photos);
     click(&mut h, "Annotator");
+    wait_for(&mut h, "the library's captions", |app| !app.state.annotator.library.reading());
     assert!(h.query_by_label("0 of 6 photos have a caption").is_some());
     let captions = ["Rex asleep on grandma's sofa", "the blue house at Christmas", "Aunt Mira's birthday cake"];
     // The list starts at the first photo; Enter keeps each caption and shows the next

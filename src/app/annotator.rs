@@ -188,6 +188,14 @@ mod library {
     /// Draws the library's side of the annotator.
     pub(super) fn show(view: &mut View<'_>, ui: &mut egui::Ui) {
         let lib = &mut view.state.library;
+        if lib.photos.is_empty() && lib.reading() {
+            ui.add_space(20.0);
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("Reading your library\u{2026}");
+            });
+            return;
+        }
         if lib.photos.is_empty() {
             ui.add_space(20.0);
             ui.label("Your library has no photos yet: add a folder in Library, then write captions for its photos here. A caption's words find its photo first in Search.");

@@ -43,8 +43,13 @@ pub struct CaptionedPhoto {
 /// The library's photos as the annotator captions them.
 #[derive(Default)]
 pub struct LibraryCaptions {
-    /// Every photo of the library, by path.
+    /// Every photo of the library, by path (changed only here, which bumps `revision`).
     pub photos: Vec<CaptionedPhoto>,
+    /// Counts the changes of `photos`: the filtered list is made again after one.
+    revision: u64,
+    /// The filtered list, with the words, the "without a caption" choice and the revision
+    /// it was made for (filtering tokenizes every caption: not on every frame).
+    filtered: Option<((String, bool, u64), Vec<usize>)>,
     /// Words the caption or the file name must contain.
     pub words: String,
     /// Show only the photos that have no caption yet.
@@ -61,6 +66,8 @@ pub struct LibraryCaptions {
     pending: Vec<CaptionedPhoto>,
     /// The library the photos were read from.
     read_from: Option<Arc<Finder>>,
+    /// Reading the library's photos and captions, with the revision it began at.
+    reading: Option<(Job<(), Vec<CaptionedPhoto>>, u64)>,
 }
 
 impl LibraryCaptions {
@@ -69,14 +76,32 @@ impl LibraryCaptions {
         self.saving.is_some() || !self.pending.is_empty()
     }
 
+    /// True while the library's photos and captions are being read.
+    pub fn reading(&self) -> bool {
+        self.reading.is_some()
+    }
+
     /// How many photos have a caption.
     pub fn captioned(&self) -> usize {
         self.photos.iter().filter(|p| !p.caption.trim().is_empty()).count()
     }
 
     /// Indices of the photos the filters leave: every typed word in the caption or the file
-    /// name (in any case), and without a caption when asked.
-    pub fn visible(&self) -> Vec<usize> {
+    /// name (in any case), and without a caption when asked. Made again only when the
+    /// filters or the photos changed.
+    pub fn visible(&mut self) -> Vec<usize> {
+        let key = (self.words.clone(), self.uncaptioned_only, self.revision);
+        if let Some((made_for, list)) = &self.filtered
+            && *made_for == key
+        {
+            return list.clone();
+        }
+        let list = self.filter();
+        self.filtered = Some((key, list.clone()));
+        list
+    }
+
+    fn filter(&self) -> Vec<usize> {
         let words: Vec<String> = crate::text::tokenizer::tokenize(&self.words);
         (0..self.photos.len())
             .filter(|&i| {
@@ -94,6 +119,17 @@ impl LibraryCaptions {
             })
             .collect()
     }
+}
+
+/// Every photo of `finder`'s library with its caption, by path.
+fn library_photos(finder: &Finder) -> Vec<CaptionedPhoto> {
+    let captions: HashMap<PathBuf, String> = finder.captions().into_iter().collect();
+    let mut photos: Vec<CaptionedPhoto> = (0..finder.library.len())
+        .filter_map(|row| finder.library.photo(row).map(|e| e.path()))
+        .map(|path| CaptionedPhoto { caption: captions.get(&path).cloned().unwrap_or_default(), path })
+        .collect();
+    photos.sort_by(|a, b| a.path.cmp(&b.path));
+    photos
 }
 
 /// The annotator's state.
@@ -187,6 +223,7 @@ impl State {
         let caption = text.trim().to_string();
         if let Some(p) = lib.photos.iter_mut().find(|p| p.path == photo) {
             p.caption = caption.clone();
+            lib.revision += 1;
         }
         lib.pending.push(CaptionedPhoto { path: photo, caption });
         self.write_next_caption()
@@ -206,8 +243,8 @@ impl State {
         Ok(())
     }
 
-    /// Reads the library's photos and captions again when the library changed; takes a
-    /// written caption.
+    /// Takes a written caption; reads the library's photos and captions again, off the
+    /// drawing thread (they are every photo of the library), when the library changed.
     fn poll_library_captions(&mut self, notices: &mut Notices) {
         if let Some(job) = self.annotator.library.saving.take_if(|j| j.is_finished()) {
             if let Err(e) = job.wait().and_then(|r| r) {
@@ -220,29 +257,39 @@ impl State {
             }
         }
         let lib = &mut self.annotator.library;
+        if let Some((job, revision)) = lib.reading.take_if(|(j, _)| j.is_finished()) {
+            match job.wait() {
+                // A caption written since the read began is not in it: read again.
+                Ok(_) if revision != lib.revision => lib.read_from = None,
+                Ok(photos) => {
+                    let shown = lib.selected.and_then(|i| lib.photos.get(i)).map(|p| p.path.clone());
+                    lib.selected = shown.and_then(|s| photos.iter().position(|p| p.path == s));
+                    lib.photos = photos;
+                    lib.revision += 1;
+                }
+                Err(e) => notices.push((format!("The library's captions could not be read: {e}"), true)),
+            }
+        }
         let same = match (&self.finder, &lib.read_from) {
             (Some(a), Some(b)) => Arc::ptr_eq(a, b),
             (None, None) => true,
             _ => false,
         };
-        if same || lib.saving() {
+        if same || lib.saving() || lib.reading.is_some() {
             return;
         }
         lib.read_from = self.finder.clone();
-        let Some(finder) = &self.finder else {
+        let Some(finder) = self.finder.clone() else {
             lib.photos.clear();
+            lib.revision += 1;
             lib.selected = None;
             return;
         };
-        let captions: HashMap<PathBuf, String> = finder.captions().into_iter().collect();
-        let shown = lib.selected.and_then(|i| lib.photos.get(i)).map(|p| p.path.clone());
-        let mut photos: Vec<CaptionedPhoto> = (0..finder.library.len())
-            .filter_map(|row| finder.library.photo(row).map(|e| e.path()))
-            .map(|path| CaptionedPhoto { caption: captions.get(&path).cloned().unwrap_or_default(), path })
-            .collect();
-        photos.sort_by(|a, b| a.path.cmp(&b.path));
-        lib.selected = shown.and_then(|s| photos.iter().position(|p| p.path == s));
-        lib.photos = photos;
+        let revision = lib.revision;
+        match Job::spawn("glimpse-captions", 1, self.waker(), move |_cx| library_photos(&finder)) {
+            Ok(job) => self.annotator.library.reading = Some((job, revision)),
+            Err(e) => notices.push((e.to_string(), true)),
+        }
     }
 
     pub(super) fn poll_annotator(&mut self, commands: &mut Vec<Command>, notices: &mut Notices) {
