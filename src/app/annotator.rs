@@ -265,6 +265,8 @@ mod library {
         ui.heading(&name);
         ui.small(photo.path.display().to_string());
         let mut save = false;
+        // Room for Save, and for Remove when there is a caption to remove.
+        let buttons = if photo.caption.is_empty() { 230.0 } else { 370.0 };
         ui.horizontal_wrapped(|ui| {
             let label = ui.label("Caption");
             let response = ui
@@ -273,7 +275,7 @@ mod library {
                         .hint_text(
                             "what the photo shows, as you would tell a friend: Rex asleep on grandma\u{2019}s sofa",
                         )
-                        .desired_width((ui.available_width() - 230.0).max(160.0)),
+                        .desired_width((ui.available_width() - buttons).max(160.0)),
                 )
                 .labelled_by(label.id);
             // Enter keeps the caption (and is not also taken as a key by another view).
