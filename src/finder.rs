@@ -17,6 +17,7 @@ use crate::index::hash::hex;
 use crate::index::library::{Library, Ranked, SearchOptions, Space, embed_photo, photo_joint};
 use crate::index::project::Projection;
 use crate::index::query::{self, QueryPart, Term};
+use crate::model::personal::CaptionedLibrary;
 use crate::model::{ExportedModel, JointManifest, default_model_dir};
 use crate::{Error, Result};
 
@@ -210,6 +211,10 @@ fn now() -> i64 {
 /// Library photos that stand for the whole library when a concept is fitted (evenly spread
 /// over it): the words' statistics and the library's mean are taken over them.
 const CONCEPT_SAMPLE: usize = 1000;
+
+/// Library photos a personalised model's held-out captions are ranked among (the captioned
+/// ones and a sample of the rest), and that stand for the library's photos in its training.
+pub const PERSONAL_SAMPLE: usize = 3000;
 
 /// Words as a person reads them in a note, each quoted ("“xyzzy”, “plugh”"), with how to
 /// refer to them ("this word" or "these words").
@@ -482,6 +487,11 @@ impl Finder {
         }
         let backbone = self.models.backbone(BackboneModel::find(&self.library.index.data.backbone)?)?;
         Ok(self.backbone.get_or_init(|| backbone))
+    }
+
+    /// The folder of the text model the library is searched with, when there is one.
+    pub fn text_model_dir(&self) -> Option<&Path> {
+        self.text.as_ref().map(|t| t.model.dir.as_path())
     }
 
     /// Why text queries cannot be answered, or `None` when they can.
@@ -1222,6 +1232,47 @@ impl Finder {
                 Some((self.library.photo(row)?.path(), c.text.clone()))
             })
             .collect()
+    }
+
+    /// The library's captions and their photos' joint vectors as search holds them (and their
+    /// offsets), then a sample of the other photos (up to [`PERSONAL_SAMPLE`] photos in all):
+    /// what personalising the text model learns from and is measured against.
+    pub fn captioned_library(&self) -> Result<CaptionedLibrary> {
+        let (Some(text), Some(space), Some(matrix)) =
+            (self.text.as_ref(), self.joint_space(true), self.library.joint.as_ref())
+        else {
+            return Err(Error::Invalid(self.text_problem.clone().unwrap_or_else(|| {
+                "personalising needs the library's vectors of the text model: index it again".into()
+            })));
+        };
+        let positions = self.library.index.data.positions();
+        let taught = self.concepts.read().map_err(|_| Error::Invalid("the concepts file is poisoned".into()))?;
+        let mut rows: Vec<usize> = Vec::new();
+        let (mut texts, mut caption_photo) = (Vec::new(), Vec::new());
+        for caption in &taught.captions {
+            let Some(row) = self.row_of(&caption.photo, &positions).filter(|&r| self.library.is_projected(r)) else {
+                continue;
+            };
+            let at = rows.iter().position(|&r| r == row).unwrap_or_else(|| {
+                rows.push(row);
+                rows.len() - 1
+            });
+            texts.push(caption.text.clone());
+            caption_photo.push(at);
+        }
+        let captioned: std::collections::HashSet<usize> = rows.iter().copied().collect();
+        let others: Vec<usize> =
+            (0..self.library.len()).filter(|&r| self.library.is_projected(r) && !captioned.contains(&r)).collect();
+        let room = PERSONAL_SAMPLE.saturating_sub(rows.len());
+        rows.extend(others.iter().step_by(others.len().div_ceil(room.max(1)).max(1)).take(room));
+        let dim = text.model.dim();
+        Ok(CaptionedLibrary {
+            dim,
+            photos: rows.iter().flat_map(|&r| space.vector(r)).collect(),
+            offsets: rows.iter().map(|&r| matrix.offset(r)).collect(),
+            texts,
+            caption_photo,
+        })
     }
 
     /// Reads the concepts file again (after another window or command changed it).

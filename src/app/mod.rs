@@ -381,6 +381,7 @@ impl eframe::App for GlimpseApp {
             Tab::Training => {
                 let view = training_view::View {
                     model_metrics: self.state.current_metrics(),
+                    captions: self.state.annotator.library.captioned(),
                     state: &mut self.state.training,
                     flickr8k: &mut self.settings.flickr8k,
                     glove: &mut self.settings.glove,

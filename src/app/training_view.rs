@@ -1,6 +1,7 @@
 //! The training panel: data and settings, start and stop, live plots of the loss and of dev
 //! Recall@1/5/10 per epoch, the result beside the current model, and a button that makes
-//! the new model the active one.
+//! the new model the active one; and *Personalise*, the model in use fine-tuned on the
+//! person's own captions.
 
 use eframe::egui;
 use egui_plot::{GridMark, HoverPosition, Line, Plot, PlotPoints, Points};
@@ -10,6 +11,7 @@ use super::logic::{Command, TrainingState};
 use super::settings::TrainingForm;
 use crate::model::config::{Mining, TextEncoderKind};
 use crate::train::eval::Metrics;
+use crate::train::personalise::{HOLD_OUT_EVERY, MIN_CAPTIONS};
 
 /// What the view may touch: the run's state, the data paths and training settings it edits,
 /// the metrics of the model in use (to compare with), and where it sends commands.
@@ -24,6 +26,8 @@ pub struct View<'a> {
     pub form: &'a mut TrainingForm,
     /// The text model in use and its dev metrics, when it has them.
     pub model_metrics: Option<(std::path::PathBuf, Metrics)>,
+    /// Captions the person wrote for the library's photos.
+    pub captions: usize,
     /// What the user asked for, carried out after drawing.
     pub commands: &'a mut Vec<Command>,
 }
@@ -39,6 +43,94 @@ pub fn show(mut view: View<'_>, ui: &mut egui::Ui) {
     status(view, ui);
     plots(view, ui);
     result(view, ui);
+    ui.separator();
+    personalise(view, ui);
+}
+
+/// *Personalise*: the model in use fine-tuned on Flickr8k plus the person's captions, with
+/// its result beside the model in use and "Use this model" only when it is better.
+fn personalise(view: &mut View<'_>, ui: &mut egui::Ui) {
+    ui.heading("Personalise with your captions");
+    ui.label(format!(
+        "Teaches the text model in use the words of the captions you wrote in the Annotator ({} now), with Flickr8k's captions beside them so that it stays good at everything else. One caption in {HOLD_OUT_EVERY} is kept aside: the new model is offered only if it finds those photos better. Your photos are not read again, and the library needs no re-indexing.",
+        view.captions
+    ));
+    let personal = &view.state.personal;
+    ui.horizontal_wrapped(|ui| {
+        if personal.running() {
+            ui.spinner();
+            if let Some((done, total)) = personal.features {
+                ui.label(format!("Flickr8k photo features: {done} of {total}"));
+            } else if let Some((step, steps, loss)) = personal.steps {
+                ui.add(egui::ProgressBar::new(step as f32 / steps.max(1) as f32).desired_width(200.0));
+                ui.label(format!("step {step} of {steps}, loss {loss:.3}"));
+            } else {
+                ui.label(personal.notes.last().map_or("Starting…", String::as_str));
+            }
+            if ui.add_enabled(!personal.stopping, egui::Button::new("Stop")).clicked() {
+                view.commands.push(Command::StopPersonalise);
+            }
+        } else {
+            let ready = view.captions >= MIN_CAPTIONS && !view.flickr8k.trim().is_empty();
+            let button = ui.add_enabled(ready, egui::Button::new("Personalise"));
+            if button.clicked() {
+                view.commands.push(Command::StartPersonalise);
+            }
+            if view.captions < MIN_CAPTIONS {
+                ui.label(format!(
+                    "Write at least {MIN_CAPTIONS} captions in the Annotator first ({} more).",
+                    MIN_CAPTIONS - view.captions
+                ));
+            } else if view.flickr8k.trim().is_empty() {
+                ui.label("Choose the Flickr8k folder above first.");
+            }
+        }
+    });
+    if let Some(error) = &personal.error {
+        ui.colored_label(ui.visuals().error_fg_color, error);
+    }
+    let Some(outcome) = &personal.outcome else { return };
+    let c = &outcome.comparison;
+    ui.label(format!(
+        "Trained on {} of your captions in {:.0} s; {} held out, their photos ranked among {} of your library's.",
+        c.trained, outcome.seconds, c.held_out, c.photos
+    ));
+    let (mrr_before, mrr_after) = c.mrr();
+    let (before, after) = c.held_out_recall();
+    egui::Grid::new("personal-compare").striped(true).show(ui, |ui| {
+        for h in
+            ["", "your held-out captions: R@1 / R@5 / R@10", "mean reciprocal rank", "Flickr8k dev R@1 / R@5 / R@10"]
+        {
+            ui.strong(h);
+        }
+        ui.end_row();
+        for (name, r, mrr, dev) in
+            [("in use", before, mrr_before, &c.dev_before), ("personalised", after, mrr_after, &c.dev_after)]
+        {
+            ui.label(name);
+            ui.label(format!("{:.0} / {:.0} / {:.0}", r.r1, r.r5, r.r10));
+            ui.label(format!("{mrr:.3}"));
+            ui.label(format!("{:.1} / {:.1} / {:.1}", dev.t2i.r1, dev.t2i.r5, dev.t2i.r10));
+            ui.end_row();
+        }
+    });
+    match &outcome.written {
+        Some(dir) if view.model_metrics.as_ref().is_some_and(|(d, _)| d == dir) => {
+            ui.label("The personalised model is the active one.");
+        }
+        Some(dir) => {
+            let button =
+                egui::Button::new(egui::RichText::new("Use this model").strong()).fill(ui.visuals().selection.bg_fill);
+            if ui.add(button).on_hover_text(dir.display().to_string()).clicked() {
+                view.commands.push(Command::UseModel(dir.clone()));
+            }
+        }
+        None => {
+            ui.label(
+                "Not better on your held-out captions: the model in use stays. Caption more photos and try again.",
+            );
+        }
+    }
 }
 
 fn path_row(ui: &mut egui::Ui, name: &str, value: &mut String, hint: &str) -> bool {

@@ -110,6 +110,10 @@ pub struct JointManifest {
     /// search keeps every dimension at one byte.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compact: Option<CompactRef>,
+    /// For a personalised model (`glimpse personalise`): the adapter after its text encoder,
+    /// how it was trained and how it measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personalised: Option<super::personal::Personalised>,
 }
 
 /// A model's compact projection file.
@@ -151,9 +155,13 @@ impl JointManifest {
         write_atomically(&dir.join(MANIFEST_FILE), &[json.as_bytes(), b"\n"])
     }
 
-    /// The model's dev metrics as search ranks with it: after calibration when calibrated,
+    /// The model's dev metrics as search ranks with it: after personalising when personalised,
+    /// after calibration when calibrated,
     /// else those of its training run or of its combination.
     pub fn dev_metrics(&self) -> Option<Metrics> {
+        if let Some(personalised) = &self.personalised {
+            return Some(personalised.comparison.dev_after);
+        }
         if let Some(hubness) = &self.hubness {
             return hubness.dev;
         }

@@ -113,6 +113,7 @@ pub fn combine(dir: &Path, members: &[PathBuf]) -> Result<JointManifest> {
         no_match: None,
         hubness: None,
         compact: None,
+        personalised: None,
         combination: Some(Combination {
             members: manifests
                 .iter()

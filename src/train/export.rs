@@ -495,6 +495,7 @@ pub fn export(
         no_match: None,
         hubness: None,
         compact: None,
+        personalised: None,
         combination: None,
     };
     manifest.save(dir)?;

@@ -17,6 +17,8 @@
 //! - [`repack`]: a model folder's graphs rewritten in today's form, every weight kept.
 //! - [`open_vocab`]: vectors for GloVe words no caption taught, mapped from their GloVe
 //!   vectors (`glimpse repack --glove`).
+//! - [`personalise`]: the text model fine-tuned on Flickr8k plus a person's own captions,
+//!   offered only when it finds their held-out captions' photos better.
 //! - [`recipe`]: the whole run on Flickr8k as one job, and evaluation of an exported model.
 //! - [`workflow`]: measuring, combining and calibrating model folders as jobs, for the CLI and the window.
 
@@ -29,6 +31,7 @@ pub mod hubness;
 pub mod loss;
 pub mod model;
 pub mod open_vocab;
+pub mod personalise;
 pub mod recipe;
 pub mod repack;
 pub mod rng;

@@ -73,6 +73,10 @@ pub enum Command {
     StartTraining,
     /// Stop training (the best epoch so far is exported).
     StopTraining,
+    /// Fine-tune the text model in use on Flickr8k plus the library's captions.
+    StartPersonalise,
+    /// Stop personalising.
+    StopPersonalise,
     /// Use the text model in this folder (re-projects the library from stored features).
     UseModel(PathBuf),
     /// Go back to the installed text model.
@@ -260,6 +264,13 @@ impl State {
                 }
             }
             Command::StartTraining => note(self.start_training(settings)),
+            Command::StartPersonalise => note(self.start_personalise(settings)),
+            Command::StopPersonalise => {
+                if let Some(job) = &self.training.personal.job {
+                    self.training.personal.stopping = true;
+                    job.stop();
+                }
+            }
             Command::StopTraining => {
                 if let Some(job) = &self.training.job {
                     job.stop();
@@ -362,6 +373,7 @@ impl State {
         self.poll_indexing(settings, &mut notices);
         self.poll_watch(settings, &mut notices);
         self.poll_training(&mut notices);
+        self.poll_personalise(&mut notices);
         self.poll_annotator(commands, &mut notices);
         self.poll_duplicates(&mut notices);
         let mut search_again = false;

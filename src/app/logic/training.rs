@@ -9,11 +9,13 @@ use crate::app::settings::Settings;
 use crate::job::Job;
 use crate::text::VocabSettings;
 use crate::train::eval::Metrics;
+use crate::train::personalise::{self, Outcome};
 use crate::train::recipe::TrainReport;
 use crate::train::recipe::{self, Flickr8kTraining};
 use crate::train::trainer::EpochReport;
 use crate::train::trainer::TrainConfig;
 use crate::train::trainer::TrainEvent;
+use crate::train::workflow::ModelSetup;
 use crate::{Error, Result};
 use std::path::PathBuf;
 
@@ -49,6 +51,33 @@ pub struct TrainingState {
     /// Epochs without a better dev recall after which that run stops early.
     pub patience: usize,
     pub(super) job: Option<Job<TrainEvent, Result<TrainReport>>>,
+    /// Personalising the model in use with the library's captions.
+    pub personal: PersonalState,
+}
+
+/// *Personalise*: the text model in use fine-tuned on Flickr8k plus the library's captions.
+#[derive(Default)]
+pub struct PersonalState {
+    /// Lines from the run.
+    pub notes: Vec<String>,
+    /// Feature progress (done, total) while Flickr8k's photo features are computed.
+    pub features: Option<(usize, usize)>,
+    /// Training progress (step, steps) and the last loss.
+    pub steps: Option<(usize, usize, f32)>,
+    /// The last finished run: before and after, and the model when it was better.
+    pub outcome: Option<Outcome>,
+    /// Why the last run failed.
+    pub error: Option<String>,
+    /// The person asked this run to stop.
+    pub stopping: bool,
+    pub(super) job: Option<Job<TrainEvent, Result<Outcome>>>,
+}
+
+impl PersonalState {
+    /// True while personalising runs.
+    pub fn running(&self) -> bool {
+        self.job.is_some()
+    }
 }
 
 impl TrainingState {
@@ -155,6 +184,76 @@ impl State {
             Err(e) => {
                 tr.error = Some(e.to_string());
                 notices.push((format!("training failed: {e}"), true));
+            }
+        }
+    }
+
+    /// Starts personalising the text model in use with the library's captions, Flickr8k's
+    /// training captions beside them; the new model is written beside the trained ones.
+    pub(super) fn start_personalise(&mut self, settings: &Settings) -> Result<()> {
+        if self.training.personal.running() {
+            return Err(Error::Invalid("personalising is already going".into()));
+        }
+        let (Some(engine), Some(finder)) = (&self.engine, self.finder.clone()) else {
+            return Err(Error::Invalid("open a library first: personalising learns from its captions".into()));
+        };
+        let Some(model) = finder.text_model_dir().map(std::path::Path::to_path_buf) else {
+            return Err(Error::Invalid("there is no text model to personalise".into()));
+        };
+        if settings.flickr8k.trim().is_empty() {
+            return Err(Error::Invalid("choose the Flickr8k folder first: its captions keep the model general".into()));
+        }
+        personalise::enough_captions(self.annotator.library.captioned())?;
+        let setup = ModelSetup {
+            runtime: engine.runtime,
+            options: settings.session_options(),
+            flickr8k: PathBuf::from(settings.flickr8k.trim()),
+            cache_dir: self.feature_cache(),
+        };
+        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let out = self.models_out().join(format!("personal-{stamp}"));
+        let job = Job::spawn("glimpse-personalise", 64, self.waker(), move |cx| {
+            let library = finder.captioned_library()?;
+            personalise::run(&setup, &model, &library, &out, personalise::Settings::default(), &cx)
+        })?;
+        self.training.personal = PersonalState { job: Some(job), ..PersonalState::default() };
+        Ok(())
+    }
+
+    pub(super) fn poll_personalise(&mut self, notices: &mut Notices) {
+        let personal = &mut self.training.personal;
+        let Some(job) = &personal.job else { return };
+        let finished = job.is_finished();
+        let events: Vec<TrainEvent> = job.events().try_iter().collect();
+        for event in events {
+            match event {
+                TrainEvent::Note(line) => personal.notes.push(line),
+                TrainEvent::Features { done, total } => personal.features = Some((done, total)),
+                TrainEvent::Step { step, steps, loss, .. } => {
+                    personal.features = None;
+                    personal.steps = Some((step, steps, loss));
+                }
+                TrainEvent::Epoch(_) => {}
+            }
+        }
+        if !finished {
+            return;
+        }
+        let Some(job) = personal.job.take() else { return };
+        match job.wait().and_then(|r| r) {
+            Ok(outcome) => {
+                let words = if outcome.written.is_some() {
+                    "Personalised: the new model finds your held-out captions' photos better"
+                } else {
+                    "Personalised, but the new model is not better on your held-out captions: the model in use stays"
+                };
+                notices.push((words.to_string(), false));
+                personal.outcome = Some(outcome);
+            }
+            Err(Error::Stopped(what)) if personal.stopping => notices.push((format!("Stopped {what}"), false)),
+            Err(e) => {
+                personal.error = Some(e.to_string());
+                notices.push((format!("personalising failed: {e}"), true));
             }
         }
     }

@@ -10,6 +10,7 @@ mod concept;
 mod doctor;
 mod embed;
 mod library;
+mod personalise;
 mod train;
 
 use std::path::PathBuf;
@@ -78,6 +79,9 @@ enum Command {
     /// Calibrate a model against a bank of training captions, so that photos close to
     /// everything ("hubs") stop crowding rankings.
     Calibrate(train::CalibrateArgs),
+    /// Fine-tune the text model on Flickr8k plus your own captions; the new model is written
+    /// only when it finds the photos of captions held out from it better.
+    Personalise(personalise::PersonaliseArgs),
     /// Fit the compact projection search stores per photo, and measure it against full precision on dev.
     Compact(train::CompactArgs),
     /// Rewrite a model folder's graphs in the current form (float16 weights, the GRU as one
@@ -197,6 +201,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => train::eval(cli, args),
         Command::Combine(args) => train::combine(cli, args),
         Command::Calibrate(args) => train::calibrate(cli, args),
+        Command::Personalise(args) => personalise::run(cli, args),
         Command::Compact(args) => train::compact(cli, args),
         Command::Repack(args) => train::repack(cli, args),
         Command::Completions { shell } => {

@@ -359,7 +359,7 @@ pub fn render<R>(job: &Job<TrainEvent, R>) {
     bar.finish_and_clear();
 }
 
-fn metrics_json(split: &str, m: &Metrics) -> serde_json::Value {
+pub fn metrics_json(split: &str, m: &Metrics) -> serde_json::Value {
     let r = |r: &Recall| json!({"r1": r.r1, "r5": r.r5, "r10": r.r10, "medr": r.medr});
     json!({"split": split, "images": m.images, "captions": m.captions, "t2i": r(&m.t2i), "i2t": r(&m.i2t)})
 }

@@ -1,0 +1,405 @@
+//! *Personalise*: the text model fine-tuned on Flickr8k plus the captions a person wrote for
+//! their own photos, measured on captions held out from it, and offered only where it is
+//! better there.
+//!
+//! What is tuned is a residual adapter on the text encoder's output, `t + (t · down) · up`
+//! (rank [`Settings::rank`], `up` starting at zero so training starts from the model as it
+//! is), renormalised. The image head is left as it is, so a library's stored vectors and
+//! its concepts stay valid under the new model and switching to it needs no re-indexing.
+//! Each batch mixes Flickr8k training captions (which keep the model general) with the
+//! person's captions, under the margin triplet loss both ways with semi-hard negatives,
+//! against the photos' joint vectors as search holds them.
+//!
+//! One caption in [`HOLD_OUT_EVERY`] is held out of training; the model is measured on those
+//! captions (their photos ranked among the library's, by embedding alone, as if they had no
+//! caption) and on Flickr8k dev, before and after. It is written as a new model folder only
+//! when it ranks the held-out captions' photos better ([`Comparison::better`]).
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+
+use super::eval::evaluate_with_ranks;
+use super::loss::{Mining, triplet_loss};
+use super::model::candle_err;
+use super::recipe::{EmbeddedSplit, model_codec};
+use super::rng::Rng;
+use super::trainer::TrainEvent;
+use super::workflow::ModelSetup;
+use crate::dataset::Split;
+use crate::durable::write_atomically;
+use crate::job::{Job, JobContext, Waker};
+use crate::model::ExportedModel;
+use crate::model::manifest::{EMBEDDING_OUTPUT, GraphRef, IDS_INPUT, JointManifest, TEXT_GRAPH, sha256};
+pub use crate::model::personal::{CaptionedLibrary, Comparison, DEV_R1_TOLERANCE, Personalised, Settings};
+use crate::onnx::graph::Attr;
+use crate::onnx::read::read_graph;
+use crate::onnx::{Dim, GraphBuilder};
+use crate::{Error, Result};
+
+/// One caption in this many (the fifth, tenth, …) is held out of training and measured on.
+pub const HOLD_OUT_EVERY: usize = 5;
+
+/// Captions needed before personalising: four to train on and one to measure.
+pub const MIN_CAPTIONS: usize = HOLD_OUT_EVERY;
+
+/// The trained adapter: `normalise(t + (t · down) · up)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Adapter {
+    /// Joint dimension.
+    pub dim: usize,
+    /// Its rank.
+    pub rank: usize,
+    /// `[dim, rank]`, row-major.
+    pub down: Vec<f32>,
+    /// `[rank, dim]`, row-major.
+    pub up: Vec<f32>,
+}
+
+impl Adapter {
+    /// Text vectors (rows of `dim`) through the adapter, each of unit length.
+    pub fn apply(&self, rows: &[f32]) -> Vec<f32> {
+        let mut out = Vec::with_capacity(rows.len());
+        for t in rows.chunks_exact(self.dim) {
+            let mut h = vec![0.0f32; self.rank];
+            for (x, row) in t.iter().zip(self.down.chunks_exact(self.rank)) {
+                h.iter_mut().zip(row).for_each(|(hi, w)| *hi += x * w);
+            }
+            let mut s = t.to_vec();
+            for (hi, row) in h.iter().zip(self.up.chunks_exact(self.dim)) {
+                s.iter_mut().zip(row).for_each(|(si, w)| *si += hi * w);
+            }
+            crate::index::search::normalize(&mut s);
+            out.extend(s);
+        }
+        out
+    }
+}
+
+/// The captions (rows of `texts`) held out and trained on.
+pub fn hold_out(captions: usize) -> (Vec<usize>, Vec<usize>) {
+    (0..captions).partition(|i| i % HOLD_OUT_EVERY == HOLD_OUT_EVERY - 1)
+}
+
+/// Trains the adapter on Flickr8k training captions `flickr8k` (their photos' and captions'
+/// joint vectors) and the person's captions `personal` (their vectors, and their photos' rows
+/// of `library.photos`).
+pub fn train_adapter(
+    flickr8k: &EmbeddedSplit,
+    library: &CaptionedLibrary,
+    personal: &[(Vec<f32>, usize)],
+    settings: &Settings,
+    cx: &JobContext<TrainEvent>,
+) -> Result<Adapter> {
+    let dim = flickr8k.dim;
+    if dim == 0 || library.dim != dim || flickr8k.caption_image.is_empty() || personal.is_empty() {
+        return Err(Error::Invalid("personalising needs Flickr8k training captions and captions of your own".into()));
+    }
+    let device = Device::Cpu;
+    let mut rng = Rng::new(settings.seed);
+    let scale = 1.0 / (dim as f32).sqrt();
+    let start: Vec<f32> = (0..dim * settings.rank).map(|_| rng.range(-scale, scale)).collect();
+    let down = Var::from_tensor(&Tensor::from_vec(start, (dim, settings.rank), &device).map_err(candle_err)?)
+        .map_err(candle_err)?;
+    let up = Var::zeros((settings.rank, dim), DType::F32, &device).map_err(candle_err)?;
+    let params = ParamsAdamW { lr: settings.lr, weight_decay: 1e-4, ..ParamsAdamW::default() };
+    let mut opt = AdamW::new(vec![down.clone(), up.clone()], params).map_err(candle_err)?;
+    let flickr_photos = flickr8k.images.len() / dim;
+    let personal_n = settings.personal_per_batch.min(settings.batch.saturating_sub(2)).max(1);
+    let general_n = settings.batch.saturating_sub(personal_n).max(2);
+    let report_every = settings.steps.div_ceil(20).max(1);
+    let mut window = (0.0f64, 0usize);
+    for step in 0..settings.steps {
+        if cx.should_stop() {
+            return Err(Error::Stopped("personalising; the model in use was not changed".into()));
+        }
+        let (mut texts, mut photos, mut groups) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..general_n {
+            let c = rng.below(flickr8k.caption_image.len());
+            let p = flickr8k.caption_image[c];
+            texts.extend_from_slice(&flickr8k.captions[c * dim..(c + 1) * dim]);
+            photos.extend_from_slice(&flickr8k.images[p * dim..(p + 1) * dim]);
+            groups.push(p);
+        }
+        for _ in 0..personal_n {
+            let (vector, p) = &personal[rng.below(personal.len())];
+            texts.extend_from_slice(vector);
+            photos.extend_from_slice(&library.photos[p * dim..(p + 1) * dim]);
+            groups.push(flickr_photos + p);
+        }
+        let n = groups.len();
+        let loss = (|| {
+            let t = Tensor::from_vec(texts, (n, dim), &device)?;
+            let p = Tensor::from_vec(photos, (n, dim), &device)?;
+            let s = (&t + t.matmul(down.as_tensor())?.matmul(up.as_tensor())?)?;
+            let s = s.broadcast_div(&s.sqr()?.sum_keepdim(1)?.sqrt()?)?;
+            let sim = p.matmul(&s.t()?)?;
+            let triplet = (triplet_loss(&sim, &groups, 0.2, Mining::SemiHard, &mut rng)? / n as f64)?;
+            // The general captions stay where the model in use puts them.
+            let moved = (1.0 - (s.narrow(0, 0, general_n)? * t.narrow(0, 0, general_n)?)?.sum(1)?)?.mean_all()?;
+            triplet + (moved * f64::from(settings.keep))?
+        })()
+        .map_err(candle_err)?;
+        let grads = loss.backward().map_err(candle_err)?;
+        opt.step(&grads).map_err(candle_err)?;
+        window.0 += f64::from(loss.to_scalar::<f32>().map_err(candle_err)?);
+        window.1 += 1;
+        if (step + 1) % report_every == 0 || step + 1 == settings.steps {
+            let loss = (window.0 / window.1.max(1) as f64) as f32;
+            cx.send(TrainEvent::Step { epoch: 1, step: step + 1, steps: settings.steps, loss });
+            window = (0.0, 0);
+        }
+    }
+    let values = |v: &Var| v.as_tensor().flatten_all().and_then(|t| t.to_vec1::<f32>()).map_err(candle_err);
+    Ok(Adapter { dim, rank: settings.rank, down: values(&down)?, up: values(&up)? })
+}
+
+/// The outcome of personalising: the comparison, and the model folder when it was better.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// Before and after.
+    pub comparison: Comparison,
+    /// The new model, written only when [`Comparison::better`].
+    pub written: Option<PathBuf>,
+    /// Seconds the run took.
+    pub seconds: f64,
+}
+
+/// Starts [`run`] as a job (`glimpse personalise`).
+pub fn start(
+    setup: ModelSetup,
+    model_dir: PathBuf,
+    library: CaptionedLibrary,
+    out: PathBuf,
+    settings: Settings,
+    waker: Option<Waker>,
+) -> Result<Job<TrainEvent, Result<Outcome>>> {
+    enough_captions(library.texts.len())?;
+    Job::spawn("glimpse-personalise", 64, waker, move |cx| run(&setup, &model_dir, &library, &out, settings, &cx))
+}
+
+/// Refuses fewer than [`MIN_CAPTIONS`] captions, saying why.
+pub fn enough_captions(captions: usize) -> Result<()> {
+    if captions < MIN_CAPTIONS {
+        return Err(Error::Invalid(format!(
+            "personalising needs at least {MIN_CAPTIONS} captions of your photos ({captions} now): one in {HOLD_OUT_EVERY} is kept aside to check the result; write more in the annotator"
+        )));
+    }
+    Ok(())
+}
+
+/// Personalises the model in `model_dir` with the library's captions (*Personalise* in the
+/// window): Flickr8k train and dev through the model (features cached), the adapter
+/// trained, both measured, and the model folder `out` written when it is better.
+pub fn run(
+    setup: &ModelSetup,
+    model_dir: &Path,
+    library: &CaptionedLibrary,
+    out: &Path,
+    settings: Settings,
+    cx: &JobContext<TrainEvent>,
+) -> Result<Outcome> {
+    enough_captions(library.texts.len())?;
+    let started = std::time::Instant::now();
+    let model = ExportedModel::open(setup.runtime, model_dir, &setup.options)?;
+    let mut vectors = Vec::with_capacity(library.texts.len() * model.dim());
+    for chunk in library.texts.chunks(256) {
+        vectors.extend(model.embed_texts(chunk)?.iter().copied());
+    }
+    let codec = model_codec(&model)?;
+    drop(model);
+    cx.send(TrainEvent::Note("Flickr8k's training and dev captions through the model…".into()));
+    let train = setup.embed_split(model_dir, Split::Train, cx)?;
+    let dev = setup.embed_split(model_dir, Split::Dev, cx)?;
+    let dim = train.dim;
+    let (held, trained) = hold_out(library.texts.len());
+    let personal: Vec<(Vec<f32>, usize)> =
+        trained.iter().map(|&c| (vectors[c * dim..(c + 1) * dim].to_vec(), library.caption_photo[c])).collect();
+    cx.send(TrainEvent::Note(format!(
+        "training on {} Flickr8k captions and {} of yours; {} kept aside to measure",
+        train.caption_image.len(),
+        trained.len(),
+        held.len()
+    )));
+    let adapter = train_adapter(&train, library, &personal, &settings, cx)?;
+    let held_vectors: Vec<f32> = held.iter().flat_map(|&c| vectors[c * dim..(c + 1) * dim].iter().copied()).collect();
+    // Held-out captions rank the photos nobody captioned for training (search puts a photo
+    // whose caption has the query's words first anyway) and their own photo.
+    let taught: std::collections::HashSet<usize> = trained.iter().map(|&c| library.caption_photo[c]).collect();
+    let own: std::collections::HashSet<usize> = held.iter().map(|&c| library.caption_photo[c]).collect();
+    let candidates: Vec<usize> =
+        (0..library.photo_count()).filter(|p| own.contains(p) || !taught.contains(p)).collect();
+    let photos: Vec<f32> =
+        candidates.iter().flat_map(|&p| library.photos[p * dim..(p + 1) * dim].iter().copied()).collect();
+    let offsets: Vec<f32> = candidates.iter().map(|&p| library.offsets[p]).collect();
+    let held_photos: Vec<usize> =
+        held.iter().filter_map(|&c| candidates.iter().position(|&p| p == library.caption_photo[c])).collect();
+    let ranks = |captions: &[f32]| evaluate_with_ranks(&photos, captions, dim, &held_photos, &offsets).map(|r| r.1);
+    let dev_adapted = EmbeddedSplit { captions: adapter.apply(&dev.captions), ..dev.clone() };
+    let comparison = Comparison {
+        trained: trained.len(),
+        held_out: held.len(),
+        photos: candidates.len(),
+        ranks_before: ranks(&held_vectors)?,
+        ranks_after: ranks(&adapter.apply(&held_vectors))?,
+        dev_before: dev.compacted(&codec).metrics()?,
+        dev_after: dev_adapted.compacted(&codec).metrics()?,
+    };
+    let written = if comparison.better() {
+        write_model(model_dir, out, &adapter, settings, &comparison)?;
+        Some(out.to_path_buf())
+    } else {
+        None
+    };
+    Ok(Outcome { comparison, written, seconds: started.elapsed().as_secs_f64() })
+}
+
+/// Writes the model folder `out`: the model of `base` with its text encoder followed by
+/// `adapter`, every other file copied, and how it was made in its manifest.
+pub fn write_model(
+    base: &Path,
+    out: &Path,
+    adapter: &Adapter,
+    settings: Settings,
+    comparison: &Comparison,
+) -> Result<JointManifest> {
+    let mut manifest = JointManifest::load(base)?;
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let mut files = vec![manifest.image_head.file.clone(), manifest.vocab.clone()];
+    files.extend(manifest.compact.as_ref().map(|c| c.file.clone()));
+    for file in &files {
+        let bytes = std::fs::read(base.join(file)).map_err(|e| Error::io(&base.join(file), e))?;
+        write_atomically(&out.join(file), &[&bytes])?;
+    }
+    let graph = adapted_graph(&base.join(&manifest.text_encoder.file), manifest.seq_len, adapter)?;
+    write_atomically(&out.join(TEXT_GRAPH), &[&graph])?;
+    let record = Personalised {
+        base_text_encoder: manifest.text_encoder.sha256.clone(),
+        settings,
+        comparison: comparison.clone(),
+    };
+    manifest.text_encoder = GraphRef { file: TEXT_GRAPH.into(), sha256: sha256(&graph) };
+    manifest.personalised = Some(record);
+    // The cue's threshold was measured on the text encoder before.
+    manifest.no_match = None;
+    manifest.save(out)?;
+    Ok(manifest)
+}
+
+/// The text encoder at `path` with the adapter after it: `ids → embedding`, renormalised.
+fn adapted_graph(path: &Path, seq_len: usize, adapter: &Adapter) -> Result<Vec<u8>> {
+    let base = read_graph(path)?;
+    if base.output.len() != 1 {
+        return Err(Error::model(path, "a text encoder to personalise has exactly one output"));
+    }
+    let (dim, rank) = (adapter.dim as i64, adapter.rank as i64);
+    let mut g = GraphBuilder::new("glimpse-personalised-text-encoder");
+    g.input_i64(IDS_INPUT, &[Dim::Named("N"), Dim::Fixed(seq_len as i64)])
+        .output_f32(EMBEDDING_OUTPUT, &[Dim::Named("N"), Dim::Fixed(dim)]);
+    let outputs = g.include(&base, "base/", &[IDS_INPUT]);
+    g.initializer_f32("personal.down", &[dim, rank], &adapter.down)
+        .initializer_f32("personal.up", &[rank, dim], &adapter.up)
+        .node("MatMul", &[&outputs[0], "personal.down"], &["personal.low"], &[])
+        .node("MatMul", &["personal.low", "personal.up"], &["personal.delta"], &[])
+        .node("Add", &[&outputs[0], "personal.delta"], &["personal.sum"], &[])
+        .node(
+            "LpNormalization",
+            &["personal.sum"],
+            &[EMBEDDING_OUTPUT],
+            &[("axis", Attr::Int(1)), ("p", Attr::Int(2))],
+        );
+    Ok(g.to_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_caption_in_five_is_held_out_and_the_rest_trained_on() {
+        let (held, trained) = hold_out(11);
+        assert_eq!(held, [4, 9]);
+        assert_eq!(trained.len(), 9);
+        assert!(trained.iter().all(|t| !held.contains(t)));
+    }
+
+    /// A joint space of 8 dimensions: general photos along random directions with captions
+    /// close to them, and a person's word (direction 7 of the text) that means photos near
+    /// direction 3, which no general caption teaches.
+    #[test]
+    fn training_teaches_a_personal_word_and_keeps_general_captions() {
+        let dim = 8;
+        let mut rng = Rng::new(9);
+        let unit = |mut v: Vec<f32>| {
+            crate::index::search::normalize(&mut v);
+            v
+        };
+        let noisy = |rng: &mut Rng, v: &[f32], by: f32| unit(v.iter().map(|x| x + rng.range(-by, by)).collect());
+        let mut general = EmbeddedSplit {
+            dim,
+            images: Vec::new(),
+            captions: Vec::new(),
+            caption_image: Vec::new(),
+            kept: Vec::new(),
+            offsets: Vec::new(),
+        };
+        for p in 0..60 {
+            let mut photo: Vec<f32> = (0..dim).map(|_| rng.range(-1.0, 1.0)).collect();
+            photo[7] = 0.0;
+            let photo = unit(photo);
+            for _ in 0..3 {
+                general.captions.extend(noisy(&mut rng, &photo, 0.2));
+                general.caption_image.push(p);
+            }
+            general.images.extend(photo);
+            general.kept.push(p);
+            general.offsets.push(0.0);
+        }
+        // Library: six photos of the person's subject near direction 3, then 30 others.
+        let mut library = CaptionedLibrary { dim, ..CaptionedLibrary::default() };
+        let mut subject = vec![0.0f32; dim];
+        subject[3] = 1.0;
+        for _ in 0..6 {
+            library.photos.extend(noisy(&mut rng, &subject, 0.3));
+        }
+        for _ in 0..30 {
+            let mut v: Vec<f32> = (0..dim).map(|_| rng.range(-1.0, 1.0)).collect();
+            v[7] = 0.0;
+            library.photos.extend(unit(v));
+        }
+        library.offsets = vec![0.0; 36];
+        // Captions of the subject's photos: the person's word, plus words of no meaning.
+        let mut word = vec![0.0f32; dim];
+        word[7] = 1.0;
+        let captions: Vec<Vec<f32>> = (0..6).map(|_| noisy(&mut rng, &word, 0.4)).collect();
+        let personal: Vec<(Vec<f32>, usize)> = captions[..5].iter().cloned().zip(0..5).collect();
+        let job = Job::spawn("test-personalise", 1024, None, move |cx| {
+            let settings =
+                Settings { rank: 4, steps: 200, batch: 32, personal_per_batch: 8, lr: 1e-2, keep: 1.0, seed: 3 };
+            let adapter = train_adapter(&general, &library, &personal, &settings, &cx).unwrap();
+            (adapter, general, library)
+        })
+        .unwrap();
+        let (adapter, general, library) = job.wait().unwrap();
+        // The held-out caption's photo (row 5) among the library's 36, before and after.
+        let rank = |t: &[f32]| evaluate_with_ranks(&library.photos, t, dim, &[5], &library.offsets).unwrap().1[0];
+        let (before, after) = (rank(&captions[5]), rank(&adapter.apply(&captions[5])));
+        assert!(before > 6 && after <= 6, "the word finds the subject's photos after, not before: {before} → {after}");
+        let recall = |captions: &[f32]| {
+            evaluate_with_ranks(&general.images, captions, dim, &general.caption_image, &[]).unwrap().0.t2i.r1
+        };
+        let (general_before, general_after) = (recall(&general.captions), recall(&adapter.apply(&general.captions)));
+        assert!(general_after >= general_before - 5.0, "general captions kept: {general_before} → {general_after}");
+    }
+
+    #[test]
+    fn an_adapter_that_starts_at_zero_leaves_vectors_as_they_are() {
+        let adapter = Adapter { dim: 2, rank: 1, down: vec![0.3, -0.2], up: vec![0.0, 0.0] };
+        assert_eq!(adapter.apply(&[0.6, 0.8, 1.0, 0.0]), [0.6, 0.8, 1.0, 0.0]);
+        // A non-zero `up` moves a vector along it, and the result is unit length again.
+        let adapter = Adapter { dim: 2, rank: 1, down: vec![1.0, 0.0], up: vec![0.0, 1.0] };
+        let out = adapter.apply(&[1.0, 0.0]);
+        assert!((out[0] - out[1]).abs() < 1e-6 && (out[0] * out[0] + out[1] * out[1] - 1.0).abs() < 1e-6, "{out:?}");
+    }
+}
