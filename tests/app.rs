@@ -1027,3 +1027,60 @@ fn three_photos_captioned_in_the_annotator_are_found_first_by_their_words() {
         assert_eq!(first.as_ref(), Some(photo), "{words:?} does not find its captioned photo first");
     }
 }
+
+#[test]
+fn six_captions_written_in_the_annotator_personalise_the_model_and_the_better_model_becomes_the_active_one() {
+    let shared = need_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("photos");
+    let photos = copy_photos(&shared, &folder, 40);
+    let startup = Startup {
+        flickr8k: Some(tiny_flickr8k(dir.path())),
+        feature_cache: Some(dir.path().join("cache")),
+        ..Startup::default()
+    };
+    let mut h = app_on(dir.path(), startup);
+    click(&mut h, "Library");
+    add_folder(&mut h, &folder);
+    wait_for(&mut h, "the first run", |app| app.state.photos() == 40 && !app.state.indexing.running());
+    click(&mut h, "Training");
+    assert!(h.query_by_label("Write at least 5 captions in the Annotator first (5 more).").is_some());
+
+    // The person's dog, captioned by its name in the annotator.
+    click(&mut h, "Annotator");
+    wait_for(&mut h, "the library's captions", |app| !app.state.annotator.library.reading());
+    let dogs = crate::util::dog_photos(&shared, &photos);
+    let dogs: Vec<PathBuf> = dogs.iter().map(|p| std::fs::canonicalize(folder.join(p.file_name().unwrap())).unwrap()).collect();
+    for (dog, caption) in dogs.iter().zip(crate::util::PERSONAL_CAPTIONS) {
+        let at = h.state().state.annotator.library.photos.iter().position(|p| p.path == *dog).expect("the dog is listed");
+        h.state_mut().state.annotator.library.selected = Some(at);
+        h.run_steps(2);
+        type_into(&mut h, "Caption", caption);
+        h.key_press(egui::Key::Enter);
+        h.run_steps(2);
+    }
+    wait_for(&mut h, "the captions to be kept", |app| !app.state.annotator.library.saving());
+    assert!(h.query_by_label("6 of 40 photos have a caption").is_some());
+
+    click(&mut h, "Training");
+    click(&mut h, "Personalise");
+    wait_for(&mut h, "personalising", |app| app.state.training.personal.outcome.is_some());
+    let outcome = h.state().state.training.personal.outcome.clone().unwrap();
+    assert_eq!((outcome.comparison.trained, outcome.comparison.held_out), (5, 1));
+    assert!(h.query_by_label("your held-out captions: R@1 / R@5 / R@10").is_some());
+    let written = outcome.written.clone().expect("the held-out dog ranks better, so the model is offered");
+    assert!(written.starts_with(dir.path().join("models")), "{written:?}");
+    click(&mut h, "Use this model");
+    wait_for(&mut h, "the personalised model", |app| {
+        app.state.finder.as_ref().and_then(|f| f.text_model_dir()) == Some(written.as_path())
+    });
+    h.run_steps(2);
+    assert!(h.query_by_label("The personalised model is the active one.").is_some());
+    // The library is searched with it as it is: no photo is projected again.
+    let finder = h.state().state.finder.clone().unwrap();
+    assert!(finder.text_problem().is_none(), "{:?}", finder.text_problem());
+    click(&mut h, "Search");
+    h.state_mut().state.search.subject = Subject::Text("a dog in the grass".into());
+    h.state_mut().send(glimpse::app::Command::Search);
+    wait_for(&mut h, "the results", |app| !app.state.search.busy() && !app.state.search.results.is_empty());
+}

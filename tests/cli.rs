@@ -646,20 +646,6 @@ fn a_collection_takes_in_matching_photos_indexed_later_flags_them_new_and_export
     assert_eq!(json(&["collection", "list", "--json"]), serde_json::json!([]));
 }
 
-/// The shared photos among `names` that at least four of their five Flickr8k captions call a dog.
-fn dog_photos(shared: &Path, names: &[std::path::PathBuf]) -> Vec<std::path::PathBuf> {
-    let tokens = std::fs::read_to_string(shared.join("flickr8k/Flickr8k_text/Flickr8k.token.txt")).unwrap();
-    names
-        .iter()
-        .filter(|p| {
-            let name = p.file_name().unwrap().to_str().unwrap();
-            let dog = |c: &str| c.split(|ch: char| !ch.is_alphanumeric()).any(|w| w.eq_ignore_ascii_case("dog"));
-            tokens.lines().filter(|l| l.starts_with(&format!("{name}#")) && dog(l)).count() >= 4
-        })
-        .cloned()
-        .collect()
-}
-
 #[test]
 fn personalise_learns_a_name_from_captions_and_writes_a_model_only_when_the_held_out_photo_ranks_better() {
     let shared = crate::need_shared!();
@@ -679,7 +665,7 @@ fn personalise_learns_a_name_from_captions_and_writes_a_model_only_when_the_held
         (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
     };
     assert!(run(&["index", dir.path().join("photos").to_str().unwrap()]).0);
-    let dogs = dog_photos(&shared, &photos);
+    let dogs = crate::util::dog_photos(&shared, &photos);
     assert!(dogs.len() >= 6, "{dogs:?}");
     // The person's name for their dog, which no caption of Flickr8k has.
     let captions =
@@ -692,6 +678,8 @@ fn personalise_learns_a_name_from_captions_and_writes_a_model_only_when_the_held
         cache.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
+        "--steps",
+        "150",
         "--json",
     ];
     for (photo, caption) in dogs.iter().zip(&captions[..4]) {

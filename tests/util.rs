@@ -279,3 +279,21 @@ pub fn heif_enc(source: &Path, out: &Path, args: &[&str]) {
 
 /// A minimal DNG file (see [`glimpse::bench::formats::dng`]).
 pub use glimpse::bench::formats::dng;
+
+/// The shared photos among `names` that at least four of their five Flickr8k captions call a dog.
+pub fn dog_photos(shared: &Path, names: &[PathBuf]) -> Vec<PathBuf> {
+    let tokens = std::fs::read_to_string(shared.join("flickr8k/Flickr8k_text/Flickr8k.token.txt")).unwrap();
+    names
+        .iter()
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_str().unwrap();
+            let dog = |c: &str| c.split(|ch: char| !ch.is_alphanumeric()).any(|w| w.eq_ignore_ascii_case("dog"));
+            tokens.lines().filter(|l| l.starts_with(&format!("{name}#")) && dog(l)).count() >= 4
+        })
+        .cloned()
+        .collect()
+}
+
+/// Captions a person writes for their dog: its name, which no caption of Flickr8k has.
+pub const PERSONAL_CAPTIONS: [&str; 6] =
+    ["Bramble", "Bramble again", "Bramble outside", "Bramble at play", "Bramble", "Bramble out and about"];
