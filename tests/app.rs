@@ -1050,9 +1050,11 @@ fn six_captions_written_in_the_annotator_personalise_the_model_and_the_better_mo
     click(&mut h, "Annotator");
     wait_for(&mut h, "the library's captions", |app| !app.state.annotator.library.reading());
     let dogs = crate::util::dog_photos(&shared, &photos);
-    let dogs: Vec<PathBuf> = dogs.iter().map(|p| std::fs::canonicalize(folder.join(p.file_name().unwrap())).unwrap()).collect();
+    let dogs: Vec<PathBuf> =
+        dogs.iter().map(|p| std::fs::canonicalize(folder.join(p.file_name().unwrap())).unwrap()).collect();
     for (dog, caption) in dogs.iter().zip(crate::util::PERSONAL_CAPTIONS) {
-        let at = h.state().state.annotator.library.photos.iter().position(|p| p.path == *dog).expect("the dog is listed");
+        let at =
+            h.state().state.annotator.library.photos.iter().position(|p| p.path == *dog).expect("the dog is listed");
         h.state_mut().state.annotator.library.selected = Some(at);
         h.run_steps(2);
         type_into(&mut h, "Caption", caption);

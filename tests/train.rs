@@ -576,3 +576,57 @@ fn a_combined_model_opens_with_one_shared_glove_table() {
     let tables = graph.initializer.iter().filter(|t| t.name == glimpse::train::export::GLOVE_CODES).count();
     assert_eq!(tables, 1);
 }
+
+#[test]
+fn a_personalised_text_encoder_graph_computes_what_its_adapter_computes_own_words_included() {
+    use glimpse::train::personalise::{Adapter, Comparison, OwnWords, Settings, write_model};
+    let base = glimpse::model::default_model_dir().expect("the shipped text model");
+    let runtime = Runtime::load(None).unwrap();
+    let model = ExportedModel::open(runtime, &base, &cpu()).unwrap();
+    let (dim, rank) = (model.dim(), 3);
+    let texts = ["Bramble at play", "Rex and Rex on the sofa", "a dog runs through the grass"];
+    let captions: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
+    let own = OwnWords::of(&captions, &model.vocab);
+    assert_eq!(own.words, ["bramble", "rex", "sofa"], "the words Flickr8k's captions hardly use");
+    let counts = own.counts(&texts, &model.vocab);
+    assert_eq!(counts, [1.0, 0.0, 0.0, 0.0, 2.0, 1.0, 0.0, 0.0, 0.0], "each own word counted in each text");
+    let wave = |n: usize, f: f32| (0..n).map(|i| ((i as f32 * f).sin()) * 0.05).collect::<Vec<f32>>();
+    let adapter = Adapter {
+        dim,
+        rank,
+        down: wave(dim * rank, 0.37),
+        up: wave(rank * dim, 0.11),
+        own: own.ids.clone(),
+        words: wave(own.ids.len() * dim, 0.53).iter().map(|w| w * 4.0).collect(),
+    };
+    let before = model.embed_texts(&texts).unwrap();
+    let expected = adapter.apply(before.as_slice().unwrap(), &counts);
+    let out = tempfile::tempdir().unwrap();
+    let metrics = model.manifest.dev_metrics().unwrap();
+    let comparison = Comparison {
+        trained: 4,
+        held_out: 1,
+        photos: 10,
+        ranks_before: vec![3],
+        ranks_after: vec![1],
+        dev_before: metrics,
+        dev_after: metrics,
+    };
+    let manifest = write_model(&base, out.path(), &adapter, Settings::default(), &comparison).unwrap();
+    assert_eq!(manifest.image_head, model.manifest.image_head, "the image head is the same graph");
+    let personalised = ExportedModel::open(runtime, out.path(), &cpu()).unwrap();
+    let got = personalised.embed_texts(&texts).unwrap();
+    for (row, (g, e)) in got.as_slice().unwrap().chunks(dim).zip(expected.chunks(dim)).enumerate() {
+        let worst = g.iter().zip(e).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(worst < 1e-4, "{:?}: differs by {worst}", texts[row]);
+    }
+    // The adapter changed the vectors, the own words' more than the others'.
+    let moved = |row: usize| {
+        let (a, b) = (
+            &got.as_slice().unwrap()[row * dim..(row + 1) * dim],
+            &before.as_slice().unwrap()[row * dim..(row + 1) * dim],
+        );
+        1.0 - a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>()
+    };
+    assert!(moved(1) > moved(2) && moved(2) > 0.0, "{} {}", moved(1), moved(2));
+}

@@ -60,7 +60,11 @@ fn personalise(view: &mut View<'_>, ui: &mut egui::Ui) {
         if personal.running() {
             ui.spinner();
             if let Some((done, total)) = personal.features {
-                ui.label(format!("Flickr8k photo features: {done} of {total}"));
+                let mut text = format!("Flickr8k photo features {done} / {total}");
+                if let Some(left) = personal.features_rate.seconds_left(std::time::Instant::now()) {
+                    text.push_str(&format!(" \u{b7} about {} left (once; they are cached)", human_duration(left)));
+                }
+                ui.add(egui::ProgressBar::new(done as f32 / total.max(1) as f32).desired_width(420.0).text(text));
             } else if let Some((step, steps, loss)) = personal.steps {
                 ui.add(egui::ProgressBar::new(step as f32 / steps.max(1) as f32).desired_width(200.0));
                 ui.label(format!("step {step} of {steps}, loss {loss:.3}"));
@@ -105,7 +109,7 @@ fn personalise(view: &mut View<'_>, ui: &mut egui::Ui) {
         }
         ui.end_row();
         for (name, r, mrr, dev) in
-            [("in use", before, mrr_before, &c.dev_before), ("personalised", after, mrr_after, &c.dev_after)]
+            [("before", before, mrr_before, &c.dev_before), ("personalised", after, mrr_after, &c.dev_after)]
         {
             ui.label(name);
             ui.label(format!("{:.0} / {:.0} / {:.0}", r.r1, r.r5, r.r10));

@@ -27,7 +27,7 @@ use super::recipe::{EmbeddedSplit, model_codec};
 use super::rng::Rng;
 use super::trainer::TrainEvent;
 use super::workflow::ModelSetup;
-use crate::dataset::Split;
+use crate::dataset::{Flickr8k, Split};
 use crate::durable::write_atomically;
 use crate::job::{Job, JobContext, Waker};
 use crate::model::ExportedModel;
@@ -36,6 +36,7 @@ pub use crate::model::personal::{CaptionedLibrary, Comparison, DEV_R1_TOLERANCE,
 use crate::onnx::graph::Attr;
 use crate::onnx::read::read_graph;
 use crate::onnx::{Dim, GraphBuilder};
+use crate::text::{Vocab, tokenize};
 use crate::{Error, Result};
 
 /// One caption in this many (the fifth, tenth, …) is held out of training and measured on.
@@ -44,7 +45,10 @@ pub const HOLD_OUT_EVERY: usize = 5;
 /// Captions needed before personalising: four to train on and one to measure.
 pub const MIN_CAPTIONS: usize = HOLD_OUT_EVERY;
 
-/// The trained adapter: `normalise(t + (t · down) · up)`.
+/// The trained adapter: `normalise(t + (t · down) · up + counts · words)`, where `counts`
+/// counts each of the person's own words (`own`, vocabulary ids) in the text: a low-rank
+/// change of the whole space, and a vector of its own for each word Flickr8k hardly has
+/// (a name cannot be learnt from how its GloVe neighbours are used).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Adapter {
     /// Joint dimension.
@@ -55,13 +59,19 @@ pub struct Adapter {
     pub down: Vec<f32>,
     /// `[rank, dim]`, row-major.
     pub up: Vec<f32>,
+    /// The person's own words, as vocabulary ids.
+    pub own: Vec<u32>,
+    /// `[own.len(), dim]`: each own word's vector, added once per time the text has it.
+    pub words: Vec<f32>,
 }
 
 impl Adapter {
-    /// Text vectors (rows of `dim`) through the adapter, each of unit length.
-    pub fn apply(&self, rows: &[f32]) -> Vec<f32> {
+    /// Text vectors (rows of `dim`) through the adapter, each of unit length; `counts` holds
+    /// each text's `own.len()` word counts (see [`OwnWords::counts`]).
+    pub fn apply(&self, rows: &[f32], counts: &[f32]) -> Vec<f32> {
+        let k = self.own.len();
         let mut out = Vec::with_capacity(rows.len());
-        for t in rows.chunks_exact(self.dim) {
+        for (i, t) in rows.chunks_exact(self.dim).enumerate() {
             let mut h = vec![0.0f32; self.rank];
             for (x, row) in t.iter().zip(self.down.chunks_exact(self.rank)) {
                 h.iter_mut().zip(row).for_each(|(hi, w)| *hi += x * w);
@@ -70,6 +80,9 @@ impl Adapter {
             for (hi, row) in h.iter().zip(self.up.chunks_exact(self.dim)) {
                 s.iter_mut().zip(row).for_each(|(si, w)| *si += hi * w);
             }
+            for (c, row) in counts[i * k..(i + 1) * k].iter().zip(self.words.chunks_exact(self.dim)) {
+                s.iter_mut().zip(row).for_each(|(si, w)| *si += c * w);
+            }
             crate::index::search::normalize(&mut s);
             out.extend(s);
         }
@@ -77,21 +90,112 @@ impl Adapter {
     }
 }
 
+/// The person's own words: those of their captions that Flickr8k's training captions use
+/// fewer than [`OWN_WORD_COUNT`] times and that the vocabulary has (a word without a vector
+/// is left out of every query, so nothing could carry it).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OwnWords {
+    /// The words.
+    pub words: Vec<String>,
+    /// Their vocabulary ids.
+    pub ids: Vec<u32>,
+}
+
+impl OwnWords {
+    /// The own words of `texts`, in the order they first occur.
+    pub fn of(texts: &[String], vocab: &Vocab) -> OwnWords {
+        let mut own = OwnWords::default();
+        for word in texts.iter().flat_map(|t| tokenize(t)) {
+            let Some(id) = vocab.id(&word) else { continue };
+            if is_own(&word, vocab) && !own.ids.contains(&id) {
+                own.words.push(word);
+                own.ids.push(id);
+            }
+        }
+        own
+    }
+
+    /// How often each own word occurs in each of `texts` (`texts.len() × words.len()`).
+    pub fn counts<S: AsRef<str>>(&self, texts: &[S], vocab: &Vocab) -> Vec<f32> {
+        let mut counts = vec![0.0f32; texts.len() * self.ids.len()];
+        for (i, text) in texts.iter().enumerate() {
+            for id in tokenize(text.as_ref()).iter().filter_map(|w| vocab.id(w)) {
+                if let Some(k) = self.ids.iter().position(|&own| own == id) {
+                    counts[i * self.ids.len() + k] += 1.0;
+                }
+            }
+        }
+        counts
+    }
+}
+
+fn is_own(word: &str, vocab: &Vocab) -> bool {
+    word.chars().count() >= 3 && vocab.id(word).map_or(0, |id| vocab.count(id)) < OWN_WORD_COUNT
+}
+
 /// The captions (rows of `texts`) held out and trained on.
 pub fn hold_out(captions: usize) -> (Vec<usize>, Vec<usize>) {
     (0..captions).partition(|i| i % HOLD_OUT_EVERY == HOLD_OUT_EVERY - 1)
 }
 
+/// Words Flickr8k's training captions use fewer times than this are a person's own (a name,
+/// a place): captions sharing one are of one subject.
+pub const OWN_WORD_COUNT: u64 = 100;
+
+/// The subject of each caption of `texts`: captions that share a word Flickr8k's training
+/// captions hardly use (fewer than [`OWN_WORD_COUNT`] times in `vocab`'s counts), directly or
+/// through other captions, have the same one. Photos of one subject are never each other's
+/// negatives: five photos of "Rex" must not learn to tell Rex from Rex.
+pub fn subjects(texts: &[String], vocab: &Vocab) -> Vec<usize> {
+    let mut parent: Vec<usize> = (0..texts.len()).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    let mut first_with: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (i, text) in texts.iter().enumerate() {
+        for word in tokenize(text) {
+            if !is_own(&word, vocab) {
+                continue;
+            }
+            let j = *first_with.entry(word).or_insert(i);
+            let (a, b) = (root(&mut parent, i), root(&mut parent, j));
+            parent[a] = b;
+        }
+    }
+    (0..texts.len()).map(|i| root(&mut parent, i)).collect()
+}
+
+/// One of the person's captions as training sees it.
+#[derive(Clone, Debug)]
+pub struct Example {
+    /// The caption's vector from the model in use.
+    pub vector: Vec<f32>,
+    /// Its photo's row of the library's photos.
+    pub photo: usize,
+    /// Its subject (see [`subjects`]).
+    pub subject: usize,
+    /// How often it has each own word.
+    pub counts: Vec<f32>,
+}
+
 /// Trains the adapter on Flickr8k training captions `flickr8k` (their photos' and captions'
-/// joint vectors) and the person's captions `personal` (their vectors, and their photos' rows
-/// of `library.photos`).
+/// joint vectors) and the person's captions `personal` (with their photos in `library`).
+/// `own` are the person's own words and `general_counts` their counts in each Flickr8k
+/// caption.
 pub fn train_adapter(
     flickr8k: &EmbeddedSplit,
+    general_counts: &[f32],
     library: &CaptionedLibrary,
-    personal: &[(Vec<f32>, usize)],
+    personal: &[Example],
+    own: &OwnWords,
     settings: &Settings,
     cx: &JobContext<TrainEvent>,
 ) -> Result<Adapter> {
+    let k = own.ids.len();
     let dim = flickr8k.dim;
     if dim == 0 || library.dim != dim || flickr8k.caption_image.is_empty() || personal.is_empty() {
         return Err(Error::Invalid("personalising needs Flickr8k training captions and captions of your own".into()));
@@ -103,8 +207,9 @@ pub fn train_adapter(
     let down = Var::from_tensor(&Tensor::from_vec(start, (dim, settings.rank), &device).map_err(candle_err)?)
         .map_err(candle_err)?;
     let up = Var::zeros((settings.rank, dim), DType::F32, &device).map_err(candle_err)?;
+    let words = Var::zeros((k.max(1), dim), DType::F32, &device).map_err(candle_err)?;
     let params = ParamsAdamW { lr: settings.lr, weight_decay: 1e-4, ..ParamsAdamW::default() };
-    let mut opt = AdamW::new(vec![down.clone(), up.clone()], params).map_err(candle_err)?;
+    let mut opt = AdamW::new(vec![down.clone(), up.clone(), words.clone()], params).map_err(candle_err)?;
     let flickr_photos = flickr8k.images.len() / dim;
     let personal_n = settings.personal_per_batch.min(settings.batch.saturating_sub(2)).max(1);
     let general_n = settings.batch.saturating_sub(personal_n).max(2);
@@ -114,25 +219,29 @@ pub fn train_adapter(
         if cx.should_stop() {
             return Err(Error::Stopped("personalising; the model in use was not changed".into()));
         }
-        let (mut texts, mut photos, mut groups) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut texts, mut photos, mut groups, mut counts) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..general_n {
             let c = rng.below(flickr8k.caption_image.len());
             let p = flickr8k.caption_image[c];
             texts.extend_from_slice(&flickr8k.captions[c * dim..(c + 1) * dim]);
             photos.extend_from_slice(&flickr8k.images[p * dim..(p + 1) * dim]);
             groups.push(p);
+            counts.extend(if k == 0 { vec![0.0] } else { general_counts[c * k..(c + 1) * k].to_vec() });
         }
         for _ in 0..personal_n {
-            let (vector, p) = &personal[rng.below(personal.len())];
-            texts.extend_from_slice(vector);
+            let example = &personal[rng.below(personal.len())];
+            let p = example.photo;
+            texts.extend_from_slice(&example.vector);
             photos.extend_from_slice(&library.photos[p * dim..(p + 1) * dim]);
-            groups.push(flickr_photos + p);
+            groups.push(flickr_photos + library.photo_count() + example.subject);
+            counts.extend(if k == 0 { vec![0.0] } else { example.counts.clone() });
         }
         let n = groups.len();
         let loss = (|| {
             let t = Tensor::from_vec(texts, (n, dim), &device)?;
             let p = Tensor::from_vec(photos, (n, dim), &device)?;
-            let s = (&t + t.matmul(down.as_tensor())?.matmul(up.as_tensor())?)?;
+            let c = Tensor::from_vec(counts, (n, k.max(1)), &device)?;
+            let s = ((&t + t.matmul(down.as_tensor())?.matmul(up.as_tensor())?)? + c.matmul(words.as_tensor())?)?;
             let s = s.broadcast_div(&s.sqr()?.sum_keepdim(1)?.sqrt()?)?;
             let sim = p.matmul(&s.t()?)?;
             let triplet = (triplet_loss(&sim, &groups, 0.2, Mining::SemiHard, &mut rng)? / n as f64)?;
@@ -152,7 +261,9 @@ pub fn train_adapter(
         }
     }
     let values = |v: &Var| v.as_tensor().flatten_all().and_then(|t| t.to_vec1::<f32>()).map_err(candle_err);
-    Ok(Adapter { dim, rank: settings.rank, down: values(&down)?, up: values(&up)? })
+    let mut words = values(&words)?;
+    words.truncate(k * dim);
+    Ok(Adapter { dim, rank: settings.rank, down: values(&down)?, up: values(&up)?, own: own.ids.clone(), words })
 }
 
 /// The outcome of personalising: the comparison, and the model folder when it was better.
@@ -208,22 +319,47 @@ pub fn run(
         vectors.extend(model.embed_texts(chunk)?.iter().copied());
     }
     let codec = model_codec(&model)?;
+    let vocab = model.vocab.clone();
     drop(model);
+    let subjects = subjects(&library.texts, &vocab);
+    let own_words = OwnWords::of(&library.texts, &vocab);
     cx.send(TrainEvent::Note("Flickr8k's training and dev captions through the model…".into()));
     let train = setup.embed_split(model_dir, Split::Train, cx)?;
     let dev = setup.embed_split(model_dir, Split::Dev, cx)?;
+    let flickr8k = Flickr8k::open(&setup.flickr8k)?;
+    let texts = |split: Split, embedded: &EmbeddedSplit| -> Result<Vec<String>> {
+        let items = flickr8k.split(split)?;
+        Ok(embedded.kept.iter().flat_map(|&i| items[i].captions.iter().cloned()).collect())
+    };
+    let train_counts = own_words.counts(&texts(Split::Train, &train)?, &vocab);
+    let dev_counts = own_words.counts(&texts(Split::Dev, &dev)?, &vocab);
+    let library_counts = own_words.counts(&library.texts, &vocab);
+    let k = own_words.ids.len();
     let dim = train.dim;
     let (held, trained) = hold_out(library.texts.len());
-    let personal: Vec<(Vec<f32>, usize)> =
-        trained.iter().map(|&c| (vectors[c * dim..(c + 1) * dim].to_vec(), library.caption_photo[c])).collect();
+    // A caption of no shared subject is its photo's own.
+    let personal: Vec<Example> = trained
+        .iter()
+        .map(|&c| {
+            let shared = subjects.iter().filter(|&&s| s == subjects[c]).count() > 1;
+            Example {
+                vector: vectors[c * dim..(c + 1) * dim].to_vec(),
+                photo: library.caption_photo[c],
+                subject: if shared { subjects[c] } else { library.texts.len() + library.caption_photo[c] },
+                counts: library_counts[c * k..(c + 1) * k].to_vec(),
+            }
+        })
+        .collect();
+    let words = if own_words.words.is_empty() { "none".to_string() } else { own_words.words.join(", ") };
     cx.send(TrainEvent::Note(format!(
-        "training on {} Flickr8k captions and {} of yours; {} kept aside to measure",
+        "training on {} Flickr8k captions and {} of yours ({} kept aside to measure); your own words: {words}",
         train.caption_image.len(),
         trained.len(),
         held.len()
     )));
-    let adapter = train_adapter(&train, library, &personal, &settings, cx)?;
+    let adapter = train_adapter(&train, &train_counts, library, &personal, &own_words, &settings, cx)?;
     let held_vectors: Vec<f32> = held.iter().flat_map(|&c| vectors[c * dim..(c + 1) * dim].iter().copied()).collect();
+    let held_counts: Vec<f32> = held.iter().flat_map(|&c| library_counts[c * k..(c + 1) * k].iter().copied()).collect();
     // Held-out captions rank the photos nobody captioned for training (search puts a photo
     // whose caption has the query's words first anyway) and their own photo.
     let taught: std::collections::HashSet<usize> = trained.iter().map(|&c| library.caption_photo[c]).collect();
@@ -236,13 +372,13 @@ pub fn run(
     let held_photos: Vec<usize> =
         held.iter().filter_map(|&c| candidates.iter().position(|&p| p == library.caption_photo[c])).collect();
     let ranks = |captions: &[f32]| evaluate_with_ranks(&photos, captions, dim, &held_photos, &offsets).map(|r| r.1);
-    let dev_adapted = EmbeddedSplit { captions: adapter.apply(&dev.captions), ..dev.clone() };
+    let dev_adapted = EmbeddedSplit { captions: adapter.apply(&dev.captions, &dev_counts), ..dev.clone() };
     let comparison = Comparison {
         trained: trained.len(),
         held_out: held.len(),
         photos: candidates.len(),
         ranks_before: ranks(&held_vectors)?,
-        ranks_after: ranks(&adapter.apply(&held_vectors))?,
+        ranks_after: ranks(&adapter.apply(&held_vectors, &held_counts))?,
         dev_before: dev.compacted(&codec).metrics()?,
         dev_after: dev_adapted.compacted(&codec).metrics()?,
     };
@@ -302,13 +438,30 @@ fn adapted_graph(path: &Path, seq_len: usize, adapter: &Adapter) -> Result<Vec<u
         .initializer_f32("personal.up", &[rank, dim], &adapter.up)
         .node("MatMul", &[&outputs[0], "personal.down"], &["personal.low"], &[])
         .node("MatMul", &["personal.low", "personal.up"], &["personal.delta"], &[])
-        .node("Add", &[&outputs[0], "personal.delta"], &["personal.sum"], &[])
-        .node(
-            "LpNormalization",
-            &["personal.sum"],
-            &[EMBEDDING_OUTPUT],
-            &[("axis", Attr::Int(1)), ("p", Attr::Int(2))],
-        );
+        .node("Add", &[&outputs[0], "personal.delta"], &["personal.adapted"], &[]);
+    let mut sum = "personal.adapted";
+    if !adapter.own.is_empty() {
+        // Each own word counted in the ids: [N, seq, 1] == [K] → [N, seq, K] → summed over
+        // the words → [N, K], times the words' vectors [K, D].
+        let own: Vec<i64> = adapter.own.iter().map(|&id| i64::from(id)).collect();
+        g.initializer_i64("personal.own", &[own.len() as i64], &own)
+            .initializer_i64("personal.axis2", &[1], &[2])
+            .initializer_i64("personal.axis1", &[1], &[1])
+            .initializer_f32("personal.words", &[own.len() as i64, dim], &adapter.words)
+            .node("Unsqueeze", &[IDS_INPUT, "personal.axis2"], &["personal.ids"], &[])
+            .node("Equal", &["personal.ids", "personal.own"], &["personal.hits"], &[])
+            .node("Cast", &["personal.hits"], &["personal.hits_f"], &[("to", Attr::Int(1))])
+            .node(
+                "ReduceSum",
+                &["personal.hits_f", "personal.axis1"],
+                &["personal.counts"],
+                &[("keepdims", Attr::Int(0))],
+            )
+            .node("MatMul", &["personal.counts", "personal.words"], &["personal.named"], &[])
+            .node("Add", &["personal.adapted", "personal.named"], &["personal.sum"], &[]);
+        sum = "personal.sum";
+    }
+    g.node("LpNormalization", &[sum], &[EMBEDDING_OUTPUT], &[("axis", Attr::Int(1)), ("p", Attr::Int(2))]);
     Ok(g.to_bytes())
 }
 
@@ -373,33 +526,40 @@ mod tests {
         let mut word = vec![0.0f32; dim];
         word[7] = 1.0;
         let captions: Vec<Vec<f32>> = (0..6).map(|_| noisy(&mut rng, &word, 0.4)).collect();
-        let personal: Vec<(Vec<f32>, usize)> = captions[..5].iter().cloned().zip(0..5).collect();
+        let personal: Vec<Example> = captions[..5]
+            .iter()
+            .zip(0..5)
+            .map(|(v, p)| Example { vector: v.clone(), photo: p, subject: 0, counts: vec![] })
+            .collect();
         let job = Job::spawn("test-personalise", 1024, None, move |cx| {
             let settings =
                 Settings { rank: 4, steps: 200, batch: 32, personal_per_batch: 8, lr: 1e-2, keep: 1.0, seed: 3 };
-            let adapter = train_adapter(&general, &library, &personal, &settings, &cx).unwrap();
+            let adapter =
+                train_adapter(&general, &[], &library, &personal, &OwnWords::default(), &settings, &cx).unwrap();
             (adapter, general, library)
         })
         .unwrap();
         let (adapter, general, library) = job.wait().unwrap();
         // The held-out caption's photo (row 5) among the library's 36, before and after.
         let rank = |t: &[f32]| evaluate_with_ranks(&library.photos, t, dim, &[5], &library.offsets).unwrap().1[0];
-        let (before, after) = (rank(&captions[5]), rank(&adapter.apply(&captions[5])));
+        let (before, after) = (rank(&captions[5]), rank(&adapter.apply(&captions[5], &[])));
         assert!(before > 6 && after <= 6, "the word finds the subject's photos after, not before: {before} → {after}");
         let recall = |captions: &[f32]| {
             evaluate_with_ranks(&general.images, captions, dim, &general.caption_image, &[]).unwrap().0.t2i.r1
         };
-        let (general_before, general_after) = (recall(&general.captions), recall(&adapter.apply(&general.captions)));
+        let (general_before, general_after) =
+            (recall(&general.captions), recall(&adapter.apply(&general.captions, &[])));
         assert!(general_after >= general_before - 5.0, "general captions kept: {general_before} → {general_after}");
     }
 
     #[test]
     fn an_adapter_that_starts_at_zero_leaves_vectors_as_they_are() {
-        let adapter = Adapter { dim: 2, rank: 1, down: vec![0.3, -0.2], up: vec![0.0, 0.0] };
-        assert_eq!(adapter.apply(&[0.6, 0.8, 1.0, 0.0]), [0.6, 0.8, 1.0, 0.0]);
+        let adapter =
+            Adapter { dim: 2, rank: 1, down: vec![0.3, -0.2], up: vec![0.0, 0.0], own: vec![], words: vec![] };
+        assert_eq!(adapter.apply(&[0.6, 0.8, 1.0, 0.0], &[]), [0.6, 0.8, 1.0, 0.0]);
         // A non-zero `up` moves a vector along it, and the result is unit length again.
-        let adapter = Adapter { dim: 2, rank: 1, down: vec![1.0, 0.0], up: vec![0.0, 1.0] };
-        let out = adapter.apply(&[1.0, 0.0]);
+        let adapter = Adapter { dim: 2, rank: 1, down: vec![1.0, 0.0], up: vec![0.0, 1.0], own: vec![], words: vec![] };
+        let out = adapter.apply(&[1.0, 0.0], &[]);
         assert!((out[0] - out[1]).abs() < 1e-6 && (out[0] * out[0] + out[1] * out[1] - 1.0).abs() < 1e-6, "{out:?}");
     }
 }

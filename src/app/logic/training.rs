@@ -62,6 +62,8 @@ pub struct PersonalState {
     pub notes: Vec<String>,
     /// Feature progress (done, total) while Flickr8k's photo features are computed.
     pub features: Option<(usize, usize)>,
+    /// The feature step's rate, for its time left.
+    pub features_rate: StepRate,
     /// Training progress (step, steps) and the last loss.
     pub steps: Option<(usize, usize, f32)>,
     /// The last finished run: before and after, and the model when it was better.
@@ -228,7 +230,10 @@ impl State {
         for event in events {
             match event {
                 TrainEvent::Note(line) => personal.notes.push(line),
-                TrainEvent::Features { done, total } => personal.features = Some((done, total)),
+                TrainEvent::Features { done, total } => {
+                    personal.features_rate.update(done, total, Instant::now());
+                    personal.features = Some((done, total));
+                }
                 TrainEvent::Step { step, steps, loss, .. } => {
                     personal.features = None;
                     personal.steps = Some((step, steps, loss));

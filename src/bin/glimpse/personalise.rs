@@ -33,6 +33,9 @@ pub struct PersonaliseArgs {
     /// Weight of keeping Flickr8k's captions where the model in use puts them.
     #[arg(long, default_value_t = Settings::default().keep)]
     keep: f32,
+    /// Your captions in each batch of 128 (the rest are Flickr8k's).
+    #[arg(long, default_value_t = Settings::default().personal_per_batch)]
+    personal: usize,
     /// Rank of the adapter.
     #[arg(long, default_value_t = Settings::default().rank)]
     rank: usize,
@@ -66,6 +69,7 @@ pub fn run(cli: &Cli, args: &PersonaliseArgs) -> anyhow::Result<ExitCode> {
         lr: args.lr,
         keep: args.keep,
         rank: args.rank,
+        personal_per_batch: args.personal,
         ..Settings::default()
     };
     let setup = model_setup(cli, &args.flickr8k, args.cache.as_ref())?;
@@ -119,7 +123,7 @@ fn print_comparison(c: &Comparison, seconds: f64) {
     );
     println!("|---|---|---|---|");
     for (name, r, mrr, dev) in
-        [("in use", before, mrr_before, &c.dev_before), ("personalised", after, mrr_after, &c.dev_after)]
+        [("before", before, mrr_before, &c.dev_before), ("personalised", after, mrr_after, &c.dev_after)]
     {
         println!(
             "| {name} | {:.1} / {:.1} / {:.1} | {mrr:.3} | {:.2} / {:.2} / {:.2} |",
