@@ -405,7 +405,8 @@ pub fn write_model(
     let mut files = vec![manifest.image_head.file.clone(), manifest.vocab.clone()];
     files.extend(manifest.compact.as_ref().map(|c| c.file.clone()));
     for file in &files {
-        let bytes = std::fs::read(base.join(file)).map_err(|e| Error::io(&base.join(file), e))?;
+        let path = base.join(file);
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
         write_atomically(&out.join(file), &[&bytes])?;
     }
     let graph = adapted_graph(&base.join(&manifest.text_encoder.file), manifest.seq_len, adapter)?;
