@@ -612,9 +612,13 @@ fn a_personalised_text_encoder_graph_computes_what_its_adapter_computes_own_word
         dev_before: metrics,
         dev_after: metrics,
     };
-    let manifest = write_model(&base, out.path(), &adapter, Settings::default(), &comparison).unwrap();
+    let folder = out.path().join("personal");
+    let manifest = write_model(&base, &folder, &adapter, Settings::default(), &comparison).unwrap();
+    assert!(write_model(&base, &folder, &adapter, Settings::default(), &comparison).is_err(), "never written over");
+    let left: Vec<_> = std::fs::read_dir(out.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, ["personal"], "no partial folder is left beside it");
     assert_eq!(manifest.image_head, model.manifest.image_head, "the image head is the same graph");
-    let personalised = ExportedModel::open(runtime, out.path(), &cpu()).unwrap();
+    let personalised = ExportedModel::open(runtime, &folder, &cpu()).unwrap();
     let got = personalised.embed_texts(&texts).unwrap();
     for (row, (g, e)) in got.as_slice().unwrap().chunks(dim).zip(expected.chunks(dim)).enumerate() {
         let worst = g.iter().zip(e).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
