@@ -667,9 +667,7 @@ fn personalise_learns_a_name_from_captions_and_writes_a_model_only_when_the_held
     assert!(run(&["index", dir.path().join("photos").to_str().unwrap()]).0);
     let dogs = crate::util::dog_photos(&shared, &photos);
     assert!(dogs.len() >= 6, "{dogs:?}");
-    // The person's name for their dog, which no caption of Flickr8k has.
-    let captions =
-        ["Bramble", "Bramble again", "Bramble outside", "Bramble at play", "Bramble", "Bramble out and about"];
+    let captions = crate::util::PERSONAL_CAPTIONS;
     let personalise = [
         "personalise",
         "--flickr8k",

@@ -417,43 +417,37 @@ pub fn write_model(
     }
     let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
     let partial = out.with_file_name(format!(".{name}.partial-{}", std::process::id()));
-    let written = fill_model(base, &partial, adapter, settings, comparison)
-        .and_then(|manifest| std::fs::rename(&partial, out).map(|()| manifest).map_err(|e| Error::io(out, e)));
+    let fill = || -> Result<JointManifest> {
+        let mut manifest = JointManifest::load(base)?;
+        std::fs::create_dir_all(&partial).map_err(|e| Error::io(&partial, e))?;
+        let mut files = vec![manifest.image_head.file.clone(), manifest.vocab.clone()];
+        files.extend(manifest.compact.as_ref().map(|c| c.file.clone()));
+        for file in &files {
+            let path = base.join(file);
+            let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+            write_atomically(&partial.join(file), &[&bytes])?;
+        }
+        let graph = adapted_graph(&base.join(&manifest.text_encoder.file), manifest.seq_len, adapter)?;
+        write_atomically(&partial.join(TEXT_GRAPH), &[&graph])?;
+        let record = Personalised {
+            base_text_encoder: manifest.text_encoder.sha256.clone(),
+            settings,
+            comparison: comparison.clone(),
+        };
+        manifest.text_encoder = GraphRef { file: TEXT_GRAPH.into(), sha256: sha256(&graph) };
+        manifest.personalised = Some(record);
+        // The "no strong match" threshold is kept: the adapter holds Flickr8k's captions where
+        // they were (dev recall within a point, measured before writing), so their best
+        // cosines move little.
+        manifest.save(&partial)?;
+        std::fs::rename(&partial, out).map_err(|e| Error::io(out, e))?;
+        Ok(manifest)
+    };
+    let written = fill();
     if written.is_err() {
         let _ = std::fs::remove_dir_all(&partial);
     }
     written
-}
-
-fn fill_model(
-    base: &Path,
-    out: &Path,
-    adapter: &Adapter,
-    settings: Settings,
-    comparison: &Comparison,
-) -> Result<JointManifest> {
-    let mut manifest = JointManifest::load(base)?;
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let mut files = vec![manifest.image_head.file.clone(), manifest.vocab.clone()];
-    files.extend(manifest.compact.as_ref().map(|c| c.file.clone()));
-    for file in &files {
-        let path = base.join(file);
-        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        write_atomically(&out.join(file), &[&bytes])?;
-    }
-    let graph = adapted_graph(&base.join(&manifest.text_encoder.file), manifest.seq_len, adapter)?;
-    write_atomically(&out.join(TEXT_GRAPH), &[&graph])?;
-    let record = Personalised {
-        base_text_encoder: manifest.text_encoder.sha256.clone(),
-        settings,
-        comparison: comparison.clone(),
-    };
-    manifest.text_encoder = GraphRef { file: TEXT_GRAPH.into(), sha256: sha256(&graph) };
-    manifest.personalised = Some(record);
-    // The "no strong match" threshold is kept: the adapter holds Flickr8k's captions where
-    // they were (dev recall within a point, measured above), so their best cosines move little.
-    manifest.save(out)?;
-    Ok(manifest)
 }
 
 /// The text encoder at `path` with the adapter after it: `ids → embedding`, renormalised.
