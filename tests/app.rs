@@ -1069,7 +1069,7 @@ fn six_captions_written_in_the_annotator_personalise_the_model_and_the_better_mo
     wait_for(&mut h, "personalising", |app| app.state.training.personal.outcome.is_some());
     let outcome = h.state().state.training.personal.outcome.clone().unwrap();
     assert_eq!((outcome.comparison.trained, outcome.comparison.held_out), (5, 1));
-    assert!(h.query_by_label("your held-out captions: R@1 / R@5 / R@10").is_some());
+    assert!(h.query_by_label("held-out R@1 / 5 / 10").is_some());
     let written = outcome.written.clone().expect("the held-out dog ranks better, so the model is offered");
     assert!(written.starts_with(dir.path().join("models")), "{written:?}");
     click(&mut h, "Use this model");

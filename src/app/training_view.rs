@@ -34,7 +34,11 @@ pub struct View<'a> {
 
 /// Draws the view.
 pub fn show(mut view: View<'_>, ui: &mut egui::Ui) {
-    let view = &mut view;
+    // A small window scrolls to what is below: the result and Personalise.
+    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| contents(&mut view, ui));
+}
+
+fn contents(view: &mut View<'_>, ui: &mut egui::Ui) {
     ui.heading("Train a text model");
     ui.label("Trains the text side of search on Flickr8k captions: GloVe word vectors, a two-tower model, a margin triplet loss. It runs on this computer; a full run takes a few minutes on a laptop.");
     ui.add_space(6.0);
@@ -102,10 +106,17 @@ fn personalise(view: &mut View<'_>, ui: &mut egui::Ui) {
     let (mrr_before, mrr_after) = c.mrr();
     let (before, after) = c.held_out_recall();
     egui::Grid::new("personal-compare").striped(true).show(ui, |ui| {
-        for h in
-            ["", "your held-out captions: R@1 / R@5 / R@10", "mean reciprocal rank", "Flickr8k dev R@1 / R@5 / R@10"]
-        {
-            ui.strong(h);
+        let heads = [
+            ("", ""),
+            (
+                "held-out R@1 / 5 / 10",
+                "Your held-out captions: percent whose photo comes first, in the first 5, in the first 10",
+            ),
+            ("MRR", "Mean reciprocal rank of the held-out captions' photos: what decides whether the model is offered"),
+            ("dev R@1 / 5 / 10", "Flickr8k dev, text to photo, as search ranks: it must not drop by more than a point"),
+        ];
+        for (h, tip) in heads {
+            ui.strong(h).on_hover_text(tip);
         }
         ui.end_row();
         for (name, r, mrr, dev) in
