@@ -112,3 +112,33 @@ pub struct Personalised {
     /// How it measured.
     pub comparison: Comparison,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn comparison(before: &[usize], after: &[usize], dev_before: f64, dev_after: f64) -> Comparison {
+        let dev = |r1| Metrics { t2i: Recall { r1, ..Recall::default() }, ..Metrics::default() };
+        Comparison {
+            trained: 8,
+            held_out: before.len(),
+            photos: 50,
+            ranks_before: before.to_vec(),
+            ranks_after: after.to_vec(),
+            dev_before: dev(dev_before),
+            dev_after: dev(dev_after),
+        }
+    }
+
+    #[test]
+    fn a_model_is_offered_only_when_held_out_photos_rank_better_and_dev_holds_within_a_point() {
+        // Mean reciprocal rank (1/2 + 1/10) / 2 = 0.3 before, (1 + 1/12) / 2 after.
+        let better = comparison(&[2, 10], &[1, 12], 24.8, 24.0);
+        assert!((better.mrr().0 - 0.3).abs() < 1e-12);
+        assert!(better.better(), "one photo first outweighs the other's two places lost");
+        assert!(!comparison(&[2, 10], &[2, 10], 24.8, 25.0).better(), "the same ranks are not better");
+        assert!(!comparison(&[2, 10], &[3, 10], 24.8, 25.0).better());
+        assert!(!comparison(&[2, 10], &[1, 10], 24.8, 23.7).better(), "dev R@1 may drop by one point at most");
+        assert!(comparison(&[2, 10], &[1, 10], 24.8, 23.8).better());
+    }
+}
