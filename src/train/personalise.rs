@@ -2,17 +2,23 @@
 //! their own photos, measured on captions held out from it, and offered only where it is
 //! better there.
 //!
-//! What is tuned is a residual adapter on the text encoder's output, `t + (t · down) · up`
-//! (rank [`Settings::rank`], `up` starting at zero so training starts from the model as it
-//! is), renormalised. The image head is left as it is, so a library's stored vectors and
-//! its concepts stay valid under the new model and switching to it needs no re-indexing.
-//! Each batch mixes Flickr8k training captions (which keep the model general) with the
-//! person's captions, under the margin triplet loss both ways with semi-hard negatives,
-//! against the photos' joint vectors as search holds them.
+//! What is tuned comes after the text encoder ([`Adapter`]): a low-rank change of the whole
+//! space, `t + (t · down) · up` (rank [`Settings::rank`], `up` starting at zero so training
+//! starts from the model as it is), and a vector of its own for each of the person's own
+//! words ([`OwnWords`]: words Flickr8k's captions hardly use, such as a name), added once per
+//! time a text has it; then renormalised. The image head is left as it is, so a library's
+//! stored vectors and its concepts stay valid under the new model and switching to it needs
+//! no re-indexing.
+//!
+//! Each batch mixes Flickr8k training captions with the person's, under the margin triplet
+//! loss both ways with semi-hard negatives, against the photos' joint vectors as search holds
+//! them, plus [`Settings::keep`] times how far the Flickr8k captions move (which keeps the
+//! model general). Captions sharing an own word are one subject ([`subjects`]): their photos
+//! are never each other's negatives.
 //!
 //! One caption in [`HOLD_OUT_EVERY`] is held out of training; the model is measured on those
-//! captions (their photos ranked among the library's, by embedding alone, as if they had no
-//! caption) and on Flickr8k dev, before and after. It is written as a new model folder only
+//! captions (their photos ranked among the library's photos not trained on, by embedding
+//! alone) and on Flickr8k dev, before and after. It is written as a new model folder only
 //! when it ranks the held-out captions' photos better ([`Comparison::better`]).
 
 use std::path::{Path, PathBuf};
