@@ -587,9 +587,9 @@ fn a_personalised_text_encoder_graph_computes_what_its_adapter_computes_own_word
     let texts = ["Bramble at play", "Rex and Rex on the sofa", "a dog runs through the grass"];
     let captions: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
     let own = OwnWords::of(&captions, &model.vocab);
-    assert_eq!(own.words, ["bramble", "rex", "sofa"], "the words Flickr8k's captions hardly use");
+    assert_eq!(own.words, ["bramble", "rex"], "the words the model has no trained vector for");
     let counts = own.counts(&texts, &model.vocab);
-    assert_eq!(counts, [1.0, 0.0, 0.0, 0.0, 2.0, 1.0, 0.0, 0.0, 0.0], "each own word counted in each text");
+    assert_eq!(counts, [1.0, 0.0, 0.0, 2.0, 0.0, 0.0], "each own word counted in each text");
     let wave = |n: usize, f: f32| (0..n).map(|i| ((i as f32 * f).sin()) * 0.05).collect::<Vec<f32>>();
     let adapter = Adapter {
         dim,

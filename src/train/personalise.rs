@@ -5,7 +5,7 @@
 //! What is tuned comes after the text encoder ([`Adapter`]): a low-rank change of the whole
 //! space, `t + (t · down) · up` (rank [`Settings::rank`], `up` starting at zero so training
 //! starts from the model as it is), and a vector of its own for each of the person's own
-//! words ([`OwnWords`]: words Flickr8k's captions hardly use, such as a name), added once per
+//! words ([`OwnWords`]: words the model has no trained vector for, such as a name), added once per
 //! time a text has it; then renormalised. The image head is left as it is, so a library's
 //! stored vectors and its concepts stay valid under the new model and switching to it needs
 //! no re-indexing.
@@ -56,7 +56,7 @@ pub const MIN_CAPTIONS: usize = HOLD_OUT_EVERY;
 
 /// The trained adapter: `normalise(t + (t · down) · up + counts · words)`, where `counts`
 /// counts each of the person's own words (`own`, vocabulary ids) in the text: a low-rank
-/// change of the whole space, and a vector of its own for each word Flickr8k hardly has
+/// change of the whole space, and a vector of its own for each word the model never learnt
 /// (a name cannot be learnt from how its GloVe neighbours are used).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Adapter {
@@ -99,9 +99,11 @@ impl Adapter {
     }
 }
 
-/// The person's own words: those of their captions that Flickr8k's training captions use
-/// fewer than [`OWN_WORD_COUNT`] times and that the vocabulary has (a word without a vector
-/// is left out of every query, so nothing could carry it).
+/// The person's own words: those of their captions (of three letters or more) that the
+/// model has no trained vector for (outside the words Flickr8k's captions taught it; their
+/// count in the vocabulary is 0), such as a name or a place, but that the vocabulary has (a
+/// word without any vector is left out of every query, so nothing could carry it). Words
+/// the model learnt keep their meaning for every other query.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct OwnWords {
     /// The words.
@@ -139,7 +141,7 @@ impl OwnWords {
 }
 
 fn is_own(word: &str, vocab: &Vocab) -> bool {
-    word.chars().count() >= 3 && vocab.id(word).map_or(0, |id| vocab.count(id)) < OWN_WORD_COUNT
+    word.chars().count() >= 3 && vocab.id(word).is_some_and(|id| vocab.count(id) == 0)
 }
 
 /// The captions (rows of `texts`) held out and trained on.
@@ -147,13 +149,8 @@ pub fn hold_out(captions: usize) -> (Vec<usize>, Vec<usize>) {
     (0..captions).partition(|i| i % HOLD_OUT_EVERY == HOLD_OUT_EVERY - 1)
 }
 
-/// Words Flickr8k's training captions use fewer times than this are a person's own (a name,
-/// a place): captions sharing one are of one subject.
-pub const OWN_WORD_COUNT: u64 = 100;
-
-/// The subject of each caption of `texts`: captions that share a word Flickr8k's training
-/// captions hardly use (fewer than [`OWN_WORD_COUNT`] times in `vocab`'s counts), directly or
-/// through other captions, have the same one. Photos of one subject are never each other's
+/// The subject of each caption of `texts`: captions that share an own word (see
+/// [`OwnWords`]), directly or through other captions, have the same one. Photos of one subject are never each other's
 /// negatives: five photos of "Rex" must not learn to tell Rex from Rex.
 pub fn subjects(texts: &[String], vocab: &Vocab) -> Vec<usize> {
     let mut parent: Vec<usize> = (0..texts.len()).collect();
