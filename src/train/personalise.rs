@@ -29,14 +29,13 @@ use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use super::eval::evaluate_with_ranks;
 use super::loss::{Mining, triplet_loss};
 use super::model::candle_err;
-use super::recipe::{EmbeddedSplit, model_codec};
+use super::recipe::{EmbeddedSplit, embed_split, model_codec};
 use super::rng::Rng;
 use super::trainer::TrainEvent;
 use super::workflow::ModelSetup;
 use crate::dataset::{Flickr8k, ImageCaptions, Split};
 use crate::durable::write_atomically;
 use crate::job::{Job, JobContext, Waker};
-use crate::model::ExportedModel;
 use crate::model::manifest::{EMBEDDING_OUTPUT, GraphRef, IDS_INPUT, JointManifest, TEXT_GRAPH, sha256};
 pub use crate::model::personal::{CaptionedLibrary, Comparison, DEV_R1_TOLERANCE, Personalised, Settings};
 use crate::onnx::graph::Attr;
@@ -149,11 +148,14 @@ pub fn hold_out(captions: usize) -> (Vec<usize>, Vec<usize>) {
     (0..captions).partition(|i| i % HOLD_OUT_EVERY == HOLD_OUT_EVERY - 1)
 }
 
-/// The subject of each caption of `texts`: captions that share an own word (see
-/// [`OwnWords`]), directly or through other captions, have the same one. Photos of one subject are never each other's
-/// negatives: five photos of "Rex" must not learn to tell Rex from Rex.
-pub fn subjects(texts: &[String], vocab: &Vocab) -> Vec<usize> {
-    let mut parent: Vec<usize> = (0..texts.len()).collect();
+/// The subject of each of the person's captions, from `counts` (`k` own words per caption,
+/// see [`OwnWords::counts`]) and each caption's photo: captions that share an own word,
+/// directly or through other captions, have one subject; any other caption has its photo's
+/// (numbered after the captions). Photos of one subject are never each other's negatives:
+/// five photos of "Rex" must not learn to tell Rex from Rex.
+pub fn subjects(counts: &[f32], k: usize, photos: &[usize]) -> Vec<usize> {
+    let n = photos.len();
+    let mut parent: Vec<usize> = (0..n).collect();
     fn root(parent: &mut [usize], mut i: usize) -> usize {
         while parent[i] != i {
             parent[i] = parent[parent[i]];
@@ -161,18 +163,18 @@ pub fn subjects(texts: &[String], vocab: &Vocab) -> Vec<usize> {
         }
         i
     }
-    let mut first_with: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    for (i, text) in texts.iter().enumerate() {
-        for word in tokenize(text) {
-            if !is_own(&word, vocab) {
-                continue;
-            }
-            let j = *first_with.entry(word).or_insert(i);
-            let (a, b) = (root(&mut parent, i), root(&mut parent, j));
+    for word in 0..k {
+        let mut with = (0..n).filter(|&c| counts[c * k + word] > 0.0);
+        let Some(first) = with.next() else { continue };
+        for c in with {
+            let (a, b) = (root(&mut parent, c), root(&mut parent, first));
             parent[a] = b;
         }
     }
-    (0..texts.len()).map(|i| root(&mut parent, i)).collect()
+    let roots: Vec<usize> = (0..n).map(|c| root(&mut parent, c)).collect();
+    (0..n)
+        .map(|c| if roots.iter().filter(|&&r| r == roots[c]).count() > 1 { roots[c] } else { n + photos[c] })
+        .collect()
 }
 
 /// One of the person's captions as training sees it.
@@ -319,16 +321,14 @@ pub fn run(
 ) -> Result<Outcome> {
     enough_captions(library.texts.len())?;
     let started = std::time::Instant::now();
-    let model = ExportedModel::open(setup.runtime, model_dir, &setup.options)?;
+    let (model, backbone) = setup.open(model_dir)?;
     let mut vectors = Vec::with_capacity(library.texts.len() * model.dim());
     for chunk in library.texts.chunks(256) {
         vectors.extend(model.embed_texts(chunk)?.iter().copied());
     }
     let codec = model_codec(&model)?;
-    let vocab = model.vocab.clone();
-    drop(model);
-    let subjects = subjects(&library.texts, &vocab);
-    let own_words = OwnWords::of(&library.texts, &vocab);
+    let vocab = &model.vocab;
+    let own_words = OwnWords::of(&library.texts, vocab);
     cx.send(TrainEvent::Note("Flickr8k's training and dev captions through the model…".into()));
     let flickr8k = Flickr8k::open(&setup.flickr8k)?;
     // Two captions of each training photo are plenty beside a person's few, at two fifths of
@@ -336,28 +336,26 @@ pub fn run(
     let mut train_items = flickr8k.split(Split::Train)?;
     train_items.iter_mut().for_each(|item| item.captions.truncate(GENERAL_CAPTIONS_PER_PHOTO));
     let dev_items = flickr8k.split(Split::Dev)?;
-    let train = setup.embed_items(model_dir, &train_items, cx)?;
-    let dev = setup.embed_items(model_dir, &dev_items, cx)?;
+    let train = embed_split(&model, &backbone, &train_items, &setup.cache_dir, cx)?;
+    let dev = embed_split(&model, &backbone, &dev_items, &setup.cache_dir, cx)?;
     let texts = |items: &[ImageCaptions], embedded: &EmbeddedSplit| -> Vec<String> {
         embedded.kept.iter().flat_map(|&i| items[i].captions.iter().cloned()).collect()
     };
-    let train_counts = own_words.counts(&texts(&train_items, &train), &vocab);
-    let dev_counts = own_words.counts(&texts(&dev_items, &dev), &vocab);
-    let library_counts = own_words.counts(&library.texts, &vocab);
+    let train_counts = own_words.counts(&texts(&train_items, &train), vocab);
+    let dev_counts = own_words.counts(&texts(&dev_items, &dev), vocab);
+    let library_counts = own_words.counts(&library.texts, vocab);
+    drop((model, backbone));
     let k = own_words.ids.len();
+    let subjects = subjects(&library_counts, k, &library.caption_photo);
     let dim = train.dim;
     let (held, trained) = hold_out(library.texts.len());
-    // A caption of no shared subject is its photo's own.
     let personal: Vec<Example> = trained
         .iter()
-        .map(|&c| {
-            let shared = subjects.iter().filter(|&&s| s == subjects[c]).count() > 1;
-            Example {
-                vector: vectors[c * dim..(c + 1) * dim].to_vec(),
-                photo: library.caption_photo[c],
-                subject: if shared { subjects[c] } else { library.texts.len() + library.caption_photo[c] },
-                counts: library_counts[c * k..(c + 1) * k].to_vec(),
-            }
+        .map(|&c| Example {
+            vector: vectors[c * dim..(c + 1) * dim].to_vec(),
+            photo: library.caption_photo[c],
+            subject: subjects[c],
+            counts: library_counts[c * k..(c + 1) * k].to_vec(),
         })
         .collect();
     let words = if own_words.words.is_empty() { "none".to_string() } else { own_words.words.join(", ") };
@@ -498,6 +496,17 @@ fn adapted_graph(path: &Path, seq_len: usize, adapter: &Adapter) -> Result<Vec<u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn captions_sharing_an_own_word_are_one_subject_and_any_other_caption_is_its_photos() {
+        // Two own words; captions 0 and 2 share the first, 2 and 3 the second (so 0, 2 and 3
+        // are one subject through 2); caption 1 has none, and neither has 4, of photo 1 too.
+        let counts = [1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 2.0, 0.0, 0.0];
+        let s = subjects(&counts, 2, &[0, 1, 2, 3, 1]);
+        assert!(s[0] == s[2] && s[2] == s[3], "{s:?}");
+        assert_eq!((s[1], s[4]), (5 + 1, 5 + 1), "the photo's subject, numbered after the captions");
+        assert_ne!(s[0], s[1]);
+    }
 
     #[test]
     fn one_caption_in_five_is_held_out_and_the_rest_trained_on() {

@@ -9,7 +9,7 @@ use super::combine;
 use super::hubness;
 use super::recipe::{self, EmbeddedSplit};
 use super::trainer::TrainEvent;
-use crate::dataset::{Flickr8k, ImageCaptions, Split};
+use crate::dataset::{Flickr8k, Split};
 use crate::engine::{Backbone, BackboneModel, Runtime, SessionOptions};
 use crate::job::{Job, JobContext, Waker};
 use crate::model::manifest::{Hubness, JointManifest};
@@ -33,7 +33,7 @@ pub struct ModelSetup {
 
 impl ModelSetup {
     /// The model in `dir` and the backbone it was trained on, both opened.
-    fn open(&self, dir: &Path) -> Result<(ExportedModel, Backbone)> {
+    pub(crate) fn open(&self, dir: &Path) -> Result<(ExportedModel, Backbone)> {
         let model = ExportedModel::open(self.runtime, dir, &self.options)?;
         let backbone =
             Backbone::open(self.runtime, BackboneModel::find(&model.manifest.backbone.name)?, &self.options)?;
@@ -48,20 +48,9 @@ impl ModelSetup {
 
     /// The model in `dir` and `split` in its joint space, as search embeds them.
     pub fn embed_split(&self, dir: &Path, split: Split, cx: &JobContext<TrainEvent>) -> Result<EmbeddedSplit> {
-        let items = Flickr8k::open(&self.flickr8k)?.split(split)?;
-        self.embed_items(dir, &items, cx)
-    }
-
-    /// The model in `dir` and `items` (photos of this setup's Flickr8k, with their captions
-    /// or some of them) in its joint space, as search embeds them.
-    pub fn embed_items(
-        &self,
-        dir: &Path,
-        items: &[ImageCaptions],
-        cx: &JobContext<TrainEvent>,
-    ) -> Result<EmbeddedSplit> {
         let (model, backbone) = self.open(dir)?;
-        recipe::embed_split(&model, &backbone, items, &self.cache_dir, cx)
+        let items = Flickr8k::open(&self.flickr8k)?.split(split)?;
+        recipe::embed_split(&model, &backbone, &items, &self.cache_dir, cx)
     }
 }
 
