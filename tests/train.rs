@@ -321,6 +321,42 @@ fn the_same_seed_trains_the_same_model_and_the_stop_flag_keeps_a_model() {
 }
 
 #[test]
+fn glove_substitution_changes_training_repeatably_and_only_when_asked() {
+    let model = ModelConfig {
+        feature_dim: 5,
+        image_hidden: None,
+        vocab_size: 8,
+        word_dim: 3,
+        joint_dim: 4,
+        text_encoder: TextEncoderKind::Mean,
+        feature_slice: None,
+    };
+    let embedding: Vec<f32> = (0..24).map(|i| (i as f32 * 0.37).sin()).collect();
+    // Words 2–7 have a "GloVe" vector of 1 value: the first column of their rows.
+    let substitution = trainer::Substitution { dim: 1, has: (0..8).map(|i| i >= 2).collect() };
+    let config = TrainConfig { epochs: 2, batch_size: 6, mining: Mining::Easy, ..TrainConfig::default() };
+    let run = |config: TrainConfig, substitution: Option<trainer::Substitution>| {
+        let (model, embedding) = (model.clone(), embedding.clone());
+        let job = Job::spawn("test-substitution", 1024, None, move |cx| {
+            let (train, dev) = (synthetic_pairs(1, 20), synthetic_pairs(2, 6));
+            let t = trainer::train_with(&model, &embedding, substitution.as_ref(), &config, &train, &dev, &cx)?;
+            let w = t.weights.data().lock().unwrap()["text.embedding"].as_tensor().flatten_all().unwrap();
+            Ok::<_, glimpse::Error>(w.to_vec1::<f32>().unwrap())
+        })
+        .unwrap();
+        collect(job).1.unwrap()
+    };
+    let plain = run(config.clone(), None);
+    let unused = run(config.clone(), Some(substitution.clone()));
+    assert_eq!(plain, unused, "a probability of 0 substitutes nothing");
+    let on = TrainConfig { glove_substitution: 0.5, ..config };
+    let a = run(on.clone(), Some(substitution.clone()));
+    assert_eq!(a, run(on.clone(), Some(substitution)), "the same seed substitutes the same words");
+    assert_ne!(a, plain);
+    assert_eq!(run(on, None), plain, "without the GloVe vectors nothing can be substituted");
+}
+
+#[test]
 fn a_combined_model_gives_each_member_s_vectors_side_by_side_and_refuses_mismatched_members() {
     let dir = tempfile::tempdir().unwrap();
     let backbone = tiny_backbone(dir.path());

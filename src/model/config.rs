@@ -193,6 +193,11 @@ pub struct TrainConfig {
     pub word_dropout: f32,
     /// Probability of zeroing each backbone feature of a training photo.
     pub feature_dropout: f32,
+    /// Probability of reading a training caption's word through the map from GloVe vectors
+    /// to word vectors instead of its own vector (the words a model never trained on are read
+    /// that way); 0 never does.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub glove_substitution: f32,
     /// The seed of every random choice.
     pub seed: u64,
 }
@@ -212,6 +217,7 @@ impl Default for TrainConfig {
             patience: 6,
             word_dropout: 0.0,
             feature_dropout: 0.0,
+            glove_substitution: 0.0,
             seed: 1,
         }
     }
@@ -234,7 +240,7 @@ impl TrainConfig {
         if !positive(f64::from(self.margin)) {
             return bad("the margin must be positive");
         }
-        if !(0.0..1.0).contains(&self.word_dropout) || !(0.0..1.0).contains(&self.feature_dropout) {
+        if ![self.word_dropout, self.feature_dropout, self.glove_substitution].iter().all(|p| (0.0..1.0).contains(p)) {
             return bad("dropout probabilities must be in [0, 1)");
         }
         Ok(())
@@ -346,4 +352,9 @@ impl Metrics {
     pub fn rsum(&self) -> f64 {
         self.t2i.sum() + self.i2t.sum()
     }
+}
+
+/// True for 0: a setting left at 0 is not written, so manifests of runs without it read as before.
+fn is_zero(x: &f32) -> bool {
+    *x == 0.0
 }

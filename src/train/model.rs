@@ -169,11 +169,19 @@ impl TextEncoder {
 
     /// Like [`TextEncoder::forward`] with a given word mask (training drops words this way).
     pub fn forward_masked(&self, ids: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
+        self.forward_from(&self.embedding, ids, mask)
+    }
+
+    /// Like [`TextEncoder::forward_masked`] with the word vectors read from `table`, whose
+    /// first rows are [`TextEncoder::embedding`] and whose later rows, at ids past the
+    /// vocabulary, training substitutes for some words (see
+    /// [`crate::train::trainer::Substitution`]).
+    pub fn forward_from(&self, table: &Tensor, ids: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
         let pooled = match &self.gru {
-            Some(gru) => gru.forward(&self.embedding, ids, mask)?,
+            Some(gru) => gru.forward(table, ids, mask)?,
             None => {
                 let (n, len) = ids.dims2()?;
-                let words = self.embedding.index_select(&ids.flatten_all()?, 0)?.reshape((n, len, ()))?;
+                let words = table.index_select(&ids.flatten_all()?, 0)?.reshape((n, len, ()))?;
                 let summed = words.broadcast_mul(&mask.unsqueeze(2)?)?.sum(1)?;
                 let count = mask.sum_keepdim(1)?.maximum(1.0)?;
                 summed.broadcast_div(&count)?

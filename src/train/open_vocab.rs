@@ -185,7 +185,7 @@ fn fit_map(x: &[Vec<f32>], y: &[&[f32]], unknown: &[f32]) -> Result<(LinearWeigh
 
 /// Ridge regression with an intercept: the `[G, E]` map and bias minimising
 /// `Σ ‖x W + b − y‖² + ridge · n · ‖W‖²`, solved in f64 through a Cholesky factor.
-fn ridge_fit(x: &[&[f32]], y: &[&[f32]], ridge: f64) -> Result<LinearWeights> {
+pub(crate) fn ridge_fit(x: &[&[f32]], y: &[&[f32]], ridge: f64) -> Result<LinearWeights> {
     let (n, g, e) = (x.len(), x[0].len(), y[0].len());
     let column_means = |rows: &[&[f32]], d: usize| -> Vec<f64> {
         let mut m = vec![0.0; d];

@@ -12,7 +12,7 @@ use super::eval::{Metrics, evaluate_with_ranks};
 use super::export::export;
 use super::features::{FeatureCache, PhotoFeatures};
 use super::model::{FeatureSlice, ModelConfig, TextEncoderKind};
-use super::trainer::{EpochReport, Pairs, TrainConfig, TrainEvent, train};
+use super::trainer::{EpochReport, Pairs, Substitution, TrainConfig, TrainEvent, train_with};
 use crate::dataset::{Flickr8k, ImageCaptions, Split};
 use crate::engine::Backbone;
 use crate::index::compact::Codec;
@@ -142,6 +142,8 @@ pub struct Prepared {
     pub train: Pairs,
     /// The dev split.
     pub dev: Pairs,
+    /// Which words have a GloVe vector, for substitution.
+    pub substitution: Substitution,
 }
 
 /// Reads the dataset, fills the feature cache, builds the vocabulary and the starting word
@@ -182,6 +184,9 @@ pub fn prepare(run: &Flickr8kTraining, cx: &JobContext<TrainEvent>) -> Result<Pr
     let matrix = embedding_matrix(&vocab, &glove, DEFAULT_OOV_SEED);
     cx.send(TrainEvent::Note(format!("vocabulary: {} ids; GloVe {}", vocab.len(), matrix.coverage)));
     let (word_dim, words) = widen(&matrix.data, matrix.dim, run.extra_word_dims, run.train.seed);
+    let first = crate::text::vocab::FIRST_WORD_ID as usize;
+    let has = (0..vocab.len()).map(|id| id >= first && glove.get(&vocab.words()[id - first]).is_some()).collect();
+    let substitution = Substitution { dim: matrix.dim, has };
 
     let train_pairs = pairs(&train_items, slice_features(train_features, run.feature_slice), &vocab);
     let dev_pairs = pairs(&dev_items, slice_features(dev_features, run.feature_slice), &vocab);
@@ -201,13 +206,13 @@ pub fn prepare(run: &Flickr8kTraining, cx: &JobContext<TrainEvent>) -> Result<Pr
         text_encoder: run.text_encoder,
         feature_slice: run.feature_slice,
     };
-    Ok(Prepared { vocab, model, words, train: train_pairs, dev: dev_pairs })
+    Ok(Prepared { vocab, model, words, train: train_pairs, dev: dev_pairs, substitution })
 }
 
 fn train_flickr8k(run: &Flickr8kTraining, cx: &JobContext<TrainEvent>) -> Result<TrainReport> {
     let started = Instant::now();
-    let Prepared { vocab, model, words, train: train_pairs, dev: dev_pairs } = prepare(run, cx)?;
-    let trained = train(&model, &words, &run.train, &train_pairs, &dev_pairs, cx)?;
+    let Prepared { vocab, model, words, train: train_pairs, dev: dev_pairs, substitution } = prepare(run, cx)?;
+    let trained = train_with(&model, &words, Some(&substitution), &run.train, &train_pairs, &dev_pairs, cx)?;
     if trained.best_epoch == 0 {
         return Err(Error::Stopped(
             "before the first epoch finished, so no model was written; the photo features are kept in the feature cache for the next run".into(),

@@ -163,6 +163,20 @@ pub fn train(
     dev: &Pairs,
     cx: &JobContext<TrainEvent>,
 ) -> Result<Trained> {
+    train_with(model, embedding, None, config, train, dev, cx)
+}
+
+/// [`train`] where `substitution` says which words have a GloVe vector, for
+/// [`TrainConfig::glove_substitution`] (without it, no word is substituted).
+pub fn train_with(
+    model: &ModelConfig,
+    embedding: &[f32],
+    substitution: Option<&Substitution>,
+    config: &TrainConfig,
+    train: &Pairs,
+    dev: &Pairs,
+    cx: &JobContext<TrainEvent>,
+) -> Result<Trained> {
     config.check()?;
     train.check("training")?;
     dev.check("dev")?;
@@ -199,8 +213,19 @@ pub fn train(
     let mut history = Vec::new();
     let mut stopped = false;
     let mut since_best = 0;
+    let substitution = substitution.filter(|s| config.glove_substitution > 0.0 && s.dim <= model.word_dim);
+    // GloVe's part of the starting rows: the map's input, fixed while the rows train.
+    let glove: Vec<f32> = match substitution {
+        Some(sub) => embedding.chunks_exact(model.word_dim).flat_map(|row| row[..sub.dim].iter().copied()).collect(),
+        None => Vec::new(),
+    };
     'epochs: for epoch in 1..=config.epochs {
         let started = Instant::now();
+        let mapped = match substitution {
+            Some(sub) => Some(sub.mapped(net.text.embedding(), &glove)?),
+            None => None,
+        };
+        let substituted = mapped.as_ref().zip(substitution).map(|(m, s)| (m, s.has.as_slice()));
         let mining = if epoch <= config.warmup_epochs { Mining::Sum } else { config.mining };
         rng.shuffle(&mut order);
         let batches = batches(&order, train, config.batch_size, recurrent, &mut rng);
@@ -217,7 +242,7 @@ pub fn train(
             let factor = config.lr_factor(((epoch - 1) * steps + step) as f64 / total_steps);
             head_opt.set_learning_rate(config.lr * factor);
             embedding_opt.set_learning_rate(embedding_lr * factor);
-            let loss = train_step(&net, train, batch, config, mining, &mut rng).map_err(candle_err)?;
+            let loss = train_step(&net, train, batch, config, mining, substituted, &mut rng).map_err(candle_err)?;
             let value = loss.to_scalar::<f32>().map_err(candle_err)?;
             let grads = loss.backward().map_err(candle_err)?;
             head_opt.step(&grads).map_err(candle_err)?;
@@ -287,6 +312,43 @@ pub fn train(
 /// Batches per step in pools this many batches long are of about one caption length.
 const LENGTH_POOL: usize = 50;
 
+/// The words a run may read through the map from GloVe vectors to word vectors
+/// ([`TrainConfig::glove_substitution`]): the map a model's open vocabulary gives the words it
+/// never trained on, fitted again on the trained vectors at the start of every epoch, so the
+/// encoder learns to read such vectors as the exported model will.
+#[derive(Clone, Debug, Default)]
+pub struct Substitution {
+    /// GloVe's columns at the start of each row of the starting embedding.
+    pub dim: usize,
+    /// Per id: whether the word has a GloVe vector (never padding or unknown).
+    pub has: Vec<bool>,
+}
+
+/// The ridge penalty of the map, as a multiple of the words fitted: what
+/// `glimpse repack --glove` chose for every member of the shipped model.
+const SUBSTITUTION_RIDGE: f64 = 1e-3;
+
+impl Substitution {
+    /// Each id's vector through the map fitted from `glove` (`[V, dim]`) to the embedding's
+    /// rows as they are now, `[V, E]`; rows of words without a GloVe vector are zero (never read).
+    fn mapped(&self, embedding: &Tensor, glove: &[f32]) -> Result<Tensor> {
+        let (rows, width) = embedding.dims2().map_err(candle_err)?;
+        let trained: Vec<f32> = embedding.flatten_all().and_then(|t| t.to_vec1()).map_err(candle_err)?;
+        let ids: Vec<usize> = (0..rows).filter(|&i| self.has.get(i).copied().unwrap_or(false)).collect();
+        let x: Vec<&[f32]> = ids.iter().map(|&i| &glove[i * self.dim..(i + 1) * self.dim]).collect();
+        let y: Vec<&[f32]> = ids.iter().map(|&i| &trained[i * width..(i + 1) * width]).collect();
+        if x.len() <= self.dim {
+            return Err(Error::Invalid(format!("only {} words have a GloVe vector: too few to map GloVe vectors to word vectors", x.len())));
+        }
+        let map = super::open_vocab::ridge_fit(&x, &y, SUBSTITUTION_RIDGE)?;
+        let mut out = vec![0.0f32; rows * width];
+        for (&i, x) in ids.iter().zip(&x) {
+            out[i * width..(i + 1) * width].copy_from_slice(&map.apply(x));
+        }
+        Tensor::from_vec(out, (rows, width), &Device::Cpu).map_err(candle_err)
+    }
+}
+
 /// An epoch's captions (`order`, shuffled) in batches. A recurrent encoder costs as many
 /// steps as the longest caption of its batch, so for one the captions are sorted by length
 /// within pools of [`LENGTH_POOL`] batches and the batches shuffled: about half the steps
@@ -315,6 +377,7 @@ fn train_step(
     batch: &[usize],
     config: &TrainConfig,
     mining: Mining,
+    substituted: Option<(&Tensor, &[bool])>,
     rng: &mut Rng,
 ) -> candle_core::Result<Tensor> {
     let dev = Device::Cpu;
@@ -335,7 +398,17 @@ fn train_step(
     let mut mask = Vec::with_capacity(b * l);
     for &c in batch {
         let row = &data.ids[c * l..(c + 1) * l];
-        ids.extend_from_slice(row);
+        match substituted {
+            // A substituted word reads the mapped table, which follows the vocabulary's rows.
+            Some((mapped, has)) => {
+                let rows = mapped.dim(0)? as u32;
+                ids.extend(row.iter().map(|&id| {
+                    let can = has.get(id as usize).copied().unwrap_or(false);
+                    if can && rng.uniform() < config.glove_substitution { id + rows } else { id }
+                }));
+            }
+            None => ids.extend_from_slice(row),
+        }
         let start = mask.len();
         mask.extend(row.iter().map(|&id| {
             let word = id != crate::text::PAD_ID;
@@ -353,7 +426,42 @@ fn train_step(
     let ids = Tensor::from_vec(ids, (b, l), &dev)?;
     let mask = Tensor::from_vec(mask, (b, l), &dev)?;
     let images = net.image.forward(&features)?;
-    let captions = net.text.forward_masked(&ids, &mask)?;
+    let captions = match substituted {
+        Some((mapped, _)) => net.text.forward_from(&Tensor::cat(&[net.text.embedding(), mapped], 0)?, &ids, &mask)?,
+        None => net.text.forward_masked(&ids, &mask)?,
+    };
     let sim = images.matmul(&captions.t()?)?;
     triplet_loss(&sim, &groups, config.margin, mining, rng)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_substitution_table_maps_each_glove_vector_as_the_trained_words_are_mapped() {
+        // 12 words whose 4 values are their 2 GloVe values and a linear function of them;
+        // id 0 (padding), 1 (unknown) and 5 have no GloVe vector.
+        let (rows, dim, width) = (12usize, 2usize, 4usize);
+        let has: Vec<bool> = (0..rows).map(|i| i >= 2 && i != 5).collect();
+        let glove: Vec<f32> = (0..rows * dim).map(|i| ((i * 7 % 11) as f32 * 0.3 - 1.5).sin()).collect();
+        let mut trained = Vec::new();
+        for g in glove.chunks_exact(dim) {
+            trained.extend([g[0], g[1], 2.0 * g[0] - g[1] + 0.5, 0.3 * g[1] - 1.0]);
+        }
+        let embedding = Tensor::from_vec(trained.clone(), (rows, width), &Device::Cpu).unwrap();
+        let mapped = Substitution { dim, has: has.clone() }.mapped(&embedding, &glove).unwrap();
+        let mapped: Vec<Vec<f32>> = mapped.to_vec2().unwrap();
+        for (id, row) in mapped.iter().enumerate() {
+            if has[id] {
+                for (m, t) in row.iter().zip(&trained[id * width..(id + 1) * width]) {
+                    assert!((m - t).abs() < 0.02, "id {id}: {row:?}");
+                }
+            } else {
+                assert!(row.iter().all(|&v| v == 0.0), "id {id} is never read: {row:?}");
+            }
+        }
+        let few = Substitution { dim, has: (0..rows).map(|i| i == 3 || i == 4).collect() };
+        assert!(few.mapped(&embedding, &glove).unwrap_err().to_string().contains("too few"));
+    }
 }

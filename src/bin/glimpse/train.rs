@@ -69,6 +69,10 @@ pub struct TrainArgs {
     /// Probability of zeroing each backbone feature of a training photo.
     #[arg(long, default_value_t = 0.0)]
     feature_dropout: f32,
+    /// Probability of reading each word of a training caption through the map from GloVe
+    /// vectors to word vectors (as the open vocabulary reads words never trained on).
+    #[arg(long, default_value_t = 0.0)]
+    glove_substitution: f32,
     /// Joint-space dimension.
     #[arg(long, default_value_t = 512)]
     dim: usize,
@@ -379,6 +383,7 @@ pub fn training_run(cli: &Cli, args: &TrainArgs) -> anyhow::Result<Flickr8kTrain
         patience: args.patience,
         word_dropout: args.word_dropout,
         feature_dropout: args.feature_dropout,
+        glove_substitution: args.glove_substitution,
         seed: args.seed,
     };
     config.check()?;
