@@ -654,6 +654,27 @@ fn a_personalised_text_encoder_graph_computes_what_its_adapter_computes_own_word
     let left: Vec<_> = std::fs::read_dir(out.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left, ["personal"], "no partial folder is left beside it");
     assert_eq!(manifest.image_head, model.manifest.image_head, "the image head is the same graph");
+    let head = |dir: &Path| std::fs::read(dir.join(&manifest.image_head.file)).unwrap();
+    assert!(head(&folder) == head(&base), "the image head's file is the base model's");
+    // Within one file system the files the adapter leaves alone are links, not copies.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let same = tempfile::tempdir().unwrap();
+        let copy = same.path().join("base");
+        std::fs::create_dir(&copy).unwrap();
+        for entry in std::fs::read_dir(&base).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), copy.join(entry.file_name())).unwrap();
+        }
+        let linked = same.path().join("personal");
+        write_model(&copy, &linked, &adapter, Settings::default(), &comparison).unwrap();
+        for file in [&manifest.image_head.file, &manifest.vocab] {
+            let (a, b) = (std::fs::metadata(copy.join(file)).unwrap(), std::fs::metadata(linked.join(file)).unwrap());
+            assert_eq!((a.ino(), b.nlink()), (b.ino(), 2), "{file} is linked");
+        }
+        assert_ne!(std::fs::metadata(linked.join("text_encoder.onnx")).unwrap().nlink(), 2, "the new graph is its own");
+    }
     let personalised = ExportedModel::open(runtime, &folder, &cpu()).unwrap();
     let got = personalised.embed_texts(&texts).unwrap();
     for (row, (g, e)) in got.as_slice().unwrap().chunks(dim).zip(expected.chunks(dim)).enumerate() {

@@ -424,9 +424,14 @@ pub fn write_model(
         let mut files = vec![manifest.image_head.file.clone(), manifest.vocab.clone()];
         files.extend(manifest.compact.as_ref().map(|c| c.file.clone()));
         for file in &files {
+            // The files the adapter leaves alone are linked where the two folders share a
+            // file system (Glimpse replaces a model's files by renaming, never in place, so a
+            // link cannot change under either model), else copied: 20 MB a model saved.
             let path = base.join(file);
-            let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-            write_atomically(&partial.join(file), &[&bytes])?;
+            if std::fs::hard_link(&path, partial.join(file)).is_err() {
+                let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+                write_atomically(&partial.join(file), &[&bytes])?;
+            }
         }
         let graph = adapted_graph(&base.join(&manifest.text_encoder.file), manifest.seq_len, adapter)?;
         write_atomically(&partial.join(TEXT_GRAPH), &[&graph])?;
