@@ -275,8 +275,8 @@ fn synthetic_pairs(seed: u32, photos: usize) -> Pairs {
     Pairs { feature_dim: f, features, seq_len: 4, ids, caption_image }
 }
 
-#[test]
-fn the_same_seed_trains_the_same_model_and_the_stop_flag_keeps_a_model() {
+/// A mean-encoder model over [`synthetic_pairs`] and its starting word vectors.
+fn tiny_mean_model() -> (ModelConfig, Vec<f32>) {
     let model = ModelConfig {
         feature_dim: 5,
         image_hidden: None,
@@ -286,7 +286,12 @@ fn the_same_seed_trains_the_same_model_and_the_stop_flag_keeps_a_model() {
         text_encoder: TextEncoderKind::Mean,
         feature_slice: None,
     };
-    let embedding: Vec<f32> = (0..24).map(|i| (i as f32 * 0.37).sin()).collect();
+    (model, (0..24).map(|i| (i as f32 * 0.37).sin()).collect())
+}
+
+#[test]
+fn the_same_seed_trains_the_same_model_and_the_stop_flag_keeps_a_model() {
+    let (model, embedding) = tiny_mean_model();
     let config =
         TrainConfig { epochs: 3, batch_size: 6, mining: Mining::Easy, word_dropout: 0.2, ..TrainConfig::default() };
     let run = |config: TrainConfig| {
@@ -322,16 +327,7 @@ fn the_same_seed_trains_the_same_model_and_the_stop_flag_keeps_a_model() {
 
 #[test]
 fn glove_substitution_changes_training_repeatably_and_only_when_asked() {
-    let model = ModelConfig {
-        feature_dim: 5,
-        image_hidden: None,
-        vocab_size: 8,
-        word_dim: 3,
-        joint_dim: 4,
-        text_encoder: TextEncoderKind::Mean,
-        feature_slice: None,
-    };
-    let embedding: Vec<f32> = (0..24).map(|i| (i as f32 * 0.37).sin()).collect();
+    let (model, embedding) = tiny_mean_model();
     // Words 2–7 have a "GloVe" vector of 1 value: the first column of their rows.
     let substitution = trainer::Substitution { dim: 1, has: (0..8).map(|i| i >= 2).collect() };
     let config = TrainConfig { epochs: 2, batch_size: 6, mining: Mining::Easy, ..TrainConfig::default() };
