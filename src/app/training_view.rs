@@ -112,7 +112,7 @@ fn personalise(view: &mut View<'_>, ui: &mut egui::Ui) {
                 "held-out R@1 / 5 / 10",
                 "Your held-out captions: percent whose photo comes first, in the first 5, in the first 10",
             ),
-            ("MRR", "Mean reciprocal rank of the held-out captions' photos: what decides whether the model is offered"),
+            ("MRR", "Mean reciprocal rank of the held-out captions' photos: the model is offered when it rises and no more photos rank lower than higher"),
             ("dev R@1 / 5 / 10", "Flickr8k dev, text to photo, as search ranks: it must not drop by more than a point"),
         ];
         for (h, tip) in heads {

@@ -94,10 +94,14 @@ impl Comparison {
     }
 
     /// Offered when it finds the held-out captions' photos better (a higher mean reciprocal
-    /// rank) and Flickr8k dev text → image R@1 drops by at most [`DEV_R1_TOLERANCE`].
+    /// rank, and no more of them lower than higher) and Flickr8k dev text → image R@1 drops
+    /// by at most [`DEV_R1_TOLERANCE`]. A few held-out captions make the mean reciprocal
+    /// rank jumpy: one photo from third to second outweighs three others a few places lower.
     pub fn better(&self) -> bool {
         let (before, after) = self.mrr();
-        after > before && self.dev_after.t2i.r1 >= self.dev_before.t2i.r1 - DEV_R1_TOLERANCE
+        let pairs = || self.ranks_before.iter().zip(&self.ranks_after);
+        let (higher, lower) = (pairs().filter(|(b, a)| a < b).count(), pairs().filter(|(b, a)| a > b).count());
+        after > before && higher >= lower && self.dev_after.t2i.r1 >= self.dev_before.t2i.r1 - DEV_R1_TOLERANCE
     }
 }
 
@@ -140,5 +144,9 @@ mod tests {
         assert!(!comparison(&[2, 10], &[3, 10], 24.8, 25.0).better());
         assert!(!comparison(&[2, 10], &[1, 10], 24.8, 23.7).better(), "dev R@1 may drop by one point at most");
         assert!(comparison(&[2, 10], &[1, 10], 24.8, 23.8).better());
+        // Measured: a second round on a personalised model moved one photo up and three down.
+        let jumpy = comparison(&[12, 67, 3, 34], &[13, 71, 2, 39], 24.8, 24.8);
+        assert!(jumpy.mrr().1 > jumpy.mrr().0 && !jumpy.better(), "more photos lower than higher");
+        assert!(comparison(&[41, 50, 13, 37], &[12, 67, 3, 34], 24.8, 24.8).better(), "three higher, one lower");
     }
 }
