@@ -141,9 +141,8 @@ fn personalise(view: &mut View<'_>, ui: &mut egui::Ui) {
             }
         }
         None => {
-            ui.label(
-                "Not better on your held-out captions: the model in use stays. Caption more photos and try again.",
-            );
+            let why = c.not_better().unwrap_or_else(|| "not written".into());
+            ui.label(format!("Not better: {why}. The model in use stays. Caption more photos and try again."));
         }
     }
 }

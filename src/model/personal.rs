@@ -98,10 +98,32 @@ impl Comparison {
     /// by at most [`DEV_R1_TOLERANCE`]. A few held-out captions make the mean reciprocal
     /// rank jumpy: one photo from third to second outweighs three others a few places lower.
     pub fn better(&self) -> bool {
-        let (before, after) = self.mrr();
+        self.not_better().is_none()
+    }
+
+    /// Held-out captions whose photo ranks higher after, and lower after.
+    pub fn moved(&self) -> (usize, usize) {
         let pairs = || self.ranks_before.iter().zip(&self.ranks_after);
-        let (higher, lower) = (pairs().filter(|(b, a)| a < b).count(), pairs().filter(|(b, a)| a > b).count());
-        after > before && higher >= lower && self.dev_after.t2i.r1 >= self.dev_before.t2i.r1 - DEV_R1_TOLERANCE
+        (pairs().filter(|(b, a)| a < b).count(), pairs().filter(|(b, a)| a > b).count())
+    }
+
+    /// Why the model is not offered, in words for the person (`None`: it is better).
+    pub fn not_better(&self) -> Option<String> {
+        let (before, after) = self.mrr();
+        let (higher, lower) = self.moved();
+        let held = self.ranks_before.len();
+        if after <= before {
+            Some(format!("your {held} held-out captions' photos do not rank higher"))
+        } else if higher < lower {
+            Some(format!("{lower} of your {held} held-out captions' photos rank lower and only {higher} higher"))
+        } else if self.dev_after.t2i.r1 < self.dev_before.t2i.r1 - DEV_R1_TOLERANCE {
+            Some(format!(
+                "Flickr8k dev R@1 would fall from {:.2} to {:.2}, more than {DEV_R1_TOLERANCE} point",
+                self.dev_before.t2i.r1, self.dev_after.t2i.r1
+            ))
+        } else {
+            None
+        }
     }
 }
 
@@ -147,6 +169,9 @@ mod tests {
         // Measured: a second round on a personalised model moved one photo up and three down.
         let jumpy = comparison(&[12, 67, 3, 34], &[13, 71, 2, 39], 24.8, 24.8);
         assert!(jumpy.mrr().1 > jumpy.mrr().0 && !jumpy.better(), "more photos lower than higher");
+        assert_eq!(jumpy.not_better().unwrap(), "3 of your 4 held-out captions' photos rank lower and only 1 higher");
+        let dev = comparison(&[2, 10], &[1, 10], 24.8, 23.7).not_better().unwrap();
+        assert!(dev.contains("from 24.80 to 23.70"), "{dev}");
         assert!(comparison(&[41, 50, 13, 37], &[12, 67, 3, 34], 24.8, 24.8).better(), "three higher, one lower");
     }
 }

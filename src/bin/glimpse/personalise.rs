@@ -105,7 +105,8 @@ pub fn run(cli: &Cli, args: &PersonaliseArgs) -> anyhow::Result<ExitCode> {
             dir.display()
         ),
         None => println!(
-            "Not better on your held-out captions: nothing written; the model in use stays. Write more captions and try again."
+            "Not better: {}. Nothing written; the model in use stays. Write more captions and try again.",
+            c.not_better().unwrap_or_else(|| "not written".into())
         ),
     }
     Ok(ExitCode::SUCCESS)
