@@ -102,7 +102,7 @@ impl Comparison {
     }
 
     /// Held-out captions whose photo ranks higher after, and lower after.
-    pub fn moved(&self) -> (usize, usize) {
+    fn moved(&self) -> (usize, usize) {
         let pairs = || self.ranks_before.iter().zip(&self.ranks_after);
         (pairs().filter(|(b, a)| a < b).count(), pairs().filter(|(b, a)| a > b).count())
     }

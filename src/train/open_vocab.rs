@@ -186,7 +186,12 @@ fn fit_map(x: &[Vec<f32>], y: &[&[f32]], unknown: &[f32]) -> Result<(LinearWeigh
 /// Ridge regression with an intercept: the `[G, E]` map and bias minimising
 /// `Σ ‖x W + b − y‖² + ridge · n · ‖W‖²`, solved in f64 through a Cholesky factor.
 pub(crate) fn ridge_fit(x: &[&[f32]], y: &[&[f32]], ridge: f64) -> Result<LinearWeights> {
-    let (n, g, e) = (x.len(), x[0].len(), y[0].len());
+    let (n, g, e) = (x.len(), x.first().map_or(0, |r| r.len()), y.first().map_or(0, |r| r.len()));
+    if n <= g {
+        return Err(Error::Invalid(format!(
+            "only {n} words have a GloVe vector: too few to map {g}-d GloVe vectors to word vectors"
+        )));
+    }
     let column_means = |rows: &[&[f32]], d: usize| -> Vec<f64> {
         let mut m = vec![0.0; d];
         rows.iter().for_each(|r| m.iter_mut().zip(r.iter()).for_each(|(m, v)| *m += f64::from(*v)));

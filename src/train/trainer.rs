@@ -337,12 +337,6 @@ impl Substitution {
         let ids: Vec<usize> = (0..rows).filter(|&i| self.has.get(i).copied().unwrap_or(false)).collect();
         let x: Vec<&[f32]> = ids.iter().map(|&i| &glove[i * self.dim..(i + 1) * self.dim]).collect();
         let y: Vec<&[f32]> = ids.iter().map(|&i| &trained[i * width..(i + 1) * width]).collect();
-        if x.len() <= self.dim {
-            return Err(Error::Invalid(format!(
-                "only {} words have a GloVe vector: too few to map GloVe vectors to word vectors",
-                x.len()
-            )));
-        }
         let map = super::open_vocab::ridge_fit(&x, &y, SUBSTITUTION_RIDGE)?;
         let mut out = vec![0.0f32; rows * width];
         for (&i, x) in ids.iter().zip(&x) {
