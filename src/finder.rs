@@ -19,6 +19,7 @@ use crate::index::project::Projection;
 use crate::index::query::{self, QueryPart, Term};
 use crate::model::personal::CaptionedLibrary;
 use crate::model::{ExportedModel, JointManifest, default_model_dir};
+use crate::text::Reading;
 use crate::{Error, Result};
 
 /// What to look for.
@@ -132,8 +133,19 @@ pub struct SearchAnswer {
     /// The typed words that have no vector in the text model (not even GloVe has them, e.g.
     /// "xyzzy"), in order: they were left out of the query.
     pub ignored_words: Vec<String>,
+    /// The typed words the text model has no vector for, read as words it has (a typo as the
+    /// word meant, see [`crate::text::spelling`]), in order, each once.
+    pub read_words: Vec<Reading>,
     /// The concepts the query named, in order.
     pub concepts: Vec<UsedConcept>,
+}
+
+/// The typed words of a query the text model has no vector for: those left out, and those
+/// read as others.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct QueryWords {
+    ignored: Vec<String>,
+    read: Vec<Reading>,
 }
 
 /// A concept a query named, as the CLI's note and the window's chip say it.
@@ -221,6 +233,16 @@ pub const PERSONAL_SAMPLE: usize = 3000;
 pub fn quoted_words(words: &[String]) -> (String, &'static str) {
     let quoted: Vec<String> = words.iter().map(|w| format!("\u{201c}{w}\u{201d}")).collect();
     (quoted.join(", "), if words.len() == 1 { "this word" } else { "these words" })
+}
+
+/// How the CLI's note and the window's line say what typed words were read as:
+/// `read “moutain” as “mountain”, “sandcastles” as “sand castles”`.
+pub fn reading_note(read: &[Reading]) -> String {
+    let each: Vec<String> = read
+        .iter()
+        .map(|r| format!("\u{201c}{}\u{201d} as \u{201c}{}\u{201d}", r.typed, r.read_as.join(" ")))
+        .collect();
+    format!("read {}", each.join(", "))
 }
 
 impl SearchAnswer {
@@ -618,24 +640,25 @@ impl Finder {
                 label: "your library".into(),
                 browsing: true,
                 ignored_words: Vec::new(),
+                read_words: Vec::new(),
                 unranked: 0,
                 concepts: Vec::new(),
             });
         }
         // "Find similar" does not answer with the photo it was asked about.
-        let (query, label, source, ignored_words) = match &request.subject {
+        let (query, label, source, QueryWords { ignored: ignored_words, read: read_words }) = match &request.subject {
             Subject::Collection(name) => return self.collection_answer(name, &options, stop),
             Subject::Text(text) => {
                 let text = text.trim();
                 let names = self.concepts.read().map(|c| c.names_longest_first()).unwrap_or_default();
-                let (parts, ignored) = self.known_terms(text, query::parse_with_concepts(text, &names)?)?;
-                (Query::Terms(parts), format!("\u{201c}{text}\u{201d}"), None, ignored)
+                let (parts, words) = self.known_terms(text, query::parse_with_concepts(text, &names)?)?;
+                (Query::Terms(parts), format!("\u{201c}{text}\u{201d}"), None, words)
             }
             Subject::Photo(photo) => (
                 Query::LooksLike(photo.clone()),
                 format!("photos like {}", photo.display()),
                 Some(std::fs::canonicalize(photo).unwrap_or_else(|_| photo.clone())),
-                Vec::new(),
+                QueryWords::default(),
             ),
         };
         let concepts = self.used_concepts(&query);
@@ -648,6 +671,7 @@ impl Finder {
                 browsing: false,
                 unranked: 0,
                 ignored_words,
+                read_words,
                 concepts,
             });
         }
@@ -699,7 +723,7 @@ impl Finder {
         stopped()?;
         let own = (source.is_none() && captioned.is_empty()).then_some(hits.as_slice());
         let cue = self.cue(&query, (space, &plain), &options, &request.feedback, own);
-        Ok(SearchAnswer { hits, cue, label, browsing: false, unranked, ignored_words, concepts })
+        Ok(SearchAnswer { hits, cue, label, browsing: false, unranked, ignored_words, read_words, concepts })
     }
 
     /// The concepts `query` names, each once, as a note or a chip shows them.
@@ -714,8 +738,8 @@ impl Finder {
                 continue;
             }
             let shadows_words = self.text.as_ref().is_some_and(|t| {
-                let (known, unknown) = t.model.vocab.encode_known(&concept.name);
-                known.len > 0 && unknown.is_empty()
+                let known = t.model.vocab.encode_known(&concept.name);
+                known.encoded.len > 0 && known.ignored.is_empty()
             });
             let words =
                 self.model_key().and_then(|key| concept.vector_for(&key).map(|f| f.words.clone())).unwrap_or_default();
@@ -1028,9 +1052,9 @@ impl Finder {
                 Ranked { rank: i + 1, path: photos[row].path(), score: score.unwrap_or(0.0), date, date_source, row }
             })
             .collect();
-        let (ignored_words, concepts) = match answer {
-            Ok(a) => (a.ignored_words, a.concepts),
-            Err(_) => (Vec::new(), Vec::new()),
+        let (ignored_words, read_words, concepts) = match answer {
+            Ok(a) => (a.ignored_words, a.read_words, a.concepts),
+            Err(_) => (Vec::new(), Vec::new(), Vec::new()),
         };
         Ok(SearchAnswer {
             hits,
@@ -1039,6 +1063,7 @@ impl Finder {
             browsing: false,
             unranked: 0,
             ignored_words,
+            read_words,
             concepts,
         })
     }
@@ -1287,24 +1312,31 @@ impl Finder {
         Ok(())
     }
 
-    /// The terms of the query `text` that mean something to the text model, and the words
-    /// it has no vector for (in order, each once). Such words are left out of the encoding
-    /// (see [`crate::text::Vocab::encode_known`]); a text term made only of them is left out
-    /// whole, and a query left with no term is [`Error::UnknownWords`]. Without a text model
-    /// the terms stay as they are (the search then says why text cannot be searched).
-    fn known_terms(&self, text: &str, parts: Vec<QueryPart>) -> Result<(Vec<QueryPart>, Vec<String>)> {
-        let Some(side) = &self.text else { return Ok((parts, Vec::new())) };
+    /// The terms of the query `text` that mean something to the text model, the words it
+    /// has no vector for (in order, each once), and the words among those read as others
+    /// (see [`crate::text::Vocab::encode_known`], which encodes them so). Words left out are
+    /// left out of the encoding; a text term made only of them is left out whole, and a query
+    /// left with no term is [`Error::UnknownWords`]. Without a text model the terms stay as
+    /// they are (the search then says why text cannot be searched).
+    fn known_terms(&self, text: &str, parts: Vec<QueryPart>) -> Result<(Vec<QueryPart>, QueryWords)> {
+        let Some(side) = &self.text else { return Ok((parts, QueryWords::default())) };
         let mut ignored: Vec<String> = Vec::new();
+        let mut read: Vec<Reading> = Vec::new();
         let mut kept = Vec::with_capacity(parts.len());
         for part in parts {
             if let Term::Text(words) = &part.term {
-                let (known, unknown) = side.model.vocab.encode_known(words);
-                for word in &unknown {
+                let known = side.model.vocab.encode_known(words);
+                for word in &known.ignored {
                     if !ignored.contains(word) {
                         ignored.push(word.clone());
                     }
                 }
-                if known.len == 0 && !unknown.is_empty() {
+                for reading in known.read {
+                    if !read.contains(&reading) {
+                        read.push(reading);
+                    }
+                }
+                if known.encoded.len == 0 && !known.ignored.is_empty() {
                     continue;
                 }
             }
@@ -1313,6 +1345,6 @@ impl Finder {
         if kept.is_empty() && !ignored.is_empty() {
             return Err(Error::UnknownWords { query: text.to_string(), words: ignored });
         }
-        Ok((kept, ignored))
+        Ok((kept, QueryWords { ignored, read }))
     }
 }

@@ -759,7 +759,7 @@ fn stopping_training_before_it_has_a_model_is_reported_as_a_stop_not_a_failure()
 }
 
 #[test]
-fn the_window_says_which_words_it_ignored_and_shows_no_photos_for_a_query_of_only_such_words() {
+fn the_window_says_which_words_it_ignored_or_read_as_others_and_shows_no_photos_for_a_query_of_only_such_words() {
     let shared = need_shared!();
     let dir = tempfile::tempdir().unwrap();
     let photos = dir.path().join("photos");
@@ -772,10 +772,20 @@ fn the_window_says_which_words_it_ignored_and_shows_no_photos_for_a_query_of_onl
     assert_eq!(h.state().state.search.ignored, ["xyzzy"]);
     assert!(h.query_by_label("Ignored \u{201c}xyzzy\u{201d}: Glimpse has no vector for this word.").is_some());
 
+    // A typo is read as the word meant, and the line says so.
+    h.key_press(egui::Key::Escape);
+    h.step();
+    type_into(&mut h, "Query", "a dog on the grsas");
+    wait_for(&mut h, "the results", |app| {
+        !app.state.search.busy() && !app.state.search.browsing && !app.state.search.read.is_empty()
+    });
+    assert!(h.state().state.search.ignored.is_empty());
+    assert!(h.query_by_label("Read \u{201c}grsas\u{201d} as \u{201c}grass\u{201d}.").is_some());
+
     h.key_press(egui::Key::Escape);
     h.step();
     assert!(h.state().state.search.subject.is_empty());
-    type_into(&mut h, "Query", "xyzzy plugh");
+    type_into(&mut h, "Query", "xyzzy zqxjk");
     wait_for(&mut h, "the answer", |app| !app.state.search.busy() && app.state.search.error.is_some());
     assert!(h.state().state.search.results.is_empty(), "photos shown for words without a vector");
     assert!(h.query_by_label_contains("Glimpse knows none of the words of").is_some());

@@ -136,10 +136,14 @@ fn a_query_says_which_words_it_ignored_and_one_of_only_such_words_shows_nothing(
     let hits: Vec<serde_json::Value> = serde_json::from_str(&stdout).unwrap();
     let (_, plain, _) = run(&["search", "--json", "a red square"]);
     assert_eq!(hits, serde_json::from_str::<Vec<serde_json::Value>>(&plain).unwrap(), "stdout keeps its shape");
-    let (ok, stdout, stderr) = run(&["search", "--json", "xyzzy plugh"]);
+    let (ok, stdout, stderr) = run(&["search", "--json", "a red sqaure"]);
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("note: read \u{201c}sqaure\u{201d} as \u{201c}square\u{201d}"), "{stderr}");
+    assert_eq!(stdout, plain, "a typo read as the word meant ranks as that word");
+    let (ok, stdout, stderr) = run(&["search", "--json", "xyzzy zqxjk"]);
     assert!(!ok, "{stdout}");
     assert!(stdout.is_empty(), "{stdout}");
-    assert!(stderr.contains("knows none of the words") && stderr.contains("xyzzy, plugh"), "{stderr}");
+    assert!(stderr.contains("knows none of the words") && stderr.contains("xyzzy, zqxjk"), "{stderr}");
 }
 
 #[test]

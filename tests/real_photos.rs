@@ -118,16 +118,22 @@ fn a_text_query_opens_only_the_text_encoder_and_find_similar_the_rest_once() {
     assert_eq!(models.opened(), ["text encoder"], "a text query needs nothing else");
     // A word without a vector is said to be ignored, and is: the ranking is the one without it.
     assert!(answer.ignored_words.is_empty());
-    let with_nonsense = ask(Subject::Text("a xyzzy dog swimming in a lake plugh xyzzy".into()));
-    assert_eq!(with_nonsense.ignored_words, ["xyzzy", "plugh"]);
+    let with_nonsense = ask(Subject::Text("a xyzzy dog swimming in a lake zqxjk xyzzy".into()));
+    assert_eq!(with_nonsense.ignored_words, ["xyzzy", "zqxjk"]);
     let scores =
         |a: &glimpse::finder::SearchAnswer| a.hits.iter().map(|h| (h.path.clone(), h.score)).collect::<Vec<_>>();
     assert_eq!(scores(&with_nonsense), scores(&answer));
+    // Typos are read as the words meant, said, and rank as those words do.
+    let typos = ask(Subject::Text("a dog swimmnig in a lkae".into()));
+    let read: Vec<(&str, String)> = typos.read_words.iter().map(|r| (r.typed.as_str(), r.read_as.join(" "))).collect();
+    assert_eq!(read, [("swimmnig", "swimming".to_string()), ("lkae", "lake".to_string())]);
+    assert!(typos.ignored_words.is_empty());
+    assert_eq!(scores(&typos), scores(&answer));
     // A query of only such words shows no photo.
     let nonsense =
-        finder.search(&SearchRequest { subject: Subject::Text("xyzzy plugh".into()), ..SearchRequest::default() });
+        finder.search(&SearchRequest { subject: Subject::Text("xyzzy zqxjk".into()), ..SearchRequest::default() });
     match nonsense {
-        Err(glimpse::Error::UnknownWords { words, .. }) => assert_eq!(words, ["xyzzy", "plugh"]),
+        Err(glimpse::Error::UnknownWords { words, .. }) => assert_eq!(words, ["xyzzy", "zqxjk"]),
         other => panic!("expected UnknownWords, got {:?}", other.map(|a| a.hits)),
     }
     let similar = ask(Subject::Photo(photos.join(names[0])));

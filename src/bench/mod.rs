@@ -8,6 +8,7 @@ pub mod embed;
 pub mod feedback;
 pub mod formats;
 pub mod scale;
+pub mod typos;
 pub mod updates;
 
 /// How many results search shows by default: the photos a simulated user sees and marks.

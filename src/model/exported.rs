@@ -178,13 +178,14 @@ impl ExportedModel {
         run(self.text()?, IDS_INPUT, TensorRef::from_array_view(ids.view())?)
     }
 
-    /// Unit joint vectors of texts, encoded by the model's vocabulary; words it has no
-    /// vector for are left out ([`Vocab::encode_known`]), as search says it does.
+    /// Unit joint vectors of texts, encoded by the model's vocabulary as search encodes them
+    /// ([`Vocab::encode_known`]): a word it has no vector for is read as the word meant
+    /// where one is found (a typo), else left out.
     pub fn embed_texts<S: AsRef<str>>(&self, texts: &[S]) -> Result<Array2<f32>> {
         let seq_len = self.manifest.seq_len;
         let mut ids = Array2::<i64>::zeros((texts.len(), seq_len));
         for (mut row, text) in ids.rows_mut().into_iter().zip(texts) {
-            for (slot, id) in row.iter_mut().zip(self.vocab.encode_known(text.as_ref()).0.ids) {
+            for (slot, id) in row.iter_mut().zip(self.vocab.encode_known(text.as_ref()).encoded.ids) {
                 *slot = i64::from(id);
             }
         }

@@ -11,6 +11,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::spelling;
 use super::tokenizer::{TOKENIZER_RULES, is_word, tokenize};
 use crate::{Error, Result};
 
@@ -134,6 +135,26 @@ pub struct Encoded {
     pub len: usize,
 }
 
+/// A typed word with no id, read as words that have one (see [`spelling`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reading {
+    /// The word as typed (lowercased by the tokenizer).
+    pub typed: String,
+    /// The words it was read as: one, or two for words written as one.
+    pub read_as: Vec<String>,
+}
+
+/// A query encoded by [`Vocab::encode_known`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KnownWords {
+    /// The ids of the words kept and of the words read in place of others.
+    pub encoded: Encoded,
+    /// The words read as others, in order.
+    pub read: Vec<Reading>,
+    /// The words left out, in order: no id, and nothing to read them as.
+    pub ignored: Vec<String>,
+}
+
 /// Words to ids and back, with the settings they were built with.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Vocab {
@@ -233,17 +254,28 @@ impl Vocab {
         Encoded { ids, len }
     }
 
-    /// [`Vocab::encode`] leaving out the words that have no id (instead of giving them
-    /// [`UNK_ID`]), and those words, in order: what search and `glimpse eval` encode, so a
-    /// query's ignored words (say "xyzzy") move nothing. Training keeps [`Vocab::encode`].
-    pub fn encode_known(&self, text: &str) -> (Encoded, Vec<String>) {
-        let (known, unknown): (Vec<String>, Vec<String>) =
-            tokenize(text).into_iter().partition(|w| self.ids.contains_key(w.as_str()));
+    /// [`Vocab::encode`] for search and `glimpse eval`: a word with no id is read as words
+    /// that have one where [`spelling::read_as`] finds them (`moutain` as `mountain`), else
+    /// left out instead of given [`UNK_ID`], so an ignored word (say "xyzzy") moves nothing.
+    /// Training keeps [`Vocab::encode`].
+    pub fn encode_known(&self, text: &str) -> KnownWords {
+        let mut words: Vec<String> = Vec::new();
+        let (mut read, mut ignored) = (Vec::new(), Vec::new());
+        for word in tokenize(text) {
+            if self.ids.contains_key(word.as_str()) {
+                words.push(word);
+            } else if let Some(read_as) = spelling::read_as(self, &word) {
+                words.extend(read_as.iter().cloned());
+                read.push(Reading { typed: word, read_as });
+            } else {
+                ignored.push(word);
+            }
+        }
         let mut ids: Vec<u32> =
-            known.iter().take(self.settings.seq_len).filter_map(|w| self.ids.get(w.as_str()).copied()).collect();
+            words.iter().take(self.settings.seq_len).filter_map(|w| self.ids.get(w.as_str()).copied()).collect();
         let len = ids.len();
         ids.resize(self.settings.seq_len, PAD_ID);
-        (Encoded { ids, len }, unknown)
+        KnownWords { encoded: Encoded { ids, len }, read, ignored }
     }
 
     /// This vocabulary followed by the words of `more` it does not have yet, each given the
@@ -285,6 +317,11 @@ impl Vocab {
     /// The training count of the word with `id` (0 for the reserved ids).
     pub fn count(&self, id: u32) -> u64 {
         id.checked_sub(FIRST_WORD_ID).and_then(|i| self.counts.get(i as usize)).copied().unwrap_or(0)
+    }
+
+    /// The training count of each word of [`Vocab::words`], in the same order.
+    pub fn counts(&self) -> &[u64] {
+        &self.counts
     }
 
     /// The number of ids, padding and unknown included: the rows of an embedding matrix.
@@ -489,14 +526,25 @@ mod tests {
     #[test]
     fn encoding_the_known_words_leaves_the_others_out_and_names_them() {
         let v = vocab();
-        let (known, unknown) = v.encode_known("A xyzzy dog runs into the zebra water!");
-        assert_eq!(&known.ids[..5], [3, 5, 2, 6, 0]);
-        assert_eq!(known.len, 4);
-        assert_eq!(unknown, ["xyzzy", "into", "zebra"]);
+        let known = v.encode_known("A xyzzy dog runs into the zebra water!");
+        assert_eq!(&known.encoded.ids[..5], [3, 5, 2, 6, 0]);
+        assert_eq!(known.encoded.len, 4);
+        assert_eq!(known.ignored, ["xyzzy", "into", "zebra"]);
+        assert!(known.read.is_empty());
         let caption = "The dog runs through the water";
-        assert_eq!(v.encode_known(caption), (v.encode(caption), vec![]));
-        let (nothing, all) = v.encode_known("xyzzy plugh");
-        assert_eq!((nothing.len, all.len()), (0, 2));
+        assert_eq!(v.encode_known(caption), KnownWords { encoded: v.encode(caption), read: vec![], ignored: vec![] });
+        let nothing = v.encode_known("xyzzy plugh");
+        assert_eq!((nothing.encoded.len, nothing.ignored.len()), (0, 2));
+    }
+
+    #[test]
+    fn a_typo_is_encoded_as_the_word_it_is_read_as_and_named() {
+        let v = vocab();
+        let typo = v.encode_known("the dog rnus through the watr");
+        assert_eq!(typo.encoded, v.encode("the dog runs through the water"));
+        let read = |typed: &str, word: &str| Reading { typed: typed.into(), read_as: vec![word.into()] };
+        assert_eq!(typo.read, [read("rnus", "runs"), read("watr", "water")]);
+        assert!(typo.ignored.is_empty());
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::index::filter::DateSource;
 use crate::index::filter::format_date;
 use crate::index::library::Ranked;
 use crate::job::Job;
+use crate::text::Reading;
 use crate::{Error, Result};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -68,6 +69,7 @@ pub(super) struct Answered {
     browsing: bool,
     unranked: usize,
     ignored: Vec<String>,
+    read: Vec<Reading>,
     concepts: Vec<UsedConcept>,
 }
 
@@ -129,6 +131,9 @@ pub struct SearchState {
     pub unranked: usize,
     /// The last query's words that the text model has no vector for: left out of it.
     pub ignored: Vec<String>,
+    /// The last query's words that the text model has no vector for, read as words it has
+    /// (typos as the word meant).
+    pub read: Vec<Reading>,
     /// The concepts the last query named.
     pub concepts: Vec<UsedConcept>,
     /// The highlighted result.
@@ -344,6 +349,7 @@ impl State {
                 browsing: answer.browsing,
                 unranked: answer.unranked,
                 ignored: answer.ignored_words,
+                read: answer.read_words,
                 concepts: answer.concepts,
             })
         })?;
@@ -367,7 +373,7 @@ impl State {
         }
         let Some(job) = self.search.job.take() else { return };
         match job.wait().and_then(|r| r) {
-            Ok(Answered { results, cue, label, browsing, unranked, ignored, concepts }) => {
+            Ok(Answered { results, cue, label, browsing, unranked, ignored, read, concepts }) => {
                 // The highlight and the preview follow their photo to its new place (or go
                 // when it left the results), so the next mark can only land on that photo.
                 let search = &mut self.search;
@@ -385,6 +391,7 @@ impl State {
                 search.browsing = browsing;
                 search.unranked = unranked;
                 search.ignored = ignored;
+                search.read = read;
                 search.concepts = concepts;
             }
             // The grid no longer answers the query in the box: it says why instead of
@@ -396,6 +403,7 @@ impl State {
                     Error::UnknownWords { words, .. } => words.clone(),
                     _ => Vec::new(),
                 };
+                search.read.clear();
                 search.error = Some(e.to_string());
                 search.results.clear();
                 search.answered = None;

@@ -21,7 +21,7 @@ use super::Tab;
 use super::images::Images;
 use super::logic::{Command, Mark};
 use super::logic::{ConceptsState, IndexingState, SearchState};
-use crate::finder::{CUE_RESULTS, CueReading, Subject, quoted_words};
+use crate::finder::{CUE_RESULTS, CueReading, Subject, quoted_words, reading_note};
 use crate::index::Library;
 use crate::index::filter::SortOrder;
 
@@ -213,6 +213,12 @@ fn results_heading(view: &mut View<'_>, ui: &mut egui::Ui) {
     if search.error.is_none() && !search.browsing && !search.ignored.is_empty() {
         let (words, them) = quoted_words(&search.ignored);
         ui.label(format!("Ignored {words}: Glimpse has no vector for {them}."));
+    }
+    // Words read as others (a typo as the word meant), so a surprising result can be traced.
+    if search.error.is_none() && !search.browsing && !search.read.is_empty() {
+        let mut note = reading_note(&search.read);
+        note[..1].make_ascii_uppercase();
+        ui.label(format!("{note}."));
     }
     let ix = &view.indexing;
     if ix.running() {

@@ -31,6 +31,8 @@ pub enum BenchCommand {
     Epoch(EpochArgs),
     /// Keeping a large library up to date: one-entry updates, the journal's write and replay, whole-file hashing vs decoding.
     Updates(UpdatesArgs),
+    /// Typos on a Flickr8k split: one word of each caption mistyped, searched as written, without the word, and as typed.
+    Typos(TyposArgs),
     /// Concepts taught by example on a Flickr8k split: photos sharing a caption word, found from k examples, against the examples as a photo query and the word as text.
     Concepts(ConceptsArgs),
 }
@@ -113,6 +115,16 @@ pub struct CueArgs {
     /// Store the best statistic and its threshold in the model's manifest.json.
     #[arg(long)]
     write: bool,
+}
+
+/// Options of `glimpse bench typos`.
+#[derive(clap::Args, Debug)]
+pub struct TyposArgs {
+    #[command(flatten)]
+    split: FeedbackArgs,
+    /// Seed of the typos drawn.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
 /// Options of `glimpse bench feedback`.
@@ -214,6 +226,7 @@ pub fn run(cli: &Cli, command: &BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::ColdStart(args) => cold_start_bench(cli, args),
         BenchCommand::Feedback(args) => feedback_bench(cli, args),
         BenchCommand::Cue(args) => cue_bench(cli, args),
+        BenchCommand::Typos(args) => typos_bench(cli, args),
         BenchCommand::Duplicates(args) => duplicates_bench(cli, args),
         BenchCommand::Epoch(args) => epoch_bench(cli, args),
         BenchCommand::Updates(args) => updates_bench(args),
@@ -393,6 +406,43 @@ fn cue_bench(cli: &Cli, args: &CueArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(cue) = &report.stored {
         eprintln!("stored {} < {:.3} in {}", cue.statistic, cue.threshold, dir.join("manifest.json").display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn typos_bench(cli: &Cli, args: &TyposArgs) -> anyhow::Result<ExitCode> {
+    let (setup, dir) = split_setup(cli, &args.split)?;
+    let job = glimpse::bench::typos::start(setup, dir, args.split.split, args.seed, None)?;
+    crate::train::render(&job);
+    let report = job.wait()??;
+    if args.split.json {
+        let split = args.split.split.name();
+        let m = |m| crate::train::metrics_json(split, m);
+        println!(
+            "{}",
+            serde_json::json!({
+                "captions": report.captions,
+                "read_right": report.read_right,
+                "read_wrong": report.read_wrong,
+                "left_out": report.left_out,
+                "written": m(&report.written),
+                "without_word": m(&report.without_word),
+                "as_typed": m(&report.as_typed),
+            })
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{} captions with one word mistyped: {:.1} % read as the word meant, {:.1} % as another, {:.1} % left out",
+        report.captions, report.read_right, report.read_wrong, report.left_out
+    );
+    println!("| captions | text → image R@1 | R@5 | R@10 | median rank |");
+    println!("|---|---|---|---|---|");
+    for (name, m) in
+        [("as written", &report.written), ("without the word", &report.without_word), ("as typed", &report.as_typed)]
+    {
+        let r = &m.t2i;
+        println!("| {name} | {:.2} | {:.2} | {:.2} | {} |", r.r1, r.r5, r.r10, r.medr);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -373,6 +373,9 @@ impl RankingArgs {
                 answer.unranked
             );
         }
+        if !answer.read_words.is_empty() {
+            eprintln!("note: {}", glimpse::finder::reading_note(&answer.read_words));
+        }
         if !answer.ignored_words.is_empty() {
             let (words, them) = glimpse::finder::quoted_words(&answer.ignored_words);
             eprintln!("note: ignored {words}: the text model has no vector for {them}");
