@@ -122,6 +122,9 @@ pub struct TyposReport {
     pub read_wrong: f64,
     /// ... left out (no rule read it).
     pub left_out: f64,
+    /// Mean and slowest time to read one typo, in milliseconds (what a query with a typo
+    /// costs search on top of its encoding).
+    pub read_ms: (f64, f64),
     /// The captions as written.
     pub written: Metrics,
     /// The captions without the mistyped word.
@@ -177,8 +180,13 @@ pub fn start(
         let typed = measure(&variant(&|c, m| m.as_ref().map_or_else(|| c.to_string(), Mistyped::typed)))?;
         let metrics = |s: &EmbeddedSplit| s.compacted(&codec).with_captions(&rows).metrics();
         let (mut right, mut wrong, mut out) = (0usize, 0usize, 0usize);
+        let (mut total, mut slowest) = (0.0f64, 0.0f64);
         for m in written.kept.iter().flat_map(|&i| &typos[i]).flatten() {
-            match crate::text::spelling::read_as(&model.vocab, &m.typed) {
+            let start = std::time::Instant::now();
+            let read = crate::text::spelling::read_as(&model.vocab, &m.typed);
+            let ms = start.elapsed().as_secs_f64() * 1e3;
+            (total, slowest) = (total + ms, slowest.max(ms));
+            match read {
                 Some(read) if read == [m.words[m.at].clone()] => right += 1,
                 Some(_) => wrong += 1,
                 None => out += 1,
@@ -190,6 +198,7 @@ pub fn start(
             read_right: share(right),
             read_wrong: share(wrong),
             left_out: share(out),
+            read_ms: (total / rows.len() as f64, slowest),
             written: metrics(&written)?,
             without_word: metrics(&without)?,
             as_typed: metrics(&typed)?,

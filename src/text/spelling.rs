@@ -92,28 +92,56 @@ fn stem(vocab: &Vocab, word: &str) -> Option<String> {
 }
 
 /// Rules 2 and 4: the best word of `vocab` at most `edits` edits from `word` (see the
-/// module documentation for "best"), among trained words only when `trained_only`.
+/// module documentation for "best"), among trained words only when `trained_only`. One edit
+/// is checked in one pass over the letters ([`one_edit`]); two by `strsim`, over the few
+/// thousand trained words only.
 fn closest(vocab: &Vocab, word: &str, edits: usize, trained_only: bool) -> Option<String> {
-    let len = word.chars().count();
-    let first = word.chars().next();
+    let typed: Vec<char> = word.chars().collect();
+    let mut letters: Vec<char> = Vec::new();
     let mut best: Option<((usize, bool, usize), &str)> = None;
     for (i, (candidate, &count)) in vocab.words().iter().zip(vocab.counts()).enumerate() {
         if trained_only && count == 0 {
             continue;
         }
-        if candidate.chars().count().abs_diff(len) > edits || !candidate.chars().all(|c| c.is_alphabetic()) {
+        letters.clear();
+        letters.extend(candidate.chars());
+        if letters.len().abs_diff(typed.len()) > edits || !letters.iter().all(|c| c.is_alphabetic()) {
             continue;
         }
-        let d = strsim::osa_distance(word, candidate);
+        let d = if edits == 1 {
+            usize::from(!one_edit(&typed, &letters)) + 1
+        } else {
+            strsim::osa_distance(word, candidate)
+        };
         if d == 0 || d > edits {
             continue;
         }
-        let key = (d, candidate.chars().next() != first, i);
+        let key = (d, letters.first() != typed.first(), i);
         if best.is_none_or(|(b, _)| key < b) {
             best = Some((key, candidate));
         }
     }
     best.map(|(_, w)| w.to_string())
+}
+
+/// True when `a` and `b` are exactly one edit apart: a letter added, dropped or changed, or
+/// two neighbours swapped (optimal string alignment distance 1).
+pub fn one_edit(a: &[char], b: &[char]) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    let Some(i) = short.iter().zip(long).position(|(x, y)| x != y) else {
+        // One is the other with letters added at the end.
+        return long.len() == short.len() + 1;
+    };
+    if short.len() == long.len() {
+        let changed = short[i + 1..] == long[i + 1..];
+        let swapped = i + 1 < short.len()
+            && short[i] == long[i + 1]
+            && short[i + 1] == long[i]
+            && short[i + 2..] == long[i + 2..];
+        changed || swapped
+    } else {
+        long.len() == short.len() + 1 && short[i..] == long[i + 1..]
+    }
 }
 
 /// Rule 3: `word` as two words of `vocab`, the split whose rarer part is most common.
@@ -174,6 +202,40 @@ mod tests {
         // "speach" is one edit from both "peach" (trained, more common) and "speech": the
         // word with the typed first letter wins.
         assert_eq!(read("speach").as_deref(), Some("speech"));
+    }
+
+    #[test]
+    fn one_edit_agrees_with_the_optimal_string_alignment_distance() {
+        let words = [
+            "mountain",
+            "moutain",
+            "mountian",
+            "mountains",
+            "muontain",
+            "mountai",
+            "ountain",
+            "mmountain",
+            "nountain",
+            "omuntain",
+            "mountaim",
+            "mounatin",
+            "ab",
+            "ba",
+            "abc",
+            "acb",
+            "bac",
+            "a",
+            "",
+            "café",
+            "cafe",
+            "caféé",
+        ];
+        for a in words {
+            for b in words {
+                let chars = |w: &str| w.chars().collect::<Vec<_>>();
+                assert_eq!(one_edit(&chars(a), &chars(b)), strsim::osa_distance(a, b) == 1, "{a} / {b}");
+            }
+        }
     }
 
     #[test]

@@ -425,6 +425,7 @@ fn typos_bench(cli: &Cli, args: &TyposArgs) -> anyhow::Result<ExitCode> {
                 "read_right": report.read_right,
                 "read_wrong": report.read_wrong,
                 "left_out": report.left_out,
+                "read_ms": {"mean": report.read_ms.0, "max": report.read_ms.1},
                 "written": m(&report.written),
                 "without_word": m(&report.without_word),
                 "as_typed": m(&report.as_typed),
@@ -436,6 +437,7 @@ fn typos_bench(cli: &Cli, args: &TyposArgs) -> anyhow::Result<ExitCode> {
         "{} captions with one word mistyped: {:.1} % read as the word meant, {:.1} % as another, {:.1} % left out",
         report.captions, report.read_right, report.read_wrong, report.left_out
     );
+    println!("reading a typo: {:.2} ms on average, {:.2} ms at most", report.read_ms.0, report.read_ms.1);
     println!("| captions | text → image R@1 | R@5 | R@10 | median rank |");
     println!("|---|---|---|---|---|");
     for (name, m) in
