@@ -236,12 +236,10 @@ pub fn quoted_words(words: &[String]) -> (String, &'static str) {
 }
 
 /// How the CLI's note and the window's line say what typed words were read as:
-/// `read “moutain” as “mountain”, “sandcastles” as “sand castles”`.
+/// `read “moutain” as “mountain”, “hsirt” as “shirt”`.
 pub fn reading_note(read: &[Reading]) -> String {
-    let each: Vec<String> = read
-        .iter()
-        .map(|r| format!("\u{201c}{}\u{201d} as \u{201c}{}\u{201d}", r.typed, r.read_as.join(" ")))
-        .collect();
+    let each: Vec<String> =
+        read.iter().map(|r| format!("\u{201c}{}\u{201d} as \u{201c}{}\u{201d}", r.typed, r.read_as)).collect();
     format!("read {}", each.join(", "))
 }
 

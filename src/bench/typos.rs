@@ -118,7 +118,7 @@ pub struct TyposReport {
     pub captions: usize,
     /// Of those, the share (percent) whose typo was read as the word meant.
     pub read_right: f64,
-    /// ... read as another word, or two.
+    /// ... read as another word.
     pub read_wrong: f64,
     /// ... left out (no rule read it).
     pub left_out: f64,
@@ -187,7 +187,7 @@ pub fn start(
             let ms = start.elapsed().as_secs_f64() * 1e3;
             (total, slowest) = (total + ms, slowest.max(ms));
             match read {
-                Some(read) if read == [m.words[m.at].clone()] => right += 1,
+                Some(read) if read == m.words[m.at] => right += 1,
                 Some(_) => wrong += 1,
                 None => out += 1,
             }

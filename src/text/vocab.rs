@@ -135,19 +135,19 @@ pub struct Encoded {
     pub len: usize,
 }
 
-/// A typed word with no id, read as words that have one (see [`spelling`]).
+/// A typed word with no id, read as a word that has one (see [`spelling`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reading {
     /// The word as typed (lowercased by the tokenizer).
     pub typed: String,
-    /// The words it was read as: one, or two for words written as one.
-    pub read_as: Vec<String>,
+    /// The word it was read as.
+    pub read_as: String,
 }
 
 /// A query encoded by [`Vocab::encode_known`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KnownWords {
-    /// The ids of the words kept and of the words read in place of others.
+    /// The ids of the words kept and of the words read in place of typos.
     pub encoded: Encoded,
     /// The words read as others, in order.
     pub read: Vec<Reading>,
@@ -254,8 +254,8 @@ impl Vocab {
         Encoded { ids, len }
     }
 
-    /// [`Vocab::encode`] for search and `glimpse eval`: a word with no id is read as words
-    /// that have one where [`spelling::read_as`] finds them (`moutain` as `mountain`), else
+    /// [`Vocab::encode`] for search and `glimpse eval`: a word with no id is read as a word
+    /// that has one where [`spelling::read_as`] finds it (`moutain` as `mountain`), else
     /// left out instead of given [`UNK_ID`], so an ignored word (say "xyzzy") moves nothing.
     /// Training keeps [`Vocab::encode`].
     pub fn encode_known(&self, text: &str) -> KnownWords {
@@ -265,7 +265,7 @@ impl Vocab {
             if self.ids.contains_key(word.as_str()) {
                 words.push(word);
             } else if let Some(read_as) = spelling::read_as(self, &word) {
-                words.extend(read_as.iter().cloned());
+                words.push(read_as.clone());
                 read.push(Reading { typed: word, read_as });
             } else {
                 ignored.push(word);
@@ -542,7 +542,7 @@ mod tests {
         let v = vocab();
         let typo = v.encode_known("the dog rnus through the watr");
         assert_eq!(typo.encoded, v.encode("the dog runs through the water"));
-        let read = |typed: &str, word: &str| Reading { typed: typed.into(), read_as: vec![word.into()] };
+        let read = |typed: &str, word: &str| Reading { typed: typed.into(), read_as: word.into() };
         assert_eq!(typo.read, [read("rnus", "runs"), read("watr", "water")]);
         assert!(typo.ignored.is_empty());
     }
