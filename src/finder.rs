@@ -1312,8 +1312,8 @@ impl Finder {
 
     /// The terms of the query `text` that mean something to the text model, the words it
     /// has no vector for (in order, each once), and the words among those read as others
-    /// (see [`crate::text::Vocab::encode_known`], which encodes them so). Words left out are
-    /// left out of the encoding; a text term made only of them is left out whole, and a query
+    /// (see [`crate::text::Vocab::encode_known`]). Each text term becomes the words it was
+    /// read as; a text term made only of words left out is left out whole, and a query
     /// left with no term is [`Error::UnknownWords`]. Without a text model the terms stay as
     /// they are (the search then says why text cannot be searched).
     fn known_terms(&self, text: &str, parts: Vec<QueryPart>) -> Result<(Vec<QueryPart>, QueryWords)> {
@@ -1321,9 +1321,10 @@ impl Finder {
         let mut ignored: Vec<String> = Vec::new();
         let mut read: Vec<Reading> = Vec::new();
         let mut kept = Vec::with_capacity(parts.len());
-        for part in parts {
+        for mut part in parts {
             if let Term::Text(words) = &part.term {
-                let known = side.model.vocab.encode_known(words);
+                let vocab = &side.model.vocab;
+                let known = vocab.encode_known(words);
                 for word in &known.ignored {
                     if !ignored.contains(word) {
                         ignored.push(word.clone());
@@ -1337,6 +1338,9 @@ impl Finder {
                 if known.encoded.len == 0 && !known.ignored.is_empty() {
                     continue;
                 }
+                // The term as read, so that encoding it for the query's vector reads no typo
+                // a second time.
+                part.term = Term::Text(vocab.text_of(&known.encoded));
             }
             kept.push(part);
         }

@@ -2,7 +2,7 @@
 //!
 //! - [`tokenizer`]: the fixed rules that cut text into words.
 //! - [`vocab`]: words to ids, built from training captions, saved as `vocab.json`.
-//! - [`spelling`]: a typed word the vocabulary lacks, read as words it has (typos, endings).
+//! - [`spelling`]: a typed word the vocabulary lacks, read as the word meant (a typo).
 //! - [`glove`]: GloVe vectors for a vocabulary, and the embedding matrix built from them.
 //!
 //! Training and search encode text through the same call, [`Vocab::encode`], so a query

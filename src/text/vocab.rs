@@ -259,23 +259,28 @@ impl Vocab {
     /// left out instead of given [`UNK_ID`], so an ignored word (say "xyzzy") moves nothing.
     /// Training keeps [`Vocab::encode`].
     pub fn encode_known(&self, text: &str) -> KnownWords {
-        let mut words: Vec<String> = Vec::new();
-        let (mut read, mut ignored) = (Vec::new(), Vec::new());
+        let (mut ids, mut read, mut ignored) = (Vec::new(), Vec::new(), Vec::new());
         for word in tokenize(text) {
-            if self.ids.contains_key(word.as_str()) {
-                words.push(word);
+            if let Some(id) = self.id(&word) {
+                ids.push(id);
             } else if let Some(read_as) = spelling::read_as(self, &word) {
-                words.push(read_as.clone());
+                ids.extend(self.id(&read_as));
                 read.push(Reading { typed: word, read_as });
             } else {
                 ignored.push(word);
             }
         }
-        let mut ids: Vec<u32> =
-            words.iter().take(self.settings.seq_len).filter_map(|w| self.ids.get(w.as_str()).copied()).collect();
+        ids.truncate(self.settings.seq_len);
         let len = ids.len();
         ids.resize(self.settings.seq_len, PAD_ID);
         KnownWords { encoded: Encoded { ids, len }, read, ignored }
+    }
+
+    /// The words of `encoded`, as a text that encodes to the same ids with nothing to read
+    /// or leave out: a query as [`Vocab::encode_known`] read it.
+    pub fn text_of(&self, encoded: &Encoded) -> String {
+        let words: Vec<&str> = encoded.ids[..encoded.len].iter().filter_map(|&id| self.word(id)).collect();
+        words.join(" ")
     }
 
     /// This vocabulary followed by the words of `more` it does not have yet, each given the
@@ -545,6 +550,9 @@ mod tests {
         let read = |typed: &str, word: &str| Reading { typed: typed.into(), read_as: word.into() };
         assert_eq!(typo.read, [read("rnus", "runs"), read("watr", "water")]);
         assert!(typo.ignored.is_empty());
+        // The query as read encodes to the same ids, with nothing left to read.
+        let as_read = v.encode_known(&v.text_of(&v.encode_known("The dog rnus xyzzy the watr!").encoded));
+        assert_eq!(as_read, KnownWords { encoded: v.encode("the dog runs the water"), read: vec![], ignored: vec![] });
     }
 
     #[test]
